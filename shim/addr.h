@@ -1,0 +1,46 @@
+/* addr: a family-independent view of a socket address, built from a caller's
+ * sockaddr without writing to it, plus formatting and parsing. Pure. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define BW_UNIX_PATH_MAX 108
+
+enum bw_proto { BW_PROTO_UNKNOWN = 0, BW_PROTO_TCP, BW_PROTO_UDP, BW_PROTO_UNIX_STREAM,
+		BW_PROTO_UNIX_DGRAM, BW_PROTO_UNIX_SEQPACKET };
+
+struct bw_addr {
+	int family;            /* AF_INET, AF_INET6, AF_UNIX or AF_UNSPEC (unparsable) */
+	enum bw_proto proto;
+	uint8_t ip[16];        /* AF_INET: first 4 bytes; AF_INET6: all 16 */
+	uint16_t port;         /* host order */
+	bool abstract;         /* AF_UNIX: name lives in the abstract namespace */
+	size_t path_len;       /* AF_UNIX: bytes of path (abstract names may hold NULs) */
+	char path[BW_UNIX_PATH_MAX + 1];
+};
+
+/* Fills *ret from a caller's sockaddr, reading at most len bytes. Returns 0,
+ * or -EINVAL when len is too short for the family (the caller still gets the
+ * real bind's verdict; we only refuse to diagnose). */
+int bw_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct bw_addr *ret);
+
+/* Renders "1.2.3.4:80", "[::1]:80", "/run/x.sock" or "@abstract" (NULs and
+ * control bytes escaped). Always NUL-terminates; returns the length. */
+size_t bw_addr_format(const struct bw_addr *a, char *buf, size_t size);
+
+/* Renders the IP alone ("0.0.0.0", "::"). */
+size_t bw_addr_format_ip(const struct bw_addr *a, char *buf, size_t size);
+
+/* Parses "PORT", "ADDR:PORT", "[V6]:PORT", "/path" or "@name" as typed by a
+ * user. A bare port yields family AF_UNSPEC with ip all zero. 0 or -EINVAL. */
+int bw_addr_parse(const char *s, struct bw_addr *ret);
+
+bool bw_addr_is_wildcard(const struct bw_addr *a);
+
+/* true for an AF_INET6 address of the form ::ffff:a.b.c.d */
+bool bw_addr_is_v4mapped(const struct bw_addr *a);
+
+const char *bw_proto_name(enum bw_proto p);
+const char *bw_family_name(int family);

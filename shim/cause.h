@@ -1,0 +1,27 @@
+/* cause: why an address is taken, per holder and overall, and the hint that
+ * is true on Linux for that cause. Pure: works on a filled bw_conflict. */
+#pragma once
+
+struct bw_conflict;
+struct bw_holder;
+
+enum bw_cause {
+	BW_CAUSE_UNKNOWN = 0,
+	BW_CAUSE_LISTENER,
+	BW_CAUSE_SELF,
+	BW_CAUSE_TIME_WAIT,
+	BW_CAUSE_WILDCARD_OVERLAP,
+	BW_CAUSE_DUAL_STACK,
+	BW_CAUSE_REUSEPORT_MISMATCH,
+	BW_CAUSE_UNIX_LIVE,
+	BW_CAUSE_UNIX_STALE,
+	BW_CAUSE_EPHEMERAL_EXHAUSTED,
+	BW_CAUSE_SOCKET_ACTIVATION,
+	BW_CAUSE_NOT_VISIBLE,
+};
+
+const char *bw_cause_name(enum bw_cause c);
+
+/* Classifies every holder, then sets c->cause to the most actionable one
+ * and writes c->hint. */
+void bw_classify(struct bw_conflict *c);

@@ -1,0 +1,64 @@
+/* conflict: everything known about one failed bind()/listen(): the wanted
+ * address, every socket that blocks it with its holder, the cause and the
+ * caller's stack. Filled by diagnose.c, classified by cause.c, rendered by
+ * report.c. Large (tens of KiB): the shim keeps it in an mmap()ed arena. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "addr.h"
+#include "cause.h"
+#include "overlap.h"
+#include "owner.h"
+#include "procinfo.h"
+#include "settings.h"
+#include "socktab.h"
+#include "unwind.h"
+
+#define BW_HOLDERS_MAX 32
+#define BW_HINT_MAX 640
+
+enum bw_unix_file { BW_UNIX_FILE_NA = 0, BW_UNIX_FILE_MISSING, BW_UNIX_FILE_SOCKET,
+		    BW_UNIX_FILE_OTHER };
+
+struct bw_holder {
+	struct bw_sock sock;
+	enum bw_overlap overlap;
+	pid_t pid;                /* 0: the process could not be found or seen */
+	int fd;
+	bool have_proc;
+	struct bw_proc proc;
+	enum bw_cause cause;
+};
+
+struct bw_conflict {
+	const char *event;        /* "bind_conflict", "listen_conflict", "lookup" */
+	const char *call;         /* "bind", "listen", "who" */
+	pid_t pid;                /* the failing process (0 for the CLI's lookup) */
+	char comm[BW_COMM_MAX];
+	int fd;
+	time_t time;
+	struct bw_addr want;
+	bool want_v6only;
+	int err;
+
+	size_t n_holders;
+	size_t n_matching;        /* sockets that matched, including any beyond the cap */
+	struct bw_holder holders[BW_HOLDERS_MAX];
+	struct bw_owner_stats scan;
+	int table_errno;          /* reading the socket table failed */
+
+	enum bw_unix_file unix_file;
+	int unix_probe_errno;     /* connect() to the path: ECONNREFUSED = nobody listens */
+
+	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
+	int ports_in_use;
+
+	enum bw_cause cause;
+	char hint[BW_HINT_MAX];
+
+	size_t n_frames;
+	struct bw_frame frames[BW_STACK_DEPTH_MAX];
+};

@@ -1,0 +1,242 @@
+#include "diagnose.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "sysio.h"
+
+int bw_diag_describe_socket(struct bw_conflict *c, int fd, const struct sockaddr *sa,
+			    socklen_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int type = 0, v6only = 0;
+	socklen_t ol = sizeof(type);
+	int r;
+
+	if (sa) {
+		r = bw_addr_from_sockaddr(sa, len, &c->want);
+	} else {
+		/* listen(): the address is whatever the socket is bound to. */
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+			return -errno;
+		r = bw_addr_from_sockaddr((struct sockaddr *)&ss, sl, &c->want);
+	}
+	if (r < 0)
+		return r;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0)
+		type = 0;
+	if (c->want.family == AF_UNIX)
+		c->want.proto = type == SOCK_DGRAM ? BW_PROTO_UNIX_DGRAM
+			      : type == SOCK_SEQPACKET ? BW_PROTO_UNIX_SEQPACKET : BW_PROTO_UNIX_STREAM;
+	else
+		c->want.proto = type == SOCK_DGRAM ? BW_PROTO_UDP
+			      : type == SOCK_STREAM ? BW_PROTO_TCP : BW_PROTO_UNKNOWN;
+	if (c->want.family == AF_INET6) {
+		ol = sizeof(v6only);
+		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0)
+			c->want_v6only = v6only != 0;
+	}
+	return 0;
+}
+
+/* Lower is shown first and kept when the table is full. */
+static int holder_rank(const struct bw_sock *s)
+{
+	if (s->listening)
+		return 0;
+	if (s->inode != 0 && (s->state == BW_TCP_CLOSE || s->local.proto == BW_PROTO_UDP))
+		return 1;
+	if (s->inode != 0)
+		return 2;
+	return 3; /* TIME_WAIT and other orphans */
+}
+
+static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap ov)
+{
+	struct bw_holder *h;
+	int rank = holder_rank(s);
+	c->n_matching++;
+	if (c->n_holders < BW_HOLDERS_MAX) {
+		h = &c->holders[c->n_holders++];
+	} else {
+		size_t worst = 0;
+		for (size_t i = 1; i < c->n_holders; i++)
+			if (holder_rank(&c->holders[i].sock) > holder_rank(&c->holders[worst].sock))
+				worst = i;
+		if (holder_rank(&c->holders[worst].sock) <= rank)
+			return;
+		h = &c->holders[worst];
+	}
+	memset(h, 0, sizeof(*h));
+	h->sock = *s;
+	h->overlap = ov;
+	h->fd = -1;
+}
+
+static bool same_unix_name(const struct bw_addr *want, const struct bw_addr *have)
+{
+	if (want->abstract != have->abstract)
+		return false;
+	/* The kernel prints abstract NULs as '@' (unix_seq_show()), so compare
+	 * abstract names with NULs treated as '@'. */
+	if (want->path_len != have->path_len)
+		return false;
+	for (size_t i = 0; i < want->path_len; i++) {
+		char w = want->path[i] ? want->path[i] : '@';
+		if (w != have->path[i])
+			return false;
+	}
+	return true;
+}
+
+void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
+{
+	enum bw_overlap ov;
+	if (c->want.family == AF_UNIX) {
+		if (s->local.family == AF_UNIX && s->local.path_len > 0 &&
+		    same_unix_name(&c->want, &s->local))
+			keep(c, s, BW_OVERLAP_EXACT);
+		return;
+	}
+	if (s->local.port != c->want.port)
+		return;
+	if (c->want.proto != BW_PROTO_UNKNOWN && s->local.proto != c->want.proto)
+		return;
+	ov = bw_overlap(&c->want, c->want_v6only, &s->local, false);
+	if (ov != BW_OVERLAP_NONE)
+		keep(c, s, ov);
+}
+
+static int consider_cb(const struct bw_sock *s, void *ctx)
+{
+	bw_diag_consider(ctx, s);
+	return 0;
+}
+
+struct range_count {
+	int lo, hi;
+	unsigned char used[65536 / 8];
+};
+
+static int count_cb(const struct bw_sock *s, void *ctx)
+{
+	struct range_count *rc = ctx;
+	int p = s->local.port;
+	if (p >= rc->lo && p <= rc->hi)
+		rc->used[p / 8] |= (unsigned char)(1u << (p % 8));
+	return 0;
+}
+
+static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
+{
+	struct range_count rc;
+	char path[256], buf[64];
+	enum bw_proto proto = c->want.proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP;
+
+	snprintf(path, sizeof(path), "%s/sys/net/ipv4/ip_local_port_range", proc_root);
+	if (bw_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%d %d", &c->port_lo, &c->port_hi) != 2)
+		return;
+	memset(&rc, 0, sizeof(rc));
+	rc.lo = c->port_lo;
+	rc.hi = c->port_hi;
+	bw_socktab_read(proc_root, AF_INET, proto, count_cb, &rc);
+	bw_socktab_read(proc_root, AF_INET6, proto, count_cb, &rc);
+	c->ports_in_use = 0;
+	for (int p = rc.lo; p <= rc.hi && p < 65536; p++)
+		if (p >= 0 && (rc.used[p / 8] & (1u << (p % 8))))
+			c->ports_in_use++;
+}
+
+static void probe_unix_path(struct bw_conflict *c)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+	int s, type;
+
+	if (c->want.abstract || c->want.path_len == 0)
+		return;
+	if (lstat(c->want.path, &st) < 0) {
+		c->unix_file = BW_UNIX_FILE_MISSING;
+		return;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		c->unix_file = BW_UNIX_FILE_OTHER;
+		return;
+	}
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	type = c->want.proto == BW_PROTO_UNIX_DGRAM ? SOCK_DGRAM
+	     : c->want.proto == BW_PROTO_UNIX_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM;
+	/* Nobody listening answers ECONNREFUSED (unix(7)); a live listener
+	 * accepts or leaves us pending in its backlog. Non-blocking: never hang. */
+	s = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return;
+	memcpy(sun.sun_path, c->want.path, c->want.path_len);
+	c->unix_probe_errno = connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? errno : 0;
+	close(s);
+}
+
+static void read_tables(struct bw_conflict *c, const char *proc_root)
+{
+	static const enum bw_proto protos[] = {BW_PROTO_TCP, BW_PROTO_UDP};
+	int r;
+	if (c->want.family == AF_UNIX) {
+		r = bw_socktab_read(proc_root, AF_UNIX, BW_PROTO_UNKNOWN, consider_cb, c);
+		if (r < 0)
+			c->table_errno = -r;
+		return;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		if (c->want.proto != BW_PROTO_UNKNOWN && c->want.proto != protos[i])
+			continue;
+		/* Both families: dual-stack sockets collide across them. */
+		r = bw_socktab_read(proc_root, AF_INET, protos[i], consider_cb, c);
+		if (r < 0)
+			c->table_errno = -r;
+		r = bw_socktab_read(proc_root, AF_INET6, protos[i], consider_cb, c);
+		if (r < 0 && r != -ENOENT) /* no IPv6 in this kernel: fine */
+			c->table_errno = -r;
+	}
+}
+
+void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+		 uint64_t deadline_ns)
+{
+	struct bw_owner_query q;
+
+	c->n_holders = c->n_matching = 0;
+	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
+	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
+		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
+			ephemeral_usage(c, proc_root);
+		else
+			read_tables(c, proc_root);
+	}
+	if (c->want.family == AF_UNIX)
+		probe_unix_path(c);
+
+	q.n = 0;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		q.inode[q.n] = c->holders[i].sock.inode;
+		q.uid[q.n] = c->holders[i].sock.uid;
+		q.n++;
+	}
+	if (q.n > 0)
+		bw_owner_find(proc_root, self_pid, &q, deadline_ns, &c->scan);
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *h = &c->holders[i];
+		h->pid = q.pid[i];
+		h->fd = q.fd[i];
+		if (h->pid > 0 && bw_proc_info(proc_root, h->pid, &h->proc) == 0)
+			h->have_proc = true;
+	}
+	bw_classify(c);
+}

@@ -1,0 +1,22 @@
+/* diagnose: fills a bw_conflict from the kernel's socket tables and /proc.
+ * No allocation, no locks; bounded by a deadline. */
+#pragma once
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "conflict.h"
+
+/* Reads what the failing socket itself knows (family from the address,
+ * SO_TYPE, IPV6_V6ONLY; for listen() the bound address from getsockname)
+ * into c->want/want_v6only. sa may be NULL (listen). 0 or -errno. */
+int bw_diag_describe_socket(struct bw_conflict *c, int fd, const struct sockaddr *sa,
+			    socklen_t len);
+
+/* Finds the blocking sockets and their holders for c->want, then classifies.
+ * self_pid is tried first in the owner scan (0: none). */
+void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+		 uint64_t deadline_ns);
+
+/* The socket-table half alone (tests feed tables through it): considers one
+ * socket and keeps it in c->holders if it blocks c->want. */
+void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s);

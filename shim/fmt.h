@@ -1,0 +1,34 @@
+/* fmt: bounded string building into caller-owned memory. Never allocates,
+ * never fails loudly: output past the end is dropped and 'truncated' set. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct bw_buf {
+	char *p;
+	size_t size;
+	size_t len;
+	bool truncated;
+};
+
+#define BW_BUF_INIT(ptr, sz) {.p = (ptr), .size = (sz), .len = 0, .truncated = false}
+
+void bw_buf_puts(struct bw_buf *b, const char *s);
+void bw_buf_putn(struct bw_buf *b, const char *s, size_t n);
+void bw_buf_printf(struct bw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies n bytes, rendering control bytes, NULs, backslash and bytes >= 0x7f
+ * as \xNN so a hostile command line can't forge report lines or colours. */
+void bw_buf_escape(struct bw_buf *b, const char *s, size_t n);
+/* A JSON string literal (with the quotes); bytes >= 0x80 and controls are
+ * \u00NN-escaped so the output is ASCII and always valid JSON. */
+void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n);
+
+/* "2026-11-25T10:02:11Z". Own calendar math: gmtime_r takes glibc's tz lock. */
+void bw_buf_rfc3339(struct bw_buf *b, time_t t);
+/* "3h12m", "45s", "2d3h": a short age. */
+void bw_buf_age(struct bw_buf *b, int64_t seconds);
+
+/* Strict decimal parse of a whole string into [lo, hi]; 0 or -EINVAL/-ERANGE. */
+int bw_parse_long(const char *s, long lo, long hi, long *ret);

@@ -1,0 +1,149 @@
+#include "procinfo.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sysio.h"
+#include "users.h"
+
+int bw_proc_parse_stat(const char *buf, char *comm, size_t comm_size, pid_t *ppid,
+		       unsigned long long *starttime)
+{
+	/* "pid (comm) S ppid ..." — comm can hold ')' so take the last one
+	 * (proc(5)). starttime is field 22. */
+	const char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+	const char *p;
+	size_t n;
+	if (!open || !close || close < open)
+		return -EINVAL;
+	n = (size_t)(close - open - 1);
+	if (n >= comm_size)
+		n = comm_size - 1;
+	memcpy(comm, open + 1, n);
+	comm[n] = '\0';
+	p = close + 1;
+	/* fields 3.. : state(3) ppid(4) ... starttime(22) */
+	for (int field = 3; field <= 22; field++) {
+		char *end;
+		unsigned long long v;
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -EINVAL;
+		if (field == 3) {
+			p++;
+			continue;
+		}
+		v = strtoull(p, &end, 10);
+		if (end == p && *p != '-')
+			return -EINVAL;
+		if (end == p)
+			v = strtoull(p + 1, &end, 10);
+		if (field == 4)
+			*ppid = (pid_t)v;
+		if (field == 22)
+			*starttime = v;
+		p = end;
+	}
+	return 0;
+}
+
+size_t bw_proc_join_cmdline(const char *raw, size_t n, char *out, size_t size)
+{
+	size_t len;
+	if (size == 0)
+		return 0;
+	while (n > 0 && raw[n - 1] == '\0')
+		n--;
+	len = n < size - 1 ? n : size - 1;
+	for (size_t i = 0; i < len; i++)
+		out[i] = raw[i] ? raw[i] : ' ';
+	out[len] = '\0';
+	return len;
+}
+
+time_t bw_proc_boot_time(const char *proc_root)
+{
+	char path[256], buf[8192];
+	const char *p;
+	snprintf(path, sizeof(path), "%s/stat", proc_root);
+	if (bw_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
+		return 0;
+	p = strstr(buf, "\nbtime ");
+	return p ? (time_t)strtoll(p + 7, NULL, 10) : 0;
+}
+
+static void read_uid(int dfd, struct bw_proc *pr)
+{
+	char buf[4096];
+	const char *p;
+	if (bw_read_file_at(dfd, "status", buf, sizeof(buf)) < 0)
+		return;
+	p = strstr(buf, "\nUid:");
+	if (!p)
+		return;
+	/* "Uid: real effective saved fs": report the effective uid */
+	p += 5;
+	strtoul(p, (char **)&p, 10);
+	pr->uid = (uid_t)strtoul(p, NULL, 10);
+	pr->have_uid = true;
+}
+
+static void read_cgroup(int dfd, struct bw_proc *pr)
+{
+	char buf[2048];
+	const char *p;
+	if (bw_read_file_at(dfd, "cgroup", buf, sizeof(buf)) < 0)
+		return;
+	/* Prefer the unified hierarchy line "0::/path" (cgroups(7)). */
+	p = strstr(buf, "0::");
+	if (p && (p == buf || p[-1] == '\n'))
+		p += 3;
+	else
+		p = buf;
+	size_t n = strcspn(p, "\n");
+	if (n >= sizeof(pr->cgroup))
+		n = sizeof(pr->cgroup) - 1;
+	memcpy(pr->cgroup, p, n);
+	pr->cgroup[n] = '\0';
+}
+
+int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret)
+{
+	char path[256], buf[4096];
+	unsigned long long start = 0;
+	ssize_t n;
+	int dfd;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->pid = pid;
+	snprintf(path, sizeof(path), "%s/%d", proc_root, (int)pid);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (bw_read_file_at(dfd, "stat", buf, sizeof(buf)) > 0 &&
+	    bw_proc_parse_stat(buf, ret->comm, sizeof(ret->comm), &ret->ppid, &start) == 0 &&
+	    start > 0) {
+		long hz = sysconf(_SC_CLK_TCK);
+		time_t boot = bw_proc_boot_time(proc_root);
+		if (hz > 0 && boot > 0)
+			ret->start = boot + (time_t)(start / (unsigned long long)hz);
+	}
+	n = bw_read_file_at(dfd, "cmdline", buf, sizeof(buf));
+	if (n > 0) {
+		ret->cmdline_len = bw_proc_join_cmdline(buf, (size_t)n, ret->cmdline,
+							sizeof(ret->cmdline));
+		ret->cmdline_truncated = (size_t)n >= sizeof(buf) - 1 ||
+					 ret->cmdline_len < (size_t)n - 1;
+	}
+	read_uid(dfd, ret);
+	read_cgroup(dfd, ret);
+	close(dfd);
+	if (ret->have_uid)
+		bw_user_name(ret->uid, ret->user, sizeof(ret->user));
+	return 0;
+}

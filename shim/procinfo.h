@@ -1,0 +1,40 @@
+/* procinfo: what /proc says about one process (comm, command line, uids,
+ * parent, start time, cgroup), read into fixed buffers. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#define BW_CMDLINE_MAX 512
+#define BW_COMM_MAX 64
+#define BW_CGROUP_MAX 256
+#define BW_USER_MAX 64
+
+struct bw_proc {
+	pid_t pid;
+	pid_t ppid;
+	uid_t uid;                 /* effective uid */
+	bool have_uid;
+	char comm[BW_COMM_MAX];
+	char cmdline[BW_CMDLINE_MAX];  /* args joined by spaces; raw bytes, escape when printing */
+	size_t cmdline_len;
+	bool cmdline_truncated;
+	time_t start;              /* wall-clock start time, 0 if unknown */
+	char cgroup[BW_CGROUP_MAX];    /* v2 path ("0::/system.slice/x.service"), or "" */
+	char user[BW_USER_MAX];        /* name, or "" if uid not in passwd */
+};
+
+/* Fills *ret for pid; returns 0 or -errno (-ENOENT: gone). Missing fields
+ * (e.g. cmdline of a zombie) are left empty. */
+int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret);
+
+/* Parses the text of /proc/<pid>/stat. comm may contain spaces and ')'. */
+int bw_proc_parse_stat(const char *buf, char *comm, size_t comm_size, pid_t *ppid,
+		       unsigned long long *starttime);
+
+/* "a\0b\0c\0" -> "a b c" in place semantics over a copy; returns length. */
+size_t bw_proc_join_cmdline(const char *raw, size_t n, char *out, size_t size);
+
+/* Boot time (seconds since the epoch) from <proc_root>/stat's btime. */
+time_t bw_proc_boot_time(const char *proc_root);

@@ -1,0 +1,52 @@
+#include "real.h"
+
+#include <dlfcn.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Our own exported hooks (interpose.c), to refuse resolving to ourselves. */
+extern int bind(int, const struct sockaddr *, socklen_t);
+extern int listen(int, int);
+
+static int sys_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return (int)syscall(SYS_bind, fd, sa, len);
+}
+
+static int sys_listen(int fd, int backlog)
+{
+	return (int)syscall(SYS_listen, fd, backlog);
+}
+
+static _Atomic(bw_bind_fn) real_bind;
+static _Atomic(bw_listen_fn) real_listen;
+
+/* dlsym(RTLD_NEXT) finds the next definition after us in the lookup order.
+ * If we were loaded twice, or something odd sits behind us, it may return
+ * our own hook: recursing into it would never end. Use the syscall then. */
+static void *resolve(const char *name, void *self, void *fallback)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+	return p && p != self ? p : fallback;
+}
+
+bw_bind_fn bw_real_bind(void)
+{
+	bw_bind_fn f = atomic_load_explicit(&real_bind, memory_order_acquire);
+	if (__builtin_expect(f != NULL, 1))
+		return f;
+	*(void **)&f = resolve("bind", (void *)bind, (void *)sys_bind);
+	atomic_store_explicit(&real_bind, f, memory_order_release);
+	return f;
+}
+
+bw_listen_fn bw_real_listen(void)
+{
+	bw_listen_fn f = atomic_load_explicit(&real_listen, memory_order_acquire);
+	if (__builtin_expect(f != NULL, 1))
+		return f;
+	*(void **)&f = resolve("listen", (void *)listen, (void *)sys_listen);
+	atomic_store_explicit(&real_listen, f, memory_order_release);
+	return f;
+}

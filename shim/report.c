@@ -1,0 +1,352 @@
+#include "report.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "fmt.h"
+
+#define P "bindwatch: "
+
+static const char *err_name(int e)
+{
+	const char *n = strerrorname_np(e);
+	return n ? n : "E?";
+}
+
+static const char *err_desc(int e)
+{
+	/* strerrordesc_np: untranslated, no locale lookup, no allocation. */
+	const char *d = strerrordesc_np(e);
+	return d ? d : "Unknown error";
+}
+
+static void holder_state(struct bw_buf *b, const struct bw_sock *s)
+{
+	if (s->local.family == AF_UNIX)
+		bw_buf_puts(b, s->listening ? "LISTEN" : s->state == 3 ? "ESTAB" : "UNCONN");
+	else if (s->local.proto == BW_PROTO_UDP)
+		bw_buf_puts(b, s->state == BW_TCP_ESTABLISHED ? "ESTAB" : "UNCONN");
+	else
+		bw_buf_puts(b, bw_tcp_state_name(s->state));
+}
+
+static void finish(struct bw_buf *b)
+{
+	/* A truncated record still ends its line. */
+	if (b->truncated && b->size >= 2) {
+		b->len = b->size - 2;
+		b->p[b->len++] = '\n';
+		b->p[b->len] = '\0';
+	}
+}
+
+static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h)
+{
+	char addr[160];
+	bw_addr_format(&h->sock.local, addr, sizeof(addr));
+	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
+		char rem[160];
+		bw_addr_format(&h->sock.remote, rem, sizeof(rem));
+		bw_buf_puts(b, P "  blocked by ");
+		holder_state(b, &h->sock);
+		bw_buf_printf(b, " %s -> %s (no process owns it; expires in %lds)\n", addr, rem,
+			      (h->sock.timer_ms + 999) / 1000);
+		return;
+	}
+	if (h->pid == 0) {
+		bw_buf_printf(b, P "  held by a process not visible here: uid %u", (unsigned)h->sock.uid);
+		bw_buf_printf(b, " (socket inode %llu, ", (unsigned long long)h->sock.inode);
+		holder_state(b, &h->sock);
+		bw_buf_printf(b, " %s)\n", addr);
+		return;
+	}
+	bw_buf_printf(b, P "  held by pid %d", (int)h->pid);
+	if (h->have_proc) {
+		bw_buf_puts(b, " user ");
+		if (h->proc.user[0])
+			bw_buf_printf(b, "%s(%u)", h->proc.user, (unsigned)h->proc.uid);
+		else
+			bw_buf_printf(b, "%u", (unsigned)h->proc.uid);
+		bw_buf_puts(b, ": ");
+		if (h->proc.cmdline_len)
+			bw_buf_escape(b, h->proc.cmdline, h->proc.cmdline_len);
+		else
+			bw_buf_printf(b, "[%s]", h->proc.comm);
+		if (h->proc.cmdline_truncated)
+			bw_buf_puts(b, "...");
+	}
+	bw_buf_printf(b, "\n" P "    fd %d, ", h->fd);
+	holder_state(b, &h->sock);
+	bw_buf_printf(b, " %s", addr);
+	if (h->sock.local.family != AF_UNIX && h->overlap != BW_OVERLAP_EXACT)
+		bw_buf_printf(b, " (%s overlap)", bw_overlap_name(h->overlap));
+	if (h->have_proc) {
+		bw_buf_printf(b, ", ppid %d", (int)h->proc.ppid);
+		if (h->proc.start) {
+			bw_buf_puts(b, ", since ");
+			bw_buf_rfc3339(b, h->proc.start);
+			bw_buf_puts(b, " (");
+			bw_buf_age(b, (int64_t)(c->time - h->proc.start));
+			bw_buf_puts(b, " ago)");
+		}
+		if (h->proc.cgroup[0])
+			bw_buf_printf(b, ", cgroup %s", h->proc.cgroup);
+	}
+	bw_buf_puts(b, "\n");
+}
+
+static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f)
+{
+	bw_buf_printf(b, P "    #%zu 0x%lx %s", i, (unsigned long)f->pc,
+		      f->symbol[0] ? f->symbol : "??");
+	if (f->symbol[0])
+		bw_buf_printf(b, "+0x%lx", (unsigned long)f->offset);
+	if (f->module[0])
+		bw_buf_printf(b, " (%s +0x%lx)", f->module, (unsigned long)f->module_offset);
+	bw_buf_puts(b, "\n");
+}
+
+static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
+{
+	char addr[160];
+	bw_addr_format(&c->want, addr, sizeof(addr));
+	bw_buf_printf(b, "%s/%s", addr, bw_proto_name(c->want.proto));
+}
+
+size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+
+	if (c->pid) {
+		bw_buf_printf(&b, P "%s[%d] %s(fd %d, ", c->comm, (int)c->pid, c->call, c->fd);
+		want_desc(&b, c);
+		bw_buf_printf(&b, ") failed: %s\n", err_desc(c->err));
+	} else {
+		bw_buf_puts(&b, P "lookup ");
+		want_desc(&b, c);
+		bw_buf_puts(&b, "\n");
+	}
+	for (size_t i = 0; i < c->n_holders; i++)
+		text_holder(&b, c, &c->holders[i]);
+	if (c->n_matching > c->n_holders)
+		bw_buf_printf(&b, P "  ... and %zu more sockets on this address\n",
+			      c->n_matching - c->n_holders);
+	if (c->scan.budget_exhausted)
+		bw_buf_puts(&b, P "  (owner scan stopped at the BINDWATCH_SCAN_MS budget; some"
+				" processes were not scanned)\n");
+	bw_buf_printf(&b, P "  cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
+	if (c->n_frames) {
+		bw_buf_puts(&b, P "  called from:\n");
+		for (size_t i = 0; i < c->n_frames; i++)
+			text_frame(&b, i, &c->frames[i]);
+	}
+	finish(&b);
+	return b.len;
+}
+
+static void json_key(struct bw_buf *b, const char *k)
+{
+	bw_buf_printf(b, ",\"%s\":", k);
+}
+
+static void json_strz(struct bw_buf *b, const char *k, const char *v)
+{
+	json_key(b, k);
+	bw_buf_json_str(b, v, strlen(v));
+}
+
+static void json_addr(struct bw_buf *b, const struct bw_addr *a)
+{
+	char ip[64];
+	if (a->family == AF_UNIX) {
+		json_key(b, "path");
+		bw_buf_json_str(b, a->path, a->path_len);
+		bw_buf_printf(b, ",\"abstract\":%s", a->abstract ? "true" : "false");
+		return;
+	}
+	bw_addr_format_ip(a, ip, sizeof(ip));
+	json_strz(b, "addr", ip);
+	bw_buf_printf(b, ",\"port\":%u", a->port);
+}
+
+static void json_holder(struct bw_buf *b, const struct bw_holder *h)
+{
+	char st[24];
+	struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
+	holder_state(&sb, &h->sock);
+	bw_buf_printf(b, "{\"pid\":%d", (int)h->pid);
+	bw_buf_printf(b, ",\"visible\":%s", h->pid > 0 ? "true" : "false");
+	if (h->have_proc) {
+		json_strz(b, "comm", h->proc.comm);
+		json_key(b, "cmdline");
+		bw_buf_json_str(b, h->proc.cmdline, h->proc.cmdline_len);
+		bw_buf_printf(b, ",\"uid\":%u", (unsigned)h->proc.uid);
+		json_key(b, "user");
+		if (h->proc.user[0])
+			bw_buf_json_str(b, h->proc.user, strlen(h->proc.user));
+		else
+			bw_buf_puts(b, "null");
+		bw_buf_printf(b, ",\"ppid\":%d", (int)h->proc.ppid);
+		json_key(b, "since");
+		if (h->proc.start) {
+			bw_buf_puts(b, "\"");
+			bw_buf_rfc3339(b, h->proc.start);
+			bw_buf_puts(b, "\"");
+		} else {
+			bw_buf_puts(b, "null");
+		}
+		json_strz(b, "cgroup", h->proc.cgroup);
+	} else {
+		bw_buf_printf(b, ",\"comm\":null,\"cmdline\":null,\"uid\":%u,\"user\":null,"
+				 "\"since\":null", (unsigned)h->sock.uid);
+	}
+	if (h->fd >= 0)
+		bw_buf_printf(b, ",\"fd\":%d", h->fd);
+	else
+		bw_buf_puts(b, ",\"fd\":null");
+	json_strz(b, "state", st);
+	json_strz(b, "proto", bw_proto_name(h->sock.local.proto));
+	json_strz(b, "family", bw_family_name(h->sock.local.family));
+	json_addr(b, &h->sock.local);
+	bw_buf_printf(b, ",\"inode\":%llu", (unsigned long long)h->sock.inode);
+	json_strz(b, "overlap", bw_overlap_name(h->overlap));
+	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
+		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
+	json_strz(b, "cause", bw_cause_name(h->cause));
+	bw_buf_puts(b, "}");
+}
+
+size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
+
+	bw_buf_puts(&b, "{\"event\":");
+	bw_buf_json_str(&b, c->event, strlen(c->event));
+	bw_buf_puts(&b, ",\"time\":\"");
+	bw_buf_rfc3339(&b, c->time);
+	bw_buf_puts(&b, "\"");
+	if (c->pid) {
+		bw_buf_printf(&b, ",\"pid\":%d", (int)c->pid);
+		json_strz(&b, "comm", c->comm);
+		bw_buf_printf(&b, ",\"fd\":%d", c->fd);
+	}
+	json_strz(&b, "family", bw_family_name(c->want.family));
+	json_strz(&b, "proto", bw_proto_name(c->want.proto));
+	json_addr(&b, &c->want);
+	if (c->want.family == AF_INET6)
+		bw_buf_printf(&b, ",\"v6only\":%s", c->want_v6only ? "true" : "false");
+	if (c->pid) {
+		bw_buf_printf(&b, ",\"errno\":%d", c->err);
+		json_strz(&b, "error", err_name(c->err));
+	}
+	json_strz(&b, "cause", bw_cause_name(c->cause));
+	json_strz(&b, "hint", c->hint);
+	if (c->cause == BW_CAUSE_EPHEMERAL_EXHAUSTED)
+		bw_buf_printf(&b, ",\"port_range\":[%d,%d],\"ports_in_use\":%d", c->port_lo,
+			      c->port_hi, c->ports_in_use);
+	bw_buf_puts(&b, ",\"holders\":[");
+	for (size_t i = 0; i < c->n_holders; i++) {
+		if (i)
+			bw_buf_puts(&b, ",");
+		json_holder(&b, &c->holders[i]);
+	}
+	bw_buf_printf(&b, "],\"holders_total\":%zu", c->n_matching);
+	bw_buf_printf(&b, ",\"scan\":{\"procs\":%u,\"unreadable\":%u,\"fds\":%u,\"complete\":%s}",
+		      c->scan.procs_scanned, c->scan.procs_unreadable, c->scan.fds_checked,
+		      c->scan.budget_exhausted ? "false" : "true");
+	if (c->pid) {
+		bw_buf_puts(&b, ",\"stack\":[");
+		for (size_t i = 0; i < c->n_frames; i++) {
+			const struct bw_frame *f = &c->frames[i];
+			bw_buf_printf(&b, "%s{\"pc\":\"0x%lx\",\"symbol\":", i ? "," : "",
+				      (unsigned long)f->pc);
+			if (f->symbol[0])
+				bw_buf_json_str(&b, f->symbol, strlen(f->symbol));
+			else
+				bw_buf_puts(&b, "null");
+			bw_buf_printf(&b, ",\"offset\":%lu,\"module\":", (unsigned long)f->offset);
+			bw_buf_json_str(&b, f->module, strlen(f->module));
+			bw_buf_printf(&b, ",\"module_offset\":\"0x%lx\"}", (unsigned long)f->module_offset);
+		}
+		bw_buf_puts(&b, "]");
+	}
+	if (b.truncated) {
+		/* Never emit broken JSON: fall back to a minimal valid record. */
+		b = (struct bw_buf)BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
+		bw_buf_puts(&b, "{\"event\":");
+		bw_buf_json_str(&b, c->event, strlen(c->event));
+		bw_buf_printf(&b, ",\"pid\":%d,\"fd\":%d,\"truncated\":true", (int)c->pid, c->fd);
+		json_strz(&b, "cause", bw_cause_name(c->cause));
+	}
+	/* size - 2 above reserved room for these two bytes. */
+	b.p[b.len++] = '}';
+	b.p[b.len++] = '\n';
+	b.p[b.len] = '\0';
+	return b.len;
+}
+
+size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+
+	bw_buf_printf(&b, "%-6s %-11s %-28s %-28s %s\n", "Netid", "State", "Local Address:Port",
+		      "Peer Address:Port", "Process");
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_holder *h = &c->holders[i];
+		char local[160], peer[160], st[24];
+		struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
+		const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
+				  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
+				  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
+				  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
+		holder_state(&sb, &h->sock);
+		bw_addr_format(&h->sock.local, local, sizeof(local));
+		if (h->sock.local.family == AF_UNIX) {
+			snprintf(peer, sizeof(peer), "*");
+		} else if (h->sock.remote.port == 0) {
+			struct bw_buf pb = BW_BUF_INIT(peer, sizeof(peer));
+			char ip[64];
+			bw_addr_format_ip(&h->sock.remote, ip, sizeof(ip));
+			bw_buf_printf(&pb, h->sock.remote.family == AF_INET6 ? "[%s]:*" : "%s:*", ip);
+		} else {
+			bw_addr_format(&h->sock.remote, peer, sizeof(peer));
+		}
+		bw_buf_printf(&b, "%-6s %-11s %-28s %-28s ", netid, st, local, peer);
+		if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
+			bw_buf_printf(&b, "(no process, expires in %lds)\n",
+				      (h->sock.timer_ms + 999) / 1000);
+			continue;
+		}
+		if (h->pid == 0) {
+			bw_buf_printf(&b, "(not visible: uid %u, inode %llu)\n", (unsigned)h->sock.uid,
+				      (unsigned long long)h->sock.inode);
+			continue;
+		}
+		bw_buf_printf(&b, "pid=%d,fd=%d", (int)h->pid, h->fd);
+		if (h->have_proc) {
+			if (h->proc.user[0])
+				bw_buf_printf(&b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);
+			else
+				bw_buf_printf(&b, " uid=%u", (unsigned)h->proc.uid);
+			if (h->proc.start) {
+				bw_buf_puts(&b, " since=");
+				bw_buf_rfc3339(&b, h->proc.start);
+			}
+			bw_buf_puts(&b, " cmd=\"");
+			bw_buf_escape(&b, h->proc.cmdline_len ? h->proc.cmdline : h->proc.comm,
+				      h->proc.cmdline_len ? h->proc.cmdline_len : strlen(h->proc.comm));
+			bw_buf_puts(&b, "\"");
+			if (h->proc.cgroup[0])
+				bw_buf_printf(&b, " cgroup=%s", h->proc.cgroup);
+		}
+		bw_buf_puts(&b, "\n");
+	}
+	if (c->n_matching > c->n_holders)
+		bw_buf_printf(&b, "... and %zu more\n", c->n_matching - c->n_holders);
+	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
+		bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
+	finish(&b);
+	return b.len;
+}

@@ -1,0 +1,113 @@
+#include "settings.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fmt.h"
+
+static void warn(struct bw_settings *s, const char *var, const char *val, const char *accepts,
+		 const char *def)
+{
+	struct bw_buf b;
+	if (s->n_warnings >= BW_WARN_MAX)
+		return;
+	b = (struct bw_buf)BW_BUF_INIT(s->warnings[s->n_warnings], BW_WARN_LEN);
+	bw_buf_printf(&b, "bindwatch: warning: %s=", var);
+	/* Show at most 40 bytes of the bad value, escaped. */
+	bw_buf_escape(&b, val, strnlen(val, 40));
+	if (strlen(val) > 40)
+		bw_buf_puts(&b, "...");
+	bw_buf_printf(&b, " is invalid (accepted: %s); using %s\n", accepts, def);
+	s->n_warnings++;
+}
+
+/* Returns 1/0 for the usual boolean spellings, -1 otherwise. */
+static int parse_bool(const char *v)
+{
+	static const char *const yes[] = {"1", "yes", "true", "on"};
+	static const char *const no[] = {"0", "no", "false", "off"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcmp(v, yes[i]) == 0)
+			return 1;
+		if (strcmp(v, no[i]) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static void get_bool(struct bw_settings *s, bw_getenv_fn get, const char *var, bool *out)
+{
+	const char *v = get(var);
+	int b;
+	if (!v)
+		return;
+	b = parse_bool(v);
+	if (b < 0)
+		warn(s, var, v, "0|1|yes|no|true|false|on|off", *out ? "1" : "0");
+	else
+		*out = b;
+}
+
+static void get_int(struct bw_settings *s, bw_getenv_fn get, const char *var, long lo, long hi,
+		    int *out)
+{
+	const char *v = get(var);
+	char accepts[64], def[24];
+	long n;
+	if (!v)
+		return;
+	if (bw_parse_long(v, lo, hi, &n) == 0) {
+		*out = (int)n;
+		return;
+	}
+	snprintf(accepts, sizeof(accepts), "an integer %ld..%ld", lo, hi);
+	snprintf(def, sizeof(def), "%d", *out);
+	warn(s, var, v, accepts, def);
+}
+
+void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
+{
+	const char *v;
+
+	memset(s, 0, sizeof(*s));
+	s->format = BW_FORMAT_TEXT;
+	s->dest = BW_DEST_STDERR;
+	s->stack = true;
+	s->stack_depth = BW_STACK_DEPTH_DEFAULT;
+	s->scan_ms = 1000;
+	s->secure = secure;
+
+	get_bool(s, get, "BINDWATCH_DISABLE", &s->disable);
+	get_bool(s, get, "BINDWATCH_STACK", &s->stack);
+	get_int(s, get, "BINDWATCH_STACK_DEPTH", 1, BW_STACK_DEPTH_MAX, &s->stack_depth);
+	get_int(s, get, "BINDWATCH_SCAN_MS", 0, 60000, &s->scan_ms);
+
+	v = get("BINDWATCH_FORMAT");
+	if (v) {
+		if (strcmp(v, "text") == 0)
+			s->format = BW_FORMAT_TEXT;
+		else if (strcmp(v, "json") == 0)
+			s->format = BW_FORMAT_JSON;
+		else
+			warn(s, "BINDWATCH_FORMAT", v, "text|json", "text");
+	}
+
+	v = get("BINDWATCH_LOG");
+	if (v) {
+		if (strcmp(v, "stderr") == 0) {
+			s->dest = BW_DEST_STDERR;
+		} else if (strcmp(v, "syslog") == 0) {
+			s->dest = BW_DEST_SYSLOG;
+		} else if (v[0] == '/' && strlen(v) < sizeof(s->log_path)) {
+			if (secure) {
+				/* A setuid host must not append to a path its caller chose. */
+				warn(s, "BINDWATCH_LOG", v, "stderr|syslog (file paths are ignored in secure-execution mode)", "stderr");
+			} else {
+				s->dest = BW_DEST_FILE;
+				memcpy(s->log_path, v, strlen(v) + 1);
+			}
+		} else {
+			warn(s, "BINDWATCH_LOG", v, "stderr|syslog|an absolute file path", "stderr");
+		}
+	}
+}

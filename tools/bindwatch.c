@@ -1,0 +1,223 @@
+/* bindwatch: run a command under libbindwatch.so, or ask who holds an
+ * address ("bindwatch who PORT"). See bindwatch(1). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "diagnose.h"
+#include "fmt.h"
+#include "report.h"
+
+static const char usage_text[] =
+	"usage: bindwatch [OPTIONS] -- COMMAND [ARGS...]\n"
+	"       bindwatch who [--json] [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|PATH|@NAME\n"
+	"\n"
+	"Runs COMMAND with libbindwatch.so preloaded: a bind()/listen() that fails\n"
+	"with EADDRINUSE is reported (holder, cause, stack); the program's own\n"
+	"behaviour is unchanged.\n"
+	"\n"
+	"  --log DEST        stderr (default), syslog, or an absolute file path\n"
+	"  --json            one JSON object per report\n"
+	"  --no-stack        omit the stack trace\n"
+	"  --stack-depth N   at most N frames (1-64, default 32)\n"
+	"  -h, --help        this text\n"
+	"  -V, --version     version\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "bindwatch: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\nTry 'bindwatch --help'.\n");
+	return 2;
+}
+
+/* The shim: $BINDWATCH_SHIM, else next to a build-tree CLI
+ * (<build>/tools/bindwatch -> <build>/shim/libbindwatch.so), else the
+ * installed path. */
+static int find_shim(char *out, size_t size)
+{
+	const char *env = getenv("BINDWATCH_SHIM");
+	char self[PATH_MAX - 64];
+	ssize_t n;
+
+	if (env && *env) {
+		if (access(env, R_OK) != 0)
+			return -errno;
+		snprintf(out, size, "%s", env);
+		return 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		char *slash;
+		self[n] = '\0';
+		slash = strrchr(self, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(out, size, "%s/../shim/libbindwatch.so", self);
+			if (access(out, R_OK) == 0)
+				return 0;
+		}
+	}
+	snprintf(out, size, "%s", BW_SHIM_INSTALLED);
+	return access(out, R_OK) == 0 ? 0 : -ENOENT;
+}
+
+static int run(int argc, char **argv, const char *log, bool json, int no_stack, const char *depth)
+{
+	char shim[PATH_MAX], *preload;
+	const char *old = getenv("LD_PRELOAD"), *san = BW_SANITIZER_PRELOAD;
+	size_t len;
+	int r;
+
+	if (argc < 1)
+		return usage_error("%s", "no command given");
+	r = find_shim(shim, sizeof(shim));
+	if (r < 0) {
+		fprintf(stderr, "bindwatch: cannot find libbindwatch.so (%s): %s\n", shim,
+			strerror(-r));
+		return 127;
+	}
+	len = strlen(san) + strlen(shim) + (old ? strlen(old) : 0) + 3;
+	preload = malloc(len);
+	if (!preload) {
+		perror("bindwatch");
+		return 127;
+	}
+	/* A sanitized shim needs its runtime first in the list. */
+	snprintf(preload, len, "%s%s%s%s%s", san, *san ? " " : "", shim, old && *old ? " " : "",
+		 old ? old : "");
+	setenv("LD_PRELOAD", preload, 1);
+	free(preload);
+	if (log)
+		setenv("BINDWATCH_LOG", log, 1);
+	if (json)
+		setenv("BINDWATCH_FORMAT", "json", 1);
+	if (no_stack)
+		setenv("BINDWATCH_STACK", "0", 1);
+	if (depth)
+		setenv("BINDWATCH_STACK_DEPTH", depth, 1);
+	execvp(argv[0], argv);
+	r = errno;
+	fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(r));
+	return r == ENOENT ? 127 : 126;
+}
+
+static int who(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
+	bool json = false;
+	enum bw_proto proto = BW_PROTO_UNKNOWN;
+	bool want_unix = false;
+	struct bw_conflict *c;
+	char *out;
+	size_t n;
+	int opt, found;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+		if (opt == 'j')
+			json = true;
+		else if (opt == 'h')
+			return fputs(usage_text, stdout), 0;
+		else
+			return usage_error("%s", "bad option for 'who'");
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc == 2) {
+		if (strcmp(argv[0], "tcp") == 0)
+			proto = BW_PROTO_TCP;
+		else if (strcmp(argv[0], "udp") == 0)
+			proto = BW_PROTO_UDP;
+		else if (strcmp(argv[0], "unix") == 0)
+			want_unix = true;
+		else
+			return usage_error("'%s': expected tcp, udp or unix", argv[0]);
+		argc--;
+		argv++;
+	}
+	if (argc != 1)
+		return usage_error("%s", "'who' takes one address: PORT, ADDR:PORT, [V6]:PORT, PATH or @NAME");
+	c = calloc(1, sizeof(*c));
+	out = malloc(256 * 1024);
+	if (!c || !out)
+		return perror("bindwatch"), 2;
+	if (bw_addr_parse(argv[0], &c->want) < 0) {
+		usage_error("'%s': expected PORT (0-65535), ADDR:PORT, [V6]:PORT, /PATH or @NAME",
+			    argv[0]);
+		return 2;
+	}
+	if (want_unix && c->want.family != AF_UNIX)
+		return usage_error("'%s': unix needs a /PATH or @NAME", argv[0]);
+	if (c->want.family != AF_UNIX)
+		c->want.proto = proto;
+	c->event = "lookup";
+	c->call = "who";
+	c->time = time(NULL);
+	bw_diagnose(c, "/proc", 0, 0);
+	n = json ? bw_report_json(c, out, 256 * 1024) : bw_report_table(c, out, 256 * 1024);
+	fwrite(out, 1, n, stdout);
+	found = c->n_holders > 0 || c->cause == BW_CAUSE_UNIX_STALE;
+	free(out);
+	free(c);
+	return found ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"log", required_argument, NULL, 'l'},
+		{"json", no_argument, NULL, 'j'},
+		{"no-stack", no_argument, NULL, 's'},
+		{"stack-depth", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{0},
+	};
+	const char *log = NULL, *depth = NULL;
+	bool json = false;
+	int no_stack = 0, opt;
+
+	if (argc > 1 && strcmp(argv[1], "who") == 0)
+		return who(argc - 1, argv + 1);
+	while ((opt = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			if (strcmp(optarg, "stderr") && strcmp(optarg, "syslog") && optarg[0] != '/')
+				return usage_error("--log '%s': expected stderr, syslog or an absolute path",
+						   optarg);
+			log = optarg;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 's':
+			no_stack = 1;
+			break;
+		case 'd': {
+			long v;
+			if (bw_parse_long(optarg, 1, BW_STACK_DEPTH_MAX, &v) < 0)
+				return usage_error("--stack-depth '%s': expected an integer 1-64", optarg);
+			depth = optarg;
+			break;
+		}
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case 'V':
+			printf("bindwatch %s\n", BW_VERSION);
+			return 0;
+		default:
+			return usage_error("%s", "unknown option");
+		}
+	}
+	return run(argc - optind, argv + optind, log, json, no_stack, depth);
+}
