@@ -13,6 +13,7 @@
 #include "overlap.h"
 #include "owner.h"
 #include "procinfo.h"
+#include "remap.h"
 #include "settings.h"
 #include "socktab.h"
 #include "unwind.h"
@@ -58,6 +59,9 @@ struct bw_conflict {
 
 	enum bw_cause cause;
 	char hint[BW_HINT_MAX];
+
+	struct bw_remap remap;
+	bool color;               /* text report: highlight holder and cause (ANSI) */
 
 	size_t n_frames;
 	struct bw_frame frames[BW_STACK_DEPTH_MAX];

@@ -11,8 +11,8 @@
 
 #include "sysio.h"
 
-int bw_diag_describe_socket(struct bw_conflict *c, int fd, const struct sockaddr *sa,
-			    socklen_t len)
+int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
+			    struct bw_addr *want, bool *v6only_out)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -20,28 +20,29 @@ int bw_diag_describe_socket(struct bw_conflict *c, int fd, const struct sockaddr
 	socklen_t ol = sizeof(type);
 	int r;
 
+	*v6only_out = false;
 	if (sa) {
-		r = bw_addr_from_sockaddr(sa, len, &c->want);
+		r = bw_addr_from_sockaddr(sa, len, want);
 	} else {
 		/* listen(): the address is whatever the socket is bound to. */
 		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 			return -errno;
-		r = bw_addr_from_sockaddr((struct sockaddr *)&ss, sl, &c->want);
+		r = bw_addr_from_sockaddr((struct sockaddr *)&ss, sl, want);
 	}
 	if (r < 0)
 		return r;
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0)
 		type = 0;
-	if (c->want.family == AF_UNIX)
-		c->want.proto = type == SOCK_DGRAM ? BW_PROTO_UNIX_DGRAM
+	if (want->family == AF_UNIX)
+		want->proto = type == SOCK_DGRAM ? BW_PROTO_UNIX_DGRAM
 			      : type == SOCK_SEQPACKET ? BW_PROTO_UNIX_SEQPACKET : BW_PROTO_UNIX_STREAM;
 	else
-		c->want.proto = type == SOCK_DGRAM ? BW_PROTO_UDP
+		want->proto = type == SOCK_DGRAM ? BW_PROTO_UDP
 			      : type == SOCK_STREAM ? BW_PROTO_TCP : BW_PROTO_UNKNOWN;
-	if (c->want.family == AF_INET6) {
+	if (want->family == AF_INET6) {
 		ol = sizeof(v6only);
 		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0)
-			c->want_v6only = v6only != 0;
+			*v6only_out = v6only != 0;
 	}
 	return 0;
 }

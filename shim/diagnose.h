@@ -6,11 +6,11 @@
 
 #include "conflict.h"
 
-/* Reads what the failing socket itself knows (family from the address,
- * SO_TYPE, IPV6_V6ONLY; for listen() the bound address from getsockname)
- * into c->want/want_v6only. sa may be NULL (listen). 0 or -errno. */
-int bw_diag_describe_socket(struct bw_conflict *c, int fd, const struct sockaddr *sa,
-			    socklen_t len);
+/* Reads what the socket itself knows (family from the address, SO_TYPE,
+ * IPV6_V6ONLY; for listen() the bound address from getsockname) into *want
+ * and *v6only. sa may be NULL (listen). 0 or -errno. */
+int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
+			    struct bw_addr *want, bool *v6only);
 
 /* Finds the blocking sockets and their holders for c->want, then classifies.
  * self_pid is tried first in the owner scan (0: none). */

@@ -2,26 +2,36 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "diagnose.h"
 #include "emit.h"
+#include "ratelimit.h"
+#include "real.h"
+#include "remap.h"
 #include "report.h"
 #include "settings.h"
 #include "sysio.h"
 #include "unwind.h"
 
+enum { FLAG_TRACE = 1, FLAG_ALWAYS = 2 };
+int bw_hook_flags;
+
 static struct bw_settings settings;
 static atomic_int state; /* 0 not loaded, 1 loading, 2 ready */
 
 /* A thread already inside our failure path (e.g. a signal handler that
- * binds while we diagnose) gets a plain pass-through, never recursion. */
+ * binds while we diagnose) gets a plain pass-through, never recursion.
+ * initial-exec: no lazy TLS allocation inside a preloaded library. */
 static __thread int busy __attribute__((tls_model("initial-exec")));
 
 static const char *env(const char *name)
@@ -35,14 +45,19 @@ void bw_hook_init(void)
 	if (!atomic_compare_exchange_strong(&state, &expected, 1))
 		return;
 	bw_settings_load(&settings, env, getauxval(AT_SECURE) != 0);
+	settings.color = settings.color && settings.dest == BW_DEST_STDERR && isatty(2);
 	for (size_t i = 0; i < settings.n_warnings; i++)
 		bw_write_all(2, settings.warnings[i], strlen(settings.warnings[i]));
-	if (!settings.disable && settings.stack)
-		bw_unwind_init();
+	if (!settings.disable) {
+		if (settings.stack || settings.trace == BW_TRACE_ALL)
+			bw_unwind_init();
+		bw_hook_flags = (settings.trace == BW_TRACE_ALL ? FLAG_TRACE : 0) |
+				(settings.remap && settings.remap_always ? FLAG_ALWAYS : 0);
+	}
 	atomic_store(&state, 2);
 }
 
-bool bw_hook_active(void)
+static bool active(void)
 {
 	if (atomic_load_explicit(&state, memory_order_acquire) != 2) {
 		bw_hook_init();
@@ -50,53 +65,308 @@ bool bw_hook_active(void)
 		if (atomic_load(&state) != 2)
 			return false;
 	}
-	return !settings.disable;
+	return !settings.disable && settings.trace != BW_TRACE_OFF;
 }
 
-/* Large records (32 holders with command lines, 64 frames) fit here. */
+/* Big records (32 holders with command lines, 64 frames) fit here. */
 #define REPORT_MAX (48 * 1024)
 
 struct arena {
 	struct bw_conflict c;
 	char report[REPORT_MAX];
+	char desc[BW_RATELIMIT_DESC];
 };
 
-void bw_hook_conflict(const char *call, int fd, const struct sockaddr *sa, socklen_t len, int err)
+/* mmap, not malloc: async-signal-safe and independent of the host's
+ * allocator state (we may have interrupted malloc itself). */
+static struct arena *arena_get(void)
 {
-	struct arena *a;
-	size_t n;
-	ssize_t cn;
+	void *p = mmap(NULL, sizeof(struct arena), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
 
-	if (busy)
+static void arena_put(struct arena *a)
+{
+	munmap(a, sizeof(*a));
+}
+
+static void read_comm(char *buf, size_t size)
+{
+	ssize_t n = bw_read_file_at(AT_FDCWD, "/proc/self/comm", buf, size);
+	if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+}
+
+static void emit(const char *buf, size_t n)
+{
+	bw_emit(&settings, buf, n);
+}
+
+static size_t render(struct arena *a)
+{
+	a->c.color = settings.color;
+	return settings.format == BW_FORMAT_JSON
+		       ? bw_report_json(&a->c, a->report, sizeof(a->report))
+		       : bw_report_text(&a->c, a->report, sizeof(a->report));
+}
+
+static void record_port_file(const struct bw_conflict *c)
+{
+	char ip[64];
+	if (!settings.port_file[0] || !c->remap.ok)
+		return;
+	bw_addr_format_ip(&c->want, ip, sizeof(ip));
+	bw_remap_port_file(settings.port_file, &c->remap, bw_proto_name(c->want.proto), ip);
+}
+
+static const struct bw_rule *remap_rule(const struct bw_conflict *c)
+{
+	if (!settings.remap || (c->want.family != AF_INET && c->want.family != AF_INET6))
+		return NULL;
+	return bw_policy_match(&settings.policy, &c->want);
+}
+
+/* BINDWATCH_UNIX_STALE=unlink: remove a socket file nobody listens on
+ * (ours, never through a symlink) and retry once. */
+static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct stat st;
+	if (!settings.unix_stale_unlink || c->cause != BW_CAUSE_UNIX_STALE ||
+	    c->unix_file != BW_UNIX_FILE_SOCKET || c->want.abstract)
+		return -EADDRINUSE;
+	c->remap.attempted = true;
+	snprintf(c->remap.rule, sizeof(c->remap.rule), "BINDWATCH_UNIX_STALE=unlink");
+	if (lstat(c->want.path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
+		snprintf(c->remap.note, sizeof(c->remap.note),
+			 "not removed: not a socket file owned by this user; ");
+		return -EADDRINUSE;
+	}
+	if (unlink(c->want.path) < 0) {
+		snprintf(c->remap.note, sizeof(c->remap.note), "unlink failed (errno %d); ", errno);
+		return -EADDRINUSE;
+	}
+	c->remap.attempts = 1;
+	if (bw_real_bind()(fd, sa, len) < 0) {
+		snprintf(c->remap.note, sizeof(c->remap.note),
+			 "removed the stale file, but the retry failed (errno %d); ", errno);
+		return -errno;
+	}
+	c->remap.ok = true;
+	snprintf(c->remap.note, sizeof(c->remap.note), "removed the stale socket file");
+	return 0;
+}
+
+/* The failure path shared by bind and listen. Returns 0 when a remap made
+ * the call succeed. */
+static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen_t len,
+		    int backlog, int err)
+{
+	struct bw_remap_ops real_ops;
+	const struct bw_rule *rule;
+	struct arena *a;
+	uint64_t key, now;
+	unsigned expired = 0;
+	int cause = 0, res = -err;
+
+	if (busy || !active())
+		return -err;
+	busy = 1;
+	a = arena_get();
+	if (!a) {
+		busy = 0;
+		return -err;
+	}
+	struct bw_conflict *c = &a->c;
+	c->call = call;
+	c->event = sa ? "bind_conflict" : "listen_conflict";
+	c->pid = getpid();
+	c->fd = fd;
+	c->err = err;
+	c->time = time(NULL);
+	read_comm(c->comm, sizeof(c->comm));
+	if (bw_diag_describe_socket(fd, sa, len, &c->want, &c->want_v6only) < 0) {
+		/* Nothing we can parse: report what we know, touch nothing. */
+		bw_classify(c);
+		emit(a->report, render(a));
+		goto out;
+	}
+	rule = remap_rule(c);
+	real_ops.bind = bw_real_bind();
+	real_ops.listen = bw_real_listen();
+
+	/* Rate limit only what would be reported unchanged: a conflict that a
+	 * rule may remap is always handled (and reported) in full. */
+	key = bw_ratelimit_key(c);
+	now = bw_now_ns();
+	if (!rule && bw_ratelimit_check(key, now, (uint64_t)settings.ratelimit_s * 1000000000u,
+					&cause, &expired) == BW_RL_SUPPRESS)
+		goto out;
+	if (expired) {
+		bw_report_conflict_desc(c, a->desc, sizeof(a->desc));
+		emit(a->report, bw_report_repeats(settings.format, a->desc, expired, a->report,
+						  sizeof(a->report)));
+	}
+	if (settings.stack)
+		c->n_frames = bw_unwind_capture(c->frames, (size_t)settings.stack_depth,
+						(const void *)conflict);
+	bw_diagnose(c, "/proc", c->pid,
+		    settings.scan_ms ? now + (uint64_t)settings.scan_ms * 1000000u : 0);
+	if (rule)
+		res = sa ? bw_remap_bind(rule, &real_ops, fd, sa, len, c, &c->remap)
+			 : bw_remap_listen(rule, &real_ops, fd, backlog, c, &c->remap);
+	else if (c->want.family == AF_UNIX && sa && !settings.secure)
+		res = unlink_stale(c, fd, sa, len);
+	record_port_file(c);
+	emit(a->report, render(a));
+	bw_report_conflict_desc(c, a->desc, sizeof(a->desc));
+	if (!rule)
+		bw_ratelimit_store(key, (int)c->cause, a->desc);
+out:
+	arena_put(a);
+	busy = 0;
+	return res == 0 ? 0 : -err;
+}
+
+int bw_hook_bind_failed(int fd, const struct sockaddr *sa, socklen_t len, int r, int entry_errno)
+{
+	int err = errno;
+	if (conflict("bind", fd, sa, len, 0, err) == 0) {
+		errno = entry_errno;
+		return 0;
+	}
+	errno = err;
+	return r;
+}
+
+int bw_hook_listen_failed(int fd, int backlog, int r, int entry_errno)
+{
+	int err = errno;
+	if (conflict("listen", fd, NULL, 0, backlog, err) == 0) {
+		errno = entry_errno;
+		return 0;
+	}
+	errno = err;
+	return r;
+}
+
+/* BINDWATCH_TRACE=all: one line per successful call. */
+static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t len, int r)
+{
+	struct bw_trace_event *t;
+	bool v6only;
+	int v = 0;
+	socklen_t ol = sizeof(v);
+	char line[2048];
+
+	if (busy || !(bw_hook_flags & FLAG_TRACE))
 		return;
 	busy = 1;
-	/* mmap, not malloc: async-signal-safe and independent of the host's
-	 * allocator state (we may have interrupted malloc itself). */
-	a = mmap(NULL, sizeof(*a), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED) {
+	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED) {
 		busy = 0;
 		return;
 	}
-	a->c.call = call;
-	a->c.event = strcmp(call, "listen") == 0 ? "listen_conflict" : "bind_conflict";
-	a->c.pid = getpid();
-	a->c.fd = fd;
-	a->c.err = err;
-	a->c.time = time(NULL);
-	cn = bw_read_file_at(AT_FDCWD, "/proc/self/comm", a->c.comm, sizeof(a->c.comm));
-	if (cn > 0 && a->c.comm[cn - 1] == '\n')
-		a->c.comm[cn - 1] = '\0';
-	if (settings.stack)
-		a->c.n_frames = bw_unwind_capture(a->c.frames, (size_t)settings.stack_depth,
-						  (const void *)bw_hook_conflict);
-	if (bw_diag_describe_socket(&a->c, fd, sa, len) == 0)
-		bw_diagnose(&a->c, "/proc", a->c.pid,
-			    settings.scan_ms ? bw_now_ns() + (uint64_t)settings.scan_ms * 1000000u : 0);
-	else
-		bw_classify(&a->c);
-	n = settings.format == BW_FORMAT_JSON ? bw_report_json(&a->c, a->report, sizeof(a->report))
-					      : bw_report_text(&a->c, a->report, sizeof(a->report));
-	bw_emit(&settings, a->report, n);
-	munmap(a, sizeof(*a));
+	bw_diag_describe_socket(fd, sa, len, &t->addr, &v6only);
+	t->call = call;
+	t->pid = getpid();
+	read_comm(t->comm, sizeof(t->comm));
+	t->fd = fd;
+	t->result = r;
+	t->time = time(NULL);
+	if (getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, &ol) == 0 && v)
+		t->options |= BW_OPT_REUSEADDR;
+	ol = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &v, &ol) == 0 && v)
+		t->options |= BW_OPT_REUSEPORT;
+	ol = sizeof(v);
+	if (t->addr.family == AF_INET6 && getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, &ol) == 0 && v)
+		t->options |= BW_OPT_V6ONLY;
+	t->have_frame = bw_unwind_capture(&t->frame, 1, (const void *)trace) == 1;
+	emit(line, bw_report_trace(settings.format, t, line, sizeof(line)));
+	munmap(t, sizeof(*t));
 	busy = 0;
+}
+
+/* BINDWATCH_REMAP_MODE=always: a fixed rule (PORT, +N) moves the bind even
+ * without a conflict, and the move is reported. Returns true when it did. */
+static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct sockaddr_storage moved;
+	const struct bw_rule *rule;
+	struct bw_addr want;
+	struct arena *a;
+	bool v6only;
+	int to;
+
+	if (!(bw_hook_flags & FLAG_ALWAYS) || busy ||
+	    bw_diag_describe_socket(fd, sa, len, &want, &v6only) < 0 ||
+	    (want.family != AF_INET && want.family != AF_INET6) ||
+	    !(rule = bw_policy_match(&settings.policy, &want)) ||
+	    !bw_remap_fixed_target(rule, sa, len, &moved, &to) ||
+	    bw_real_bind()(fd, (const struct sockaddr *)&moved, len) < 0)
+		return false; /* no rule, or its target is taken: bind as asked */
+	a = arena_get();
+	if (a) {
+		busy = 1;
+		a->c.call = "bind";
+		a->c.event = "remap";
+		a->c.pid = getpid();
+		a->c.fd = fd;
+		a->c.time = time(NULL);
+		a->c.want = want;
+		read_comm(a->c.comm, sizeof(a->c.comm));
+		a->c.remap = (struct bw_remap){.attempted = true, .ok = true,
+					       .action = rule->actions[0].kind,
+					       .from_port = want.port, .to_port = to, .attempts = 1};
+		snprintf(a->c.remap.rule, sizeof(a->c.remap.rule), "%s", rule->text);
+		record_port_file(&a->c);
+		emit(a->report, render(a));
+		arena_put(a);
+		busy = 0;
+	}
+	trace("bind", fd, (const struct sockaddr *)&moved, len, 0);
+	return true;
+}
+
+int bw_hook_bind_slow(int fd, const struct sockaddr *sa, socklen_t len, int entry_errno)
+{
+	int r;
+	if (bind_always(fd, sa, len)) {
+		errno = entry_errno;
+		return 0;
+	}
+	r = bw_real_bind()(fd, sa, len);
+	if (r == 0) {
+		trace("bind", fd, sa, len, 0);
+		return 0;
+	}
+	if (errno != EADDRINUSE)
+		return r;
+	return bw_hook_bind_failed(fd, sa, len, r, entry_errno);
+}
+
+int bw_hook_listen_slow(int fd, int backlog, int entry_errno)
+{
+	int r = bw_real_listen()(fd, backlog);
+	if (r == 0) {
+		trace("listen", fd, NULL, 0, 0);
+		return 0;
+	}
+	if (errno != EADDRINUSE)
+		return r;
+	return bw_hook_listen_failed(fd, backlog, r, entry_errno);
+}
+
+static void flush_one(const char *desc, unsigned count, void *ctx)
+{
+	char line[512];
+	(void)ctx;
+	emit(line, bw_report_repeats(settings.format, desc, count, line, sizeof(line)));
+}
+
+void bw_hook_fini(void)
+{
+	if (atomic_load(&state) == 2 && !settings.disable)
+		bw_ratelimit_flush(flush_one, NULL);
 }

@@ -1,17 +1,28 @@
-/* hook: the shim's state (settings, read once) and the failure path that
- * interpose.c calls after a bind()/listen() failed with EADDRINUSE. */
+/* hook: the shim's state (settings, read once) and everything interpose.c
+ * does beyond calling the real function: the failure path after an
+ * EADDRINUSE, and the opt-in paths (BINDWATCH_TRACE=all,
+ * BINDWATCH_REMAP_MODE=always). */
 #pragma once
 #include <stdbool.h>
 #include <sys/socket.h>
+
+/* Non-zero only when an opt-in mode needs to see successful calls too. */
+extern int bw_hook_flags;
 
 /* Reads the settings and loads libunwind; idempotent, called from our
  * constructor and lazily from the hooks. */
 void bw_hook_init(void);
 
-/* True when the shim should look at failures at all (not disabled). */
-bool bw_hook_active(void);
+/* After the real bind()/listen() returned r < 0 with errno EADDRINUSE:
+ * diagnoses, reports, maybe remaps. Returns what the caller must see and
+ * sets errno: the original failure, or 0 with errno = entry_errno after a
+ * successful remap. */
+int bw_hook_bind_failed(int fd, const struct sockaddr *sa, socklen_t len, int r, int entry_errno);
+int bw_hook_listen_failed(int fd, int backlog, int r, int entry_errno);
 
-/* Diagnoses and reports one conflict. call is "bind" or "listen"; sa/len
- * are the caller's (NULL for listen). Preserves nothing: the caller saves
- * and restores errno. Never allocates from the heap, never takes a lock. */
-void bw_hook_conflict(const char *call, int fd, const struct sockaddr *sa, socklen_t len, int err);
+/* The whole call when bw_hook_flags is set (trace, always-remap). */
+int bw_hook_bind_slow(int fd, const struct sockaddr *sa, socklen_t len, int entry_errno);
+int bw_hook_listen_slow(int fd, int backlog, int entry_errno);
+
+/* At exit: prints the "repeated N times" lines still pending. */
+void bw_hook_fini(void);

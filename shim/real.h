@@ -1,9 +1,6 @@
 /* real: libc's bind/listen behind our interposed names. */
 #pragma once
-#include <sys/socket.h>
-
-typedef int (*bw_bind_fn)(int, const struct sockaddr *, socklen_t);
-typedef int (*bw_listen_fn)(int, int);
+#include "remap.h" /* bw_bind_fn, bw_listen_fn */
 
 /* Resolved once with dlsym(RTLD_NEXT); safe to call before our constructor.
  * Never returns NULL or our own hook: falls back to the raw syscall. */

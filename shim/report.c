@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fmt.h"
 
@@ -30,6 +32,13 @@ static void holder_state(struct bw_buf *b, const struct bw_sock *s)
 		bw_buf_puts(b, s->state == BW_TCP_ESTABLISHED ? "ESTAB" : "UNCONN");
 	else
 		bw_buf_puts(b, bw_tcp_state_name(s->state));
+}
+
+/* ANSI SGR, only when the report goes to a terminal and NO_COLOR is unset. */
+static void sgr(struct bw_buf *b, const struct bw_conflict *c, const char *code)
+{
+	if (c->color)
+		bw_buf_printf(b, "\033[%sm", code);
 }
 
 static void finish(struct bw_buf *b)
@@ -62,7 +71,10 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 		bw_buf_printf(b, " %s)\n", addr);
 		return;
 	}
-	bw_buf_printf(b, P "  held by pid %d", (int)h->pid);
+	bw_buf_puts(b, P "  ");
+	sgr(b, c, "1;31");
+	bw_buf_printf(b, "held by pid %d", (int)h->pid);
+	sgr(b, c, "0");
 	if (h->have_proc) {
 		bw_buf_puts(b, " user ");
 		if (h->proc.user[0])
@@ -108,6 +120,37 @@ static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f)
 	bw_buf_puts(b, "\n");
 }
 
+static void text_remap(struct bw_buf *b, const struct bw_remap *m)
+{
+	if (!m->attempted)
+		return;
+	if (m->ok)
+		bw_buf_printf(b, P "  remapped: port %d -> %d (rule '%s', action %s, %d attempt%s)\n",
+			      m->from_port, m->to_port, m->rule, bw_action_name(m->action), m->attempts,
+			      m->attempts == 1 ? "" : "s");
+	else
+		bw_buf_printf(b, P "  remap failed: rule '%s' (%d attempt%s): %sthe program sees the"
+				   " original error\n",
+			      m->rule, m->attempts, m->attempts == 1 ? "" : "s", m->note);
+}
+
+static void json_remap(struct bw_buf *b, const struct bw_remap *m)
+{
+	if (!m->attempted)
+		return;
+	bw_buf_puts(b, ",\"remap\":{\"rule\":");
+	bw_buf_json_str(b, m->rule, strlen(m->rule));
+	bw_buf_printf(b, ",\"ok\":%s,\"from_port\":%d,\"to_port\":", m->ok ? "true" : "false",
+		      m->from_port);
+	if (m->ok)
+		bw_buf_printf(b, "%d,\"action\":\"%s\"", m->to_port, bw_action_name(m->action));
+	else
+		bw_buf_puts(b, "null,\"action\":null");
+	bw_buf_printf(b, ",\"attempts\":%d,\"note\":", m->attempts);
+	bw_buf_json_str(b, m->note, strlen(m->note));
+	bw_buf_puts(b, "}");
+}
+
 static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
 {
 	char addr[160];
@@ -119,6 +162,15 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size);
 
+	if (c->pid && c->err == 0) {
+		/* BINDWATCH_REMAP_MODE=always moved a bind that had no conflict. */
+		bw_buf_printf(&b, P "%s[%d] %s(fd %d, ", c->comm, (int)c->pid, c->call, c->fd);
+		want_desc(&b, c);
+		bw_buf_puts(&b, ") moved by BINDWATCH_REMAP_MODE=always\n");
+		text_remap(&b, &c->remap);
+		finish(&b);
+		return b.len;
+	}
 	if (c->pid) {
 		bw_buf_printf(&b, P "%s[%d] %s(fd %d, ", c->comm, (int)c->pid, c->call, c->fd);
 		want_desc(&b, c);
@@ -136,7 +188,12 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 	if (c->scan.budget_exhausted)
 		bw_buf_puts(&b, P "  (owner scan stopped at the BINDWATCH_SCAN_MS budget; some"
 				" processes were not scanned)\n");
-	bw_buf_printf(&b, P "  cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
+	bw_buf_puts(&b, P "  ");
+	sgr(&b, c, "1;33");
+	bw_buf_printf(&b, "cause: %s", bw_cause_name(c->cause));
+	sgr(&b, c, "0");
+	bw_buf_printf(&b, ": %s\n", c->hint);
+	text_remap(&b, &c->remap);
 	if (c->n_frames) {
 		bw_buf_puts(&b, P "  called from:\n");
 		for (size_t i = 0; i < c->n_frames; i++)
@@ -243,6 +300,7 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 	}
 	json_strz(&b, "cause", bw_cause_name(c->cause));
 	json_strz(&b, "hint", c->hint);
+	json_remap(&b, &c->remap);
 	if (c->cause == BW_CAUSE_EPHEMERAL_EXHAUSTED)
 		bw_buf_printf(&b, ",\"port_range\":[%d,%d],\"ports_in_use\":%d", c->port_lo,
 			      c->port_hi, c->ports_in_use);
@@ -348,5 +406,96 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
 		bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
 	finish(&b);
+	return b.len;
+}
+
+size_t bw_report_repeats(enum bw_format fmt, const char *desc, unsigned count, char *buf,
+			 size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	if (fmt == BW_FORMAT_JSON) {
+		bw_buf_puts(&b, "{\"event\":\"repeated\",\"time\":\"");
+		bw_buf_rfc3339(&b, time(NULL));
+		bw_buf_printf(&b, "\",\"pid\":%d,\"conflict\":", (int)getpid());
+		bw_buf_json_str(&b, desc, strlen(desc));
+		bw_buf_printf(&b, ",\"count\":%u}\n", count);
+	} else {
+		bw_buf_printf(&b, P "%s: repeated %u times (identical conflicts are reported once per"
+				    " BINDWATCH_RATELIMIT window)\n",
+			      desc, count);
+	}
+	finish(&b);
+	return b.len;
+}
+
+size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	bw_buf_printf(&b, "%s[%d] %s(", c->comm, (int)c->pid, c->call);
+	want_desc(&b, c);
+	bw_buf_puts(&b, ")");
+	return b.len;
+}
+
+size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
+	char addr[160];
+	static const char *const names[] = {"SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY"};
+	bool first = true;
+
+	bw_addr_format(&t->addr, addr, sizeof(addr));
+	if (fmt == BW_FORMAT_JSON) {
+		char ip[64];
+		bw_buf_printf(&b, "{\"event\":\"%s\",\"time\":\"", t->call);
+		bw_buf_rfc3339(&b, t->time);
+		bw_buf_printf(&b, "\",\"pid\":%d,\"comm\":", (int)t->pid);
+		bw_buf_json_str(&b, t->comm, strlen(t->comm));
+		bw_buf_printf(&b, ",\"fd\":%d,\"result\":%d", t->fd, t->result);
+		json_strz(&b, "family", bw_family_name(t->addr.family));
+		json_strz(&b, "proto", bw_proto_name(t->addr.proto));
+		if (t->addr.family == AF_UNIX) {
+			json_addr(&b, &t->addr);
+		} else {
+			bw_addr_format_ip(&t->addr, ip, sizeof(ip));
+			json_strz(&b, "addr", ip);
+			bw_buf_printf(&b, ",\"port\":%u", t->addr.port);
+		}
+		bw_buf_puts(&b, ",\"options\":[");
+		for (size_t i = 0; i < 3; i++)
+			if (t->options & (1u << i)) {
+				bw_buf_printf(&b, "%s\"%s\"", first ? "" : ",", names[i]);
+				first = false;
+			}
+		bw_buf_puts(&b, "],\"caller\":");
+		if (t->have_frame) {
+			bw_buf_puts(&b, "{\"symbol\":");
+			bw_buf_json_str(&b, t->frame.symbol, strlen(t->frame.symbol));
+			bw_buf_printf(&b, ",\"offset\":%lu,\"module\":", (unsigned long)t->frame.offset);
+			bw_buf_json_str(&b, t->frame.module, strlen(t->frame.module));
+			bw_buf_printf(&b, ",\"module_offset\":\"0x%lx\"}",
+				      (unsigned long)t->frame.module_offset);
+		} else {
+			bw_buf_puts(&b, "null");
+		}
+		b.p[b.len++] = '}';
+	} else {
+		bw_buf_printf(&b, P "%s[%d] %s(fd %d, %s/%s) = %d", t->comm, (int)t->pid, t->call,
+			      t->fd, addr, bw_proto_name(t->addr.proto), t->result);
+		for (size_t i = 0; i < 3; i++)
+			if (t->options & (1u << i)) {
+				bw_buf_printf(&b, "%s%s", first ? " [" : ",", names[i]);
+				first = false;
+			}
+		if (!first)
+			bw_buf_puts(&b, "]");
+		if (t->have_frame)
+			bw_buf_printf(&b, " from %s+0x%lx (%s +0x%lx)",
+				      t->frame.symbol[0] ? t->frame.symbol : "??",
+				      (unsigned long)t->frame.offset, t->frame.module,
+				      (unsigned long)t->frame.module_offset);
+	}
+	b.p[b.len++] = '\n';
+	b.p[b.len] = '\0';
 	return b.len;
 }

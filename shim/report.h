@@ -13,3 +13,26 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size);
 
 /* `bindwatch who` output: one ss-style row per socket, then the cause. */
 size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size);
+
+/* The short line for conflicts the rate limiter folded. */
+size_t bw_report_repeats(enum bw_format fmt, const char *desc, unsigned count, char *buf,
+			 size_t size);
+
+/* "comm[pid] bind(0.0.0.0:8000/tcp)": names a conflict in the repeat line. */
+size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t size);
+
+/* BINDWATCH_TRACE=all: one successful bind()/listen(). */
+enum { BW_OPT_REUSEADDR = 1, BW_OPT_REUSEPORT = 2, BW_OPT_V6ONLY = 4 };
+struct bw_trace_event {
+	const char *call;
+	pid_t pid;
+	char comm[BW_COMM_MAX];
+	int fd;
+	int result;
+	time_t time;
+	struct bw_addr addr;
+	unsigned options;
+	bool have_frame;
+	struct bw_frame frame;
+};
+size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size);

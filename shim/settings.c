@@ -65,6 +65,58 @@ static void get_int(struct bw_settings *s, bw_getenv_fn get, const char *var, lo
 	warn(s, var, v, accepts, def);
 }
 
+bool bw_settings_path(struct bw_settings *s, const char *var, const char *val, char *out,
+		      size_t size)
+{
+	size_t n = strlen(val);
+	if (val[0] != '/' || n >= size) {
+		warn(s, var, val, "an absolute path", "none");
+		return false;
+	}
+	memcpy(out, val, n + 1);
+	return true;
+}
+
+/* Remapping moves the program and touches the filesystem: never in a
+ * secure-execution (setuid/setcap) process. */
+static void load_remap(struct bw_settings *s, bw_getenv_fn get)
+{
+	const char *v = get("BINDWATCH_REMAP");
+	struct bw_policy_error err;
+
+	if (v) {
+		if (s->secure) {
+			warn(s, "BINDWATCH_REMAP", v, "nothing in secure-execution mode", "no remap");
+		} else if (bw_policy_parse(v, &s->policy, &err) == 0) {
+			s->remap = true;
+		} else if (s->n_warnings < BW_WARN_MAX) {
+			struct bw_buf b = BW_BUF_INIT(s->warnings[s->n_warnings], BW_WARN_LEN);
+			bw_buf_puts(&b, "bindwatch: warning: BINDWATCH_REMAP=");
+			bw_buf_escape(&b, v, strnlen(v, 60));
+			bw_buf_printf(&b, " is invalid at column %zu: %s; remapping nothing\n",
+				      err.column, err.msg);
+			s->n_warnings++;
+		}
+	}
+	v = get("BINDWATCH_REMAP_MODE");
+	if (v) {
+		if (strcmp(v, "always") == 0)
+			s->remap_always = true;
+		else if (strcmp(v, "conflict") != 0)
+			warn(s, "BINDWATCH_REMAP_MODE", v, "conflict|always", "conflict");
+	}
+	v = get("BINDWATCH_PORT_FILE");
+	if (v && !s->secure)
+		bw_settings_path(s, "BINDWATCH_PORT_FILE", v, s->port_file, sizeof(s->port_file));
+	v = get("BINDWATCH_UNIX_STALE");
+	if (v) {
+		if (strcmp(v, "unlink") == 0)
+			s->unix_stale_unlink = !s->secure;
+		else if (strcmp(v, "keep") != 0)
+			warn(s, "BINDWATCH_UNIX_STALE", v, "keep|unlink", "keep");
+	}
+}
+
 void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
 {
 	const char *v;
@@ -76,6 +128,9 @@ void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
 	s->stack_depth = BW_STACK_DEPTH_DEFAULT;
 	s->scan_ms = 1000;
 	s->secure = secure;
+	s->ratelimit_s = 10;
+	s->trace = BW_TRACE_CONFLICTS;
+	s->color = get("NO_COLOR") == NULL;  /* https://no-color.org; the hook adds isatty() */
 
 	get_bool(s, get, "BINDWATCH_DISABLE", &s->disable);
 	get_bool(s, get, "BINDWATCH_STACK", &s->stack);
@@ -91,6 +146,22 @@ void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
 		else
 			warn(s, "BINDWATCH_FORMAT", v, "text|json", "text");
 	}
+
+	get_int(s, get, "BINDWATCH_RATELIMIT", 0, 86400, &s->ratelimit_s);
+
+	v = get("BINDWATCH_TRACE");
+	if (v) {
+		if (strcmp(v, "conflicts") == 0)
+			s->trace = BW_TRACE_CONFLICTS;
+		else if (strcmp(v, "all") == 0)
+			s->trace = BW_TRACE_ALL;
+		else if (strcmp(v, "off") == 0)
+			s->trace = BW_TRACE_OFF;
+		else
+			warn(s, "BINDWATCH_TRACE", v, "conflicts|all|off", "conflicts");
+	}
+
+	load_remap(s, get);
 
 	v = get("BINDWATCH_LOG");
 	if (v) {

@@ -1,0 +1,50 @@
+/* remap: carries out a BINDWATCH_REMAP rule after a conflict: re-binds the
+ * caller's socket elsewhere (bind), or swaps in a fresh socket bound
+ * elsewhere on the same fd number (listen). Never writes the caller's
+ * sockaddr; on failure the caller's original errno stands. */
+#pragma once
+#include <stdbool.h>
+#include <sys/socket.h>
+
+#include "policy.h"
+
+struct bw_conflict;
+
+typedef int (*bw_bind_fn)(int, const struct sockaddr *, socklen_t);
+typedef int (*bw_listen_fn)(int, int);
+
+struct bw_remap {
+	bool attempted;
+	bool ok;
+	char rule[BW_RULE_TEXT_MAX];
+	enum bw_action_kind action;   /* the action that succeeded */
+	int from_port, to_port;
+	int attempts;                 /* bind/listen calls made */
+	char note[240];               /* why an action failed (reuseaddr, wait) */
+};
+
+struct bw_remap_ops {
+	bw_bind_fn bind;
+	bw_listen_fn listen;
+};
+
+/* bind(): tries the rule's actions in order on fd. 0 when fd is now bound
+ * (out->to_port says where), -errno otherwise. */
+int bw_remap_bind(const struct bw_rule *r, const struct bw_remap_ops *ops, int fd,
+		  const struct sockaddr *sa, socklen_t len, const struct bw_conflict *c,
+		  struct bw_remap *out);
+
+/* listen(): fd is bound to the conflicting address already. 0 when fd (same
+ * number) now listens, -errno otherwise. */
+int bw_remap_listen(const struct bw_rule *r, const struct bw_remap_ops *ops, int fd, int backlog,
+		    const struct bw_conflict *c, struct bw_remap *out);
+
+/* BINDWATCH_REMAP_MODE=always: the address with the rule's fixed (PORT/+N)
+ * target applied. false if the rule's first action isn't fixed. */
+bool bw_remap_fixed_target(const struct bw_rule *r, const struct sockaddr *sa, socklen_t len,
+			   struct sockaddr_storage *out, int *to_port);
+
+/* Appends "proto addr from_port to_port pid\n" to path with one write(2)
+ * (O_APPEND: lines from concurrent processes never interleave). */
+int bw_remap_port_file(const char *path, const struct bw_remap *m, const char *proto,
+		       const char *addr);

@@ -1,0 +1,173 @@
+# Shared by every .bats file: loads bats-support/bats-assert and gives
+# helpers to start real servers, pick free ports and wait for readiness.
+bats_load_library bats-support
+bats_load_library bats-assert
+
+CLI=${BINDWATCH_CLI:?run through meson test}
+SHIM=${BINDWATCH_SHIM_PATH:?}
+HELPERS=${BW_HELPERS:?}
+# What LD_PRELOAD must hold to load the shim directly (the ASan runtime
+# first in a sanitizer build); the CLI adds the same by itself.
+PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }$SHIM"
+
+# The interpreter itself, not a wrapper script in front of it (pyenv's
+# shim runs bash and a dozen helpers, each of which would load the shim
+# too and change the pid that holds a socket).
+PYTHON3=$(python3 -c 'import sys; print(sys.executable)') || PYTHON3=python3
+
+BG_PIDS=()
+HOLDER_PID=
+
+# free_port [tcp|udp]: a port the kernel just handed out and released.
+free_port() {
+	"$PYTHON3" - "${1:-tcp}" <<'PY'
+import socket, sys
+t = socket.SOCK_DGRAM if sys.argv[1:] == ["udp"] else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET6, t)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 0))
+print(s.getsockname()[1])
+PY
+}
+
+# wait_listen PORT [tcp|udp]: polls ss until something is bound (10 s max).
+wait_listen() {
+	local port=$1 proto=${2:-tcp} flag=-Hltn
+	[ "$proto" = udp ] && flag=-Hlun
+	for _ in $(seq 1 200); do
+		if [ -n "$(ss $flag "sport = :$port" 2>/dev/null)" ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "port $port/$proto never became ready" >&2
+	return 1
+}
+
+# wait_unix PATH: polls until a unix socket listens on PATH (10 s max).
+wait_unix() {
+	for _ in $(seq 1 200); do
+		[ -S "$1" ] && ss -Hxl 2>/dev/null | grep -qF "$1" && return 0
+		sleep 0.05
+	done
+	echo "unix socket $1 never became ready" >&2
+	return 1
+}
+
+# bg CMD...: starts CMD in the background and remembers its pid for teardown.
+bg() {
+	"$@" >/dev/null 2>&1 &
+	BG_PIDS+=("$!")
+}
+
+# bg_err ERRFILE CMD...: like bg, but keeps CMD's stderr in ERRFILE.
+bg_err() {
+	local err=$1
+	shift
+	"$@" >/dev/null 2>"$err" &
+	BG_PIDS+=("$!")
+}
+
+# hold_tcp PORT [ADDR]: a python3 listener (SO_REUSEADDR unset) holding the
+# port; its pid is left in HOLDER_PID.
+hold_tcp() {
+	hold tcp "${2:-0.0.0.0}" "$1"
+}
+
+# hold tcp|udp ADDR PORT [V6ONLY]: a python3 process holding ADDR:PORT
+# (TCP: listening; UDP: bound; SO_REUSEADDR unset; V6ONLY 0|1 sets
+# IPV6_V6ONLY on an IPv6 socket). hold unix PATH: a python3 AF_UNIX stream
+# listener on PATH. Waits until the socket is visible; pid in HOLDER_PID.
+hold() {
+	bg "$PYTHON3" -c 'import socket, sys, time
+kind, addr = sys.argv[1], sys.argv[2]
+if kind == "unix":
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(addr)
+else:
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+    if fam == socket.AF_INET6 and sys.argv[4] != "":
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(sys.argv[4]))
+    s.bind((addr, int(sys.argv[3])))
+if kind != "udp":
+    s.listen(8)
+time.sleep(600)' "$1" "$2" "${3:-}" "${4:-}"
+	HOLDER_PID=$!
+	if [ "$1" = unix ]; then
+		wait_unix "$2"
+	else
+		wait_listen "$3" "$1"
+	fi
+}
+
+# proc_cmdline PID: the command line of PID as a text report shows it
+# (arguments joined by spaces, control bytes and backslashes as \xHH).
+proc_cmdline() {
+	"$PYTHON3" -c 'import sys
+raw = open("/proc/%s/cmdline" % sys.argv[1], "rb").read().rstrip(b"\0").replace(b"\0", b" ")
+print("".join(chr(c) if 0x20 <= c < 0x7f and c != 0x5c else "\\x%02x" % c for c in raw))' "$1"
+}
+
+# capture NAME CMD...: runs CMD with stdout and stderr in
+# $BATS_TEST_TMPDIR/NAME.out and NAME.err; its exit status in $status.
+capture() {
+	local name=$1
+	shift
+	status=0
+	"$@" >"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.err" || status=$?
+}
+
+# assert_file_has FILE STRING: FILE contains STRING (fixed string); shows
+# the file when it does not.
+assert_file_has() {
+	if ! grep -qF -- "$2" "$1"; then
+		printf 'expected %s to contain: %s\n--- %s ---\n' "$1" "$2" "$1" >&2
+		cat "$1" >&2
+		return 1
+	fi
+}
+
+# assert_file_lacks FILE STRING
+assert_file_lacks() {
+	if grep -qF -- "$2" "$1"; then
+		printf 'expected %s not to contain: %s\n--- %s ---\n' "$1" "$2" "$1" >&2
+		cat "$1" >&2
+		return 1
+	fi
+}
+
+# bw_json FILE EXPR: the single bindwatch JSON record in FILE (a line that
+# starts with {"event") parsed as j; prints the python expression EXPR
+# (str() of it; booleans as true/false). Fails unless exactly one record
+# is there and it parses.
+bw_json() {
+	"$PYTHON3" -c 'import json, sys
+recs = [l for l in open(sys.argv[1], encoding="utf-8", errors="replace") if l.startswith("{\"event\"")]
+if len(recs) != 1:
+    sys.exit("expected exactly one JSON record in %s, found %d:\n%s" % (sys.argv[1], len(recs), open(sys.argv[1]).read()))
+j = json.loads(recs[0])
+v = eval(sys.argv[2])
+print(json.dumps(v) if isinstance(v, bool) or v is None else v)' "$1" "$2"
+}
+
+kill_bg() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+	for p in "${BG_PIDS[@]}"; do
+		wait "$p" 2>/dev/null || true
+	done
+	# The interpreter itself, not a wrapper script in front of it (pyenv's
+# shim runs bash and a dozen helpers, each of which would load the shim
+# too and change the pid that holds a socket).
+PYTHON3=$(python3 -c 'import sys; print(sys.executable)') || PYTHON3=python3
+
+BG_PIDS=()
+HOLDER_PID=
+}
+
+teardown() {
+	kill_bg
+}

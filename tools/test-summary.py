@@ -1,0 +1,44 @@
+#!/usr/bin/env python3
+"""Counts results across meson test logs: one per unit test, one per TAP
+case of the bats suites (a bats file is one meson test but many cases).
+Prints the closing line "N passed, N failed, N skipped"; exits 1 on any
+failure or when nothing ran."""
+import json
+import re
+import sys
+
+passed = failed = skipped = 0
+for build in sys.argv[1:]:
+    try:
+        log = open(f"{build}/meson-logs/testlog.json")
+    except OSError as e:
+        print(f"no test log in {build}: {e}", file=sys.stderr)
+        failed += 1
+        continue
+    for line in log:
+        t = json.loads(line)
+        out = t.get("stdout") or ""
+        tap = [l for l in out.splitlines() if re.match(r"(not )?ok \d+", l)]
+        if t.get("protocol") == "tap" or tap:
+            for l in tap:
+                if l.startswith("not ok"):
+                    failed += 1
+                    print(f"FAILED [{build}] {t['name']}: {l}")
+                elif re.search(r"#\s*skip", l, re.I):
+                    skipped += 1
+                else:
+                    passed += 1
+            if not tap or t["result"] in ("TIMEOUT", "ERROR"):
+                failed += 1
+                print(f"FAILED [{build}] {t['name']}: {t['result']} (no TAP results)")
+            continue
+        r = t["result"]
+        if r in ("OK", "EXPECTEDFAIL"):
+            passed += 1
+        elif r == "SKIP":
+            skipped += 1
+        else:
+            failed += 1
+            print(f"FAILED [{build}] {t['name']}: {r}")
+print(f"{passed} passed, {failed} failed, {skipped} skipped")
+sys.exit(1 if failed or passed == 0 else 0)
