@@ -13,6 +13,7 @@
 #include "config.h"
 #include "diagnose.h"
 #include "fmt.h"
+#include "policy.h"
 #include "report.h"
 
 static const char usage_text[] =
@@ -27,6 +28,12 @@ static const char usage_text[] =
 	"  --json            one JSON object per report\n"
 	"  --no-stack        omit the stack trace\n"
 	"  --stack-depth N   at most N frames (1-64, default 32)\n"
+	"  --remap RULES     remap policy, e.g. '8080=next' (see libbindwatch(7))\n"
+	"  --remap-mode M    conflict (default) or always\n"
+	"  --port-file FILE  append 'proto addr from to pid' for every remap\n"
+	"  --unix-stale A    keep (default) or unlink stale AF_UNIX socket files\n"
+	"  --trace MODE      conflicts (default), all (log every bind/listen), off\n"
+	"  --ratelimit SECS  fold identical conflicts within SECS (default 10, 0 = off)\n"
 	"  -h, --help        this text\n"
 	"  -V, --version     version\n";
 
@@ -69,7 +76,13 @@ static int find_shim(char *out, size_t size)
 	return access(out, R_OK) == 0 ? 0 : -ENOENT;
 }
 
-static int run(int argc, char **argv, const char *log, bool json, int no_stack, const char *depth)
+/* Options that map one-to-one onto a BINDWATCH_* variable. */
+struct env_opt {
+	const char *var;
+	const char *val;
+};
+
+static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs)
 {
 	char shim[PATH_MAX], *preload;
 	const char *old = getenv("LD_PRELOAD"), *san = BW_SANITIZER_PRELOAD;
@@ -95,14 +108,8 @@ static int run(int argc, char **argv, const char *log, bool json, int no_stack, 
 		 old ? old : "");
 	setenv("LD_PRELOAD", preload, 1);
 	free(preload);
-	if (log)
-		setenv("BINDWATCH_LOG", log, 1);
-	if (json)
-		setenv("BINDWATCH_FORMAT", "json", 1);
-	if (no_stack)
-		setenv("BINDWATCH_STACK", "0", 1);
-	if (depth)
-		setenv("BINDWATCH_STACK_DEPTH", depth, 1);
+	for (size_t i = 0; i < n_envs; i++)
+		setenv(envs[i].var, envs[i].val, 1);
 	execvp(argv[0], argv);
 	r = errno;
 	fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(r));
@@ -171,6 +178,11 @@ static int who(int argc, char **argv)
 	return found ? 0 : 1;
 }
 
+static bool one_of(const char *v, const char *a, const char *b, const char *c)
+{
+	return strcmp(v, a) == 0 || strcmp(v, b) == 0 || (c && strcmp(v, c) == 0);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -178,37 +190,81 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},
 		{"no-stack", no_argument, NULL, 's'},
 		{"stack-depth", required_argument, NULL, 'd'},
+		{"remap", required_argument, NULL, 'r'},
+		{"remap-mode", required_argument, NULL, 'm'},
+		{"port-file", required_argument, NULL, 'p'},
+		{"unix-stale", required_argument, NULL, 'u'},
+		{"trace", required_argument, NULL, 't'},
+		{"ratelimit", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
-	const char *log = NULL, *depth = NULL;
-	bool json = false;
-	int no_stack = 0, opt;
+	struct env_opt envs[16];
+	size_t n = 0;
+	int opt;
+	long v;
 
 	if (argc > 1 && strcmp(argv[1], "who") == 0)
 		return who(argc - 1, argv + 1);
 	while ((opt = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'l':
-			if (strcmp(optarg, "stderr") && strcmp(optarg, "syslog") && optarg[0] != '/')
+			if (!one_of(optarg, "stderr", "syslog", NULL) && optarg[0] != '/')
 				return usage_error("--log '%s': expected stderr, syslog or an absolute path",
 						   optarg);
-			log = optarg;
+			envs[n++] = (struct env_opt){"BINDWATCH_LOG", optarg};
 			break;
 		case 'j':
-			json = true;
+			envs[n++] = (struct env_opt){"BINDWATCH_FORMAT", "json"};
 			break;
 		case 's':
-			no_stack = 1;
+			envs[n++] = (struct env_opt){"BINDWATCH_STACK", "0"};
 			break;
-		case 'd': {
-			long v;
+		case 'd':
 			if (bw_parse_long(optarg, 1, BW_STACK_DEPTH_MAX, &v) < 0)
 				return usage_error("--stack-depth '%s': expected an integer 1-64", optarg);
-			depth = optarg;
+			envs[n++] = (struct env_opt){"BINDWATCH_STACK_DEPTH", optarg};
+			break;
+		case 'r': {
+			/* The same parser as the shim: a bad rule stops us before
+			 * the command runs, with the column and what was expected. */
+			static struct bw_policy pol;
+			struct bw_policy_error err;
+			if (bw_policy_parse(optarg, &pol, &err) < 0) {
+				fprintf(stderr, "bindwatch: --remap '%s': column %zu: %s\n", optarg,
+					err.column, err.msg);
+				fprintf(stderr, "bindwatch: %*s^\n", (int)(err.column + 8), "");
+				return 2;
+			}
+			envs[n++] = (struct env_opt){"BINDWATCH_REMAP", optarg};
 			break;
 		}
+		case 'm':
+			if (!one_of(optarg, "conflict", "always", NULL))
+				return usage_error("--remap-mode '%s': expected conflict or always", optarg);
+			envs[n++] = (struct env_opt){"BINDWATCH_REMAP_MODE", optarg};
+			break;
+		case 'p':
+			if (optarg[0] != '/')
+				return usage_error("--port-file '%s': expected an absolute path", optarg);
+			envs[n++] = (struct env_opt){"BINDWATCH_PORT_FILE", optarg};
+			break;
+		case 'u':
+			if (!one_of(optarg, "keep", "unlink", NULL))
+				return usage_error("--unix-stale '%s': expected keep or unlink", optarg);
+			envs[n++] = (struct env_opt){"BINDWATCH_UNIX_STALE", optarg};
+			break;
+		case 't':
+			if (!one_of(optarg, "conflicts", "all", "off"))
+				return usage_error("--trace '%s': expected conflicts, all or off", optarg);
+			envs[n++] = (struct env_opt){"BINDWATCH_TRACE", optarg};
+			break;
+		case 'R':
+			if (bw_parse_long(optarg, 0, 86400, &v) < 0)
+				return usage_error("--ratelimit '%s': expected seconds 0-86400", optarg);
+			envs[n++] = (struct env_opt){"BINDWATCH_RATELIMIT", optarg};
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -218,6 +274,8 @@ int main(int argc, char **argv)
 		default:
 			return usage_error("%s", "unknown option");
 		}
+		if (n == sizeof(envs) / sizeof(envs[0]))
+			return usage_error("%s", "too many options");
 	}
-	return run(argc - optind, argv + optind, log, json, no_stack, depth);
+	return run(argc - optind, argv + optind, envs, n);
 }
