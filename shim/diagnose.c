@@ -110,7 +110,7 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 		return;
 	if (c->want.proto != BW_PROTO_UNKNOWN && s->local.proto != c->want.proto)
 		return;
-	ov = bw_overlap(&c->want, c->want_v6only, &s->local, false);
+	ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
 	if (ov != BW_OVERLAP_NONE)
 		keep(c, s, ov);
 }
@@ -185,12 +185,27 @@ static void probe_unix_path(struct bw_conflict *c)
 	close(s);
 }
 
+/* One table: sock_diag first, /proc/net as the fallback. */
+static int read_table(struct bw_conflict *c, const char *proc_root, int family,
+		      enum bw_proto proto)
+{
+	size_t n_holders = c->n_holders, n_matching = c->n_matching;
+	int port = family == AF_UNIX || c->want.family == AF_UNIX ? -1 : c->want.port;
+	int r = bw_sockdiag_query(family, proto, port, consider_cb, c);
+	if (r == 0)
+		return 0;
+	/* Drop anything a half-finished dump delivered, then reread. */
+	c->n_holders = n_holders;
+	c->n_matching = n_matching;
+	return bw_socktab_read(proc_root, family, proto, consider_cb, c);
+}
+
 static void read_tables(struct bw_conflict *c, const char *proc_root)
 {
 	static const enum bw_proto protos[] = {BW_PROTO_TCP, BW_PROTO_UDP};
 	int r;
 	if (c->want.family == AF_UNIX) {
-		r = bw_socktab_read(proc_root, AF_UNIX, BW_PROTO_UNKNOWN, consider_cb, c);
+		r = read_table(c, proc_root, AF_UNIX, BW_PROTO_UNKNOWN);
 		if (r < 0)
 			c->table_errno = -r;
 		return;
@@ -199,10 +214,10 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 		if (c->want.proto != BW_PROTO_UNKNOWN && c->want.proto != protos[i])
 			continue;
 		/* Both families: dual-stack sockets collide across them. */
-		r = bw_socktab_read(proc_root, AF_INET, protos[i], consider_cb, c);
+		r = read_table(c, proc_root, AF_INET, protos[i]);
 		if (r < 0)
 			c->table_errno = -r;
-		r = bw_socktab_read(proc_root, AF_INET6, protos[i], consider_cb, c);
+		r = read_table(c, proc_root, AF_INET6, protos[i]);
 		if (r < 0 && r != -ENOENT) /* no IPv6 in this kernel: fine */
 			c->table_errno = -r;
 	}

@@ -20,6 +20,7 @@
 #include "remap.h"
 #include "report.h"
 #include "settings.h"
+#include "socktab.h"
 #include "sysio.h"
 #include "unwind.h"
 
@@ -46,6 +47,7 @@ void bw_hook_init(void)
 		return;
 	bw_settings_load(&settings, env, getauxval(AT_SECURE) != 0);
 	settings.color = settings.color && settings.dest == BW_DEST_STDERR && isatty(2);
+	bw_sockdiag_disabled = !settings.netlink;
 	for (size_t i = 0; i < settings.n_warnings; i++)
 		bw_write_all(2, settings.warnings[i], strlen(settings.warnings[i]));
 	if (!settings.disable) {

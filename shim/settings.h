@@ -31,6 +31,7 @@ struct bw_settings {
 	struct bw_policy policy;
 	char port_file[PATH_MAX];
 	bool unix_stale_unlink;   /* BINDWATCH_UNIX_STALE=unlink */
+	bool netlink;             /* BINDWATCH_NETLINK=0 forces the /proc/net tables */
 	bool secure;              /* AT_SECURE: no user-chosen files, no remap, no unlink */
 	size_t n_warnings;
 	char warnings[BW_WARN_MAX][BW_WARN_LEN];

@@ -287,6 +287,7 @@ const char *bw_tcp_state_name(int state)
 	static const char *const names[] = {
 		"UNKNOWN", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2",
 		"TIME-WAIT", "UNCONN", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING",
+		"SYN-RECV", "BOUND",
 	};
 	if (state < 0 || state >= (int)(sizeof(names) / sizeof(names[0])))
 		return "UNKNOWN";
