@@ -49,6 +49,7 @@ struct bw_conflict {
 	size_t n_matching;        /* sockets that matched, including any beyond the cap */
 	struct bw_holder holders[BW_HOLDERS_MAX];
 	struct bw_owner_stats scan;
+	unsigned scan_workers;    /* threads for the owner scan; 0/1 in the shim */
 	int table_errno;          /* reading the socket table failed */
 
 	enum bw_unix_file unix_file;

@@ -246,7 +246,8 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		q.n++;
 	}
 	if (q.n > 0)
-		bw_owner_find(proc_root, self_pid, &q, deadline_ns, &c->scan);
+		bw_owner_find_parallel(proc_root, self_pid, &q, deadline_ns, &c->scan,
+				       c->scan_workers);
 	for (size_t i = 0; i < c->n_holders; i++) {
 		struct bw_holder *h = &c->holders[i];
 		h->pid = q.pid[i];

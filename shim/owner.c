@@ -3,6 +3,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -45,27 +47,38 @@ static bool parse_uint(const char *s, unsigned long *ret)
 	return true;
 }
 
-/* "socket:[12345]" -> 12345 */
-static bool socket_inode(const char *link, ssize_t n, uint64_t *ret)
+/* State shared by the scanning threads (one in the shim). */
+struct scan {
+	const char *proc_root;
+	pid_t first;
+	struct bw_owner_query *q;
+	uint64_t deadline_ns;
+	unsigned workers;
+	atomic_size_t left;
+	atomic_size_t found;
+	atomic_bool out_of_time;
+	atomic_uint procs_scanned, procs_unreadable, fds_checked;
+};
+
+/* Claims inode slot i for (pid, fd) unless another thread got there first. */
+static void claim(struct scan *sc, size_t i, pid_t pid, int fd)
 {
-	uint64_t v = 0;
-	if (n < 10 || memcmp(link, "socket:[", 8) != 0 || link[n - 1] != ']')
-		return false;
-	for (ssize_t i = 8; i < n - 1; i++) {
-		if (link[i] < '0' || link[i] > '9')
-			return false;
-		v = v * 10 + (uint64_t)(link[i] - '0');
+	pid_t zero = 0;
+	if (__atomic_compare_exchange_n(&sc->q->pid[i], &zero, pid, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		sc->q->fd[i] = fd;
+		atomic_fetch_sub(&sc->left, 1);
+		atomic_fetch_add(&sc->found, 1);
 	}
-	*ret = v;
-	return true;
 }
 
-/* Checks every fd of one process; returns how many wanted inodes it held. */
-static size_t scan_pid(int proc_fd, const char *pidname, pid_t pid, struct bw_owner_query *q,
-		       size_t *left, struct bw_owner_stats *st)
+/* Checks every fd of one process. stat() through /proc/<pid>/fd/N follows
+ * the magic link to the socket itself, whose st_ino is the inode that the
+ * socket tables print ("socket:[N]"); cheaper than readlink + parsing. */
+static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pid)
 {
-	char path[32], dents[8192], link[64];
-	size_t hits = 0;
+	char path[32], dents[8192];
+	unsigned checked = 0;
 	int fdd;
 	long n;
 
@@ -73,99 +86,153 @@ static size_t scan_pid(int proc_fd, const char *pidname, pid_t pid, struct bw_ow
 	fdd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fdd < 0) {
 		if (errno == EACCES || errno == EPERM)
-			st->procs_unreadable++;
-		return 0;
+			atomic_fetch_add(&sc->procs_unreadable, 1);
+		return;
 	}
-	st->procs_scanned++;
-	while (*left > 0 && (n = getdents(fdd, dents, sizeof(dents))) > 0) {
-		for (long off = 0; off < n && *left > 0;) {
+	atomic_fetch_add(&sc->procs_scanned, 1);
+	while (atomic_load(&sc->left) > 0 && (n = getdents(fdd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n;) {
 			struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
-			uint64_t ino;
-			ssize_t ln;
+			unsigned long fdnum;
+			struct stat st;
 			off += d->d_reclen;
 			if (d->d_name[0] == '.')
 				continue;
-			st->fds_checked++;
-			ln = readlinkat(fdd, d->d_name, link, sizeof(link));
-			if (ln <= 0 || !socket_inode(link, ln, &ino))
+			checked++;
+			if (fstatat(fdd, d->d_name, &st, 0) < 0 || !S_ISSOCK(st.st_mode))
 				continue;
-			for (size_t i = 0; i < q->n; i++) {
-				unsigned long fdnum;
-				if (q->inode[i] != ino || q->pid[i] != 0)
-					continue;
-				q->pid[i] = pid;
-				q->fd[i] = parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1;
-				(*left)--;
-				hits++;
-			}
+			for (size_t i = 0; i < sc->q->n; i++)
+				if (sc->q->inode[i] == st.st_ino &&
+				    __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0)
+					claim(sc, i, pid, parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1);
 		}
 	}
+	atomic_fetch_add(&sc->fds_checked, checked);
 	close(fdd);
-	return hits;
 }
 
-static bool wanted_uid(const struct bw_owner_query *q, uid_t uid)
+static bool wanted_uid(struct scan *sc, uid_t uid)
 {
-	for (size_t i = 0; i < q->n; i++)
-		if (q->pid[i] == 0 && q->uid[i] == uid)
+	for (size_t i = 0; i < sc->q->n; i++)
+		if (sc->q->inode[i] && __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0 &&
+		    sc->q->uid[i] == uid)
 			return true;
 	return false;
 }
 
-size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
-		     uint64_t deadline_ns, struct bw_owner_stats *stats)
+/* One worker: every workers-th process of /proc, in two passes. Pass 0
+ * visits only processes running as a wanted socket's uid (the holder is
+ * almost always one of them: daemons run under their own uid); pass 1
+ * the rest. /proc/<pid> is owned by the process's euid. */
+static void scan_worker(struct scan *sc, unsigned id)
 {
-	struct bw_owner_stats st = {0};
-	char dents[16384], name[24];
-	size_t left = 0, found = 0;
-	int proc_fd;
+	char dents[16384];
+	int proc_fd = open(sc->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0)
+		return;
+	for (int pass = 0; pass < 2 && atomic_load(&sc->left) > 0; pass++) {
+		unsigned long seen = 0;
+		long n;
+		lseek(proc_fd, 0, SEEK_SET);
+		while (atomic_load(&sc->left) > 0 && (n = getdents(proc_fd, dents, sizeof(dents))) > 0) {
+			for (long off = 0; off < n && atomic_load(&sc->left) > 0;) {
+				struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+				unsigned long pid;
+				struct stat sb;
+				off += d->d_reclen;
+				if (!parse_uint(d->d_name, &pid) || (pid_t)pid == sc->first)
+					continue;
+				if (seen++ % sc->workers != id)
+					continue;
+				if (fstatat(proc_fd, d->d_name, &sb, 0) < 0)
+					continue;
+				if (wanted_uid(sc, sb.st_uid) != (pass == 0))
+					continue;
+				scan_pid(sc, proc_fd, d->d_name, (pid_t)pid);
+				if (sc->deadline_ns && bw_now_ns() > sc->deadline_ns) {
+					atomic_store(&sc->out_of_time, true);
+					goto done;
+				}
+				if (atomic_load(&sc->out_of_time))
+					goto done;
+			}
+		}
+	}
+done:
+	close(proc_fd);
+}
 
+struct worker_arg {
+	struct scan *sc;
+	unsigned id;
+};
+
+static void *worker_main(void *p)
+{
+	struct worker_arg *a = p;
+	scan_worker(a->sc, a->id);
+	return NULL;
+}
+
+size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,
+			      uint64_t deadline_ns, struct bw_owner_stats *stats, unsigned workers)
+{
+	struct scan sc = {.proc_root = proc_root, .first = first, .q = q,
+			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1};
+	pthread_t tids[8];
+	struct worker_arg args[8];
+	unsigned started = 0;
+	size_t left = 0;
+
+	if (sc.workers > 8)
+		sc.workers = 8;
 	for (size_t i = 0; i < q->n; i++) {
 		q->pid[i] = 0;
 		q->fd[i] = -1;
 		if (q->inode[i] != 0)
 			left++;
 	}
-	proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (proc_fd < 0)
-		goto out;
+	atomic_store(&sc.left, left);
 	if (first > 0 && left > 0) {
-		snprintf(name, sizeof(name), "%d", (int)first);
-		found += scan_pid(proc_fd, name, first, q, &left, &st);
-	}
-	/* Pass 0 visits only processes running as a wanted socket's uid (the
-	 * holder is almost always one of them: daemons run under their own
-	 * uid); pass 1 visits the rest. /proc/<pid> is owned by the euid. */
-	for (int pass = 0; pass < 2 && left > 0; pass++) {
-		long n;
-		lseek(proc_fd, 0, SEEK_SET);
-		while (left > 0 && (n = getdents(proc_fd, dents, sizeof(dents))) > 0) {
-			for (long off = 0; off < n && left > 0;) {
-				struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
-				unsigned long pid;
-				struct stat sb;
-				bool pref;
-				off += d->d_reclen;
-				if (!parse_uint(d->d_name, &pid) || (pid_t)pid == first)
-					continue;
-				if (fstatat(proc_fd, d->d_name, &sb, 0) < 0)
-					continue;
-				pref = wanted_uid(q, sb.st_uid);
-				if (pref != (pass == 0))
-					continue;
-				found += scan_pid(proc_fd, d->d_name, (pid_t)pid, q, &left, &st);
-				if (deadline_ns && (st.procs_scanned & 15) == 0 &&
-				    bw_now_ns() > deadline_ns) {
-					st.budget_exhausted = true;
-					goto done;
-				}
-			}
+		char name[24];
+		int proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (proc_fd >= 0) {
+			snprintf(name, sizeof(name), "%d", (int)first);
+			scan_pid(&sc, proc_fd, name, first);
+			close(proc_fd);
 		}
 	}
-done:
-	close(proc_fd);
-out:
+	if (atomic_load(&sc.left) > 0) {
+		for (unsigned w = 1; w < sc.workers; w++) {
+			args[w] = (struct worker_arg){&sc, w};
+			if (pthread_create(&tids[w], NULL, worker_main, &args[w]) != 0)
+				break;
+			started++;
+		}
+		/* Workers that failed to start leave their share unscanned:
+		 * shrink the stride so this thread covers everything instead. */
+		if (started + 1 < sc.workers) {
+			for (unsigned w = 1; w <= started; w++)
+				pthread_join(tids[w], NULL);
+			started = 0;
+			sc.workers = 1;
+		}
+		scan_worker(&sc, 0);
+		for (unsigned w = 1; w <= started; w++)
+			pthread_join(tids[w], NULL);
+	}
 	if (stats)
-		*stats = st;
-	return found;
+		*stats = (struct bw_owner_stats){
+			.procs_scanned = atomic_load(&sc.procs_scanned),
+			.procs_unreadable = atomic_load(&sc.procs_unreadable),
+			.fds_checked = atomic_load(&sc.fds_checked),
+			.budget_exhausted = atomic_load(&sc.out_of_time),
+		};
+	return atomic_load(&sc.found);
+}
+
+size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
+		     uint64_t deadline_ns, struct bw_owner_stats *stats)
+{
+	return bw_owner_find_parallel(proc_root, first, q, deadline_ns, stats, 1);
 }

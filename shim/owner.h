@@ -30,4 +30,9 @@ struct bw_owner_stats {
 size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
 		     uint64_t deadline_ns, struct bw_owner_stats *stats);
 
+/* The same with 'workers' threads splitting the processes between them
+ * (the CLI; the shim never starts threads inside its host). */
+size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,
+			      uint64_t deadline_ns, struct bw_owner_stats *stats, unsigned workers);
+
 uint64_t bw_now_ns(void);

@@ -166,6 +166,7 @@ static int who(int argc, char **argv)
 		return usage_error("'%s': unix needs a /PATH or @NAME", argv[0]);
 	if (c->want.family != AF_UNIX)
 		c->want.proto = proto;
+	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->event = "lookup";
 	c->call = "who";
 	c->time = time(NULL);
