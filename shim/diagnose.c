@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "bpfiter.h"
 #include "sysio.h"
 
 int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
@@ -223,6 +224,57 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 	}
 }
 
+/* The BPF iterator answers for every task at once; whatever it could not
+ * place (a pid in another namespace, no privilege, old kernel) goes to the
+ * /proc scan. */
+static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
+			pid_t self_pid, uint64_t deadline_ns)
+{
+	struct bw_owner_query rest;
+	size_t map[BW_OWNER_MAX];
+	long r = -ENOTSUP;
+
+	size_t want = 0, quick;
+	for (size_t i = 0; i < q->n; i++)
+		want += q->inode[i] != 0;
+	/* Daemons run under their own uid: a look at that uid's few processes
+	 * (and at ourselves) usually settles it in a millisecond or two. */
+	quick = bw_owner_find_quick(proc_root, self_pid, q, 16, &c->scan);
+	if (quick == want)
+		return;
+	if (strcmp(proc_root, "/proc") == 0 && geteuid() == 0 && !bw_bpf_disabled) {
+		struct bw_owner_query left = *q;
+		r = bw_bpf_owner_find(&left);
+		if (r >= 0) {
+			c->scan.via_bpf = true;
+			for (size_t i = 0; i < q->n; i++)
+				if (q->pid[i] == 0 && left.pid[i] != 0) {
+					q->pid[i] = left.pid[i];
+					q->fd[i] = left.fd[i];
+					quick++;
+				}
+			if (quick == want)
+				return;
+		}
+	}
+	rest.n = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->pid[i] != 0 || q->inode[i] == 0)
+			continue;
+		map[rest.n] = i;
+		rest.inode[rest.n] = q->inode[i];
+		rest.uid[rest.n] = q->uid[i];
+		rest.n++;
+	}
+	bool via_bpf = c->scan.via_bpf;
+	bw_owner_find_parallel(proc_root, self_pid, &rest, deadline_ns, &c->scan, c->scan_workers);
+	c->scan.via_bpf = via_bpf;
+	for (size_t j = 0; j < rest.n; j++) {
+		q->pid[map[j]] = rest.pid[j];
+		q->fd[map[j]] = rest.fd[j];
+	}
+}
+
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		 uint64_t deadline_ns)
 {
@@ -246,8 +298,7 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		q.n++;
 	}
 	if (q.n > 0)
-		bw_owner_find_parallel(proc_root, self_pid, &q, deadline_ns, &c->scan,
-				       c->scan_workers);
+		find_owners(c, &q, proc_root, self_pid, deadline_ns);
 	for (size_t i = 0; i < c->n_holders; i++) {
 		struct bw_holder *h = &c->holders[i];
 		h->pid = q.pid[i];

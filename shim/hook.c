@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpfiter.h"
 #include "diagnose.h"
 #include "emit.h"
 #include "ratelimit.h"
@@ -48,6 +49,7 @@ void bw_hook_init(void)
 	bw_settings_load(&settings, env, getauxval(AT_SECURE) != 0);
 	settings.color = settings.color && settings.dest == BW_DEST_STDERR && isatty(2);
 	bw_sockdiag_disabled = !settings.netlink;
+	bw_bpf_disabled = !settings.bpf;
 	for (size_t i = 0; i < settings.n_warnings; i++)
 		bw_write_all(2, settings.warnings[i], strlen(settings.warnings[i]));
 	if (!settings.disable) {

@@ -22,6 +22,7 @@ struct bw_owner_stats {
 	unsigned procs_unreadable;   /* fd table not readable: another user / hidepid */
 	unsigned fds_checked;
 	bool budget_exhausted;
+	bool via_bpf;                /* the BPF task_file iterator answered */
 };
 
 /* Resolves every inode in q; pid 'first' (e.g. the caller itself) is tried
@@ -29,6 +30,12 @@ struct bw_owner_stats {
  * (CLOCK_MONOTONIC, 0 = none) passes. Returns how many were found. */
 size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
 		     uint64_t deadline_ns, struct bw_owner_stats *stats);
+
+/* A quick look where the holder usually is: only the processes running as
+ * a wanted socket's uid, and at most max_procs of them (the caller itself
+ * first). Returns how many were found; the rest stay pid 0. */
+size_t bw_owner_find_quick(const char *proc_root, pid_t first, struct bw_owner_query *q,
+			   unsigned max_procs, struct bw_owner_stats *stats);
 
 /* The same with 'workers' threads splitting the processes between them
  * (the CLI; the shim never starts threads inside its host). */

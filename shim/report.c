@@ -311,9 +311,10 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 		json_holder(&b, &c->holders[i]);
 	}
 	bw_buf_printf(&b, "],\"holders_total\":%zu", c->n_matching);
-	bw_buf_printf(&b, ",\"scan\":{\"procs\":%u,\"unreadable\":%u,\"fds\":%u,\"complete\":%s}",
-		      c->scan.procs_scanned, c->scan.procs_unreadable, c->scan.fds_checked,
-		      c->scan.budget_exhausted ? "false" : "true");
+	bw_buf_printf(&b, ",\"scan\":{\"method\":\"%s\",\"procs\":%u,\"unreadable\":%u,"
+			  "\"fds\":%u,\"complete\":%s}",
+		      c->scan.via_bpf ? "bpf" : "proc", c->scan.procs_scanned, c->scan.procs_unreadable,
+		      c->scan.fds_checked, c->scan.budget_exhausted ? "false" : "true");
 	if (c->pid) {
 		bw_buf_puts(&b, ",\"stack\":[");
 		for (size_t i = 0; i < c->n_frames; i++) {

@@ -136,6 +136,8 @@ void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
 	get_bool(s, get, "BINDWATCH_STACK", &s->stack);
 	s->netlink = true;
 	get_bool(s, get, "BINDWATCH_NETLINK", &s->netlink);
+	s->bpf = true;
+	get_bool(s, get, "BINDWATCH_BPF", &s->bpf);
 	get_int(s, get, "BINDWATCH_STACK_DEPTH", 1, BW_STACK_DEPTH_MAX, &s->stack_depth);
 	get_int(s, get, "BINDWATCH_SCAN_MS", 0, 60000, &s->scan_ms);
 

@@ -32,6 +32,7 @@ struct bw_settings {
 	char port_file[PATH_MAX];
 	bool unix_stale_unlink;   /* BINDWATCH_UNIX_STALE=unlink */
 	bool netlink;             /* BINDWATCH_NETLINK=0 forces the /proc/net tables */
+	bool bpf;                 /* BINDWATCH_BPF=0 forces the /proc/<pid>/fd scan */
 	bool secure;              /* AT_SECURE: no user-chosen files, no remap, no unlink */
 	size_t n_warnings;
 	char warnings[BW_WARN_MAX][BW_WARN_LEN];

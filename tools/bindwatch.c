@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "bpfiter.h"
 #include "diagnose.h"
 #include "fmt.h"
 #include "policy.h"
@@ -116,6 +117,11 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs)
 	return r == ENOENT ? 127 : 126;
 }
 
+static const char *env_get(const char *name)
+{
+	return getenv(name);
+}
+
 static int who(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -153,6 +159,13 @@ static int who(int argc, char **argv)
 	}
 	if (argc != 1)
 		return usage_error("%s", "'who' takes one address: PORT, ADDR:PORT, [V6]:PORT, PATH or @NAME");
+	/* The lookup honours the same switches as the shim. */
+	static struct bw_settings set;
+	bw_settings_load(&set, env_get, false);
+	for (size_t i = 0; i < set.n_warnings; i++)
+		fputs(set.warnings[i], stderr);
+	bw_sockdiag_disabled = !set.netlink;
+	bw_bpf_disabled = !set.bpf;
 	c = calloc(1, sizeof(*c));
 	out = malloc(256 * 1024);
 	if (!c || !out)
