@@ -50,11 +50,12 @@ static bool is_orphan_state(const struct bw_sock *s)
 
 static enum bw_cause classify_holder(const struct bw_conflict *c, const struct bw_holder *h)
 {
-	if (h->sock.local.family == AF_UNIX)
-		return h->pid == 0 && h->sock.inode != 0 && h->sock.listening
-			       ? BW_CAUSE_NOT_VISIBLE
-			       : h->pid != 0 && c->pid != 0 && h->pid == c->pid ? BW_CAUSE_SELF
-											 : BW_CAUSE_UNIX_LIVE;
+	if (h->sock.local.family == AF_UNIX) {
+		/* Bound datagram sockets never "listen"; unseen is unseen. */
+		if (h->pid == 0)
+			return h->sock.inode != 0 ? BW_CAUSE_NOT_VISIBLE : BW_CAUSE_UNIX_LIVE;
+		return c->pid != 0 && h->pid == c->pid ? BW_CAUSE_SELF : BW_CAUSE_UNIX_LIVE;
+	}
 	if (is_orphan_state(&h->sock))
 		return BW_CAUSE_TIME_WAIT;
 	if (h->pid == 0)
@@ -80,10 +81,13 @@ static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_c
 
 static void who(struct bw_buf *b, const struct bw_holder *h)
 {
-	if (h->have_proc)
-		bw_buf_printf(b, "pid %d (%s)", (int)h->pid, h->proc.comm);
-	else
-		bw_buf_printf(b, "pid %d", (int)h->pid);
+	bw_buf_printf(b, "pid %d", (int)h->pid);
+	if (h->have_proc) {
+		/* comm is whatever the process set with PR_SET_NAME. */
+		bw_buf_puts(b, " (");
+		bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
+		bw_buf_puts(b, ")");
+	}
 }
 
 static void write_hint(struct bw_conflict *c)
@@ -101,9 +105,16 @@ static void write_hint(struct bw_conflict *c)
 		bw_buf_puts(&b, "; reuse that fd or close it before binding again");
 		break;
 	case BW_CAUSE_SOCKET_ACTIVATION:
-		bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
-				" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
-				" the socket unit, or accept the fd via LISTEN_FDS");
+		if (h->pid == 1) {
+			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
+					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
+					" the socket unit, or accept the fd via LISTEN_FDS");
+		} else {
+			bw_buf_puts(&b, "a user service manager (");
+			who(&b, h);
+			bw_buf_puts(&b, ") holds the socket for socket activation: see 'systemctl --user"
+					" list-sockets' and stop the socket unit, or accept the fd via LISTEN_FDS");
+		}
 		break;
 	case BW_CAUSE_LISTENER:
 	case BW_CAUSE_UNIX_LIVE:
@@ -197,7 +208,9 @@ void bw_classify(struct bw_conflict *c)
 	     (c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_probe_errno == ECONNREFUSED)))
 		best = BW_CAUSE_UNIX_STALE;
 	/* A unix path whose only "holders" are sockets nobody listens on is stale too. */
-	if (c->want.family == AF_UNIX && best == BW_CAUSE_UNIX_LIVE && !first_with(c, best)->sock.listening &&
+	if (c->want.family == AF_UNIX &&
+	    (best == BW_CAUSE_UNIX_LIVE || best == BW_CAUSE_NOT_VISIBLE) &&
+	    !first_with(c, best)->sock.listening &&
 	    c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_probe_errno == ECONNREFUSED)
 		best = BW_CAUSE_UNIX_STALE;
 	if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0 &&

@@ -147,13 +147,13 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 	    sscanf(buf, "%d %d", &c->port_lo, &c->port_hi) != 2)
 		return;
 	memset(&rc, 0, sizeof(rc));
-	rc.lo = c->port_lo;
-	rc.hi = c->port_hi;
+	rc.lo = c->port_lo < 0 ? 0 : c->port_lo;
+	rc.hi = c->port_hi > 65535 ? 65535 : c->port_hi;
 	bw_socktab_read(proc_root, AF_INET, proto, count_cb, &rc);
 	bw_socktab_read(proc_root, AF_INET6, proto, count_cb, &rc);
 	c->ports_in_use = 0;
-	for (int p = rc.lo; p <= rc.hi && p < 65536; p++)
-		if (p >= 0 && (rc.used[p / 8] & (1u << (p % 8))))
+	for (int p = rc.lo; p <= rc.hi; p++)
+		if (rc.used[p / 8] & (1u << (p % 8)))
 			c->ports_in_use++;
 }
 
@@ -231,7 +231,7 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 			pid_t self_pid, uint64_t deadline_ns)
 {
 	struct bw_owner_query rest;
-	size_t map[BW_OWNER_MAX];
+	size_t map[BW_OWNER_MAX] = {0};
 	long r = -ENOTSUP;
 
 	size_t want = 0, quick;

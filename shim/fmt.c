@@ -9,8 +9,10 @@
 void bw_buf_putn(struct bw_buf *b, const char *s, size_t n)
 {
 	size_t room;
-	if (b->size == 0)
+	if (b->size == 0) {
+		b->truncated |= n > 0;
 		return;
+	}
 	room = b->size - 1 - b->len;
 	if (n > room) {
 		n = room;
@@ -28,18 +30,18 @@ void bw_buf_puts(struct bw_buf *b, const char *s)
 
 void bw_buf_printf(struct bw_buf *b, const char *fmt, ...)
 {
+	size_t room = b->size ? b->size - b->len : 0;
 	va_list ap;
 	int n;
-	if (b->size == 0)
-		return;
 	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
+	n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return;
-	if ((size_t)n >= b->size - b->len) {
-		b->len = b->size - 1;
-		b->truncated = true;
+	if ((size_t)n >= room) {
+		if (room)
+			b->len = b->size - 1;
+		b->truncated |= n > 0 || room == 0;
 	} else {
 		b->len += (size_t)n;
 	}

@@ -3,6 +3,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+static const uint8_t zero4[4];
+
 /* IPv4 address carried by an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
 static const uint8_t *mapped_v4(const struct bw_addr *a)
 {
@@ -15,7 +17,6 @@ static const uint8_t *mapped_v4(const struct bw_addr *a)
  * v4-mapped address; a mapped 0.0.0.0 or equal mapped address collides. */
 static enum bw_overlap cross(const struct bw_addr *v4, const struct bw_addr *v6, bool v6only)
 {
-	static const uint8_t zero4[4];
 	const uint8_t *m;
 	if (v6only)
 		return BW_OVERLAP_NONE;
@@ -45,7 +46,19 @@ enum bw_overlap bw_overlap(const struct bw_addr *want, bool want_v6only, const s
 	n = want->family == AF_INET ? 4 : 16;
 	if (memcmp(want->ip, have->ip, n) == 0)
 		return BW_OVERLAP_EXACT;
-	/* A v6-only [::] never collides with a v4-mapped address. */
+	if (want->family == AF_INET6) {
+		const uint8_t *wm = mapped_v4(want), *hm = mapped_v4(have);
+		/* Both v4-mapped: compared as IPv4, mapped 0.0.0.0 included
+		 * (ipv6_rcv_saddr_equal(): "if both are mapped, treat as IPv4"). */
+		if (wm && hm)
+			return memcmp(wm, zero4, 4) == 0 || memcmp(hm, zero4, 4) == 0
+				       ? BW_OVERLAP_WILDCARD
+				       : BW_OVERLAP_NONE;
+		/* A v6-only [::] never collides with a v4-mapped address. */
+		if ((hm && want_v6only && bw_addr_is_wildcard(want)) ||
+		    (wm && have_v6only && bw_addr_is_wildcard(have)))
+			return BW_OVERLAP_NONE;
+	}
 	if (bw_addr_is_wildcard(want) || bw_addr_is_wildcard(have))
 		return BW_OVERLAP_WILDCARD;
 	return BW_OVERLAP_NONE;

@@ -12,11 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The kernel's record layout for getdents64(2); only some fields are read. */
 struct linux_dirent64 {
-	uint64_t d_ino;
-	int64_t d_off;
+	uint64_t d_ino;          /* cppcheck-suppress unusedStructMember */
+	int64_t d_off;           /* cppcheck-suppress unusedStructMember */
 	unsigned short d_reclen;
-	unsigned char d_type;
+	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
 	char d_name[];
 };
 
@@ -178,7 +179,7 @@ static void *worker_main(void *p)
 	return NULL;
 }
 
-static size_t find(struct scan *sc_in, struct bw_owner_stats *stats);
+static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats);
 
 size_t bw_owner_find_quick(const char *proc_root, pid_t first, struct bw_owner_query *q,
 			   unsigned max_procs, struct bw_owner_stats *stats)
@@ -196,7 +197,7 @@ size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owne
 	return find(&sc, stats);
 }
 
-static size_t find(struct scan *sc_in, struct bw_owner_stats *stats)
+static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 {
 	struct scan sc = *sc_in;
 	struct bw_owner_query *q = sc.q;
@@ -204,7 +205,6 @@ static size_t find(struct scan *sc_in, struct bw_owner_stats *stats)
 	pid_t first = sc.first;
 	pthread_t tids[8];
 	struct worker_arg args[8];
-	unsigned started = 0;
 	size_t left = 0;
 
 	if (sc.workers > 8)
@@ -217,15 +217,16 @@ static size_t find(struct scan *sc_in, struct bw_owner_stats *stats)
 	}
 	atomic_store(&sc.left, left);
 	if (first > 0 && left > 0) {
-		char name[24];
 		int proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (proc_fd >= 0) {
+			char name[24];
 			snprintf(name, sizeof(name), "%d", (int)first);
 			scan_pid(&sc, proc_fd, name, first);
 			close(proc_fd);
 		}
 	}
 	if (atomic_load(&sc.left) > 0) {
+		unsigned started = 0;
 		for (unsigned w = 1; w < sc.workers; w++) {
 			args[w] = (struct worker_arg){&sc, w};
 			if (pthread_create(&tids[w], NULL, worker_main, &args[w]) != 0)

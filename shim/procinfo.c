@@ -135,10 +135,14 @@ int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret)
 	}
 	n = bw_read_file_at(dfd, "cmdline", buf, sizeof(buf));
 	if (n > 0) {
+		/* Trailing NULs are padding (setproctitle()), not content. */
+		size_t content = (size_t)n;
+		while (content > 0 && buf[content - 1] == '\0')
+			content--;
 		ret->cmdline_len = bw_proc_join_cmdline(buf, (size_t)n, ret->cmdline,
 							sizeof(ret->cmdline));
 		ret->cmdline_truncated = (size_t)n >= sizeof(buf) - 1 ||
-					 ret->cmdline_len < (size_t)n - 1;
+					 ret->cmdline_len < content;
 	}
 	read_uid(dfd, ret);
 	read_cgroup(dfd, ret);

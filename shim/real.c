@@ -25,7 +25,7 @@ static _Atomic(bw_listen_fn) real_listen;
 /* dlsym(RTLD_NEXT) finds the next definition after us in the lookup order.
  * If we were loaded twice, or something odd sits behind us, it may return
  * our own hook: recursing into it would never end. Use the syscall then. */
-static void *resolve(const char *name, void *self, void *fallback)
+static void *resolve(const char *name, const void *self, void *fallback)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 	return p && p != self ? p : fallback;

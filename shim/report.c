@@ -84,8 +84,11 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 		bw_buf_puts(b, ": ");
 		if (h->proc.cmdline_len)
 			bw_buf_escape(b, h->proc.cmdline, h->proc.cmdline_len);
-		else
-			bw_buf_printf(b, "[%s]", h->proc.comm);
+		else {
+			bw_buf_puts(b, "[");
+			bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
+			bw_buf_puts(b, "]");
+		}
 		if (h->proc.cmdline_truncated)
 			bw_buf_puts(b, "...");
 	}
@@ -103,8 +106,10 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 			bw_buf_age(b, (int64_t)(c->time - h->proc.start));
 			bw_buf_puts(b, " ago)");
 		}
-		if (h->proc.cgroup[0])
-			bw_buf_printf(b, ", cgroup %s", h->proc.cgroup);
+		if (h->proc.cgroup[0]) {
+			bw_buf_puts(b, ", cgroup ");
+			bw_buf_escape(b, h->proc.cgroup, strlen(h->proc.cgroup));
+		}
 	}
 	bw_buf_puts(b, "\n");
 }
@@ -164,7 +169,9 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 
 	if (c->pid && c->err == 0) {
 		/* BINDWATCH_REMAP_MODE=always moved a bind that had no conflict. */
-		bw_buf_printf(&b, P "%s[%d] %s(fd %d, ", c->comm, (int)c->pid, c->call, c->fd);
+		bw_buf_puts(&b, P);
+		bw_buf_escape(&b, c->comm, strlen(c->comm));
+		bw_buf_printf(&b, "[%d] %s(fd %d, ", (int)c->pid, c->call, c->fd);
 		want_desc(&b, c);
 		bw_buf_puts(&b, ") moved by BINDWATCH_REMAP_MODE=always\n");
 		text_remap(&b, &c->remap);
@@ -172,7 +179,9 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 		return b.len;
 	}
 	if (c->pid) {
-		bw_buf_printf(&b, P "%s[%d] %s(fd %d, ", c->comm, (int)c->pid, c->call, c->fd);
+		bw_buf_puts(&b, P);
+		bw_buf_escape(&b, c->comm, strlen(c->comm));
+		bw_buf_printf(&b, "[%d] %s(fd %d, ", (int)c->pid, c->call, c->fd);
 		want_desc(&b, c);
 		bw_buf_printf(&b, ") failed: %s\n", err_desc(c->err));
 	} else {
@@ -279,6 +288,12 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
 
+	if (size < 4) {
+		/* Not even "{}\n" fits: an empty string, never a byte past the end. */
+		if (size)
+			buf[0] = '\0';
+		return 0;
+	}
 	bw_buf_puts(&b, "{\"event\":");
 	bw_buf_json_str(&b, c->event, strlen(c->event));
 	bw_buf_puts(&b, ",\"time\":\"");
@@ -338,6 +353,15 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 		bw_buf_json_str(&b, c->event, strlen(c->event));
 		bw_buf_printf(&b, ",\"pid\":%d,\"fd\":%d,\"truncated\":true", (int)c->pid, c->fd);
 		json_strz(&b, "cause", bw_cause_name(c->cause));
+		if (b.truncated) {
+			/* Still too small: the smallest records that parse. */
+			b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+			bw_buf_puts(&b, "{\"truncated\":true");
+			if (b.truncated) {
+				b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+				bw_buf_puts(&b, "{");
+			}
+		}
 	}
 	/* size - 2 above reserved room for these two bytes. */
 	b.p[b.len++] = '}';
@@ -397,8 +421,10 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 			bw_buf_escape(&b, h->proc.cmdline_len ? h->proc.cmdline : h->proc.comm,
 				      h->proc.cmdline_len ? h->proc.cmdline_len : strlen(h->proc.comm));
 			bw_buf_puts(&b, "\"");
-			if (h->proc.cgroup[0])
-				bw_buf_printf(&b, " cgroup=%s", h->proc.cgroup);
+			if (h->proc.cgroup[0]) {
+				bw_buf_puts(&b, " cgroup=");
+				bw_buf_escape(&b, h->proc.cgroup, strlen(h->proc.cgroup));
+			}
 		}
 		bw_buf_puts(&b, "\n");
 	}
@@ -447,7 +473,6 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 
 	bw_addr_format(&t->addr, addr, sizeof(addr));
 	if (fmt == BW_FORMAT_JSON) {
-		char ip[64];
 		bw_buf_printf(&b, "{\"event\":\"%s\",\"time\":\"", t->call);
 		bw_buf_rfc3339(&b, t->time);
 		bw_buf_printf(&b, "\",\"pid\":%d,\"comm\":", (int)t->pid);
@@ -458,6 +483,7 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 		if (t->addr.family == AF_UNIX) {
 			json_addr(&b, &t->addr);
 		} else {
+			char ip[64];
 			bw_addr_format_ip(&t->addr, ip, sizeof(ip));
 			json_strz(&b, "addr", ip);
 			bw_buf_printf(&b, ",\"port\":%u", t->addr.port);

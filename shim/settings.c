@@ -5,6 +5,32 @@
 
 #include "fmt.h"
 
+/* The bad value, escaped, in at most 40 output characters (an escaped
+ * byte takes four), so the rest of the warning always fits its line. */
+static void put_value(struct bw_buf *b, const char *val)
+{
+	size_t i = 0, shown = 0;
+	for (; val[i]; i++) {
+		unsigned char ch = (unsigned char)val[i];
+		size_t cost = ch < 0x20 || ch >= 0x7f || ch == '\\' ? 4 : 1;
+		if (shown + cost > 40)
+			break;
+		shown += cost;
+	}
+	bw_buf_escape(b, val, i);
+	if (val[i])
+		bw_buf_puts(b, "...");
+}
+
+/* A warning line always ends in '\n', even if cut. */
+static void end_line(struct bw_buf *b)
+{
+	if (b->truncated && b->size >= 2) {
+		b->p[b->size - 2] = '\n';
+		b->p[b->size - 1] = '\0';
+	}
+}
+
 static void warn(struct bw_settings *s, const char *var, const char *val, const char *accepts,
 		 const char *def)
 {
@@ -13,11 +39,9 @@ static void warn(struct bw_settings *s, const char *var, const char *val, const 
 		return;
 	b = (struct bw_buf)BW_BUF_INIT(s->warnings[s->n_warnings], BW_WARN_LEN);
 	bw_buf_printf(&b, "bindwatch: warning: %s=", var);
-	/* Show at most 40 bytes of the bad value, escaped. */
-	bw_buf_escape(&b, val, strnlen(val, 40));
-	if (strlen(val) > 40)
-		bw_buf_puts(&b, "...");
+	put_value(&b, val);
 	bw_buf_printf(&b, " is invalid (accepted: %s); using %s\n", accepts, def);
+	end_line(&b);
 	s->n_warnings++;
 }
 
@@ -92,9 +116,10 @@ static void load_remap(struct bw_settings *s, bw_getenv_fn get)
 		} else if (s->n_warnings < BW_WARN_MAX) {
 			struct bw_buf b = BW_BUF_INIT(s->warnings[s->n_warnings], BW_WARN_LEN);
 			bw_buf_puts(&b, "bindwatch: warning: BINDWATCH_REMAP=");
-			bw_buf_escape(&b, v, strnlen(v, 60));
+			put_value(&b, v);
 			bw_buf_printf(&b, " is invalid at column %zu: %s; remapping nothing\n",
 				      err.column, err.msg);
+			end_line(&b);
 			s->n_warnings++;
 		}
 	}
@@ -106,12 +131,16 @@ static void load_remap(struct bw_settings *s, bw_getenv_fn get)
 			warn(s, "BINDWATCH_REMAP_MODE", v, "conflict|always", "conflict");
 	}
 	v = get("BINDWATCH_PORT_FILE");
-	if (v && !s->secure)
+	if (v && s->secure)
+		warn(s, "BINDWATCH_PORT_FILE", v, "nothing in secure-execution mode", "none");
+	else if (v)
 		bw_settings_path(s, "BINDWATCH_PORT_FILE", v, s->port_file, sizeof(s->port_file));
 	v = get("BINDWATCH_UNIX_STALE");
 	if (v) {
-		if (strcmp(v, "unlink") == 0)
-			s->unix_stale_unlink = !s->secure;
+		if (strcmp(v, "unlink") == 0 && s->secure)
+			warn(s, "BINDWATCH_UNIX_STALE", v, "keep in secure-execution mode", "keep");
+		else if (strcmp(v, "unlink") == 0)
+			s->unix_stale_unlink = true;
 		else if (strcmp(v, "keep") != 0)
 			warn(s, "BINDWATCH_UNIX_STALE", v, "keep|unlink", "keep");
 	}

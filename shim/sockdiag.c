@@ -57,7 +57,9 @@ static void fill_unix(struct bw_sock *s, const struct nlmsghdr *h, const struct 
 	s->local.proto = m->udiag_type == SOCK_DGRAM ? BW_PROTO_UNIX_DGRAM
 		       : m->udiag_type == SOCK_SEQPACKET ? BW_PROTO_UNIX_SEQPACKET
 							  : BW_PROTO_UNIX_STREAM;
-	s->state = m->udiag_state;
+	/* unix_diag speaks TCP_* states; /proc/net/unix prints SS_* ones
+	 * (SS_UNCONNECTED 1, SS_CONNECTED 3). Report the latter from both. */
+	s->state = m->udiag_state == BW_TCP_ESTABLISHED ? 3 : 1;
 	s->inode = m->udiag_ino;
 	s->listening = m->udiag_state == BW_TCP_LISTEN;
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
@@ -87,11 +89,15 @@ static void fill_unix(struct bw_sock *s, const struct nlmsghdr *h, const struct 
 
 int bw_sockdiag_parse(const void *buf, size_t len, enum bw_proto proto, bw_sock_cb cb, void *ctx)
 {
-	const struct nlmsghdr *h = buf;
-	int left = (int)(len > 0x7fffffff ? 0x7fffffff : len);
-	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+	/* buf must be 4-byte aligned (NLMSG_ALIGNTO). Bounds are checked by
+	 * hand: NLMSG_NEXT can step past the end by the alignment padding. */
+	for (size_t off = 0; len - off >= sizeof(struct nlmsghdr);) {
+		const struct nlmsghdr *h = (const void *)((const char *)buf + off);
 		struct bw_sock s;
 		int r;
+		if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > len - off)
+			return -EINVAL;
+		off += NLMSG_ALIGN(h->nlmsg_len) < len - off ? NLMSG_ALIGN(h->nlmsg_len) : len - off;
 		if (h->nlmsg_type == NLMSG_DONE)
 			return 1;
 		if (h->nlmsg_type == NLMSG_ERROR) {

@@ -1,0 +1,470 @@
+/* cause: conflicts built by hand (want address, holders fed through
+ * bw_diag_consider, holder processes filled in as the owner scan would),
+ * classified, and checked for the cause name and the hint's key facts. */
+#include <errno.h>
+#include <string.h>
+
+#include "cause.h"
+#include "check.h"
+#include "conflict.h"
+#include "diagnose.h"
+
+#define SELF_PID 1000
+
+static struct bw_conflict C;
+
+static struct bw_addr A(const char *s)
+{
+	struct bw_addr a;
+	memset(&a, 0, sizeof(a));
+	if (bw_addr_parse(s, &a) != 0) {
+		fprintf(stderr, "bad test address %s\n", s);
+		exit(EXIT_FAILURE);
+	}
+	return a;
+}
+
+/* A fresh bind() conflict of pid SELF_PID on 'want'. */
+static struct bw_conflict *conflict(const char *want, enum bw_proto proto)
+{
+	memset(&C, 0, sizeof(C));
+	C.event = "bind_conflict";
+	C.call = "bind";
+	C.pid = SELF_PID;
+	strcpy(C.comm, "myserver");
+	C.fd = 5;
+	C.time = 1700000000;
+	C.want = A(want);
+	C.want.proto = proto;
+	C.err = EADDRINUSE;
+	return &C;
+}
+
+struct sock_spec {
+	const char *addr;
+	enum bw_proto proto;
+	int state;
+	uint64_t inode;
+	uint32_t uid;
+	long timer_ms;
+};
+
+/* Feeds one socket through bw_diag_consider; returns the holder it became
+ * (NULL if it was not kept). */
+static struct bw_holder *sock(struct bw_conflict *c, struct sock_spec sp)
+{
+	struct bw_sock s;
+	size_t before = c->n_holders;
+	memset(&s, 0, sizeof(s));
+	s.local = A(sp.addr);
+	s.local.proto = sp.proto;
+	s.remote.family = s.local.family;
+	s.remote.proto = sp.proto;
+	s.state = sp.state;
+	s.inode = sp.inode;
+	s.uid = sp.uid;
+	s.timer_ms = sp.timer_ms;
+	s.timer = sp.timer_ms ? 3 : 0;
+	s.listening = (sp.proto == BW_PROTO_TCP && sp.state == BW_TCP_LISTEN) ||
+		      (s.local.family == AF_UNIX && sp.state == BW_TCP_LISTEN);
+	if (s.local.family == AF_UNIX)
+		s.state = sp.state == BW_TCP_LISTEN ? 1 : sp.state;
+	bw_diag_consider(c, &s);
+	return c->n_holders > before ? &c->holders[c->n_holders - 1] : NULL;
+}
+
+/* What the owner scan and bw_proc_info would have found. */
+static void owned(struct bw_holder *h, pid_t pid, int fd, const char *comm)
+{
+	if (!h)
+		return;
+	h->pid = pid;
+	h->fd = fd;
+	if (comm) {
+		h->have_proc = true;
+		h->proc.pid = pid;
+		snprintf(h->proc.comm, sizeof(h->proc.comm), "%s", comm);
+		snprintf(h->proc.cmdline, sizeof(h->proc.cmdline), "/usr/bin/%s", comm);
+		h->proc.cmdline_len = strlen(h->proc.cmdline);
+	}
+}
+
+#define LISTEN_TCP(addr, inode) \
+	((struct sock_spec){addr, BW_PROTO_TCP, BW_TCP_LISTEN, inode, 0, 0})
+#define TIME_WAIT(addr, ms) ((struct sock_spec){addr, BW_PROTO_TCP, BW_TCP_TIME_WAIT, 0, 0, ms})
+
+static void cause_is(const struct bw_conflict *c, const char *want, int line)
+{
+	check_count++;
+	if (strcmp(bw_cause_name(c->cause), want) != 0) {
+		check_failures++;
+		fprintf(stderr, "%s:%d: FAILED: cause %s, expected %s (hint: %s)\n", __FILE__, line,
+			bw_cause_name(c->cause), want, c->hint);
+	}
+}
+#define CAUSE_IS(c, want) cause_is(c, want, __LINE__)
+
+static void test_listener(void)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 3, "nginx");
+	CHECK_EQ_INT(c->n_holders, 1);
+	bw_classify(c);
+	CAUSE_IS(c, "listener");
+	CHECK_EQ_INT(c->holders[0].cause, BW_CAUSE_LISTENER);
+	CHECK_CONTAINS(c->hint, "pid 2000 (nginx)");
+	CHECK_CONTAINS(c->hint, "another process");
+
+	/* Without a /proc record the pid alone is named. */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 3, NULL);
+	bw_classify(c);
+	CAUSE_IS(c, "listener");
+	CHECK_CONTAINS(c->hint, "pid 2000");
+}
+
+static void test_self(void)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), SELF_PID, 7, "myserver");
+	bw_classify(c);
+	CAUSE_IS(c, "self");
+	CHECK_CONTAINS(c->hint, "fd 7");
+	CHECK_CONTAINS(c->hint, "this process");
+
+	/* The CLI's lookup has no pid of its own: nothing is "self". */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	c->pid = 0;
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 7, "x");
+	bw_classify(c);
+	CAUSE_IS(c, "listener");
+
+	/* A unix path this process already bound. */
+	c = conflict("/run/me.sock", BW_PROTO_UNIX_STREAM);
+	owned(sock(c, (struct sock_spec){"/run/me.sock", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 300, 0, 0}),
+	      SELF_PID, 9, "myserver");
+	bw_classify(c);
+	CAUSE_IS(c, "self");
+	CHECK_CONTAINS(c->hint, "fd 9");
+}
+
+static void test_time_wait(void)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	sock(c, TIME_WAIT("127.0.0.1:8080", 42000));
+	sock(c, TIME_WAIT("127.0.0.1:8080", 59500));
+	/* A FIN_WAIT2 orphan (no inode either) counts the same. */
+	sock(c, ((struct sock_spec){"127.0.0.1:8080", BW_PROTO_TCP, BW_TCP_FIN_WAIT2, 0, 0, 1000}));
+	CHECK_EQ_INT(c->n_holders, 3);
+	bw_classify(c);
+	CAUSE_IS(c, "time_wait");
+	for (size_t i = 0; i < c->n_holders; i++)
+		CHECK_EQ_INT(c->holders[i].cause, BW_CAUSE_TIME_WAIT);
+	CHECK_CONTAINS(c->hint, "60s"); /* the longest, rounded up */
+	CHECK_CONTAINS(c->hint, "SO_REUSEADDR");
+	CHECK_CONTAINS(c->hint, "tcp_tw_recycle");
+	CHECK_CONTAINS(c->hint, "TIME-WAIT");
+
+	/* Only inode-0 TCP sockets are TIME_WAIT: a live socket in the same
+	 * state number with an inode is someone's socket. */
+	c = conflict("0.0.0.0:5353", BW_PROTO_UDP);
+	owned(sock(c, ((struct sock_spec){"0.0.0.0:5353", BW_PROTO_UDP, BW_TCP_TIME_WAIT, 444, 0, 0})),
+	      2000, 4, "avahi");
+	bw_classify(c);
+	CAUSE_IS(c, "listener");
+}
+
+static void test_wildcard(void)
+{
+	/* We want the wildcard; someone holds a specific address. */
+	struct bw_conflict *c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 3, "nginx");
+	CHECK_EQ_INT(c->n_holders, 1);
+	CHECK_EQ_INT(c->holders[0].overlap, BW_OVERLAP_WILDCARD);
+	bw_classify(c);
+	CAUSE_IS(c, "wildcard_overlap");
+	CHECK_CONTAINS(c->hint, "this bind is to the wildcard address");
+	CHECK_CONTAINS(c->hint, "127.0.0.1:8080");
+	CHECK_CONTAINS(c->hint, "pid 2000 (nginx)");
+
+	/* We want a specific address; someone holds the wildcard. */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 2000, 3, "nginx");
+	bw_classify(c);
+	CAUSE_IS(c, "wildcard_overlap");
+	CHECK_CONTAINS(c->hint, "the wildcard 0.0.0.0:8080 held by pid 2000 (nginx)");
+
+	/* Same for IPv6. */
+	c = conflict("[::1]:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("[::]:8080", 100)), 2000, 3, "nginx");
+	bw_classify(c);
+	CAUSE_IS(c, "wildcard_overlap");
+	CHECK_CONTAINS(c->hint, "[::]:8080");
+}
+
+static void test_dual_stack(void)
+{
+	struct bw_conflict *c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("[::]:8080", 100)), 2000, 3, "java");
+	CHECK_EQ_INT(c->n_holders, 1);
+	CHECK_EQ_INT(c->holders[0].overlap, BW_OVERLAP_DUAL_STACK);
+	bw_classify(c);
+	CAUSE_IS(c, "dual_stack");
+	CHECK_CONTAINS(c->hint, "[::]:8080");
+	CHECK_CONTAINS(c->hint, "IPV6_V6ONLY");
+	CHECK_CONTAINS(c->hint, "pid 2000 (java)");
+
+	/* The other way round: our [::] (V6ONLY off) against an IPv4 holder. */
+	c = conflict("[::]:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 3, "java");
+	bw_classify(c);
+	CAUSE_IS(c, "dual_stack");
+
+	/* With V6ONLY set on ours, the IPv4 socket is no holder at all. */
+	c = conflict("[::]:8080", BW_PROTO_TCP);
+	c->want_v6only = true;
+	CHECK(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)) == NULL);
+	bw_classify(c);
+	CAUSE_IS(c, "unknown");
+}
+
+static void test_not_visible(void)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	struct bw_holder *h = sock(c, ((struct sock_spec){"127.0.0.1:8080", BW_PROTO_TCP, BW_TCP_LISTEN, 5555, 1001, 0}));
+	CHECK(h != NULL);
+	bw_classify(c);
+	CAUSE_IS(c, "not_visible");
+	CHECK_CONTAINS(c->hint, "uid 1001");
+	CHECK_CONTAINS(c->hint, "inode 5555");
+
+	/* A unix listener nobody here can see. */
+	c = conflict("/run/x.sock", BW_PROTO_UNIX_STREAM);
+	sock(c, (struct sock_spec){"/run/x.sock", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 5556, 0, 0});
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	bw_classify(c);
+	CAUSE_IS(c, "not_visible");
+	CHECK_CONTAINS(c->hint, "inode 5556");
+
+	/* A bound unix datagram socket (never "listening") whose process is
+	 * not visible: the hint must not name "pid 0" as the holder. */
+	c = conflict("/run/log.sock", BW_PROTO_UNIX_DGRAM);
+	sock(c, (struct sock_spec){"/run/log.sock", BW_PROTO_UNIX_DGRAM, 1, 5557, 0, 0});
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_probe_errno = 0; /* a bound datagram socket accepts connect() */
+	bw_classify(c);
+	CAUSE_IS(c, "not_visible");
+	CHECK_NOT_CONTAINS(c->hint, "pid 0");
+}
+
+static void test_socket_activation(void)
+{
+	struct bw_conflict *c = conflict("0.0.0.0:22", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:22", 100)), 1, 50, "systemd");
+	bw_classify(c);
+	CAUSE_IS(c, "socket_activation");
+	CHECK_CONTAINS(c->hint, "pid 1");
+	CHECK_CONTAINS(c->hint, "systemctl list-sockets");
+	CHECK_CONTAINS(c->hint, "LISTEN_FDS");
+
+	/* pid 1 without a readable record. */
+	c = conflict("0.0.0.0:22", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:22", 100)), 1, 50, NULL);
+	bw_classify(c);
+	CAUSE_IS(c, "socket_activation");
+
+	/* A user manager (systemd --user) is socket activation too, but it is
+	 * not pid 1... */
+	c = conflict("127.0.0.1:8000", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8000", 100)), 1234, 3, "systemd");
+	bw_classify(c);
+	CAUSE_IS(c, "socket_activation");
+	/* ...so the hint must not say pid 1 holds it. */
+	CHECK_NOT_CONTAINS(c->hint, "(pid 1)");
+}
+
+static void test_unix(void)
+{
+	struct bw_conflict *c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+	owned(sock(c, (struct sock_spec){"/run/app.sock", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 300, 0, 0}),
+	      2000, 4, "appd");
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_live");
+	CHECK_CONTAINS(c->hint, "pid 2000 (appd)");
+
+	/* Other names never match. */
+	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+	CHECK(sock(c, (struct sock_spec){"/run/app.sock2", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 301, 0, 0}) == NULL);
+	CHECK(sock(c, (struct sock_spec){"@/run/app.sock", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 302, 0, 0}) == NULL);
+	CHECK(sock(c, (struct sock_spec){"/run/app", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 303, 0, 0}) == NULL);
+	CHECK(sock(c, (struct sock_spec){"127.0.0.1:80", BW_PROTO_TCP, BW_TCP_LISTEN, 304, 0, 0}) == NULL);
+
+	/* Stale: the file is a socket, nobody listens (connect refused). */
+	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_probe_errno = ECONNREFUSED;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_stale");
+	CHECK_CONTAINS(c->hint, "nobody listens");
+	CHECK_CONTAINS(c->hint, "unlink");
+
+	/* Stale although connected leftovers still carry the name. */
+	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+	owned(sock(c, (struct sock_spec){"/run/app.sock", BW_PROTO_UNIX_STREAM, 3, 305, 0, 0}), 2000, 4, "appd");
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_probe_errno = ECONNREFUSED;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_stale");
+
+	/* The path is a regular file. */
+	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+	c->unix_file = BW_UNIX_FILE_OTHER;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_stale");
+	CHECK_CONTAINS(c->hint, "not a socket");
+
+	/* A socket file someone answers on but no visible holder: unknown,
+	 * and the hint says which table was searched. */
+	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_probe_errno = 0;
+	bw_classify(c);
+	CAUSE_IS(c, "unknown");
+	CHECK_CONTAINS(c->hint, "/proc/net/unix");
+
+	/* Abstract names: the kernel lists NULs as '@'. */
+	c = conflict("@x", BW_PROTO_UNIX_STREAM);
+	c->want.path[1] = '\0';
+	c->want.path[2] = 'y';
+	c->want.path[3] = '\0';
+	c->want.path_len = 3; /* "x\0y" */
+	owned(sock(c, (struct sock_spec){"@x@y", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 306, 0, 0}), 2000, 4, "appd");
+	CHECK_EQ_INT(c->n_holders, 1);
+	bw_classify(c);
+	CAUSE_IS(c, "unix_live");
+}
+
+static void test_ephemeral(void)
+{
+	struct bw_conflict *c = conflict("0.0.0.0:0", BW_PROTO_TCP);
+	c->port_lo = 40000;
+	c->port_hi = 40001;
+	c->ports_in_use = 2;
+	bw_classify(c);
+	CAUSE_IS(c, "ephemeral_exhausted");
+	CHECK_CONTAINS(c->hint, "40000-40001");
+	CHECK_CONTAINS(c->hint, "ip_local_port_range");
+	CHECK_CONTAINS(c->hint, "2 ports in use");
+
+	/* Port 0 without a known range is not called exhaustion. */
+	c = conflict("0.0.0.0:0", BW_PROTO_TCP);
+	bw_classify(c);
+	CAUSE_IS(c, "unknown");
+}
+
+static void test_unknown(void)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	bw_classify(c);
+	CAUSE_IS(c, "unknown");
+	CHECK_CONTAINS(c->hint, "/proc/net/{tcp,udp}{,6}");
+	CHECK_NOT_CONTAINS(c->hint, "errno");
+
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	c->table_errno = EACCES;
+	bw_classify(c);
+	CAUSE_IS(c, "unknown");
+	CHECK_CONTAINS(c->hint, "errno 13");
+}
+
+/* The most actionable holder decides, whatever the order they came in. */
+static void test_priority(void)
+{
+	static const int orders[6][3] = {{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
+
+	for (size_t o = 0; o < 6; o++) {
+		struct bw_conflict *c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+		for (size_t k = 0; k < 3; k++) {
+			switch (orders[o][k]) {
+			case 0:
+				sock(c, TIME_WAIT("0.0.0.0:8080", 30000));
+				break;
+			case 1:
+				owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 2000, 3, "other");
+				break;
+			case 2:
+				owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 101)), SELF_PID, 6, "myserver");
+				break;
+			}
+		}
+		bw_classify(c);
+		CAUSE_IS(c, "self");
+		CHECK_CONTAINS(c->hint, "fd 6");
+	}
+
+	for (size_t o = 0; o < 2; o++) {
+		struct bw_conflict *c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+		if (o)
+			sock(c, TIME_WAIT("0.0.0.0:8080", 30000));
+		owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 2000, 3, "other");
+		if (!o)
+			sock(c, TIME_WAIT("0.0.0.0:8080", 30000));
+		bw_classify(c);
+		CAUSE_IS(c, "listener");
+		CHECK_CONTAINS(c->hint, "pid 2000 (other)");
+	}
+
+	/* Per-holder causes stay per holder. */
+	{
+		struct bw_conflict *c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+		sock(c, TIME_WAIT("0.0.0.0:8080", 30000));
+		sock(c, LISTEN_TCP("0.0.0.0:8080", 7000)); /* not visible */
+		owned(sock(c, LISTEN_TCP("[::]:8080", 7001)), 2001, 3, "java");
+		owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 7002)), 2002, 3, "py");
+		bw_classify(c);
+		CHECK_EQ_INT(c->n_holders, 4);
+		/* Kept listeners first, TIME_WAIT last is not promised; look them up. */
+		for (size_t i = 0; i < c->n_holders; i++) {
+			const struct bw_holder *h = &c->holders[i];
+			if (h->sock.inode == 0)
+				CHECK_EQ_INT(h->cause, BW_CAUSE_TIME_WAIT);
+			else if (h->sock.inode == 7000)
+				CHECK_EQ_INT(h->cause, BW_CAUSE_NOT_VISIBLE);
+			else if (h->sock.inode == 7001)
+				CHECK_EQ_INT(h->cause, BW_CAUSE_DUAL_STACK);
+			else
+				CHECK_EQ_INT(h->cause, BW_CAUSE_WILDCARD_OVERLAP);
+		}
+		CAUSE_IS(c, "dual_stack");
+	}
+}
+
+static void test_names(void)
+{
+	static const char *const names[] = {
+		"unknown", "listener", "self", "time_wait", "wildcard_overlap", "dual_stack",
+		"reuseport_mismatch", "unix_live", "unix_stale", "ephemeral_exhausted",
+		"socket_activation", "not_visible",
+	};
+	for (int i = 0; i <= BW_CAUSE_NOT_VISIBLE; i++)
+		CHECK_STREQ(bw_cause_name((enum bw_cause)i), names[i]);
+	CHECK_STREQ(bw_cause_name((enum bw_cause)99), "unknown");
+}
+
+int main(void)
+{
+	test_listener();
+	test_self();
+	test_time_wait();
+	test_wildcard();
+	test_dual_stack();
+	test_not_visible();
+	test_socket_activation();
+	test_unix();
+	test_ephemeral();
+	test_unknown();
+	test_priority();
+	test_names();
+	return check_done("cause");
+}
