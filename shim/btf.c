@@ -46,7 +46,7 @@ static long extra(const struct btf_type *t)
 	case BTF_KIND_ARRAY: return 12;
 	case BTF_KIND_STRUCT:
 	case BTF_KIND_UNION: return 12l * vlen;
-	case BTF_KIND_ENUM: return 8l * vlen;
+	case BTF_KIND_ENUM:
 	case BTF_KIND_FUNC_PROTO: return 8l * vlen;
 	case BTF_KIND_VAR: return 4;
 	case BTF_KIND_DATASEC: return 12l * vlen;

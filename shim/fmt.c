@@ -34,6 +34,7 @@ void bw_buf_printf(struct bw_buf *b, const char *fmt, ...)
 	va_list ap;
 	int n;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive, ap is started */
 	n = vsnprintf(room ? b->p + b->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0)

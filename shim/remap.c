@@ -18,7 +18,7 @@
 static bool with_port(const struct sockaddr *sa, socklen_t len, int port,
 		      struct sockaddr_storage *out)
 {
-	sa_family_t fam;
+	sa_family_t fam = AF_UNSPEC;
 	if (len < sizeof(fam) || len > sizeof(*out))
 		return false;
 	memcpy(&fam, sa, sizeof(fam));
@@ -35,7 +35,7 @@ static bool with_port(const struct sockaddr *sa, socklen_t len, int port,
 
 static int bound_port(int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
 	socklen_t sl = sizeof(ss);
 	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return -1;

@@ -100,7 +100,7 @@ static bool parse_endpoint(const char **pp, const char *end, int family, struct 
 		if (!hex_fixed(pp, end, 8, &v))
 			return false;
 		w = (uint32_t)v;
-		memcpy(a->ip + 4 * i, &w, 4);
+		memcpy(a->ip + (size_t)4 * (size_t)i, &w, 4);
 	}
 	if (!expect(pp, end, ':') || !hex_fixed(pp, end, 4, &v))
 		return false;

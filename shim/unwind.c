@@ -47,7 +47,7 @@ void bw_unwind_describe(struct bw_frame *f)
 	Dl_info info;
 	/* A return address points after the call; look up pc-1 so the
 	 * symbol is the caller even when the call is its last instruction. */
-	if (dladdr((void *)(f->pc - 1), &info) == 0) {
+	if (dladdr((void *)(f->pc - 1), &info) == 0) { /* NOLINT(performance-no-int-to-ptr): a code address */
 		f->module[0] = '\0';
 		return;
 	}
@@ -92,6 +92,7 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self)
 			break;
 		memset(f, 0, sizeof(*f));
 		f->pc = (uintptr_t)ip;
+		/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
 		if (!(self_base && dladdr((void *)(f->pc - 1), &info) &&
 		      (uintptr_t)info.dli_fbase == self_base)) {
 			if (unw.get_proc_name(&cur, f->symbol, sizeof(f->symbol), &off) == 0)

@@ -129,8 +129,9 @@ static int who(int argc, char **argv)
 	bool json = false;
 	enum bw_proto proto = BW_PROTO_UNKNOWN;
 	bool want_unix = false;
-	struct bw_conflict *c;
-	char *out;
+	const size_t out_size = (size_t)256 * 1024;
+	struct bw_conflict *c = NULL;
+	char *out = NULL;
 	size_t n;
 	int opt, found;
 
@@ -167,16 +168,21 @@ static int who(int argc, char **argv)
 	bw_sockdiag_disabled = !set.netlink;
 	bw_bpf_disabled = !set.bpf;
 	c = calloc(1, sizeof(*c));
-	out = malloc(256 * 1024);
-	if (!c || !out)
-		return perror("bindwatch"), 2;
-	if (bw_addr_parse(argv[0], &c->want) < 0) {
-		usage_error("'%s': expected PORT (0-65535), ADDR:PORT, [V6]:PORT, /PATH or @NAME",
-			    argv[0]);
-		return 2;
+	out = malloc(out_size);
+	if (!c || !out) {
+		perror("bindwatch");
+		found = 2;
+		goto out;
 	}
-	if (want_unix && c->want.family != AF_UNIX)
-		return usage_error("'%s': unix needs a /PATH or @NAME", argv[0]);
+	if (bw_addr_parse(argv[0], &c->want) < 0) {
+		found = usage_error("'%s': expected PORT (0-65535), ADDR:PORT, [V6]:PORT, /PATH or @NAME",
+				    argv[0]);
+		goto out;
+	}
+	if (want_unix && c->want.family != AF_UNIX) {
+		found = usage_error("'%s': unix needs a /PATH or @NAME", argv[0]);
+		goto out;
+	}
 	if (c->want.family != AF_UNIX)
 		c->want.proto = proto;
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
@@ -184,12 +190,13 @@ static int who(int argc, char **argv)
 	c->call = "who";
 	c->time = time(NULL);
 	bw_diagnose(c, "/proc", 0, 0);
-	n = json ? bw_report_json(c, out, 256 * 1024) : bw_report_table(c, out, 256 * 1024);
+	n = json ? bw_report_json(c, out, out_size) : bw_report_table(c, out, out_size);
 	fwrite(out, 1, n, stdout);
-	found = c->n_holders > 0 || c->cause == BW_CAUSE_UNIX_STALE;
+	found = c->n_holders > 0 || c->cause == BW_CAUSE_UNIX_STALE ? 0 : 1;
+out:
 	free(out);
 	free(c);
-	return found ? 0 : 1;
+	return found;
 }
 
 static bool one_of(const char *v, const char *a, const char *b, const char *c)
