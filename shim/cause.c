@@ -125,11 +125,22 @@ static void write_hint(struct bw_conflict *c)
 		break;
 	case BW_CAUSE_DUAL_STACK:
 		bw_addr_format(&h->sock.local, addr, sizeof(addr));
-		bw_buf_printf(&b, "the IPv6 socket %s of ", addr);
-		who(&b, h);
-		bw_buf_puts(&b, " is dual-stack (IPV6_V6ONLY off, the default while"
-				" net.ipv6.bindv6only=0) and covers IPv4 on this port; set IPV6_V6ONLY"
-				" on the IPv6 socket or bind only one family");
+		if (h->sock.local.family == AF_INET6) {
+			bw_buf_printf(&b, "the IPv6 socket %s of ", addr);
+			who(&b, h);
+			bw_buf_puts(&b, " is dual-stack (IPV6_V6ONLY off, the default while"
+					" net.ipv6.bindv6only=0) and covers IPv4 on this port; set"
+					" IPV6_V6ONLY on the IPv6 socket or bind only one family");
+		} else {
+			/* We are the IPv6 side (ipv6(7): a v6 socket without
+			 * IPV6_V6ONLY also takes the port for IPv4). */
+			bw_buf_puts(&b, "this IPv6 socket is dual-stack (IPV6_V6ONLY off, the default"
+					" while net.ipv6.bindv6only=0) and so also needs IPv4 on this"
+					" port, which the IPv4 socket ");
+			bw_buf_printf(&b, "%s of ", addr);
+			who(&b, h);
+			bw_buf_puts(&b, " holds; set IPV6_V6ONLY on this socket or bind only one family");
+		}
 		break;
 	case BW_CAUSE_WILDCARD_OVERLAP:
 		bw_addr_format(&h->sock.local, addr, sizeof(addr));

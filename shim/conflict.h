@@ -43,6 +43,7 @@ struct bw_conflict {
 	time_t time;
 	struct bw_addr want;
 	bool want_v6only;
+	uint64_t own_inode;       /* the failing socket itself: never its own holder */
 	int err;
 
 	size_t n_holders;

@@ -48,6 +48,14 @@ int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 	return 0;
 }
 
+int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+		c->own_inode = st.st_ino;
+	return bw_diag_describe_socket(fd, sa, len, &c->want, &c->want_v6only);
+}
+
 /* Lower is shown first and kept when the table is full. */
 static int holder_rank(const struct bw_sock *s)
 {
@@ -101,6 +109,8 @@ static bool same_unix_name(const struct bw_addr *want, const struct bw_addr *hav
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 {
 	enum bw_overlap ov;
+	if (c->own_inode && s->inode == c->own_inode)
+		return;
 	if (c->want.family == AF_UNIX) {
 		if (s->local.family == AF_UNIX && s->local.path_len > 0 &&
 		    same_unix_name(&c->want, &s->local))

@@ -12,6 +12,10 @@
 int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 			    struct bw_addr *want, bool *v6only);
 
+/* bw_diag_describe_socket into c, plus the socket's own inode, which a
+ * listen()-time conflict would otherwise list as a holder of its port. */
+int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len);
+
 /* Finds the blocking sockets and their holders for c->want, then classifies.
  * self_pid is tried first in the owner scan (0: none). */
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,

@@ -115,22 +115,6 @@ static size_t render(struct arena *a)
 		       : bw_report_text(&a->c, a->report, sizeof(a->report));
 }
 
-static void record_port_file(const struct bw_conflict *c)
-{
-	char ip[64];
-	if (!settings.port_file[0] || !c->remap.ok)
-		return;
-	bw_addr_format_ip(&c->want, ip, sizeof(ip));
-	bw_remap_port_file(settings.port_file, &c->remap, bw_proto_name(c->want.proto), ip);
-}
-
-static const struct bw_rule *remap_rule(const struct bw_conflict *c)
-{
-	if (!settings.remap || (c->want.family != AF_INET && c->want.family != AF_INET6))
-		return NULL;
-	return bw_policy_match(&settings.policy, &c->want);
-}
-
 /* BINDWATCH_UNIX_STALE=unlink: remove a socket file nobody listens on
  * (ours, never through a symlink) and retry once. */
 static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
@@ -189,13 +173,13 @@ static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen
 	c->err = err;
 	c->time = time(NULL);
 	read_comm(c->comm, sizeof(c->comm));
-	if (bw_diag_describe_socket(fd, sa, len, &c->want, &c->want_v6only) < 0) {
+	if (bw_diag_from_fd(c, fd, sa, len) < 0) {
 		/* Nothing we can parse: report what we know, touch nothing. */
 		bw_classify(c);
 		emit(a->report, render(a));
 		goto out;
 	}
-	rule = remap_rule(c);
+	rule = bw_remap_rule(&settings, &c->want);
 	real_ops.bind = bw_real_bind();
 	real_ops.listen = bw_real_listen();
 
@@ -221,7 +205,7 @@ static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen
 			 : bw_remap_listen(rule, &real_ops, fd, backlog, c, &c->remap);
 	else if (c->want.family == AF_UNIX && sa && !settings.secure)
 		res = unlink_stale(c, fd, sa, len);
-	record_port_file(c);
+	bw_remap_record(settings.port_file, c);
 	emit(a->report, render(a));
 	bw_report_conflict_desc(c, a->desc, sizeof(a->desc));
 	if (!rule)
@@ -324,7 +308,7 @@ static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
 					       .action = rule->actions[0].kind,
 					       .from_port = want.port, .to_port = to, .attempts = 1};
 		snprintf(a->c.remap.rule, sizeof(a->c.remap.rule), "%s", rule->text);
-		record_port_file(&a->c);
+		bw_remap_record(settings.port_file, &a->c);
 		emit(a->report, render(a));
 		arena_put(a);
 		busy = 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "conflict.h"
+#include "settings.h"
 #include "fmt.h"
 #include "sysio.h"
 
@@ -256,12 +257,12 @@ bool bw_remap_fixed_target(const struct bw_rule *r, const struct sockaddr *sa, s
 }
 
 int bw_remap_port_file(const char *path, const struct bw_remap *m, const char *proto,
-		       const char *addr)
+		       const char *addr, pid_t pid)
 {
 	char line[256];
 	int n, fd, r;
 	n = snprintf(line, sizeof(line), "%s %s %d %d %d\n", proto, addr, m->from_port, m->to_port,
-		     (int)getpid());
+		     (int)pid);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -EINVAL;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
@@ -270,4 +271,20 @@ int bw_remap_port_file(const char *path, const struct bw_remap *m, const char *p
 	r = bw_write_all(fd, line, (size_t)n);
 	close(fd);
 	return r;
+}
+
+int bw_remap_record(const char *port_file, const struct bw_conflict *c)
+{
+	char ip[64];
+	if (!port_file[0] || !c->remap.ok)
+		return 0;
+	bw_addr_format_ip(&c->want, ip, sizeof(ip));
+	return bw_remap_port_file(port_file, &c->remap, bw_proto_name(c->want.proto), ip, c->pid);
+}
+
+const struct bw_rule *bw_remap_rule(const struct bw_settings *s, const struct bw_addr *want)
+{
+	if (!s->remap || (want->family != AF_INET && want->family != AF_INET6))
+		return NULL;
+	return bw_policy_match(&s->policy, want);
 }

@@ -5,10 +5,12 @@
 #pragma once
 #include <stdbool.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "policy.h"
 
 struct bw_conflict;
+struct bw_settings;
 
 typedef int (*bw_bind_fn)(int, const struct sockaddr *, socklen_t);
 typedef int (*bw_listen_fn)(int, int);
@@ -45,6 +47,14 @@ bool bw_remap_fixed_target(const struct bw_rule *r, const struct sockaddr *sa, s
 			   struct sockaddr_storage *out, int *to_port);
 
 /* Appends "proto addr from_port to_port pid\n" to path with one write(2)
- * (O_APPEND: lines from concurrent processes never interleave). */
+ * (O_APPEND: lines from concurrent processes never interleave). pid is the
+ * remapped process (the supervisor passes its target's, not getpid()). */
 int bw_remap_port_file(const char *path, const struct bw_remap *m, const char *proto,
-		       const char *addr);
+		       const char *addr, pid_t pid);
+
+/* The port-file line for a successful remap in c (nothing if port_file is
+ * empty or c holds no successful remap). */
+int bw_remap_record(const char *port_file, const struct bw_conflict *c);
+
+/* The rule that applies to a conflict on 'want' (inet only), or NULL. */
+const struct bw_rule *bw_remap_rule(const struct bw_settings *s, const struct bw_addr *want);

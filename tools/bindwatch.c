@@ -16,6 +16,7 @@
 #include "fmt.h"
 #include "policy.h"
 #include "report.h"
+#include "supervise.h"
 
 static const char usage_text[] =
 	"usage: bindwatch [OPTIONS] -- COMMAND [ARGS...]\n"
@@ -35,6 +36,8 @@ static const char usage_text[] =
 	"  --unix-stale A    keep (default) or unlink stale AF_UNIX socket files\n"
 	"  --trace MODE      conflicts (default), all (log every bind/listen), off\n"
 	"  --ratelimit SECS  fold identical conflicts within SECS (default 10, 0 = off)\n"
+	"  --supervise       watch bind()/listen() through seccomp instead of LD_PRELOAD\n"
+	"                    (automatic for static and Go programs)\n"
 	"  -h, --help        this text\n"
 	"  -V, --version     version\n";
 
@@ -83,7 +86,8 @@ struct env_opt {
 	const char *val;
 };
 
-static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs)
+static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
+	       bool supervise)
 {
 	char shim[PATH_MAX], *preload;
 	const char *old = getenv("LD_PRELOAD"), *san = BW_SANITIZER_PRELOAD;
@@ -92,6 +96,12 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs)
 
 	if (argc < 1)
 		return usage_error("%s", "no command given");
+	/* LD_PRELOAD never reaches a static program, nor Go's own system calls. */
+	if (supervise || bw_command_kind(argv[0]) > 0) {
+		for (size_t i = 0; i < n_envs; i++)
+			setenv(envs[i].var, envs[i].val, 1);
+		return bw_supervise(argv, !supervise);
+	}
 	r = find_shim(shim, sizeof(shim));
 	if (r < 0) {
 		fprintf(stderr, "bindwatch: cannot find libbindwatch.so (%s): %s\n", shim,
@@ -217,12 +227,14 @@ int main(int argc, char **argv)
 		{"unix-stale", required_argument, NULL, 'u'},
 		{"trace", required_argument, NULL, 't'},
 		{"ratelimit", required_argument, NULL, 'R'},
+		{"supervise", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{0},
 	};
 	struct env_opt envs[16];
 	size_t n = 0;
+	bool supervise = false;
 	int opt;
 	long v;
 
@@ -286,6 +298,9 @@ int main(int argc, char **argv)
 				return usage_error("--ratelimit '%s': expected seconds 0-86400", optarg);
 			envs[n++] = (struct env_opt){"BINDWATCH_RATELIMIT", optarg};
 			break;
+		case 'S':
+			supervise = true;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
@@ -298,5 +313,5 @@ int main(int argc, char **argv)
 		if (n == sizeof(envs) / sizeof(envs[0]))
 			return usage_error("%s", "too many options");
 	}
-	return run(argc - optind, argv + optind, envs, n);
+	return run(argc - optind, argv + optind, envs, n, supervise);
 }

@@ -1,3 +1,4 @@
+#include <stdbool.h>
 /* procinfo: /proc/<pid>/stat parsing, command-line joining, and whole
  * process records from the fixture tree (tests/fixtures/procroot) and from
  * this very process. */
@@ -234,11 +235,18 @@ static void test_self(int argc, char **argv)
 			strncat(want, " ", sizeof(want) - strlen(want) - 1);
 		strncat(want, argv[i], sizeof(want) - strlen(want) - 1);
 	}
+	/* Under `meson test --setup valgrind` the image is valgrind's and
+	 * valgrind fakes what open("/proc/<pid>/cmdline") returns, so argv
+	 * can't be compared there; everything else still is. */
+	const char *pre = getenv("LD_PRELOAD");
+	bool under_valgrind = pre && strstr(pre, "vgpreload");
 	CHECK_EQ_INT(bw_proc_info("/proc", getpid(), &p), 0);
 	CHECK_EQ_INT(p.pid, getpid());
 	CHECK_EQ_INT(p.ppid, getppid());
-	CHECK(strncmp(p.comm, base, 15) == 0);
-	CHECK_STREQ(p.cmdline, want);
+	if (!under_valgrind) {
+		CHECK(strncmp(p.comm, base, 15) == 0);
+		CHECK_STREQ(p.cmdline, want);
+	}
 	CHECK(p.have_uid);
 	CHECK_EQ_INT(p.uid, geteuid());
 	CHECK_STREQ(p.user, pw ? pw->pw_name : "");
