@@ -25,7 +25,9 @@
 #include "sysio.h"
 #include "unwind.h"
 
-enum { FLAG_TRACE = 1, FLAG_ALWAYS = 2 };
+/* FLAG_REMAP: a failure may turn into success, so the hook must keep the
+ * caller's errno from before the call (the fast path doesn't read it). */
+enum { FLAG_TRACE = 1, FLAG_ALWAYS = 2, FLAG_REMAP = 4 };
 int bw_hook_flags;
 
 static struct bw_settings settings;
@@ -56,7 +58,8 @@ void bw_hook_init(void)
 		if (settings.stack || settings.trace == BW_TRACE_ALL)
 			bw_unwind_init();
 		bw_hook_flags = (settings.trace == BW_TRACE_ALL ? FLAG_TRACE : 0) |
-				(settings.remap && settings.remap_always ? FLAG_ALWAYS : 0);
+				(settings.remap && settings.remap_always ? FLAG_ALWAYS : 0) |
+				(settings.remap || settings.unix_stale_unlink ? FLAG_REMAP : 0);
 	}
 	atomic_store(&state, 2);
 }

@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <sys/socket.h>
 
-/* Non-zero only when an opt-in mode needs to see successful calls too. */
+/* Non-zero only when an opt-in mode needs more than the fast path: to see
+ * successful calls (trace, always-remap) or to keep the caller's errno for
+ * a failure that a remap may turn into success. */
 extern int bw_hook_flags;
 
 /* Reads the settings and loads libunwind; idempotent, called from our

@@ -1,8 +1,9 @@
 /* interpose: the only file that defines libc names. Each hook calls the real
  * function first; the success path does nothing else (no allocation, lock
- * or I/O): one errno load, one flag test, the call, one compare. Only an
+ * or I/O): one flag test, one pointer load, the call, one compare. Only an
  * EADDRINUSE failure enters hook.c, and the caller then sees exactly the
- * real return value and errno (or success after a configured remap). */
+ * real return value and errno (or success after a configured remap, which
+ * sets bw_hook_flags so the slow path can keep the caller's errno). */
 #include <errno.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -30,22 +31,22 @@ __attribute__((destructor)) static void bw_destructor(void)
 
 BW_EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	int entry_errno = errno;
 	if (__builtin_expect(bw_hook_flags != 0, 0))
-		return bw_hook_bind_slow(fd, sa, len, entry_errno);
-	int r = bw_real_bind()(fd, sa, len);
+		return bw_hook_bind_slow(fd, sa, len, errno);
+	int r = bw_real_bind_fast()(fd, sa, len);
 	if (__builtin_expect(r == 0, 1) || errno != EADDRINUSE)
 		return r;
-	return bw_hook_bind_failed(fd, sa, len, r, entry_errno);
+	/* No remap is configured (bw_hook_flags is 0): the call fails as it
+	 * did, so the caller's earlier errno is never needed. */
+	return bw_hook_bind_failed(fd, sa, len, r, EADDRINUSE);
 }
 
 BW_EXPORT int listen(int fd, int backlog)
 {
-	int entry_errno = errno;
 	if (__builtin_expect(bw_hook_flags != 0, 0))
-		return bw_hook_listen_slow(fd, backlog, entry_errno);
-	int r = bw_real_listen()(fd, backlog);
+		return bw_hook_listen_slow(fd, backlog, errno);
+	int r = bw_real_listen_fast()(fd, backlog);
 	if (__builtin_expect(r == 0, 1) || errno != EADDRINUSE)
 		return r;
-	return bw_hook_listen_failed(fd, backlog, r, entry_errno);
+	return bw_hook_listen_failed(fd, backlog, r, EADDRINUSE);
 }

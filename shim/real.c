@@ -19,8 +19,8 @@ static int sys_listen(int fd, int backlog)
 	return (int)syscall(SYS_listen, fd, backlog);
 }
 
-static _Atomic(bw_bind_fn) real_bind;
-static _Atomic(bw_listen_fn) real_listen;
+_Atomic(bw_bind_fn) bw_real_bind_fn;
+_Atomic(bw_listen_fn) bw_real_listen_fn;
 
 /* dlsym(RTLD_NEXT) finds the next definition after us in the lookup order.
  * If we were loaded twice, or something odd sits behind us, it may return
@@ -33,20 +33,20 @@ static void *resolve(const char *name, const void *self, void *fallback)
 
 bw_bind_fn bw_real_bind(void)
 {
-	bw_bind_fn f = atomic_load_explicit(&real_bind, memory_order_acquire);
+	bw_bind_fn f = atomic_load_explicit(&bw_real_bind_fn, memory_order_acquire);
 	if (__builtin_expect(f != NULL, 1))
 		return f;
 	*(void **)&f = resolve("bind", (void *)bind, (void *)sys_bind);
-	atomic_store_explicit(&real_bind, f, memory_order_release);
+	atomic_store_explicit(&bw_real_bind_fn, f, memory_order_release);
 	return f;
 }
 
 bw_listen_fn bw_real_listen(void)
 {
-	bw_listen_fn f = atomic_load_explicit(&real_listen, memory_order_acquire);
+	bw_listen_fn f = atomic_load_explicit(&bw_real_listen_fn, memory_order_acquire);
 	if (__builtin_expect(f != NULL, 1))
 		return f;
 	*(void **)&f = resolve("listen", (void *)listen, (void *)sys_listen);
-	atomic_store_explicit(&real_listen, f, memory_order_release);
+	atomic_store_explicit(&bw_real_listen_fn, f, memory_order_release);
 	return f;
 }
