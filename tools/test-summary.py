@@ -8,7 +8,18 @@ import re
 import sys
 
 passed = failed = skipped = 0
-for build in sys.argv[1:]:
+args = sys.argv[1:]
+if args[:1] == ["--checks"]:
+    # "name PASS|FAIL" lines from tools/test's extra checks
+    for line in open(args[1]):
+        name, result = line.split()
+        if result == "PASS":
+            passed += 1
+        else:
+            failed += 1
+            print(f"FAILED check {name}")
+    args = args[2:]
+for build in args:
     try:
         log = open(f"{build}/meson-logs/testlog.json")
     except OSError as e:

@@ -1,0 +1,19 @@
+#!/usr/bin/env bats
+# The benchmark runs here only to prove it works (tiny fixture, no timing
+# assertions): every tool must name the same holder, or it fails loudly.
+load common
+
+@test "bench: tiny fixture, all tools agree on the holder, shim cost measured" {
+	[ "$(id -u)" -eq 0 ] || skip "the benchmark fixture needs root (a second uid)"
+	command -v valgrind >/dev/null || skip "valgrind not installed"
+	run timeout 600 python3 "$BW_SRCDIR/tools/bench/bench" --procs 20 --fds 10 --runs 1 --iters 200 \
+		--tools bindwatch,ss,fuser,lsof
+	assert_success
+	assert_output --partial "same uid: 20 processes x 10 fds"
+	assert_output --partial "own uid: 20 processes x 10 fds"
+	assert_output --regexp "bindwatch +[0-9.]+ms +1\.0x"
+	assert_output --regexp "ss -p +[0-9.]+ms"
+	assert_output --partial "heap allocations under the shim"
+	assert_output --regexp "difference 0: per-call allocations"
+	refute_output --partial "MISMATCH"
+}
