@@ -144,6 +144,7 @@ static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa
 		return -errno;
 	}
 	c->remap.ok = true;
+	c->remap.unlinked = true;
 	snprintf(c->remap.note, sizeof(c->remap.note), "removed the stale socket file");
 	return 0;
 }

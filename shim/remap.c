@@ -162,7 +162,10 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 			if (r != -EADDRINUSE)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			if (t.tv_sec - t0.tv_sec >= act->a)
+			/* Whole seconds alone would end the wait at the next
+			 * second boundary, up to a second early. */
+			if ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L >=
+			    act->a * 1000L)
 				break;
 			sleep_ms(100);
 		}

@@ -18,6 +18,7 @@ typedef int (*bw_listen_fn)(int, int);
 struct bw_remap {
 	bool attempted;
 	bool ok;
+	bool unlinked;                /* BINDWATCH_UNIX_STALE=unlink removed the file */
 	char rule[BW_RULE_TEXT_MAX];
 	enum bw_action_kind action;   /* the action that succeeded */
 	int from_port, to_port;

@@ -129,7 +129,9 @@ static void text_remap(struct bw_buf *b, const struct bw_remap *m)
 {
 	if (!m->attempted)
 		return;
-	if (m->ok)
+	if (m->ok && m->unlinked)
+		bw_buf_printf(b, P "  recovered: %s and bound again (%s)\n", m->note, m->rule);
+	else if (m->ok)
 		bw_buf_printf(b, P "  remapped: port %d -> %d (rule '%s', action %s, %d attempt%s)\n",
 			      m->from_port, m->to_port, m->rule, bw_action_name(m->action), m->attempts,
 			      m->attempts == 1 ? "" : "s");
@@ -145,12 +147,14 @@ static void json_remap(struct bw_buf *b, const struct bw_remap *m)
 		return;
 	bw_buf_puts(b, ",\"remap\":{\"rule\":");
 	bw_buf_json_str(b, m->rule, strlen(m->rule));
-	bw_buf_printf(b, ",\"ok\":%s,\"from_port\":%d,\"to_port\":", m->ok ? "true" : "false",
-		      m->from_port);
-	if (m->ok)
-		bw_buf_printf(b, "%d,\"action\":\"%s\"", m->to_port, bw_action_name(m->action));
+	bw_buf_printf(b, ",\"ok\":%s", m->ok ? "true" : "false");
+	if (m->unlinked)
+		bw_buf_puts(b, ",\"from_port\":null,\"to_port\":null,\"action\":\"unlink\"");
+	else if (m->ok)
+		bw_buf_printf(b, ",\"from_port\":%d,\"to_port\":%d,\"action\":\"%s\"", m->from_port,
+			      m->to_port, bw_action_name(m->action));
 	else
-		bw_buf_puts(b, "null,\"action\":null");
+		bw_buf_printf(b, ",\"from_port\":%d,\"to_port\":null,\"action\":null", m->from_port);
 	bw_buf_printf(b, ",\"attempts\":%d,\"note\":", m->attempts);
 	bw_buf_json_str(b, m->note, strlen(m->note));
 	bw_buf_puts(b, "}");
@@ -167,7 +171,7 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size);
 
-	if (c->pid && c->err == 0) {
+	if (strcmp(c->event, "remap") == 0) {
 		/* BINDWATCH_REMAP_MODE=always moved a bind that had no conflict. */
 		bw_buf_puts(&b, P);
 		bw_buf_escape(&b, c->comm, strlen(c->comm));
@@ -309,6 +313,11 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 	json_addr(&b, &c->want);
 	if (c->want.family == AF_INET6)
 		bw_buf_printf(&b, ",\"v6only\":%s", c->want_v6only ? "true" : "false");
+	if (strcmp(c->event, "remap") == 0) {
+		/* A move by BINDWATCH_REMAP_MODE=always: nothing conflicted. */
+		json_remap(&b, &c->remap);
+		goto close;
+	}
 	if (c->pid) {
 		bw_buf_printf(&b, ",\"errno\":%d", c->err);
 		json_strz(&b, "error", err_name(c->err));
@@ -346,6 +355,7 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 		}
 		bw_buf_puts(&b, "]");
 	}
+close:
 	if (b.truncated) {
 		/* Never emit broken JSON: fall back to a minimal valid record. */
 		b = (struct bw_buf)BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);

@@ -1,0 +1,171 @@
+# Helpers shared by remap.bats and causes.bats (load after common):
+# runs of free ports, port-file polling, HTTP/UDP/unix clients, JSON
+# record queries and the conflict situations TESTING.md describes.
+
+PROBE="$HELPERS/conflict_probe"
+
+# free_run N [tcp|udp]: a port B such that B..B+N-1 were all free at once
+# (each bound at the same time on the dual-stack wildcard, then released).
+free_run() {
+	"$PYTHON3" - "$1" "${2:-tcp}" <<'PY'
+import socket, sys
+n, kind = int(sys.argv[1]), sys.argv[2]
+t = socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM
+def grab(port):
+    s = socket.socket(socket.AF_INET6, t)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", port))
+    return s
+for _ in range(200):
+    first = grab(0)
+    base = first.getsockname()[1]
+    held = [first]
+    try:
+        if base + n - 1 > 65535:
+            raise OSError
+        for p in range(base + 1, base + n):
+            held.append(grab(p))
+    except OSError:
+        continue
+    finally:
+        for s in held:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit("no run of %d free ports found" % n)
+PY
+}
+
+# wait_file FILE: polls until FILE exists and is not empty (10 s max).
+wait_file() {
+	for _ in $(seq 1 200); do
+		[ -s "$1" ] && return 0
+		sleep 0.05
+	done
+	echo "$1 never appeared" >&2
+	return 1
+}
+
+# wait_lines FILE N: polls until FILE has at least N complete lines (10 s max).
+wait_lines() {
+	for _ in $(seq 1 200); do
+		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
+		sleep 0.05
+	done
+	echo "$1 never reached $2 lines" >&2
+	[ -f "$1" ] && cat "$1" >&2
+	return 1
+}
+
+# port_file_to FILE: the to_port of the single line in a port file, after
+# checking the line is "proto addr from to pid" with numbers where due.
+port_file_to() {
+	local n
+	n=$(wc -l <"$1")
+	if [ "$n" -ne 1 ] || ! grep -Eq '^(tcp|udp) [0-9a-f.:]+ [0-9]+ [0-9]+ [0-9]+$' "$1"; then
+		echo "port file $1 is not one 'proto addr from to pid' line:" >&2
+		cat "$1" >&2
+		return 1
+	fi
+	cut -d' ' -f4 "$1"
+}
+
+# http_body PORT PATH: the body of GET http://127.0.0.1:PORT/PATH; fails
+# unless the status is 200.
+http_body() {
+	curl -sS --fail --max-time 5 "http://127.0.0.1:$1/$2"
+}
+
+# http_status PORT: the HTTP status code of GET / (000 when nothing answers).
+http_status() {
+	curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$1/" || true
+}
+
+# udp_echo PORT MSG: sends MSG to 127.0.0.1:PORT and prints the reply.
+udp_echo() {
+	"$PYTHON3" -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(sys.argv[2].encode(), ("127.0.0.1", int(sys.argv[1])))
+print(s.recvfrom(1024)[0].decode())' "$1" "$2"
+}
+
+# unix_ask PATH MSG: connects to the AF_UNIX stream socket PATH, sends MSG
+# and prints the reply.
+unix_ask() {
+	"$PYTHON3" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode())
+print(s.recv(1024).decode())' "$1" "$2"
+}
+
+# records FILE: the bindwatch JSON records in FILE, one per line.
+records() {
+	grep '^{"event"' "$1" || true
+}
+
+# jrec FILE FILTER: runs the jq FILTER over the array of JSON records in
+# FILE (-r: strings raw); fails when a record does not parse.
+jrec() {
+	records "$1" | jq -rs "$2"
+}
+
+# jone FILE FILTER: FILTER over the single record of FILE; fails (showing
+# FILE) unless there is exactly one.
+jone() {
+	local n
+	n=$(records "$1" | wc -l)
+	if [ "$n" -ne 1 ]; then
+		printf 'expected exactly one JSON record in %s, found %s:\n' "$1" "$n" >&2
+		cat "$1" >&2
+		return 1
+	fi
+	records "$1" | jq -r "$2"
+}
+
+# assert_eq WHAT ACTUAL EXPECTED
+assert_eq() {
+	if [ "$2" != "$3" ]; then
+		printf '%s: expected [%s], got [%s]\n' "$1" "$3" "$2" >&2
+		return 1
+	fi
+}
+
+# make_time_wait PORT REUSE(0|1): leaves only a server-side TIME-WAIT socket
+# on 127.0.0.1:PORT (TESTING.md): the listener (with or without
+# SO_REUSEADDR) accepts one connection, the accepted socket closes first,
+# then the client, then the listener.
+make_time_wait() {
+	"$PYTHON3" - "$1" "$2" <<'PY'
+import socket, sys
+port, reuse = int(sys.argv[1]), sys.argv[2] == "1"
+l = socket.socket()
+if reuse:
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(1)
+c = socket.create_connection(("127.0.0.1", port))
+a, _ = l.accept()
+a.close()
+c.close()
+l.close()
+PY
+}
+
+# has_time_wait PORT: a TIME-WAIT socket with local port PORT exists.
+has_time_wait() {
+	[ -n "$(ss -Htan state time-wait "sport = :$1" 2>/dev/null)" ]
+}
+
+# elapsed_ms CMD...: runs CMD (stdout/stderr as they are), leaves the
+# wall time in ELAPSED_MS and the exit status in status.
+elapsed_ms() {
+	local t0 t1
+	t0=$(date +%s%N)
+	status=0
+	"$@" || status=$?
+	t1=$(date +%s%N)
+	ELAPSED_MS=$(((t1 - t0) / 1000000))
+}
