@@ -2,9 +2,15 @@
 #include "unwind.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <libunwind.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "config.h"
 
@@ -18,8 +24,78 @@ static struct {
 	int (*step)(unw_cursor_t *);
 	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
 	int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
+	unw_accessors_t *(*get_accessors)(unw_addr_space_t);
+	unw_addr_space_t *local_as;
 } unw;
 static atomic_int unw_state; /* 0 untried, 1 loaded, -1 unavailable */
+
+/* dladdr() names the main program by argv[0] (or whatever the program
+ * rewrote its title to); the real path is read once at start-up. */
+static char exe_path[BW_MODULE_MAX];
+
+static bool single_threaded(void)
+{
+	char buf[1024];
+	long n, entries = 0;
+	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
+		for (long off = 0; off < n;) {
+			unsigned short reclen;
+			memcpy(&reclen, buf + off + 16, sizeof(reclen)); /* d_reclen */
+			if (buf[off + 19] != '.')                         /* d_name[0] */
+				entries++;
+			off += reclen;
+		}
+	close(fd);
+	return entries == 1;
+}
+
+/* libunwind's own memory check: read through the kernel, which fails with
+ * EFAULT on an unmapped address instead of faulting. No fd, no lock. */
+static int checked_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
+			      void *arg)
+{
+	struct iovec local = {val, sizeof(*val)};
+	struct iovec remote = {(void *)addr, sizeof(*val)}; /* NOLINT(performance-no-int-to-ptr) */
+	(void)as;
+	(void)arg;
+	if (write)
+		return -UNW_EINVAL; /* only unw_resume/unw_set_reg write; we use neither */
+	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*val)
+		       ? 0
+		       : -UNW_EINVAL;
+}
+
+/* libunwind 1.6 checks stack addresses (CONSERVATIVE_CHECKS, on in Debian)
+ * by write()ing them into a pipe that it opens on first use and never
+ * closes (src/x86_64/Ginit.c, tdep_init_mem_validate, write_validate); it
+ * reopens it whenever a read fails, and goes on using those fd numbers
+ * after the program closed and reused them: a leaked pair, and a stray
+ * read() on one of the program's descriptors. So: (1) the first use
+ * happens here, single-threaded in our constructor, with the soft
+ * RLIMIT_NOFILE at 0 so that pipe2() fails; (2) the local address space's
+ * access_mem, the only caller of that check, is replaced by one that asks
+ * the kernel (process_vm_readv) instead. libunwind then never opens a
+ * descriptor of its own. */
+static bool tame_libunwind(void)
+{
+	struct rlimit old, none;
+	unw_accessors_t *acc;
+
+	if (!single_threaded() || getrlimit(RLIMIT_NOFILE, &old) < 0)
+		return false;
+	none = (struct rlimit){.rlim_cur = 0, .rlim_max = old.rlim_max};
+	if (setrlimit(RLIMIT_NOFILE, &none) < 0)
+		return false;
+	acc = unw.get_accessors(*unw.local_as); /* runs tdep_init() */
+	setrlimit(RLIMIT_NOFILE, &old);
+	if (!acc)
+		return false;
+	acc->access_mem = checked_access_mem;
+	return true;
+}
 
 bool bw_unwind_init(void)
 {
@@ -35,22 +111,34 @@ bool bw_unwind_init(void)
 		*(void **)&unw.step = dlsym(h, BW_STR(unw_step));
 		*(void **)&unw.get_reg = dlsym(h, BW_STR(unw_get_reg));
 		*(void **)&unw.get_proc_name = dlsym(h, BW_STR(unw_get_proc_name));
+		*(void **)&unw.get_accessors = dlsym(h, BW_STR(unw_get_accessors));
+		unw.local_as = dlsym(h, BW_STR(unw_local_addr_space));
 	}
 	st = h && unw.getcontext && unw.init_local && unw.step && unw.get_reg &&
-			     unw.get_proc_name ? 1 : -1;
+			     unw.get_proc_name && unw.get_accessors && unw.local_as &&
+			     tame_libunwind()
+		     ? 1 : -1;
+	if (st > 0) {
+		ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
+		exe_path[n > 0 ? n : 0] = '\0';
+	}
 	atomic_store(&unw_state, st);
 	return st > 0;
 }
 
 void bw_unwind_describe(struct bw_frame *f)
 {
+	struct link_map *lm = NULL;
 	Dl_info info;
 	/* A return address points after the call; look up pc-1 so the
 	 * symbol is the caller even when the call is its last instruction. */
-	if (dladdr((void *)(f->pc - 1), &info) == 0) { /* NOLINT(performance-no-int-to-ptr): a code address */
+	/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
+	if (dladdr1((void *)(f->pc - 1), &info, (void **)&lm, RTLD_DL_LINKMAP) == 0) {
 		f->module[0] = '\0';
 		return;
 	}
+	if (lm && lm->l_name && !lm->l_name[0] && exe_path[0])
+		info.dli_fname = exe_path; /* the main program */
 	if (info.dli_fname) {
 		size_t n = strlen(info.dli_fname);
 		if (n >= sizeof(f->module))

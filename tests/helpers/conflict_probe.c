@@ -1,8 +1,10 @@
 /* conflict_probe: binds (and optionally listens on) an address and prints
  * the exact return value and errno, so a test can compare a run with and
  * without the shim. Usage:
- *   conflict_probe [-u] [-6] [-r] [-l] [-V 0|1] ADDR PORT
+ *   conflict_probe [-u] [-6] [-r] [-l] [-p] [-V 0|1] [-w] ADDR PORT
  *     -u UDP, -6 IPv6, -r SO_REUSEADDR, -l listen after bind,
+ *     -p wait for a line on stdin between bind and listen (a listen()-time
+ *        conflict needs both sockets bound before the other one listens),
  *     -V set IPV6_V6ONLY, -w wait for a line on stdin before exiting. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,12 +17,12 @@
 
 int main(int argc, char **argv)
 {
-	int udp = 0, v6 = 0, reuse = 0, do_listen = 0, v6only = -1, wait_stdin = 0, opt;
+	int udp = 0, v6 = 0, reuse = 0, do_listen = 0, v6only = -1, wait_stdin = 0, pause = 0, opt;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, r, e;
 
-	while ((opt = getopt(argc, argv, "u6rlV:w")) != -1) {
+	while ((opt = getopt(argc, argv, "u6rlpV:w")) != -1) {
 		switch (opt) {
 		case 'u': udp = 1; break;
 		case '6': v6 = 1; break;
@@ -28,6 +30,7 @@ int main(int argc, char **argv)
 		case 'l': do_listen = 1; break;
 		case 'V': v6only = atoi(optarg); break;
 		case 'w': wait_stdin = 1; break;
+		case 'p': pause = 1; break;
 		default: return 64;
 		}
 	}
@@ -61,6 +64,12 @@ int main(int argc, char **argv)
 	e = errno;
 	printf("bind=%d errno=%d\n", r, r < 0 ? e : 0);
 	if (r == 0 && do_listen) {
+		if (pause) {
+			char line[16];
+			fflush(stdout);
+			if (!fgets(line, sizeof(line), stdin))
+				return 66;
+		}
 		errno = 0;
 		r = listen(fd, 16);
 		e = errno;

@@ -54,6 +54,16 @@ wait_unix() {
 	return 1
 }
 
+# wait_file_line FILE LINE: polls until FILE has the line LINE (10 s max).
+wait_file_line() {
+	for _ in $(seq 1 200); do
+		grep -qxF -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "$1 never got the line: $2" >&2
+	return 1
+}
+
 # bg CMD...: starts CMD in the background and remembers its pid for teardown.
 bg() {
 	"$@" >/dev/null 2>&1 &
@@ -79,20 +89,7 @@ hold_tcp() {
 # IPV6_V6ONLY on an IPv6 socket). hold unix PATH: a python3 AF_UNIX stream
 # listener on PATH. Waits until the socket is visible; pid in HOLDER_PID.
 hold() {
-	bg "$PYTHON3" -c 'import socket, sys, time
-kind, addr = sys.argv[1], sys.argv[2]
-if kind == "unix":
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(addr)
-else:
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
-    if fam == socket.AF_INET6 and sys.argv[4] != "":
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(sys.argv[4]))
-    s.bind((addr, int(sys.argv[3])))
-if kind != "udp":
-    s.listen(8)
-time.sleep(600)' "$1" "$2" "${3:-}" "${4:-}"
+	bg "$PYTHON3" "$BW_SRCDIR/tests/helpers/hold.py" "$@"
 	HOLDER_PID=$!
 	if [ "$1" = unix ]; then
 		wait_unix "$2"
