@@ -1,6 +1,7 @@
 #include "procinfo.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,6 +113,50 @@ static void read_cgroup(int dfd, struct bw_proc *pr)
 	pr->cgroup[n] = '\0';
 }
 
+static bool is_hex64(const char *p)
+{
+	for (int i = 0; i < 64; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+void bw_proc_cgroup_identity(const char *cgroup, char *unit, size_t unit_size, char *container,
+			     size_t container_size)
+{
+	const char *p = cgroup;
+	if (unit_size)
+		unit[0] = '\0';
+	if (container_size)
+		container[0] = '\0';
+	/* The innermost component that names a unit wins: user@.service is an
+	 * outer manager, app.service inside it the holder's own unit. */
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		static const char *const suffixes[] = {".service", ".scope", ".socket", ".slice"};
+		for (size_t i = 0; i < 3; i++) { /* not .slice: a slice is no unit of its own */
+			size_t sl = strlen(suffixes[i]);
+			if (n > sl && n < unit_size && memcmp(p + n - sl, suffixes[i], sl) == 0) {
+				memcpy(unit, p, n);
+				unit[n] = '\0';
+			}
+		}
+		/* docker-<id>.scope, libpod-<id>.scope, cri-containerd-<id>.scope,
+		 * or a bare /docker/<id>: the first 64-hex run is the container. */
+		for (size_t i = 0; container_size > 64 && !container[0] && i + 64 <= n; i++) {
+			if ((i == 0 || p[i - 1] == '-') && is_hex64(p + i) &&
+			    (i + 64 == n || p[i + 64] == '.')) {
+				memcpy(container, p + i, 64);
+				container[64] = '\0';
+			}
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+}
+
 int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret)
 {
 	char path[256], buf[4096];
@@ -146,6 +191,8 @@ int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret)
 	}
 	read_uid(dfd, ret);
 	read_cgroup(dfd, ret);
+	bw_proc_cgroup_identity(ret->cgroup, ret->unit, sizeof(ret->unit), ret->container,
+				sizeof(ret->container));
 	close(dfd);
 	if (ret->have_uid)
 		bw_user_name(ret->uid, ret->user, sizeof(ret->user));

@@ -22,6 +22,8 @@ struct bw_proc {
 	bool cmdline_truncated;
 	time_t start;              /* wall-clock start time, 0 if unknown */
 	char cgroup[BW_CGROUP_MAX];    /* v2 path ("0::/system.slice/x.service"), or "" */
+	char unit[96];                 /* systemd unit from the cgroup path, or "" */
+	char container[72];            /* container id from the cgroup path, or "" */
 	char user[BW_USER_MAX];        /* name, or "" if uid not in passwd */
 };
 
@@ -35,6 +37,12 @@ int bw_proc_parse_stat(const char *buf, char *comm, size_t comm_size, pid_t *ppi
 
 /* "a\0b\0c\0" -> "a b c" in place semantics over a copy; returns length. */
 size_t bw_proc_join_cmdline(const char *raw, size_t n, char *out, size_t size);
+
+/* Derives the systemd unit ("nginx.service", "session-2.scope") and a
+ * container id (docker/podman/containerd: 64 hex digits) from a cgroup
+ * path. Either may come out empty. */
+void bw_proc_cgroup_identity(const char *cgroup, char *unit, size_t unit_size, char *container,
+			     size_t container_size);
 
 /* Boot time (seconds since the epoch) from <proc_root>/stat's btime. */
 time_t bw_proc_boot_time(const char *proc_root);

@@ -106,6 +106,12 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 			bw_buf_age(b, (int64_t)(c->time - h->proc.start));
 			bw_buf_puts(b, " ago)");
 		}
+		if (h->proc.unit[0]) {
+			bw_buf_puts(b, ", unit ");
+			bw_buf_escape(b, h->proc.unit, strlen(h->proc.unit));
+		}
+		if (h->proc.container[0])
+			bw_buf_printf(b, ", container %.12s", h->proc.container);
 		if (h->proc.cgroup[0]) {
 			bw_buf_puts(b, ", cgroup ");
 			bw_buf_escape(b, h->proc.cgroup, strlen(h->proc.cgroup));
@@ -268,6 +274,8 @@ static void json_holder(struct bw_buf *b, const struct bw_holder *h)
 			bw_buf_puts(b, "null");
 		}
 		json_strz(b, "cgroup", h->proc.cgroup);
+		json_strz(b, "unit", h->proc.unit);
+		json_strz(b, "container", h->proc.container);
 	} else {
 		bw_buf_printf(b, ",\"comm\":null,\"cmdline\":null,\"uid\":%u,\"user\":null,"
 				 "\"since\":null", (unsigned)h->sock.uid);

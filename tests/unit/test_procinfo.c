@@ -254,6 +254,38 @@ static void test_self(int argc, char **argv)
 	CHECK(p.cgroup[0] == '/');
 }
 
+/* Unit and container names come from the cgroup path alone. */
+static void test_cgroup_identity(void)
+{
+	static const struct {
+		const char *cgroup, *unit, *container;
+	} cases[] = {
+		{"/system.slice/nginx.service", "nginx.service", ""},
+		{"/user.slice/user-0.slice/user@0.service/app.slice/foo.service", "foo.service", ""},
+		{"/system.slice/docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+		 "docker-0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef.scope",
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		{"/docker/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "",
+		 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"},
+		{"/", "", ""},
+		{"/system.slice", "", ""},
+		{"/docker/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdeX", "", ""},
+		{"/user.slice/user-1000.slice/session-2.scope", "session-2.scope", ""},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char unit[96], container[72];
+		bw_proc_cgroup_identity(cases[i].cgroup, unit, sizeof(unit), container, sizeof(container));
+		CHECK_STREQ(unit, cases[i].unit);
+		CHECK_STREQ(container, cases[i].container);
+	}
+	/* Too small to hold the id: left empty, never truncated. */
+	char small_unit[4], small_container[16];
+	bw_proc_cgroup_identity(cases[2].cgroup, small_unit, sizeof(small_unit), small_container,
+				sizeof(small_container));
+	CHECK_STREQ(small_unit, "");
+	CHECK_STREQ(small_container, "");
+}
+
 int main(int argc, char **argv)
 {
 	test_parse_stat();
@@ -262,5 +294,6 @@ int main(int argc, char **argv)
 	test_fixture_procs();
 	test_long_cmdline();
 	test_self(argc, argv);
+	test_cgroup_identity();
 	return check_done("procinfo");
 }
