@@ -28,7 +28,8 @@ const char *bw_cause_name(enum bw_cause c)
 
 /* Most actionable first: what the user can act on beats what merely exists. */
 static const enum bw_cause priority[] = {
-	BW_CAUSE_SELF, BW_CAUSE_SOCKET_ACTIVATION, BW_CAUSE_UNIX_LIVE, BW_CAUSE_LISTENER,
+	BW_CAUSE_SELF, BW_CAUSE_SOCKET_ACTIVATION, BW_CAUSE_UNIX_LIVE, BW_CAUSE_REUSEPORT_MISMATCH,
+	BW_CAUSE_LISTENER,
 	BW_CAUSE_DUAL_STACK, BW_CAUSE_WILDCARD_OVERLAP, BW_CAUSE_NOT_VISIBLE,
 	BW_CAUSE_TIME_WAIT, BW_CAUSE_UNKNOWN,
 };
@@ -48,6 +49,20 @@ static bool is_orphan_state(const struct bw_sock *s)
 	return s->local.proto == BW_PROTO_TCP && s->inode == 0;
 }
 
+/* SO_REUSEPORT lets sockets share a port only if every one of them set it
+ * before bind() and all have the same effective uid (socket(7); kernel:
+ * net/ipv4/inet_connection_sock.c, inet_bind_conflict() and
+ * sk_reuseport_match()). A conflict where at least one side set it is
+ * about that rule, provided both sides' options are known. */
+static bool reuseport_mismatch(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	if (c->pid == 0 || c->want_reuseport < 0 || h->reuseport < 0)
+		return false;
+	if (c->want_reuseport != h->reuseport)
+		return true;
+	return c->want_reuseport == 1 && c->have_uid && h->sock.uid != c->uid;
+}
+
 static enum bw_cause classify_holder(const struct bw_conflict *c, const struct bw_holder *h)
 {
 	if (h->sock.local.family == AF_UNIX) {
@@ -64,6 +79,8 @@ static enum bw_cause classify_holder(const struct bw_conflict *c, const struct b
 		return BW_CAUSE_SELF;
 	if (h->pid == 1 || (h->have_proc && strcmp(h->proc.comm, "systemd") == 0))
 		return BW_CAUSE_SOCKET_ACTIVATION;
+	if (reuseport_mismatch(c, h))
+		return BW_CAUSE_REUSEPORT_MISMATCH;
 	if (h->overlap == BW_OVERLAP_DUAL_STACK)
 		return BW_CAUSE_DUAL_STACK;
 	if (h->overlap == BW_OVERLAP_WILDCARD)
@@ -122,6 +139,21 @@ static void write_hint(struct bw_conflict *c)
 		who(&b, h);
 		bw_buf_puts(&b, "; stop it, pick another port/path, or let bindwatch remap"
 				" (BINDWATCH_REMAP)");
+		break;
+	case BW_CAUSE_REUSEPORT_MISMATCH:
+		if (c->want_reuseport != h->reuseport) {
+			bw_buf_printf(&b, "only %s set SO_REUSEPORT (", h->reuseport == 1 ? "the holder" : "this socket");
+			who(&b, h);
+			bw_buf_puts(&b, h->reuseport == 1 ? " has it, this socket does not)" : " does not)");
+			bw_buf_puts(&b, "; sockets share a port only if every one of them sets"
+					" SO_REUSEPORT before bind()");
+		} else {
+			bw_buf_printf(&b, "both set SO_REUSEPORT, but the kernel lets only sockets of"
+					  " the same effective uid share a port: the holder ");
+			who(&b, h);
+			bw_buf_printf(&b, " is uid %u, this process uid %u; run both as one user",
+				      (unsigned)h->sock.uid, (unsigned)c->uid);
+		}
 		break;
 	case BW_CAUSE_DUAL_STACK:
 		bw_addr_format(&h->sock.local, addr, sizeof(addr));

@@ -31,6 +31,8 @@ struct bw_holder {
 	int fd;
 	bool have_proc;
 	struct bw_proc proc;
+	signed char reuseaddr;    /* the holder's SO_REUSEADDR / SO_REUSEPORT: */
+	signed char reuseport;    /* 1 set, 0 not, -1 unknown (not ours to peek) */
 	enum bw_cause cause;
 };
 
@@ -44,6 +46,9 @@ struct bw_conflict {
 	struct bw_addr want;
 	bool want_v6only;
 	uint64_t own_inode;       /* the failing socket itself: never its own holder */
+	signed char want_reuseaddr, want_reuseport;  /* its options: 1, 0, -1 unknown */
+	bool have_uid;
+	uid_t uid;                /* the failing process's euid */
 	int err;
 
 	size_t n_holders;

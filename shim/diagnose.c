@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -48,12 +49,52 @@ int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 	return 0;
 }
 
+/* 1/0 for a boolean socket option, -1 if it can't be read. */
+static signed char bool_opt(int fd, int name)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	return getsockopt(fd, SOL_SOCKET, name, &v, &l) == 0 ? v != 0 : -1;
+}
+
 int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct stat st;
 	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
 		c->own_inode = st.st_ino;
+	c->want_reuseaddr = bool_opt(fd, SO_REUSEADDR);
+	c->want_reuseport = bool_opt(fd, SO_REUSEPORT);
 	return bw_diag_describe_socket(fd, sa, len, &c->want, &c->want_v6only);
+}
+
+/* The holder's SO_REUSEADDR/SO_REUSEPORT, read on a duplicate of its fd
+ * (pidfd_getfd(2): needs ptrace access to it, i.e. our own uid or root;
+ * otherwise they stay unknown). In our own process the fd is ours. */
+static void peek_options(struct bw_holder *h, pid_t self_pid)
+{
+	int pidfd, dup;
+	h->reuseaddr = h->reuseport = -1;
+	if (h->pid <= 0 || h->fd < 0 || h->sock.local.family == AF_UNIX)
+		return;
+	if (h->pid == self_pid) {
+		h->reuseaddr = bool_opt(h->fd, SO_REUSEADDR);
+		h->reuseport = bool_opt(h->fd, SO_REUSEPORT);
+		return;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, h->pid, 0);
+	if (pidfd < 0)
+		return;
+	dup = (int)syscall(SYS_pidfd_getfd, pidfd, h->fd, 0); /* O_CLOEXEC is implied */
+	close(pidfd);
+	if (dup < 0)
+		return;
+	struct stat st;
+	/* The fd may have been reused since the scan: only trust the same socket. */
+	if (fstat(dup, &st) == 0 && st.st_ino == h->sock.inode) {
+		h->reuseaddr = bool_opt(dup, SO_REUSEADDR);
+		h->reuseport = bool_opt(dup, SO_REUSEPORT);
+	}
+	close(dup);
 }
 
 /* Lower is shown first and kept when the table is full. */
@@ -315,6 +356,16 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		h->fd = q.fd[i];
 		if (h->pid > 0 && bw_proc_info(proc_root, h->pid, &h->proc) == 0)
 			h->have_proc = true;
+		peek_options(h, self_pid);
+	}
+	if (c->pid > 0) {
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%d", proc_root, (int)c->pid);
+		if (stat(path, &st) == 0) {
+			c->uid = st.st_uid;
+			c->have_uid = true;
+		}
 	}
 	bw_classify(c);
 }

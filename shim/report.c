@@ -97,6 +97,10 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 	bw_buf_printf(b, " %s", addr);
 	if (h->sock.local.family != AF_UNIX && h->overlap != BW_OVERLAP_EXACT)
 		bw_buf_printf(b, " (%s overlap)", bw_overlap_name(h->overlap));
+	if (h->reuseaddr == 1)
+		bw_buf_puts(b, " SO_REUSEADDR");
+	if (h->reuseport == 1)
+		bw_buf_puts(b, " SO_REUSEPORT");
 	if (h->have_proc) {
 		bw_buf_printf(b, ", ppid %d", (int)h->proc.ppid);
 		if (h->proc.start) {
@@ -290,6 +294,9 @@ static void json_holder(struct bw_buf *b, const struct bw_holder *h)
 	json_addr(b, &h->sock.local);
 	bw_buf_printf(b, ",\"inode\":%llu", (unsigned long long)h->sock.inode);
 	json_strz(b, "overlap", bw_overlap_name(h->overlap));
+	bw_buf_printf(b, ",\"reuseaddr\":%s,\"reuseport\":%s",
+		      h->reuseaddr < 0 ? "null" : h->reuseaddr ? "true" : "false",
+		      h->reuseport < 0 ? "null" : h->reuseport ? "true" : "false");
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
 		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
 	json_strz(b, "cause", bw_cause_name(h->cause));

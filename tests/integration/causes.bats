@@ -432,3 +432,50 @@ with open(sys.argv[1], "ab", buffering=0) as f:
 	assert_file_has "$syslog" "0.0.0.0:$P/tcp) failed"
 	assert_file_has "$syslog" "cause: listener"
 }
+
+# A python3 socket on 127.0.0.1:PORT with SO_REUSEPORT on (1) or off (0),
+# listening; prints "bind=0" or "bind=-1 errno=E".
+PY_REUSEPORT='import socket, sys, time
+s = socket.socket()
+if sys.argv[2] == "1":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.listen(8)
+    print("bind=0", flush=True)
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno, flush=True)
+time.sleep(float(sys.argv[3]))'
+
+@test "cause reuseport_mismatch: only the holder set SO_REUSEPORT" {
+	P=$(free_port)
+	bg "$PYTHON3" -c "$PY_REUSEPORT" "$P" 1 600
+	hp=${BG_PIDS[-1]}
+	wait_listen "$P"
+	shim_py py "$PY_REUSEPORT" "$P" 0 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].reuseport] | map(tostring) | @tsv')" \
+		"$(printf 'reuseport_mismatch\t%s\ttrue' "$hp")"
+	hint_has py "only the holder set SO_REUSEPORT"
+}
+
+@test "cause reuseport_mismatch: both set SO_REUSEPORT under different uids" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to run the holder as another uid"
+	P=$(free_port)
+	# /usr/bin/python3: a pyenv interpreter under /root is not readable by nobody.
+	bg setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c "$PY_REUSEPORT" "$P" 1 600
+	wait_listen "$P"
+	shim_py py "$PY_REUSEPORT" "$P" 1 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "cause" "$(j py .cause)" "reuseport_mismatch"
+	hint_has py "is uid 65534, this process uid 0"
+}
+
+@test "reuseport control: both set SO_REUSEPORT under one uid share the port, nothing reported" {
+	P=$(free_port)
+	bg "$PYTHON3" -c "$PY_REUSEPORT" "$P" 1 600
+	wait_listen "$P"
+	shim_py py "$PY_REUSEPORT" "$P" 1 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=0"
+	[ ! -s "$BATS_TEST_TMPDIR/py.err" ]
+}
