@@ -48,12 +48,13 @@ void bw_hook_init(void)
 	int expected = 0;
 	if (!atomic_compare_exchange_strong(&state, &expected, 1))
 		return;
+	bw_emit_capture_stderr();
 	bw_settings_load(&settings, env, getauxval(AT_SECURE) != 0);
 	settings.color = settings.color && settings.dest == BW_DEST_STDERR && isatty(2);
 	bw_sockdiag_disabled = !settings.netlink;
 	bw_bpf_disabled = !settings.bpf;
 	for (size_t i = 0; i < settings.n_warnings; i++)
-		bw_write_all(2, settings.warnings[i], strlen(settings.warnings[i]));
+		bw_emit_stderr(settings.warnings[i], strlen(settings.warnings[i]));
 	if (!settings.disable) {
 		if (settings.stack || settings.trace == BW_TRACE_ALL)
 			bw_unwind_init();

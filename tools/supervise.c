@@ -858,6 +858,7 @@ static int setup(struct sup *sv)
 	char buf[32];
 	sv->nfd = -1;
 	sv->own_netns = -1;
+	bw_emit_capture_stderr();
 	bw_settings_load(&sv->s, env, false);
 	sv->s.color = sv->s.color && sv->s.dest == BW_DEST_STDERR && isatty(2);
 	for (size_t i = 0; i < sv->s.n_warnings; i++)
