@@ -411,3 +411,31 @@ BAD_POLICIES=(
 	assert_eq "exit status with a good rule" "$status" 0
 	[ -e "$marker" ]
 }
+
+@test "listen()-time remap: a twin socket on the next port replaces the program's fd, which then accepts" {
+	P=$(free_port)
+	capture lsn "$CLI" --json --no-stack --remap "$P=next" -- "$PYTHON3" -c 'import socket, sys
+port = int(sys.argv[1])
+def reuse():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return s
+a = reuse(); a.bind(("127.0.0.1", port))
+h = reuse(); h.bind(("127.0.0.1", port)); h.listen(8)  # now a.listen() must fail
+fd = a.fileno()
+a.listen(8)
+new = a.getsockname()[1]
+print("same_fd=%s moved=%s acceptconn=%d" % (a.fileno() == fd, new != port,
+      a.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)))
+c = socket.create_connection(("127.0.0.1", new))
+conn, _ = a.accept()
+c.sendall(b"hi")
+print(conn.recv(2).decode())' "$P"
+	assert_eq "status" "$status" 0
+	assert_eq "program" "$(cat "$BATS_TEST_TMPDIR/lsn.out")" "$(printf 'same_fd=True moved=True acceptconn=1\nhi')"
+	rec=$(grep '^{' "$BATS_TEST_TMPDIR/lsn.err")
+	assert_eq "event" "$(jq -r .event <<<"$rec")" "listen_conflict"
+	assert_eq "remap" "$(jq -r '[.remap.ok, .remap.from_port, .remap.action] | map(tostring) | @tsv' <<<"$rec")" \
+		"$(printf 'true\t%s\tnext' "$P")"
+	[ "$(jq -r .remap.to_port <<<"$rec")" -gt "$P" ]
+}
