@@ -16,7 +16,9 @@ static int open_view(const void *btf, size_t len, struct view *v)
 	if (len < sizeof(h))
 		return -EINVAL;
 	memcpy(&h, btf, sizeof(h));
-	if (h.magic != BTF_MAGIC || h.hdr_len > len ||
+	/* Types are read through struct btf_type pointers: the section must
+	 * start 4-byte aligned (libbpf's btf_parse_type_sec() says the same). */
+	if (h.magic != BTF_MAGIC || h.hdr_len > len || ((uint64_t)h.hdr_len + h.type_off) % 4 != 0 ||
 	    (uint64_t)h.hdr_len + h.type_off + h.type_len > len ||
 	    (uint64_t)h.hdr_len + h.str_off + h.str_len > len)
 		return -EINVAL;
@@ -120,7 +122,10 @@ static long find_id(const struct view *v, uint32_t id, const struct btf_type *t,
 	return 0;
 }
 
-static long member_in(const struct view *v, const struct btf_type *t, const char *member, int depth)
+/* *budget bounds the anonymous members resolved in one lookup: each costs a
+ * walk over every type, and a corrupt blob can nest a struct in itself. */
+static long member_in(const struct view *v, const struct btf_type *t, const char *member, int depth,
+		      unsigned *budget)
 {
 	const struct btf_member *m = (const void *)(t + 1);
 	uint32_t vlen = BTF_INFO_VLEN(t->info);
@@ -130,12 +135,13 @@ static long member_in(const struct view *v, const struct btf_type *t, const char
 		const char *n = str(v, m[i].name_off);
 		if (strcmp(n, member) == 0)
 			return bits % 8 ? -EINVAL : (long)(bits / 8);
-		if (!*n && depth < 4) {
+		if (!*n && depth < 4 && *budget > 0) {
 			struct by_id q = {m[i].type, NULL};
+			(*budget)--;
 			walk(v, find_id, &q);
 			if (q.found && (BTF_INFO_KIND(q.found->info) == BTF_KIND_STRUCT ||
 					BTF_INFO_KIND(q.found->info) == BTF_KIND_UNION)) {
-				long r = member_in(v, q.found, member, depth + 1);
+				long r = member_in(v, q.found, member, depth + 1, budget);
 				if (r >= 0)
 					return (long)(bits / 8) + r;
 			}
@@ -147,6 +153,7 @@ static long member_in(const struct view *v, const struct btf_type *t, const char
 struct member_q {
 	const char *type, *member;
 	long offset;
+	unsigned budget;
 };
 
 static long find_member(const struct view *v, uint32_t id, const struct btf_type *t, void *ctx)
@@ -156,7 +163,7 @@ static long find_member(const struct view *v, uint32_t id, const struct btf_type
 	(void)id;
 	if (BTF_INFO_KIND(t->info) != BTF_KIND_STRUCT || strcmp(str(v, t->name_off), q->type) != 0)
 		return 0;
-	r = member_in(v, t, q->member, 0);
+	r = member_in(v, t, q->member, 0, &q->budget);
 	if (r < 0)
 		return 0;
 	q->offset = r;
@@ -166,7 +173,7 @@ static long find_member(const struct view *v, uint32_t id, const struct btf_type
 long bw_btf_member_offset(const void *btf, size_t len, const char *type, const char *member)
 {
 	struct view v;
-	struct member_q q = {type, member, -ENOENT};
+	struct member_q q = {type, member, -ENOENT, 256};
 	if (open_view(btf, len, &v) < 0)
 		return -EINVAL;
 	if (walk(&v, find_member, &q) < 0)

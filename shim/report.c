@@ -126,12 +126,18 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 
 static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f)
 {
-	bw_buf_printf(b, P "    #%zu 0x%lx %s", i, (unsigned long)f->pc,
-		      f->symbol[0] ? f->symbol : "??");
-	if (f->symbol[0])
+	bw_buf_printf(b, P "    #%zu 0x%lx ", i, (unsigned long)f->pc);
+	if (f->symbol[0]) {
+		bw_buf_escape(b, f->symbol, strlen(f->symbol));
 		bw_buf_printf(b, "+0x%lx", (unsigned long)f->offset);
-	if (f->module[0])
-		bw_buf_printf(b, " (%s +0x%lx)", f->module, (unsigned long)f->module_offset);
+	} else {
+		bw_buf_puts(b, "??");
+	}
+	if (f->module[0]) {
+		bw_buf_puts(b, " (");
+		bw_buf_escape(b, f->module, strlen(f->module));
+		bw_buf_printf(b, " +0x%lx)", (unsigned long)f->module_offset);
+	}
 	bw_buf_puts(b, "\n");
 }
 
@@ -483,7 +489,8 @@ size_t bw_report_repeats(enum bw_format fmt, const char *desc, unsigned count, c
 size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size);
-	bw_buf_printf(&b, "%s[%d] %s(", c->comm, (int)c->pid, c->call);
+	bw_buf_escape(&b, c->comm, strlen(c->comm));
+	bw_buf_printf(&b, "[%d] %s(", (int)c->pid, c->call);
 	want_desc(&b, c);
 	bw_buf_puts(&b, ")");
 	return b.len;
@@ -496,6 +503,13 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 	static const char *const names[] = {"SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY"};
 	bool first = true;
 
+	if (size < (fmt == BW_FORMAT_JSON ? 4u : 2u)) {
+		/* Not even "{}\n" (or "\n") fits: an empty string, never a byte
+		 * past the end. */
+		if (size)
+			buf[0] = '\0';
+		return 0;
+	}
 	bw_addr_format(&t->addr, addr, sizeof(addr));
 	if (fmt == BW_FORMAT_JSON) {
 		bw_buf_printf(&b, "{\"event\":\"%s\",\"time\":\"", t->call);
@@ -530,10 +544,22 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 		} else {
 			bw_buf_puts(&b, "null");
 		}
+		if (b.truncated) {
+			/* Never emit broken JSON: fall back to a minimal valid record. */
+			b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+			bw_buf_printf(&b, "{\"event\":\"%s\",\"pid\":%d,\"fd\":%d,\"result\":%d,"
+					  "\"truncated\":true", t->call, (int)t->pid, t->fd, t->result);
+			if (b.truncated) {
+				b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+				bw_buf_puts(&b, "{");
+			}
+		}
 		b.p[b.len++] = '}';
 	} else {
-		bw_buf_printf(&b, P "%s[%d] %s(fd %d, %s/%s) = %d", t->comm, (int)t->pid, t->call,
-			      t->fd, addr, bw_proto_name(t->addr.proto), t->result);
+		bw_buf_puts(&b, P);
+		bw_buf_escape(&b, t->comm, strlen(t->comm));
+		bw_buf_printf(&b, "[%d] %s(fd %d, %s/%s) = %d", (int)t->pid, t->call, t->fd, addr,
+			      bw_proto_name(t->addr.proto), t->result);
 		for (size_t i = 0; i < 3; i++)
 			if (t->options & (1u << i)) {
 				bw_buf_printf(&b, "%s%s", first ? " [" : ",", names[i]);
@@ -541,11 +567,16 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 			}
 		if (!first)
 			bw_buf_puts(&b, "]");
-		if (t->have_frame)
-			bw_buf_printf(&b, " from %s+0x%lx (%s +0x%lx)",
-				      t->frame.symbol[0] ? t->frame.symbol : "??",
-				      (unsigned long)t->frame.offset, t->frame.module,
-				      (unsigned long)t->frame.module_offset);
+		if (t->have_frame) {
+			bw_buf_puts(&b, " from ");
+			if (t->frame.symbol[0])
+				bw_buf_escape(&b, t->frame.symbol, strlen(t->frame.symbol));
+			else
+				bw_buf_puts(&b, "??");
+			bw_buf_printf(&b, "+0x%lx (", (unsigned long)t->frame.offset);
+			bw_buf_escape(&b, t->frame.module, strlen(t->frame.module));
+			bw_buf_printf(&b, " +0x%lx)", (unsigned long)t->frame.module_offset);
+		}
 	}
 	b.p[b.len++] = '\n';
 	b.p[b.len] = '\0';

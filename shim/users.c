@@ -19,7 +19,9 @@ int bw_user_name_from(const char *passwd, uid_t uid, char *buf, size_t size)
 		if (c1 && c2 && (!nl || c2 < nl)) {
 			char *end;
 			unsigned long v = strtoul(c2 + 1, &end, 10);
-			if (end != c2 + 1 && *end == ':' && v == uid) {
+			/* Digits only: strtoul() alone would skip whitespace (a '\n'
+			 * too, running into the next line) and take a sign. */
+			if (c2[1] >= '0' && c2[1] <= '9' && *end == ':' && v == uid) {
 				size_t n = (size_t)(c1 - line);
 				if (n >= size)
 					n = size - 1;
