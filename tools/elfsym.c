@@ -72,7 +72,6 @@ static int section_counts(int fd, const Elf64_Ehdr *eh, unsigned *n, unsigned *s
 {
 	Elf64_Shdr s0;
 	uint64_t count = eh->e_shnum, strndx = eh->e_shstrndx;
-	int r;
 
 	if (eh->e_shoff == 0) {
 		*n = 0;
@@ -80,7 +79,7 @@ static int section_counts(int fd, const Elf64_Ehdr *eh, unsigned *n, unsigned *s
 		return 0;
 	}
 	if (count == 0 || strndx == SHN_XINDEX) {
-		r = read_shdr(fd, eh, 0, &s0);
+		int r = read_shdr(fd, eh, 0, &s0);
 		if (r < 0)
 			return r;
 		if (count == 0)
@@ -182,7 +181,7 @@ static bool is_code_symbol(const Elf64_Sym *s)
 
 static int scan_table(int fd, const Elf64_Shdr *tab, uint64_t vaddr, struct best *b)
 {
-	Elf64_Sym syms[SYMS_CHUNK];
+	Elf64_Sym syms[SYMS_CHUNK] = {0}; /* read_at fills k of them; the analyzer can't tell */
 	uint64_t n;
 
 	if (tab->sh_entsize != sizeof(Elf64_Sym))

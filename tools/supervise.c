@@ -44,7 +44,7 @@
 
 #define EXIT_SETUP 125
 #define REPORT_MAX (48 * 1024)
-#define STACK_WINDOW (BW_FP_WINDOW_WORDS * 8)
+#define STACK_WINDOW ((size_t)BW_FP_WINDOW_WORDS * 8)
 #define MAPS_MAX (4u << 20)
 #define CAP_NET_BIND_SERVICE_BIT 10
 
@@ -214,6 +214,7 @@ static char *read_all(pid_t pid, const char *what)
 /* Bytes of the target's memory; how many were read (0 on failure). */
 static size_t peek(pid_t tid, uint64_t addr, void *buf, size_t n)
 {
+	/* NOLINTNEXTLINE(performance-no-int-to-ptr): an address in the target */
 	struct iovec local = {buf, n}, remote = {(void *)(uintptr_t)addr, n};
 	ssize_t r = process_vm_readv(tid, &local, 1, &remote, 1, 0);
 	return r < 0 ? 0 : (size_t)r;
@@ -344,7 +345,7 @@ static size_t capture_stack(struct sup *sv, const struct call *k, struct bw_fram
 	uint64_t pcs[BW_STACK_DEPTH_MAX];
 	struct bw_map m;
 	char buf[512], what[64];
-	size_t n = 0, got;
+	size_t n = 0;
 
 	if (max == 0)
 		return 0;
@@ -361,7 +362,7 @@ static size_t capture_stack(struct sup *sv, const struct call *k, struct bw_fram
 	pcs[n++] = site.pc;
 	if (site.sp % 8 == 0 && bw_maps_find(sc.maps, site.sp, &m) == 0) {
 		size_t want = m.end - site.sp < STACK_WINDOW ? (size_t)(m.end - site.sp) : STACK_WINDOW;
-		got = peek(k->tid, site.sp, sv->a->stack, want) / 8;
+		size_t got = peek(k->tid, site.sp, sv->a->stack, want) / 8;
 		struct bw_fp_ops ops = {is_return, calls, &sc};
 		n += bw_fp_scan(sv->a->stack, got, site.sp, site.pc, &ops, pcs + n, max - n);
 	}
@@ -395,6 +396,7 @@ static void note(struct bw_remap *m, const char *fmt, ...)
 	size_t used = strlen(m->note);
 	va_list ap;
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
 	vsnprintf(m->note + used, sizeof(m->note) - used, fmt, ap);
 	va_end(ap);
 }
@@ -1025,7 +1027,7 @@ done:
  * PATH is unset). */
 int bw_command_kind(const char *cmd)
 {
-	const char *path = getenv("PATH"), *p, *colon;
+	const char *path = getenv("PATH"), *colon;
 	char file[PATH_MAX];
 	struct stat st;
 	int fd, r;
@@ -1037,7 +1039,7 @@ int bw_command_kind(const char *cmd)
 	} else {
 		if (!path)
 			path = "/bin:/usr/bin";
-		for (p = path;; p = colon + 1) {
+		for (const char *p = path;; p = colon + 1) {
 			size_t dl;
 			colon = strchrnul(p, ':');
 			dl = (size_t)(colon - p);

@@ -228,6 +228,7 @@ size_t bw_fp_scan(const uint64_t *words, size_t n, uint64_t base, uint64_t pc,
 	if (count == max)
 		return count;
 	limit = w.n < SCAN_WORDS ? w.n : SCAN_WORDS;
+	/* cppcheck-suppress knownConditionTrueFalse ; w.n is set by the caller's words */
 	for (size_t i = 0; i < limit; i++) {
 		uint64_t fp = base + i * 8;
 		size_t links;
