@@ -7,6 +7,9 @@
 #include <sys/socket.h>
 
 #define BW_UNIX_PATH_MAX 108
+/* Room for any formatted address: a unix name of 108 bytes, each escaped
+ * as \xNN, plus '@' and the NUL. */
+#define BW_ADDR_TEXT_MAX (4 * BW_UNIX_PATH_MAX + 8)
 
 enum bw_proto { BW_PROTO_UNKNOWN = 0, BW_PROTO_TCP, BW_PROTO_UDP, BW_PROTO_UNIX_STREAM,
 		BW_PROTO_UNIX_DGRAM, BW_PROTO_UNIX_SEQPACKET };

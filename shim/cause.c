@@ -111,7 +111,7 @@ static void write_hint(struct bw_conflict *c)
 {
 	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
 	const struct bw_holder *h = first_with(c, c->cause);
-	char addr[160];
+	char addr[BW_ADDR_TEXT_MAX];
 
 	switch (c->cause) {
 	case BW_CAUSE_SELF:

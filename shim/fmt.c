@@ -56,6 +56,11 @@ void bw_buf_escape(struct bw_buf *b, const char *s, size_t n)
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c >= 0x7f || c == '\\') {
 			char e[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
+			/* Whole escapes only: a cut one ("\\x0") reads as other bytes. */
+			if (b->size == 0 || b->size - 1 - b->len < sizeof(e)) {
+				b->truncated = true;
+				return;
+			}
 			bw_buf_putn(b, e, 4);
 		} else {
 			bw_buf_putn(b, (const char *)&c, 1);

@@ -8,7 +8,7 @@
 #include <sys/types.h>
 
 #define BW_RATELIMIT_SLOTS 32
-#define BW_RATELIMIT_DESC 160
+#define BW_RATELIMIT_DESC 512 /* "comm[pid] call(" BW_ADDR_TEXT_MAX "/proto)" */
 
 struct bw_conflict;
 

@@ -53,10 +53,10 @@ static void finish(struct bw_buf *b)
 
 static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h)
 {
-	char addr[160];
+	char addr[BW_ADDR_TEXT_MAX];
 	bw_addr_format(&h->sock.local, addr, sizeof(addr));
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
-		char rem[160];
+		char rem[BW_ADDR_TEXT_MAX];
 		bw_addr_format(&h->sock.remote, rem, sizeof(rem));
 		bw_buf_puts(b, P "  blocked by ");
 		holder_state(b, &h->sock);
@@ -178,7 +178,7 @@ static void json_remap(struct bw_buf *b, const struct bw_remap *m)
 
 static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
 {
-	char addr[160];
+	char addr[BW_ADDR_TEXT_MAX];
 	bw_addr_format(&c->want, addr, sizeof(addr));
 	bw_buf_printf(b, "%s/%s", addr, bw_proto_name(c->want.proto));
 }
@@ -409,7 +409,7 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 		      "Peer Address:Port", "Process");
 	for (size_t i = 0; i < c->n_holders; i++) {
 		const struct bw_holder *h = &c->holders[i];
-		char local[160], peer[160], st[24];
+		char local[BW_ADDR_TEXT_MAX], peer[BW_ADDR_TEXT_MAX], st[24];
 		struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
 		const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
 				  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
@@ -499,7 +499,7 @@ size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t si
 size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
-	char addr[160];
+	char addr[BW_ADDR_TEXT_MAX];
 	static const char *const names[] = {"SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY"};
 	bool first = true;
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "elfsym.h"
 
 /* The function names behind libunwind's macros, e.g. "_ULx86_64_step". */
 #define BW_STR_(x) #x
@@ -23,7 +24,6 @@ static struct {
 	int (*init_local)(unw_cursor_t *, unw_context_t *);
 	int (*step)(unw_cursor_t *);
 	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
-	int (*get_proc_name)(unw_cursor_t *, char *, size_t, unw_word_t *);
 	unw_accessors_t *(*get_accessors)(unw_addr_space_t);
 	unw_addr_space_t *local_as;
 } unw;
@@ -110,12 +110,11 @@ bool bw_unwind_init(void)
 		*(void **)&unw.init_local = dlsym(h, BW_STR(unw_init_local));
 		*(void **)&unw.step = dlsym(h, BW_STR(unw_step));
 		*(void **)&unw.get_reg = dlsym(h, BW_STR(unw_get_reg));
-		*(void **)&unw.get_proc_name = dlsym(h, BW_STR(unw_get_proc_name));
 		*(void **)&unw.get_accessors = dlsym(h, BW_STR(unw_get_accessors));
 		unw.local_as = dlsym(h, BW_STR(unw_local_addr_space));
 	}
 	st = h && unw.getcontext && unw.init_local && unw.step && unw.get_reg &&
-			     unw.get_proc_name && unw.get_accessors && unw.local_as &&
+			     unw.get_accessors && unw.local_as &&
 			     tame_libunwind()
 		     ? 1 : -1;
 	if (st > 0) {
@@ -147,6 +146,22 @@ void bw_unwind_describe(struct bw_frame *f)
 		f->module[n] = '\0';
 	}
 	f->module_offset = f->pc - (uintptr_t)info.dli_fbase;
+	/* The symbol from the file's own .symtab (static functions too), read
+	 * with pread into stack buffers: unw_get_proc_name() would do the
+	 * same through malloc (its debuglink lookup), which deadlocks when
+	 * the failing bind() comes from a signal handler that interrupted
+	 * malloc. l_addr is the load bias: pc - l_addr is the link-time
+	 * address the symbol table uses. */
+	if (!f->symbol[0] && lm && info.dli_fname && info.dli_fname[0] == '/') {
+		int fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+		uint64_t value;
+		if (fd >= 0) {
+			uint64_t vaddr = (uint64_t)(f->pc - lm->l_addr);
+			if (bw_elf_symbol(fd, vaddr - 1, f->symbol, sizeof(f->symbol), &value) == 0)
+				f->offset = (uintptr_t)(vaddr - value);
+			close(fd);
+		}
+	}
 	if (!f->symbol[0] && info.dli_sname) {
 		size_t n = strlen(info.dli_sname);
 		if (n >= sizeof(f->symbol))
@@ -174,7 +189,7 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self)
 	/* Bounded: a corrupt stack must not loop us forever. */
 	for (int guard = 0; n < max && guard < 512; guard++) {
 		struct bw_frame *f = &frames[n];
-		unw_word_t ip = 0, off = 0;
+		unw_word_t ip = 0;
 		Dl_info info;
 		if (unw.get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
 			break;
@@ -183,10 +198,6 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self)
 		/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
 		if (!(self_base && dladdr((void *)(f->pc - 1), &info) &&
 		      (uintptr_t)info.dli_fbase == self_base)) {
-			if (unw.get_proc_name(&cur, f->symbol, sizeof(f->symbol), &off) == 0)
-				f->offset = (uintptr_t)off;
-			else
-				f->symbol[0] = '\0';
 			bw_unwind_describe(f);
 			n++;
 		}

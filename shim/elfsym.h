@@ -1,7 +1,8 @@
-/* elfsym: the few facts --supervise needs from an ELF64 file, read with
- * pread() from an fd (no libelf, no mmap, bounded reads): what kind of
- * program it is, the link-time address of a file offset, and the function
- * symbol covering an address. A malformed or foreign file gives -ENOEXEC. */
+/* elfsym: the few facts bindwatch needs from an ELF64 file, read with
+ * pread() from an fd into stack buffers (no libelf, no mmap, no malloc:
+ * safe on the shim's failure path): what kind of program it is, the
+ * link-time address of a file offset, and the function symbol covering an
+ * address. A malformed or foreign file gives -ENOEXEC. */
 #pragma once
 #include <stddef.h>
 #include <stdint.h>
