@@ -6,6 +6,7 @@
 
 #include "cause.h"
 #include "check.h"
+#include "testaddr.h"
 #include "conflict.h"
 #include "diagnose.h"
 
@@ -13,16 +14,6 @@
 
 static struct bw_conflict C;
 
-static struct bw_addr A(const char *s)
-{
-	struct bw_addr a;
-	memset(&a, 0, sizeof(a));
-	if (bw_addr_parse(s, &a) != 0) {
-		fprintf(stderr, "bad test address %s\n", s);
-		exit(EXIT_FAILURE);
-	}
-	return a;
-}
 
 /* A fresh bind() conflict of pid SELF_PID on 'want'. */
 static struct bw_conflict *conflict(const char *want, enum bw_proto proto)

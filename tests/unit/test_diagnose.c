@@ -16,22 +16,13 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "testaddr.h"
 #include "diagnose.h"
 #include "socktab.h"
 #include "sysio.h"
 
 static struct bw_conflict C;
 
-static struct bw_addr A(const char *s)
-{
-	struct bw_addr a;
-	memset(&a, 0, sizeof(a));
-	if (bw_addr_parse(s, &a) != 0) {
-		fprintf(stderr, "bad test address %s\n", s);
-		exit(EXIT_FAILURE);
-	}
-	return a;
-}
 
 static struct bw_conflict *conflict(const char *want, enum bw_proto proto, pid_t pid)
 {

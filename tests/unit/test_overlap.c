@@ -5,18 +5,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "testaddr.h"
 #include "overlap.h"
 
-static struct bw_addr A(const char *s)
-{
-	struct bw_addr a;
-	memset(&a, 0, sizeof(a));
-	if (bw_addr_parse(s, &a) != 0) {
-		fprintf(stderr, "bad test address %s\n", s);
-		exit(EXIT_FAILURE);
-	}
-	return a;
-}
 
 static void ov(const char *want, bool want_v6only, const char *have, bool have_v6only,
 	       enum bw_overlap expected, int line)

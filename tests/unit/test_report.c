@@ -11,6 +11,7 @@
 
 #include "cause.h"
 #include "check.h"
+#include "testaddr.h"
 #include "conflict.h"
 #include "diagnose.h"
 #include "report.h"
@@ -21,16 +22,6 @@
 static struct bw_conflict C;
 static char out[BIG + 64];
 
-static struct bw_addr A(const char *s)
-{
-	struct bw_addr a;
-	memset(&a, 0, sizeof(a));
-	if (bw_addr_parse(s, &a) != 0) {
-		fprintf(stderr, "bad test address %s\n", s);
-		exit(EXIT_FAILURE);
-	}
-	return a;
-}
 
 static struct bw_holder *add(struct bw_conflict *c, const char *addr, const char *remote, int state,
 			     uint64_t inode, uint32_t uid)
