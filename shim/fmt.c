@@ -59,6 +59,8 @@ void bw_buf_escape(struct bw_buf *b, const char *s, size_t n)
 			/* Whole escapes only: a cut one ("\\x0") reads as other bytes. */
 			if (b->size == 0 || b->size - 1 - b->len < sizeof(e)) {
 				b->truncated = true;
+				if (b->size)
+					b->p[b->len] = '\0';
 				return;
 			}
 			bw_buf_putn(b, e, 4);

@@ -353,7 +353,7 @@ int bw_hook_listen_slow(int fd, int backlog, int entry_errno)
 
 static void flush_one(const char *desc, unsigned count, void *ctx)
 {
-	char line[512];
+	char line[4096]; /* a BW_RATELIMIT_DESC of \u00NN escapes, and the rest */
 	(void)ctx;
 	emit(line, bw_report_repeats(settings.format, desc, count, line, sizeof(line)));
 }

@@ -30,6 +30,8 @@ static uint64_t fnv(uint64_t h, const void *p, size_t n)
 uint64_t bw_ratelimit_key(const struct bw_conflict *c)
 {
 	uint64_t h = 14695981039346656037ull;
+	/* The pid too: a forked child counts its own conflicts. */
+	h = fnv(h, &c->pid, sizeof(c->pid));
 	h = fnv(h, c->call, strlen(c->call));
 	h = fnv(h, &c->want.family, sizeof(c->want.family));
 	h = fnv(h, &c->want.proto, sizeof(c->want.proto));
@@ -72,10 +74,10 @@ enum bw_rl_verdict bw_ratelimit_check(uint64_t key, uint64_t now_ns, uint64_t wi
 	*expired_repeats = 0;
 	if (window_ns == 0 || !(s = find_or_claim(key, &claimed)))
 		return BW_RL_REPORT;
-	if (claimed || atomic_load(&s->pid) != pid) {
-		/* New here (or inherited across fork): this thread reports. */
-		atomic_store(&s->repeats, 0);
-		atomic_store(&s->desc_state, 0);
+	if (claimed) {
+		/* The first of its kind: this thread reports. A slot is never
+		 * recycled, so repeats and desc_state start at 0 and may already
+		 * count threads that found the slot before until_ns was set. */
 		atomic_store(&s->pid, pid);
 		atomic_store(&s->until_ns, now_ns + window_ns);
 		return BW_RL_REPORT;
