@@ -63,6 +63,24 @@ static bool reuseport_mismatch(const struct bw_conflict *c, const struct bw_hold
 	return c->want_reuseport == 1 && c->have_uid && h->sock.uid != c->uid;
 }
 
+/* Service managers that create sockets for others (comm is at most 15
+ * bytes: "systemd-socket-" is systemd-socket-activate). */
+static bool is_manager(const char *comm)
+{
+	return strncmp(comm, "systemd", 7) == 0 || strcmp(comm, "inetd") == 0 ||
+	       strcmp(comm, "xinetd") == 0 || strcmp(comm, "launchd") == 0;
+}
+
+/* The socket belongs to socket activation when its holder is a service
+ * manager (pid 1 when we can't tell more), or a service that received it
+ * through LISTEN_FDS. A container's own pid 1 (an app) is a listener. */
+static bool socket_activation(const struct bw_holder *h)
+{
+	if (!h->have_proc)
+		return h->pid == 1;
+	return is_manager(h->proc.comm) || h->proc.listen_fds;
+}
+
 static enum bw_cause classify_holder(const struct bw_conflict *c, const struct bw_holder *h)
 {
 	if (h->sock.local.family == AF_UNIX) {
@@ -77,7 +95,7 @@ static enum bw_cause classify_holder(const struct bw_conflict *c, const struct b
 		return BW_CAUSE_NOT_VISIBLE;
 	if (c->pid != 0 && h->pid == c->pid)
 		return BW_CAUSE_SELF;
-	if (h->pid == 1 || (h->have_proc && strcmp(h->proc.comm, "systemd") == 0))
+	if (socket_activation(h))
 		return BW_CAUSE_SOCKET_ACTIVATION;
 	if (reuseport_mismatch(c, h))
 		return BW_CAUSE_REUSEPORT_MISMATCH;
@@ -122,12 +140,18 @@ static void write_hint(struct bw_conflict *c)
 		bw_buf_puts(&b, "; reuse that fd or close it before binding again");
 		break;
 	case BW_CAUSE_SOCKET_ACTIVATION:
-		if (h->pid == 1) {
+		if (h->have_proc && h->proc.listen_fds && !is_manager(h->proc.comm)) {
+			who(&b, h);
+			bw_buf_puts(&b, " got the socket from its service manager (LISTEN_FDS): the"
+					" .socket unit owns the port and restarts the service on demand;"
+					" stop the socket unit too ('systemctl list-sockets'), not just the"
+					" service");
+		} else if (h->pid == 1) {
 			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
 					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
 					" the socket unit, or accept the fd via LISTEN_FDS");
 		} else {
-			bw_buf_puts(&b, "a user service manager (");
+			bw_buf_puts(&b, "a service manager (");
 			who(&b, h);
 			bw_buf_puts(&b, ") holds the socket for socket activation: see 'systemctl --user"
 					" list-sockets' and stop the socket unit, or accept the fd via LISTEN_FDS");

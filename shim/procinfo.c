@@ -94,6 +94,21 @@ static void read_uid(int dfd, struct bw_proc *pr)
 	pr->have_uid = true;
 }
 
+/* A service started by socket activation finds its sockets through
+ * LISTEN_FDS (sd_listen_fds(3)); readable for our own uid, or as root. */
+static void read_listen_fds(int dfd, struct bw_proc *pr)
+{
+	static const char key[] = "LISTEN_FDS=";
+	char buf[16384];
+	ssize_t n = bw_read_file_at(dfd, "environ", buf, sizeof(buf));
+	for (ssize_t i = 0; i + (ssize_t)sizeof(key) - 1 <= n; i++) {
+		if ((i == 0 || buf[i - 1] == '\0') && memcmp(buf + i, key, sizeof(key) - 1) == 0) {
+			pr->listen_fds = true;
+			return;
+		}
+	}
+}
+
 static void read_cgroup(int dfd, struct bw_proc *pr)
 {
 	char buf[2048];
@@ -191,6 +206,7 @@ int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret)
 	}
 	read_uid(dfd, ret);
 	read_cgroup(dfd, ret);
+	read_listen_fds(dfd, ret);
 	bw_proc_cgroup_identity(ret->cgroup, ret->unit, sizeof(ret->unit), ret->container,
 				sizeof(ret->container));
 	close(dfd);

@@ -479,3 +479,36 @@ time.sleep(float(sys.argv[3]))'
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=0"
 	[ ! -s "$BATS_TEST_TMPDIR/py.err" ]
 }
+
+@test "cause socket_activation: systemd-socket-activate holds the port for a service" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed"
+	P=$(free_port)
+	# It listens itself and starts the service at the first connection.
+	bg systemd-socket-activate -l "127.0.0.1:$P" "$PYTHON3" -c 'import time; time.sleep(600)'
+	hp=${BG_PIDS[-1]}
+	wait_listen "$P"
+	shim_probe probe 127.0.0.1 "$P"
+	assert_eq "probe" "$(cat "$BATS_TEST_TMPDIR/probe.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j probe '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
+		"$(printf 'socket_activation\t%s' "$hp")"
+	hint_has probe "socket unit"
+}
+
+@test "colour: on a terminal the holder and the cause are highlighted; NO_COLOR turns it off" {
+	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
+	P=$(free_port)
+	bg "$PYTHON3" -m http.server "$P" --bind 127.0.0.1
+	wait_listen "$P"
+	# script(1) gives the program a pseudo-terminal as its stderr.
+	script -qec "env LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 127.0.0.1 $P" \
+		/dev/null >"$BATS_TEST_TMPDIR/tty.out" 2>&1 || true
+	script -qec "env NO_COLOR=1 LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 127.0.0.1 $P" \
+		/dev/null >"$BATS_TEST_TMPDIR/nocolor.out" 2>&1 || true
+	grep -q $'\e\\[1;31mheld by pid' "$BATS_TEST_TMPDIR/tty.out"
+	grep -q $'\e\\[1;33mcause: listener' "$BATS_TEST_TMPDIR/tty.out"
+	grep -q 'held by pid' "$BATS_TEST_TMPDIR/nocolor.out"
+	! grep -q $'\e\\[' "$BATS_TEST_TMPDIR/nocolor.out"
+	# Not a terminal: no colour either.
+	shim_probe pipe 127.0.0.1 "$P"
+	! grep -q $'\e\\[' "$BATS_TEST_TMPDIR/pipe.err"
+}

@@ -272,6 +272,21 @@ static void test_socket_activation(void)
 	CAUSE_IS(c, "socket_activation");
 	/* ...so the hint must not say pid 1 holds it. */
 	CHECK_NOT_CONTAINS(c->hint, "(pid 1)");
+
+	/* A container's pid 1 that is an ordinary program is a listener. */
+	c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 1, 3, "python3");
+	bw_classify(c);
+	CAUSE_IS(c, "listener");
+
+	/* A service that received its socket through LISTEN_FDS. */
+	c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 4321, 3, "nginx");
+	c->holders[0].proc.listen_fds = true;
+	bw_classify(c);
+	CAUSE_IS(c, "socket_activation");
+	CHECK_CONTAINS(c->hint, "pid 4321 (nginx) got the socket from its service manager");
+	CHECK_CONTAINS(c->hint, "stop the socket unit");
 }
 
 static void test_unix(void)
