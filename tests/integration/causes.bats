@@ -408,14 +408,7 @@ PY
 @test "a daemon with stdio on /dev/null and no BINDWATCH_LOG reports to syslog (/dev/log)" {
 	[ ! -e /dev/log ] || skip "/dev/log exists: not standing in for the system logger"
 	syslog=$BATS_TEST_TMPDIR/syslog.txt
-	bg "$PYTHON3" -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-open(sys.argv[2], "w").write("bound\n")
-with open(sys.argv[1], "ab", buffering=0) as f:
-    while True:
-        f.write(s.recv(65536).replace(b"\n", b"\\n") + b"\n")' "$syslog" "$BATS_TEST_TMPDIR/devlog.ready"
-	wait_file "$BATS_TEST_TMPDIR/devlog.ready"
+	fake_syslog "$syslog"
 	# Ours now: teardown removes it.
 	DEVLOG_OURS=1
 	[ -S /dev/log ]

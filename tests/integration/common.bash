@@ -148,6 +148,26 @@ v = eval(sys.argv[2])
 print(json.dumps(v) if isinstance(v, bool) or v is None else v)' "$1" "$2"
 }
 
+# fake_syslog FILE: a python3 datagram server on /dev/log (which must not
+# exist: the caller removes it in teardown) writing each record to FILE as
+# one line; returns once it is bound (10 s max).
+fake_syslog() {
+	local ready="$1.ready"
+	bg "$PYTHON3" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+open(sys.argv[2], "w").write("bound\n")
+with open(sys.argv[1], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536).replace(b"\n", b"\\n") + b"\n")' "$1" "$ready"
+	for _ in $(seq 1 200); do
+		[ -s "$ready" ] && return 0
+		sleep 0.05
+	done
+	echo "/dev/log stand-in never came up" >&2
+	return 1
+}
+
 kill_bg() {
 	local p
 	for p in "${BG_PIDS[@]}"; do
@@ -156,13 +176,8 @@ kill_bg() {
 	for p in "${BG_PIDS[@]}"; do
 		wait "$p" 2>/dev/null || true
 	done
-	# The interpreter itself, not a wrapper script in front of it (pyenv's
-# shim runs bash and a dozen helpers, each of which would load the shim
-# too and change the pid that holds a socket).
-PYTHON3=$(python3 -c 'import sys; print(sys.executable)') || PYTHON3=python3
-
-BG_PIDS=()
-HOLDER_PID=
+	BG_PIDS=()
+	HOLDER_PID=
 }
 
 teardown() {

@@ -331,14 +331,7 @@ SH
 	syslog=
 	if [ ! -e /dev/log ]; then
 		syslog=$T/syslog.txt
-		bg "$PYTHON3" -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind("/dev/log")
-open(sys.argv[2], "w").write("bound\n")
-with open(sys.argv[1], "ab", buffering=0) as f:
-    while True:
-        f.write(s.recv(65536).replace(b"\n", b"\\n") + b"\n")' "$syslog" "$T/devlog.ready"
-		for _ in $(seq 1 200); do [ -s "$T/devlog.ready" ] && break; sleep 0.05; done
+		fake_syslog "$syslog"
 		[ -S /dev/log ]
 		DEVLOG_OURS=1
 	fi
