@@ -67,6 +67,19 @@ int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, so
 	return bw_diag_describe_socket(fd, sa, len, &c->want, &c->want_v6only);
 }
 
+void bw_diag_trace_socket(struct bw_trace_event *t, int fd, const struct sockaddr *sa,
+			  socklen_t len)
+{
+	bool v6only = false;
+	bw_diag_describe_socket(fd, sa, len, &t->addr, &v6only);
+	if (bool_opt(fd, SO_REUSEADDR) == 1)
+		t->options |= BW_OPT_REUSEADDR;
+	if (bool_opt(fd, SO_REUSEPORT) == 1)
+		t->options |= BW_OPT_REUSEPORT;
+	if (t->addr.family == AF_INET6 && v6only)
+		t->options |= BW_OPT_V6ONLY;
+}
+
 /* The holder's SO_REUSEADDR/SO_REUSEPORT, read on a duplicate of its fd
  * (pidfd_getfd(2): needs ptrace access to it, i.e. our own uid or root;
  * otherwise they stay unknown). In our own process the fd is ours. */

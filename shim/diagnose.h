@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "conflict.h"
+#include "report.h"
 
 /* Reads what the socket itself knows (family from the address, SO_TYPE,
  * IPV6_V6ONLY; for listen() the bound address from getsockname) into *want
@@ -15,6 +16,11 @@ int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 /* bw_diag_describe_socket into c, plus the socket's own inode, which a
  * listen()-time conflict would otherwise list as a holder of its port. */
 int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len);
+
+/* A successful call's socket for BINDWATCH_TRACE=all: address, protocol
+ * and SO_REUSEADDR / SO_REUSEPORT / IPV6_V6ONLY into t. */
+void bw_diag_trace_socket(struct bw_trace_event *t, int fd, const struct sockaddr *sa,
+			  socklen_t len);
 
 /* Finds the blocking sockets and their holders for c->want, then classifies.
  * self_pid is tried first in the owner scan (0: none). */

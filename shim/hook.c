@@ -113,10 +113,8 @@ static void emit(const char *buf, size_t n)
 
 static size_t render(struct arena *a)
 {
-	a->c.color = settings.color;
-	return settings.format == BW_FORMAT_JSON
-		       ? bw_report_json(&a->c, a->report, sizeof(a->report))
-		       : bw_report_text(&a->c, a->report, sizeof(a->report));
+	return bw_report_render(&a->c, settings.format, settings.color, a->report,
+				sizeof(a->report));
 }
 
 /* BINDWATCH_UNIX_STALE=unlink: remove a socket file nobody listens on
@@ -160,7 +158,7 @@ static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen
 	struct arena *a;
 	uint64_t key, now;
 	unsigned expired = 0;
-	int cause = 0, res = -err;
+	int res = -err;
 
 	if (busy || !active())
 		return -err;
@@ -193,7 +191,7 @@ static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen
 	key = bw_ratelimit_key(c);
 	now = bw_now_ns();
 	if (!rule && bw_ratelimit_check(key, now, (uint64_t)settings.ratelimit_s * 1000000000u,
-					&cause, &expired) == BW_RL_SUPPRESS)
+					&expired) == BW_RL_SUPPRESS)
 		goto out;
 	if (expired) {
 		bw_report_conflict_desc(c, a->desc, sizeof(a->desc));
@@ -208,23 +206,26 @@ static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen
 	if (rule)
 		res = sa ? bw_remap_bind(rule, &real_ops, fd, sa, len, c, &c->remap)
 			 : bw_remap_listen(rule, &real_ops, fd, backlog, c, &c->remap);
-	else if (c->want.family == AF_UNIX && sa && !settings.secure)
+	else if (c->want.family == AF_UNIX && sa)
 		res = unlink_stale(c, fd, sa, len);
 	bw_remap_record(settings.port_file, c);
 	emit(a->report, render(a));
 	bw_report_conflict_desc(c, a->desc, sizeof(a->desc));
 	if (!rule)
-		bw_ratelimit_store(key, (int)c->cause, a->desc);
+		bw_ratelimit_store(key, a->desc);
 out:
 	arena_put(a);
 	busy = 0;
 	return res == 0 ? 0 : -err;
 }
 
-int bw_hook_bind_failed(int fd, const struct sockaddr *sa, socklen_t len, int r, int entry_errno)
+/* What the caller sees: success with its own errno after a remap, else
+ * exactly the failure (r, and the errno the real call set). */
+static int outcome(const char *call, int fd, const struct sockaddr *sa, socklen_t len,
+		   int backlog, int r, int entry_errno)
 {
 	int err = errno;
-	if (conflict("bind", fd, sa, len, 0, err) == 0) {
+	if (conflict(call, fd, sa, len, backlog, err) == 0) {
 		errno = entry_errno;
 		return 0;
 	}
@@ -232,24 +233,20 @@ int bw_hook_bind_failed(int fd, const struct sockaddr *sa, socklen_t len, int r,
 	return r;
 }
 
+int bw_hook_bind_failed(int fd, const struct sockaddr *sa, socklen_t len, int r, int entry_errno)
+{
+	return outcome("bind", fd, sa, len, 0, r, entry_errno);
+}
+
 int bw_hook_listen_failed(int fd, int backlog, int r, int entry_errno)
 {
-	int err = errno;
-	if (conflict("listen", fd, NULL, 0, backlog, err) == 0) {
-		errno = entry_errno;
-		return 0;
-	}
-	errno = err;
-	return r;
+	return outcome("listen", fd, NULL, 0, backlog, r, entry_errno);
 }
 
 /* BINDWATCH_TRACE=all: one line per successful call. */
 static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t len, int r)
 {
 	struct bw_trace_event *t;
-	bool v6only;
-	int v = 0;
-	socklen_t ol = sizeof(v);
 	char line[2048];
 
 	if (busy || !(bw_hook_flags & FLAG_TRACE))
@@ -260,21 +257,13 @@ static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t
 		busy = 0;
 		return;
 	}
-	bw_diag_describe_socket(fd, sa, len, &t->addr, &v6only);
+	bw_diag_trace_socket(t, fd, sa, len);
 	t->call = call;
 	t->pid = getpid();
 	read_comm(t->comm, sizeof(t->comm));
 	t->fd = fd;
 	t->result = r;
 	t->time = time(NULL);
-	if (getsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &v, &ol) == 0 && v)
-		t->options |= BW_OPT_REUSEADDR;
-	ol = sizeof(v);
-	if (getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &v, &ol) == 0 && v)
-		t->options |= BW_OPT_REUSEPORT;
-	ol = sizeof(v);
-	if (t->addr.family == AF_INET6 && getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v, &ol) == 0 && v)
-		t->options |= BW_OPT_V6ONLY;
 	t->have_frame = bw_unwind_capture(&t->frame, 1, (const void *)trace) == 1;
 	emit(line, bw_report_trace(settings.format, t, line, sizeof(line)));
 	munmap(t, sizeof(*t));
@@ -302,17 +291,11 @@ static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
 	a = arena_get();
 	if (a) {
 		busy = 1;
-		a->c.call = "bind";
-		a->c.event = "remap";
+		bw_remap_always_event(&a->c, rule, &want, to);
 		a->c.pid = getpid();
 		a->c.fd = fd;
 		a->c.time = time(NULL);
-		a->c.want = want;
 		read_comm(a->c.comm, sizeof(a->c.comm));
-		a->c.remap = (struct bw_remap){.attempted = true, .ok = true,
-					       .action = rule->actions[0].kind,
-					       .from_port = want.port, .to_port = to, .attempts = 1};
-		snprintf(a->c.remap.rule, sizeof(a->c.remap.rule), "%s", rule->text);
 		bw_remap_record(settings.port_file, &a->c);
 		emit(a->report, render(a));
 		arena_put(a);
@@ -353,7 +336,7 @@ int bw_hook_listen_slow(int fd, int backlog, int entry_errno)
 
 static void flush_one(const char *desc, unsigned count, void *ctx)
 {
-	char line[4096]; /* a BW_RATELIMIT_DESC of \u00NN escapes, and the rest */
+	char line[BW_REPEAT_LINE_MAX];
 	(void)ctx;
 	emit(line, bw_report_repeats(settings.format, desc, count, line, sizeof(line)));
 }

@@ -10,7 +10,6 @@ struct slot {
 	_Atomic uint64_t key;       /* 0: free; set once by CAS, then only recycled */
 	_Atomic uint64_t until_ns;  /* 0 while the claiming thread sets the slot up */
 	_Atomic unsigned repeats;
-	_Atomic int cause;
 	_Atomic pid_t pid;          /* a forked child starts its own count */
 	_Atomic int desc_state;     /* 0 empty, 1 being written, 2 ready */
 	char desc[BW_RATELIMIT_DESC];
@@ -64,7 +63,7 @@ static struct slot *find_or_claim(uint64_t key, bool *claimed)
 }
 
 enum bw_rl_verdict bw_ratelimit_check(uint64_t key, uint64_t now_ns, uint64_t window_ns,
-				      int *cause, unsigned *expired_repeats)
+				      unsigned *expired_repeats)
 {
 	pid_t pid = getpid();
 	bool claimed;
@@ -87,20 +86,18 @@ enum bw_rl_verdict bw_ratelimit_check(uint64_t key, uint64_t now_ns, uint64_t wi
 		/* Within the window, or the first report is still being set
 		 * up by another thread: fold this one into the count. */
 		atomic_fetch_add(&s->repeats, 1);
-		*cause = atomic_load(&s->cause);
 		return BW_RL_SUPPRESS;
 	}
 	/* The window ran out: exactly one thread opens the next one. */
 	if (!atomic_compare_exchange_strong(&s->until_ns, &until, now_ns + window_ns)) {
 		atomic_fetch_add(&s->repeats, 1);
-		*cause = atomic_load(&s->cause);
 		return BW_RL_SUPPRESS;
 	}
 	*expired_repeats = atomic_exchange(&s->repeats, 0);
 	return BW_RL_REPORT;
 }
 
-void bw_ratelimit_store(uint64_t key, int cause, const char *desc)
+void bw_ratelimit_store(uint64_t key, const char *desc)
 {
 	bool claimed;
 	struct slot *s = find_or_claim(key, &claimed);
@@ -108,7 +105,6 @@ void bw_ratelimit_store(uint64_t key, int cause, const char *desc)
 	size_t n;
 	if (!s || claimed)
 		return;
-	atomic_store(&s->cause, cause);
 	/* One writer for desc; flush reads it only once it is complete. */
 	if (!atomic_compare_exchange_strong(&s->desc_state, &empty, 1))
 		return;

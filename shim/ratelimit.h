@@ -20,15 +20,14 @@ enum bw_rl_verdict {
 	BW_RL_SUPPRESS,    /* fold into the count */
 };
 
-/* Decides for key at now_ns with a window (0 disables: always REPORT).
- * On SUPPRESS *cause gets the cause stored with the full report. On REPORT
- * after an expired window, *expired_repeats gets the count folded there
- * (to print before the new report). */
+/* Decides for key at now_ns with a window (0 disables: always REPORT). On
+ * REPORT after an expired window, *expired_repeats gets the count folded
+ * there (to print before the new report). */
 enum bw_rl_verdict bw_ratelimit_check(uint64_t key, uint64_t now_ns, uint64_t window_ns,
-				      int *cause, unsigned *expired_repeats);
+				      unsigned *expired_repeats);
 
-/* Records what the full report found, for later suppressed repeats. */
-void bw_ratelimit_store(uint64_t key, int cause, const char *desc);
+/* Records how the full report names the conflict, for the repeat line. */
+void bw_ratelimit_store(uint64_t key, const char *desc);
 
 /* Calls fn for each slot of this process with pending repeats and clears
  * them (at exit). */

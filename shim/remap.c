@@ -291,3 +291,14 @@ const struct bw_rule *bw_remap_rule(const struct bw_settings *s, const struct bw
 		return NULL;
 	return bw_policy_match(&s->policy, want);
 }
+
+void bw_remap_always_event(struct bw_conflict *c, const struct bw_rule *r,
+			   const struct bw_addr *want, int to)
+{
+	c->call = "bind";
+	c->event = "remap";
+	c->want = *want;
+	c->remap = (struct bw_remap){.attempted = true, .ok = true, .action = r->actions[0].kind,
+				     .from_port = want->port, .to_port = to, .attempts = 1};
+	snprintf(c->remap.rule, sizeof(c->remap.rule), "%s", r->text);
+}

@@ -59,3 +59,8 @@ int bw_remap_record(const char *port_file, const struct bw_conflict *c);
 
 /* The rule that applies to a conflict on 'want' (inet only), or NULL. */
 const struct bw_rule *bw_remap_rule(const struct bw_settings *s, const struct bw_addr *want);
+
+/* Fills c's remap part for a BINDWATCH_REMAP_MODE=always move of 'want'
+ * to port 'to' by rule r (event "remap": nothing conflicted). */
+void bw_remap_always_event(struct bw_conflict *c, const struct bw_rule *r,
+			   const struct bw_addr *want, int to);

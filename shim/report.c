@@ -582,3 +582,10 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 	b.p[b.len] = '\0';
 	return b.len;
 }
+
+size_t bw_report_render(struct bw_conflict *c, enum bw_format fmt, bool color, char *buf,
+			size_t size)
+{
+	c->color = color;
+	return fmt == BW_FORMAT_JSON ? bw_report_json(c, buf, size) : bw_report_text(c, buf, size);
+}

@@ -11,6 +11,13 @@
 size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size);
 size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size);
 
+/* The record for c in the chosen format (color: ANSI highlights in text). */
+size_t bw_report_render(struct bw_conflict *c, enum bw_format fmt, bool color, char *buf,
+			size_t size);
+
+/* A repeat line always fits this (a BW_RATELIMIT_DESC of \u00NN escapes). */
+#define BW_REPEAT_LINE_MAX 4096
+
 /* `bindwatch who` output: one ss-style row per socket, then the cause. */
 size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size);
 

@@ -113,10 +113,8 @@ static void emit(struct sup *sv, const char *buf, size_t n)
 
 static size_t render(struct sup *sv)
 {
-	struct arena *a = sv->a;
-	a->c.color = sv->s.color;
-	return sv->s.format == BW_FORMAT_JSON ? bw_report_json(&a->c, a->report, sizeof(a->report))
-					      : bw_report_text(&a->c, a->report, sizeof(a->report));
+	return bw_report_render(&sv->a->c, sv->s.format, sv->s.color, sv->a->report,
+				sizeof(sv->a->report));
 }
 
 /* ---- /proc helpers ---------------------------------------------------- */
@@ -496,7 +494,7 @@ static int conflict(struct sup *sv, struct call *k, int err)
 	const struct bw_rule *rule;
 	uint64_t key, now;
 	unsigned expired = 0;
-	int cause = 0, res = -err, ns;
+	int res = -err, ns;
 
 	memset(c, 0, sizeof(*c));
 	c->call = sa ? "bind" : "listen";
@@ -514,7 +512,7 @@ static int conflict(struct sup *sv, struct call *k, int err)
 	rule = bw_remap_rule(&sv->s, &c->want);
 	key = bw_ratelimit_key(c);
 	now = bw_now_ns();
-	if (!rule && bw_ratelimit_check(key, now, (uint64_t)sv->s.ratelimit_s * 1000000000u, &cause,
+	if (!rule && bw_ratelimit_check(key, now, (uint64_t)sv->s.ratelimit_s * 1000000000u,
 					&expired) == BW_RL_SUPPRESS)
 		return -err;
 	if (expired) {
@@ -537,7 +535,7 @@ static int conflict(struct sup *sv, struct call *k, int err)
 	emit(sv, sv->a->report, render(sv));
 	bw_report_conflict_desc(c, sv->a->desc, sizeof(sv->a->desc));
 	if (!rule)
-		bw_ratelimit_store(key, (int)c->cause, sv->a->desc);
+		bw_ratelimit_store(key, sv->a->desc);
 	return res == 0 ? 0 : -err;
 }
 
@@ -547,30 +545,18 @@ static void trace(struct sup *sv, const struct call *k, const struct sockaddr *s
 {
 	struct bw_trace_event *t = &sv->a->t;
 	struct bw_frame frames[2];
-	bool v6only;
-	int v = 0;
-	socklen_t ol = sizeof(v);
 	size_t n;
 	char line[2048];
 
 	if (sv->s.trace != BW_TRACE_ALL)
 		return;
 	memset(t, 0, sizeof(*t));
-	bw_diag_describe_socket(k->dup, sa, len, &t->addr, &v6only);
+	bw_diag_trace_socket(t, k->dup, sa, len);
 	t->call = k->nr == SYS_bind ? "bind" : "listen";
 	t->pid = k->pid;
 	read_comm(k->pid, t->comm, sizeof(t->comm));
 	t->fd = k->fd;
 	t->time = time(NULL);
-	if (getsockopt(k->dup, SOL_SOCKET, SO_REUSEADDR, &v, &ol) == 0 && v)
-		t->options |= BW_OPT_REUSEADDR;
-	ol = sizeof(v);
-	if (getsockopt(k->dup, SOL_SOCKET, SO_REUSEPORT, &v, &ol) == 0 && v)
-		t->options |= BW_OPT_REUSEPORT;
-	ol = sizeof(v);
-	if (t->addr.family == AF_INET6 &&
-	    getsockopt(k->dup, IPPROTO_IPV6, IPV6_V6ONLY, &v, &ol) == 0 && v)
-		t->options |= BW_OPT_V6ONLY;
 	n = capture_stack(sv, k, frames, 2);
 	if (n > 0) {
 		t->have_frame = true;
@@ -599,16 +585,11 @@ static bool bind_always(struct sup *sv, struct call *k)
 	    bind(k->dup, (const struct sockaddr *)&moved, k->len) < 0)
 		return false;
 	memset(c, 0, sizeof(*c));
-	c->call = "bind";
-	c->event = "remap";
+	bw_remap_always_event(c, rule, &want, to);
 	c->pid = k->pid;
 	c->fd = k->fd;
 	c->time = time(NULL);
-	c->want = want;
 	read_comm(k->pid, c->comm, sizeof(c->comm));
-	c->remap = (struct bw_remap){.attempted = true, .ok = true, .action = rule->actions[0].kind,
-				     .from_port = want.port, .to_port = to, .attempts = 1};
-	snprintf(c->remap.rule, sizeof(c->remap.rule), "%s", rule->text);
 	bw_remap_record(sv->s.port_file, c);
 	emit(sv, sv->a->report, render(sv));
 	trace(sv, k, (const struct sockaddr *)&moved, k->len);
@@ -851,7 +832,7 @@ static int exit_status(int st)
 static void flush_one(const char *desc, unsigned count, void *ctx)
 {
 	struct sup *sv = ctx;
-	char line[512];
+	char line[BW_REPEAT_LINE_MAX];
 	emit(sv, line, bw_report_repeats(sv->s.format, desc, count, line, sizeof(line)));
 }
 

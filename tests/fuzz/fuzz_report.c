@@ -20,7 +20,7 @@
 #define REPORT_MAX (48 * 1024)   /* shim/hook.c */
 #define CLI_MAX (256 * 1024)     /* tools/bindwatch.c */
 #define TRACE_MAX 2048           /* shim/hook.c trace line */
-#define REPEAT_MAX 4096          /* shim/hook.c repeat line */
+#define REPEAT_MAX BW_REPEAT_LINE_MAX /* what shim/hook.c gives a repeat line */
 
 static struct bw_conflict C;
 static struct bw_trace_event T;
