@@ -125,7 +125,8 @@ bool bw_unwind_init(void)
 	return st > 0;
 }
 
-void bw_unwind_describe(struct bw_frame *f)
+/* Fills module, module_offset and symbol for f->pc. */
+static void describe(struct bw_frame *f)
 {
 	struct link_map *lm = NULL;
 	Dl_info info;
@@ -198,7 +199,7 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self)
 		/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
 		if (!(self_base && dladdr((void *)(f->pc - 1), &info) &&
 		      (uintptr_t)info.dli_fbase == self_base)) {
-			bw_unwind_describe(f);
+			describe(f);
 			n++;
 		}
 		if (unw.step(&cur) <= 0)

@@ -26,6 +26,3 @@ bool bw_unwind_init(void);
 /* Captures up to max frames of the current thread, skipping the frames that
  * belong to the module containing 'self' (our own hook). Returns the count. */
 size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self);
-
-/* Fills module, module_offset (and symbol if empty) for pc via dladdr(). */
-void bw_unwind_describe(struct bw_frame *f);
