@@ -72,4 +72,5 @@ struct bw_conflict {
 
 	size_t n_frames;
 	struct bw_frame frames[BW_STACK_DEPTH_MAX];
+	const char *stack_missing; /* a stack was asked for, none came: why */
 };

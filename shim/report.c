@@ -227,6 +227,8 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 		bw_buf_puts(&b, P "  called from:\n");
 		for (size_t i = 0; i < c->n_frames; i++)
 			text_frame(&b, i, &c->frames[i]);
+	} else if (c->stack_missing) {
+		bw_buf_printf(&b, P "  called from: (no stack: %s)\n", c->stack_missing);
 	}
 	finish(&b);
 	return b.len;
@@ -375,6 +377,10 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 			bw_buf_printf(&b, ",\"module_offset\":\"0x%lx\"}", (unsigned long)f->module_offset);
 		}
 		bw_buf_puts(&b, "]");
+		if (!c->n_frames && c->stack_missing) {
+			json_key(&b, "stack_missing");
+			bw_buf_json_str(&b, c->stack_missing, strlen(c->stack_missing));
+		}
 	}
 close:
 	if (b.truncated) {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -28,6 +29,28 @@ static struct {
 	unw_addr_space_t *local_as;
 } unw;
 static atomic_int unw_state; /* 0 untried, 1 loaded, -1 unavailable */
+static const char *unw_missing = "libunwind (" BW_LIBUNWIND_SONAME ") could not be loaded";
+
+/* fork() copies a mutex in whatever state it is in, and only the forking
+ * thread goes on in the child. libunwind takes a global mutex while it
+ * steps (the register-state cache lock, src/dwarf/Gparser.c get_rs_cache)
+ * and the loader's dl_load_write_lock inside dl_iterate_phdr, which glibc
+ * does not reset after fork (posix/fork.c resets dl_load_lock only); it
+ * registers no fork handler. A child forked while another thread was
+ * unwinding would block on the first stack it captures. So: 'inside'
+ * counts the threads between entering and leaving libunwind, and the child
+ * handler, which sees that count as it was at the fork, marks the child's
+ * copy unusable when it was not zero. No lock and no waiting anywhere:
+ * fork() is never held up by us. */
+static atomic_int inside;
+static atomic_bool poisoned;
+
+static void after_fork_child(void)
+{
+	if (atomic_load(&inside) != 0)
+		atomic_store(&poisoned, true);
+	atomic_store(&inside, 0);
+}
 
 /* dladdr() names the main program by argv[0] (or whatever the program
  * rewrote its title to); the real path is read once at start-up. */
@@ -84,7 +107,12 @@ static bool tame_libunwind(void)
 	struct rlimit old, none;
 	unw_accessors_t *acc;
 
-	if (!single_threaded() || getrlimit(RLIMIT_NOFILE, &old) < 0)
+	if (!single_threaded()) {
+		unw_missing = "libunwind is only set up while the program is single-threaded"
+			      " (BINDWATCH_STACK was off at start-up, or we were loaded late)";
+		return false;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &old) < 0)
 		return false;
 	none = (struct rlimit){.rlim_cur = 0, .rlim_max = old.rlim_max};
 	if (setrlimit(RLIMIT_NOFILE, &none) < 0)
@@ -120,6 +148,8 @@ bool bw_unwind_init(void)
 	if (st > 0) {
 		ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
 		exe_path[n > 0 ? n : 0] = '\0';
+		if (pthread_atfork(NULL, NULL, after_fork_child) != 0)
+			st = -1;
 	}
 	atomic_store(&unw_state, st);
 	return st > 0;
@@ -173,22 +203,52 @@ static void describe(struct bw_frame *f)
 	}
 }
 
-size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self)
+/* Around every call into libunwind (not around our own symbol lookups:
+ * dladdr's lock is reset by fork, and elfsym only preads). False when this
+ * process's copy of libunwind may hold a lock nobody will release. */
+static bool enter(void)
+{
+	atomic_fetch_add(&inside, 1);
+	if (!atomic_load(&poisoned))
+		return true;
+	atomic_fetch_sub(&inside, 1);
+	return false;
+}
+
+static void leave(void)
+{
+	atomic_fetch_sub(&inside, 1);
+}
+
+size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self,
+			 const char **why)
 {
 	unw_context_t ctx;
 	unw_cursor_t cur;
 	Dl_info me;
 	size_t n = 0;
 	uintptr_t self_base = 0;
+	int r;
 
-	if (!bw_unwind_init() || max == 0)
+	*why = NULL;
+	if (max == 0)
 		return 0;
+	if (!bw_unwind_init()) {
+		*why = unw_missing;
+		return 0;
+	}
 	if (self && dladdr(self, &me))
 		self_base = (uintptr_t)me.dli_fbase;
-	if (unw.getcontext(&ctx) != 0 || unw.init_local(&cur, &ctx) != 0)
+	if (unw.getcontext(&ctx) != 0)
 		return 0;
+	if (!enter()) {
+		*why = "this process was forked while another thread was unwinding";
+		return 0;
+	}
+	r = unw.init_local(&cur, &ctx);
+	leave();
 	/* Bounded: a corrupt stack must not loop us forever. */
-	for (int guard = 0; n < max && guard < 512; guard++) {
+	for (int guard = 0; r == 0 && n < max && guard < 512; guard++) {
 		struct bw_frame *f = &frames[n];
 		unw_word_t ip = 0;
 		Dl_info info;
@@ -202,8 +262,12 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self)
 			describe(f);
 			n++;
 		}
-		if (unw.step(&cur) <= 0)
+		if (!enter())
 			break;
+		r = unw.step(&cur) > 0 ? 0 : -1;
+		leave();
 	}
+	if (n == 0)
+		*why = "libunwind found no frame";
 	return n;
 }

@@ -521,8 +521,11 @@ static int conflict(struct sup *sv, struct call *k, int err)
 		     bw_report_repeats(sv->s.format, sv->a->desc, expired, sv->a->report,
 				       sizeof(sv->a->report)));
 	}
-	if (sv->s.stack)
+	if (sv->s.stack) {
 		c->n_frames = capture_stack(sv, k, c->frames, (size_t)sv->s.stack_depth);
+		if (!c->n_frames)
+			c->stack_missing = "the target's registers or stack could not be read";
+	}
 	ns = enter_netns(sv, k);
 	/* Its own sockets are found first: a self-conflict is named as such. */
 	bw_diagnose(c, "/proc", k->pid,

@@ -31,17 +31,23 @@ for build in args:
         out = t.get("stdout") or ""
         tap = [l for l in out.splitlines() if re.match(r"(not )?ok \d+", l)]
         if t.get("protocol") == "tap" or tap:
+            bad = 0
             for l in tap:
                 if l.startswith("not ok"):
-                    failed += 1
+                    bad += 1
                     print(f"FAILED [{build}] {t['name']}: {l}")
                 elif re.search(r"#\s*skip", l, re.I):
                     skipped += 1
                 else:
                     passed += 1
-            if not tap or t["result"] in ("TIMEOUT", "ERROR"):
+            failed += bad
+            # A suite that failed as a whole without a failing case (no
+            # TAP output, a cut-short stream, a timeout) is one failure
+            # more; one that already named its failing cases is not.
+            if not tap or (t["result"] not in ("OK", "EXPECTEDFAIL") and not bad):
                 failed += 1
-                print(f"FAILED [{build}] {t['name']}: {t['result']} (no TAP results)")
+                why = "no TAP results" if not tap else "TAP stream incomplete"
+                print(f"FAILED [{build}] {t['name']}: {t['result']} ({why})")
             continue
         r = t["result"]
         if r in ("OK", "EXPECTEDFAIL"):
