@@ -53,8 +53,10 @@ def check(mode, n, line, problems):
         for i, h in enumerate(rec.get("holders") or []):
             if missing(h, HOLDER):
                 bad(f"holder {i} misses {missing(h, HOLDER)}")
-        if not rec.get("stack"):
-            bad("no stack")
+        if not rec.get("stack") and not rec.get("stack_missing"):
+            bad("no stack, and no stack_missing saying why")
+        if rec.get("stack") and "stack_missing" in rec:
+            bad("a stack and a stack_missing")
         for i, f in enumerate(rec.get("stack") or []):
             if missing(f, FRAME):
                 bad(f"frame {i} misses {missing(f, FRAME)}")

@@ -270,6 +270,39 @@ static void test_text(void)
 	CHECK(clean_text(out, n));
 }
 
+/* A stack was asked for and none came: the report says why, in both
+ * formats; with frames, or when none was asked for, it says nothing. */
+static void test_stack_missing(void)
+{
+	struct bw_conflict *c = filled();
+	const char *why = "this process was forked while another thread was unwinding";
+	size_t n;
+
+	c->stack_missing = why;
+	n = bw_report_text(c, out, sizeof(out));
+	CHECK_CONTAINS(out, "#0 0x401234 start_server");
+	CHECK_NOT_CONTAINS(out, "no stack");
+	n = bw_report_json(c, out, sizeof(out));
+	CHECK_NOT_CONTAINS(out, "stack_missing");
+
+	c->n_frames = 0;
+	n = bw_report_text(c, out, sizeof(out));
+	CHECK_EQ_INT(n, strlen(out));
+	CHECK(all_prefixed(out));
+	CHECK_CONTAINS(out, "bindwatch:   called from: (no stack: this process was forked while"
+			    " another thread was unwinding)\n");
+	n = bw_report_json(c, out, sizeof(out));
+	CHECK_CONTAINS(out, "\"stack\":[],\"stack_missing\":\"this process was forked while"
+			    " another thread was unwinding\"");
+	CHECK_EQ_INT(python_check("full", out, n), 0);
+
+	c->stack_missing = NULL;
+	bw_report_text(c, out, sizeof(out));
+	CHECK_NOT_CONTAINS(out, "called from");
+	bw_report_json(c, out, sizeof(out));
+	CHECK_NOT_CONTAINS(out, "stack_missing");
+}
+
 /* Control bytes, quotes, backslashes and high bytes in every string a
  * process controls: its command line, its cgroup name, its comm
  * (prctl(PR_SET_NAME) takes any bytes), and the failing process's comm. */
@@ -404,6 +437,7 @@ int main(void)
 	test_json_full();
 	test_json_unix_and_ephemeral();
 	test_text();
+	test_stack_missing();
 	test_hostile();
 	test_truncation();
 	return check_done("report");
