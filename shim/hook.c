@@ -247,7 +247,6 @@ int bw_hook_listen_failed(int fd, int backlog, int r, int entry_errno)
 static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t len, int r)
 {
 	struct bw_trace_event *t;
-	const char *no_frame;
 	char line[2048];
 
 	if (busy || !(bw_hook_flags & FLAG_TRACE))
@@ -265,7 +264,7 @@ static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t
 	t->fd = fd;
 	t->result = r;
 	t->time = time(NULL);
-	t->have_frame = bw_unwind_capture(&t->frame, 1, (const void *)trace, &no_frame) == 1;
+	t->have_frame = bw_unwind_capture(&t->frame, 1, (const void *)trace, NULL) == 1;
 	emit(line, bw_report_trace(settings.format, t, line, sizeof(line)));
 	munmap(t, sizeof(*t));
 	busy = 0;

@@ -108,8 +108,8 @@ static bool tame_libunwind(void)
 	unw_accessors_t *acc;
 
 	if (!single_threaded()) {
-		unw_missing = "libunwind is only set up while the program is single-threaded"
-			      " (BINDWATCH_STACK was off at start-up, or we were loaded late)";
+		unw_missing = "libunwind is set up only while the process is single-threaded,"
+			      " and it was not when bindwatch started";
 		return false;
 	}
 	if (getrlimit(RLIMIT_NOFILE, &old) < 0)
@@ -228,8 +228,11 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self,
 	Dl_info me;
 	size_t n = 0;
 	uintptr_t self_base = 0;
+	const char *ignored;
 	int r;
 
+	if (!why)
+		why = &ignored;
 	*why = NULL;
 	if (max == 0)
 		return 0;

@@ -25,8 +25,9 @@ bool bw_unwind_init(void);
 
 /* Captures up to max frames of the current thread, skipping the frames that
  * belong to the module containing 'self' (our own hook). Returns the count;
- * when it is 0, *why says why in a few words (a static string). Safe in a
- * child forked while other threads were unwinding: it then captures
- * nothing rather than wait on a lock copied in its taken state. */
+ * when it is 0, *why (if why is not NULL) says why in a few words (a
+ * static string). Safe in a child forked while other threads were
+ * unwinding: it then captures nothing rather than wait on a lock copied in
+ * its taken state. */
 size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self,
 			 const char **why);
