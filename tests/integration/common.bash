@@ -30,36 +30,48 @@ print(s.getsockname()[1])
 PY
 }
 
+# poll_until TRIES CMD...: runs CMD every 50 ms until it succeeds, at most
+# TRIES times (200 = 10 s); status 1 when it never did. The suite's one
+# readiness loop: tests wait for a state, never for a fixed time.
+poll_until() {
+	local tries=$1
+	shift
+	for _ in $(seq 1 "$tries"); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# ss_has FLAGS FILTER: ss lists at least one socket.
+ss_has() {
+	[ -n "$(ss "$1" "$2" 2>/dev/null)" ]
+}
+
 # wait_listen PORT [tcp|udp]: polls ss until something is bound (10 s max).
 wait_listen() {
 	local port=$1 proto=${2:-tcp} flag=-Hltn
 	[ "$proto" = udp ] && flag=-Hlun
-	for _ in $(seq 1 200); do
-		if [ -n "$(ss $flag "sport = :$port" 2>/dev/null)" ]; then
-			return 0
-		fi
-		sleep 0.05
-	done
+	poll_until 200 ss_has "$flag" "sport = :$port" && return 0
 	echo "port $port/$proto never became ready" >&2
 	return 1
 }
 
+# unix_listening PATH: a unix socket file at PATH that something listens on.
+unix_listening() {
+	[ -S "$1" ] && ss -Hxl 2>/dev/null | grep -qF "$1"
+}
+
 # wait_unix PATH: polls until a unix socket listens on PATH (10 s max).
 wait_unix() {
-	for _ in $(seq 1 200); do
-		[ -S "$1" ] && ss -Hxl 2>/dev/null | grep -qF "$1" && return 0
-		sleep 0.05
-	done
+	poll_until 200 unix_listening "$1" && return 0
 	echo "unix socket $1 never became ready" >&2
 	return 1
 }
 
 # wait_file_line FILE LINE: polls until FILE has the line LINE (10 s max).
 wait_file_line() {
-	for _ in $(seq 1 200); do
-		grep -qxF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
+	poll_until 200 grep -sqxF -- "$2" "$1" && return 0
 	echo "$1 never got the line: $2" >&2
 	return 1
 }
@@ -160,10 +172,7 @@ open(sys.argv[2], "w").write("bound\n")
 with open(sys.argv[1], "ab", buffering=0) as f:
     while True:
         f.write(s.recv(65536).replace(b"\n", b"\\n") + b"\n")' "$1" "$ready"
-	for _ in $(seq 1 200); do
-		[ -s "$ready" ] && return 0
-		sleep 0.05
-	done
+	poll_until 200 test -s "$ready" && return 0
 	echo "/dev/log stand-in never came up" >&2
 	return 1
 }

@@ -38,20 +38,19 @@ PY
 
 # wait_file FILE: polls until FILE exists and is not empty (10 s max).
 wait_file() {
-	for _ in $(seq 1 200); do
-		[ -s "$1" ] && return 0
-		sleep 0.05
-	done
+	poll_until 200 test -s "$1" && return 0
 	echo "$1 never appeared" >&2
 	return 1
 }
 
+# has_lines FILE N: FILE exists and has at least N complete lines.
+has_lines() {
+	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
 # wait_lines FILE N: polls until FILE has at least N complete lines (10 s max).
 wait_lines() {
-	for _ in $(seq 1 200); do
-		[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ] && return 0
-		sleep 0.05
-	done
+	poll_until 200 has_lines "$1" "$2" && return 0
 	echo "$1 never reached $2 lines" >&2
 	[ -f "$1" ] && cat "$1" >&2
 	return 1

@@ -351,7 +351,7 @@ SH
 	assert_equal "$status" "$plain"
 	assert_equal "$(cat "$T/shim.result")" "$(cat "$T/plain.result")"
 	if [ -n "$syslog" ]; then
-		for _ in $(seq 1 100); do [ -s "$syslog" ] && break; sleep 0.05; done
+		poll_until 100 test -s "$syslog" || true
 		assert_file_has "$syslog" "<28>bindwatch["
 		assert_file_has "$syslog" "bind(fd 0, 127.0.0.1:$port/tcp) failed: Address already in use"
 	else

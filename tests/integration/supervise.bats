@@ -65,10 +65,7 @@ setup() {
 
 # wait_file_has FILE STRING: polls until FILE contains STRING (10 s max).
 wait_file_has() {
-	for _ in $(seq 1 200); do
-		grep -qF -- "$2" "$1" 2>/dev/null && return 0
-		sleep 0.05
-	done
+	poll_until 200 grep -sqF -- "$2" "$1" && return 0
 	printf 'timed out waiting for %s in %s\n' "$2" "$1" >&2
 	cat "$1" >&2 2>/dev/null
 	return 1
@@ -77,31 +74,28 @@ wait_file_has() {
 # wait_exit PID SECONDS: waits for a background PID of this shell; its
 # status in $status. Fails if it is still running after SECONDS.
 wait_exit() {
-	local pid=$1 limit=$(($2 * 20))
-	for _ in $(seq 1 "$limit"); do
-		if ! kill -0 "$pid" 2>/dev/null; then
-			status=0
-			wait "$pid" || status=$?
-			return 0
-		fi
-		sleep 0.05
-	done
-	echo "pid $pid still running after $2 s" >&2
-	return 1
+	local pid=$1
+	if ! poll_until $(($2 * 20)) gone "$pid"; then
+		echo "pid $pid still running after $2 s" >&2
+		return 1
+	fi
+	status=0
+	wait "$pid" || status=$?
+}
+
+# gone PID: PID has exited.
+gone() {
+	! kill -0 "$1" 2>/dev/null
 }
 
 # child_of PID: the one child of PID (the supervised command), 5 s max.
 child_of() {
-	local c
-	for _ in $(seq 1 100); do
-		c=$(pgrep -P "$1" | head -n1)
-		if [ -n "$c" ]; then
-			echo "$c"
-			return 0
-		fi
-		sleep 0.05
-	done
-	return 1
+	poll_until 100 pgrep -P "$1" >/dev/null && pgrep -P "$1" | head -n1
+}
+
+# in_syscall PID NR: a thread of PID sits in system call NR.
+in_syscall() {
+	cut -d' ' -f1 /proc/"$1"/task/*/syscall 2>/dev/null | grep -qx "$2"
 }
 
 # port_file_to FILE: the "to" port of the single line in a port file.
@@ -420,10 +414,7 @@ for p in range(1023, 600, -1):
 	# the supervisor's hands.
 	nr=49
 	[ "$(uname -m)" = aarch64 ] && nr=200
-	for _ in $(seq 1 100); do
-		cut -d' ' -f1 /proc/"$tb"/task/*/syscall 2>/dev/null | grep -qx "$nr" && break
-		sleep 0.05
-	done
+	poll_until 100 in_syscall "$tb" "$nr" || true
 	kill -KILL "$tb"
 	wait_exit "$sup" 20
 	[ "$status" -eq 137 ]
