@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "../unit/quote.h"
 
 /* For the targets' own checking code: its branches are no news about the
  * shim, and instrumented per-byte loops would take most of the run time.
@@ -34,15 +35,9 @@
 /* Writes n bytes of s to stderr, quoted, non-printable bytes as \xNN. */
 FUZZ_NOCOV static inline void fuzz_dump(const char *label, const char *s, size_t n)
 {
-	fprintf(stderr, "%s (%zu bytes): \"", label, n);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '\\' || c == '"')
-			fprintf(stderr, "\\x%02x", c);
-		else
-			fputc(c, stderr);
-	}
-	fputs("\"\n", stderr);
+	fprintf(stderr, "%s (%zu bytes): ", label, n);
+	quote_bytes(stderr, s, n);
+	fputc('\n', stderr);
 }
 
 /* FUZZ_CHECK that first dumps the record it is about. */

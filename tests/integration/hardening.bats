@@ -141,13 +141,20 @@ PY
 # arena lock held, which is where SIGALRM should find it (meson test sets it
 # too).
 
+# sig_bind_run STACK LOG: sig_bind for 2 s in netns_run (SIGALRM every 1 ms,
+# each handler binding the held port) with BINDWATCH_STACK=STACK, JSON
+# records in LOG, no rate limit; killed after 30 s. Sets run's variables.
+sig_bind_run() {
+	local start=$SECONDS
+	run netns_run "MALLOC_PERTURB_=165 BINDWATCH_LOG='$2' BINDWATCH_FORMAT=json BINDWATCH_STACK=$1 BINDWATCH_RATELIMIT=0 \
+		LD_PRELOAD=\"\$PRELOAD\" timeout -s KILL 30 \"\$HELPERS/sig_bind\" \"\$PORT\" 2000"
+	echo "# sig_bind STACK=$1: $((SECONDS - start)) s, status $status: $output" >&3
+}
+
 @test "signal handler: bind() from SIGALRM every 1 ms interrupting malloc/free for 2 s, BINDWATCH_STACK=0: finishes, every bind -1/EADDRINUSE, every one logged" {
 	need_netns
 	log=$T/sig.log
-	start=$SECONDS
-	run netns_run "MALLOC_PERTURB_=165 BINDWATCH_LOG='$log' BINDWATCH_FORMAT=json BINDWATCH_STACK=0 BINDWATCH_RATELIMIT=0 \
-		LD_PRELOAD=\"\$PRELOAD\" timeout -s KILL 30 \"\$HELPERS/sig_bind\" \"\$PORT\" 2000"
-	echo "# sig_bind STACK=0: $((SECONDS - start)) s: $output" >&3
+	sig_bind_run 0 "$log"
 	assert_success
 	[[ $output =~ ^handler_calls=([0-9]+)\ eaddrinuse=([0-9]+)\ other=0\ loops=[0-9]+$ ]]
 	calls=${BASH_REMATCH[1]}
@@ -159,12 +166,8 @@ PY
 
 @test "signal handler: the same with BINDWATCH_STACK=1 (may take the loader lock, see SAFETY CONTRACT) still finishes" {
 	need_netns
-	log=$T/sig1.log
-	start=$SECONDS
 	# 137: killed by timeout: the handler's bind never returned.
-	run netns_run "MALLOC_PERTURB_=165 BINDWATCH_LOG='$log' BINDWATCH_FORMAT=json BINDWATCH_STACK=1 BINDWATCH_RATELIMIT=0 \
-		LD_PRELOAD=\"\$PRELOAD\" timeout -s KILL 30 \"\$HELPERS/sig_bind\" \"\$PORT\" 2000"
-	echo "# sig_bind STACK=1: $((SECONDS - start)) s, status $status: $output" >&3
+	sig_bind_run 1 "$T/sig1.log"
 	assert_success
 	assert_output --regexp '^handler_calls=[1-9][0-9]* eaddrinuse=[0-9]+ other=0 loops=[0-9]+$'
 }

@@ -365,24 +365,26 @@ for p in range(1023, 600, -1):
 	assert_output --partial "cannot run '$T/no-such-command'"
 }
 
-@test "the target killed: the supervisor exits at once with 137; SIGTERM to the supervisor reaches the target" {
-	command -v busybox >/dev/null || skip "busybox-static not installed"
+# supervised_nc: busybox nc listening on a free port under --supervise;
+# sets sup (the supervisor's pid) and nc (the target's).
+supervised_nc() {
+	local port
 	port=$(free_port)
 	"$CLI" --supervise -- busybox nc -l -p "$port" >/dev/null 2>&1 &
 	sup=$!
 	BG_PIDS+=("$sup")
 	wait_listen "$port"
 	nc=$(child_of "$sup")
+}
+
+@test "the target killed: the supervisor exits at once with 137; SIGTERM to the supervisor reaches the target" {
+	command -v busybox >/dev/null || skip "busybox-static not installed"
+	supervised_nc
 	kill -KILL "$nc"
 	wait_exit "$sup" 10
 	[ "$status" -eq 137 ]
 
-	port=$(free_port)
-	"$CLI" --supervise -- busybox nc -l -p "$port" >/dev/null 2>&1 &
-	sup=$!
-	BG_PIDS+=("$sup")
-	wait_listen "$port"
-	nc=$(child_of "$sup")
+	supervised_nc
 	kill -TERM "$sup"
 	wait_exit "$sup" 10
 	[ "$status" -eq 143 ]

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "quote.h"
+
 static unsigned check_count, check_failures;
 
 /* Prints s (n bytes) with non-printable bytes as \xNN, in quotes. */
@@ -17,15 +19,7 @@ static inline void check_print_bytes(const char *s, size_t n)
 		fputs("(null)", stderr);
 		return;
 	}
-	fputc('"', stderr);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '\\' || c == '"')
-			fprintf(stderr, "\\x%02x", c);
-		else
-			fputc(c, stderr);
-	}
-	fputc('"', stderr);
+	quote_bytes(stderr, s, n);
 }
 
 static inline void check_print_str(const char *s)
