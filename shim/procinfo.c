@@ -67,15 +67,35 @@ size_t bw_proc_join_cmdline(const char *raw, size_t n, char *out, size_t size)
 	return len;
 }
 
+/* One piece of whole lines of /proc/stat: the "btime" line ends the read. */
+static int find_btime(const char *lines, size_t n, void *ctx)
+{
+	for (const char *l = lines, *end = lines + n; l < end;) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		size_t len = nl ? (size_t)(nl - l) : (size_t)(end - l);
+		if (len > 6 && memcmp(l, "btime ", 6) == 0) {
+			char num[24];
+			size_t k = len - 6 < sizeof(num) - 1 ? len - 6 : sizeof(num) - 1;
+			memcpy(num, l + 6, k);
+			num[k] = '\0';
+			*(time_t *)ctx = (time_t)strtoll(num, NULL, 10);
+			return 1;
+		}
+		l += len + 1;
+	}
+	return 0;
+}
+
+/* btime comes after a line per CPU and the "intr" line (a count per
+ * interrupt): well past any fixed buffer on a big machine, so the file is
+ * streamed. */
 time_t bw_proc_boot_time(const char *proc_root)
 {
-	char path[256], buf[8192];
-	const char *p;
+	char path[256], buf[4096];
+	time_t btime = 0;
 	snprintf(path, sizeof(path), "%s/stat", proc_root);
-	if (bw_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) < 0)
-		return 0;
-	p = strstr(buf, "\nbtime ");
-	return p ? (time_t)strtoll(p + 7, NULL, 10) : 0;
+	bw_read_lines_at(AT_FDCWD, path, buf, sizeof(buf), find_btime, &btime);
+	return btime;
 }
 
 static void read_uid(int dfd, struct bw_proc *pr)

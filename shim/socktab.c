@@ -248,38 +248,27 @@ static const char *table_name(int family, enum bw_proto proto)
 	return family == AF_INET6 ? "tcp6" : "tcp";
 }
 
+struct table_read {
+	int family;
+	enum bw_proto proto;
+	bw_sock_cb cb;
+	void *ctx;
+};
+
+static int parse_lines(const char *lines, size_t n, void *ctx)
+{
+	const struct table_read *t = ctx;
+	return bw_socktab_parse_buf(lines, n, t->family, t->proto, t->cb, t->ctx);
+}
+
 int bw_socktab_read(const char *proc_root, int family, enum bw_proto proto, bw_sock_cb cb,
 		    void *ctx)
 {
 	char path[256], buf[16384];
-	size_t have = 0;
-	int fd, r = 0;
+	struct table_read t = {family, proto, cb, ctx};
 
 	snprintf(path, sizeof(path), "%s/net/%s", proc_root, table_name(family, proto));
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	for (;;) {
-		ssize_t n = bw_read_retry(fd, buf + have, sizeof(buf) - have);
-		const char *last_nl;
-		size_t used;
-		if (n <= 0)
-			break;
-		have += (size_t)n;
-		last_nl = memrchr(buf, '\n', have);
-		if (!last_nl) {
-			have = 0; /* a line longer than the buffer: drop it */
-			continue;
-		}
-		used = (size_t)(last_nl - buf) + 1;
-		r = bw_socktab_parse_buf(buf, used, family, proto, cb, ctx);
-		if (r)
-			break;
-		memmove(buf, buf + used, have - used);
-		have -= used;
-	}
-	close(fd);
-	return r;
+	return bw_read_lines_at(AT_FDCWD, path, buf, sizeof(buf), parse_lines, &t);
 }
 
 const char *bw_tcp_state_name(int state)

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
+#include <string.h>
 #include <unistd.h>
 
 ssize_t bw_read_retry(int fd, void *buf, size_t n)
@@ -36,6 +38,62 @@ ssize_t bw_read_file_at(int dirfd, const char *path, char *buf, size_t size)
 	close(fd);
 	buf[have] = '\0';
 	return (ssize_t)have;
+}
+
+int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lines_cb cb,
+		     void *ctx)
+{
+	size_t have = 0;
+	bool skipping = false; /* inside a line longer than buf */
+	int fd, r = 0;
+
+	if (size == 0)
+		return -EINVAL;
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = bw_read_retry(fd, buf + have, size - have);
+		const char *nl;
+		size_t used;
+		if (n < 0) {
+			r = -errno;
+			break;
+		}
+		if (n == 0) {
+			if (have && !skipping)
+				r = cb(buf, have, ctx);
+			break;
+		}
+		have += (size_t)n;
+		if (skipping) {
+			nl = memchr(buf, '\n', have);
+			if (!nl) {
+				have = 0;
+				continue;
+			}
+			used = (size_t)(nl - buf) + 1;
+			memmove(buf, buf + used, have - used);
+			have -= used;
+			skipping = false;
+		}
+		nl = have ? memrchr(buf, '\n', have) : NULL;
+		if (!nl) {
+			if (have == size) {
+				have = 0;
+				skipping = true;
+			}
+			continue;
+		}
+		used = (size_t)(nl - buf) + 1;
+		r = cb(buf, used, ctx);
+		if (r)
+			break;
+		memmove(buf, buf + used, have - used);
+		have -= used;
+	}
+	close(fd);
+	return r;
 }
 
 int bw_write_all(int fd, const void *buf, size_t n)

@@ -8,6 +8,15 @@ ssize_t bw_read_retry(int fd, void *buf, size_t n);
 /* Reads a whole small file (relative to dirfd) into buf, NUL-terminated;
  * returns bytes read or -errno. */
 ssize_t bw_read_file_at(int dirfd, const char *path, char *buf, size_t size);
+/* Streams the file at path (relative to dirfd) through buf: cb gets it in
+ * pieces of whole lines (the last may lack its '\n' at end of file), as many
+ * as fit in buf; a line longer than buf is skipped whole. Stops at the first
+ * non-zero cb result and returns it; else 0, or -errno if the file can't be
+ * opened or read. For files of any length (/proc/net tables, /proc/stat on
+ * a many-CPU machine) with a fixed buffer. */
+typedef int (*bw_lines_cb)(const char *lines, size_t n, void *ctx);
+int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lines_cb cb,
+		     void *ctx);
 /* Writes all of buf in as few write(2) calls as the kernel allows (one for
  * any regular file, pipe <= PIPE_BUF or tty); 0 or -errno. */
 int bw_write_all(int fd, const void *buf, size_t n);

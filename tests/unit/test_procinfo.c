@@ -221,6 +221,40 @@ static void test_long_cmdline(void)
 	rmdir(dir);
 }
 
+/* A 128-CPU machine's /proc/stat: btime is some 40 KB in, after the cpu
+ * lines and an "intr" line longer than any read buffer; and a file whose
+ * last line has no '\n'. */
+static void test_boot_time_big(void)
+{
+	char dir[] = "/tmp/bw-procstat-XXXXXX", path[512];
+	static char stat[64 * 1024];
+	size_t n = 0;
+
+	if (!mkdtemp(dir)) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	for (int cpu = 0; cpu < 128; cpu++)
+		n += (size_t)snprintf(stat + n, sizeof(stat) - n,
+				      "cpu%d 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20\n", cpu);
+	n += (size_t)snprintf(stat + n, sizeof(stat) - n, "intr 123456");
+	for (int irq = 0; irq < 20000 && n < sizeof(stat) - 128; irq++)
+		n += (size_t)snprintf(stat + n, sizeof(stat) - n, " 0");
+	n += (size_t)snprintf(stat + n, sizeof(stat) - n, "\nctxt 99\nbtime 1700000123\nprocesses 5\n");
+	CHECK(n > 40000);
+	write_file(dir, "stat", stat, n);
+	CHECK_EQ_INT(bw_proc_boot_time(dir), 1700000123);
+
+	write_file(dir, "stat", "cpu 1 2\nbtime 1600000000", 24);
+	CHECK_EQ_INT(bw_proc_boot_time(dir), 1600000000);
+	write_file(dir, "stat", "cpu 1 2\nbtimex 5\n", 17);
+	CHECK_EQ_INT(bw_proc_boot_time(dir), 0);
+
+	snprintf(path, sizeof(path), "%s/stat", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void test_self(int argc, char **argv)
 {
 	struct bw_proc p;
@@ -293,6 +327,7 @@ int main(int argc, char **argv)
 	test_boot_time();
 	test_fixture_procs();
 	test_long_cmdline();
+	test_boot_time_big();
 	test_self(argc, argv);
 	test_cgroup_identity();
 	return check_done("procinfo");
