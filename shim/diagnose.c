@@ -339,6 +339,12 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 	}
 }
 
+void bw_diag_use_settings(const struct bw_settings *s)
+{
+	bw_sockdiag_disabled = !s->netlink;
+	bw_bpf_disabled = !s->bpf;
+}
+
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		 uint64_t deadline_ns)
 {

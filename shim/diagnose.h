@@ -6,6 +6,7 @@
 
 #include "conflict.h"
 #include "report.h"
+#include "settings.h"
 
 /* Reads what the socket itself knows (family from the address, SO_TYPE,
  * IPV6_V6ONLY; for listen() the bound address from getsockname) into *want
@@ -21,6 +22,11 @@ int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, so
  * and SO_REUSEADDR / SO_REUSEPORT / IPV6_V6ONLY into t. */
 void bw_diag_trace_socket(struct bw_trace_event *t, int fd, const struct sockaddr *sa,
 			  socklen_t len);
+
+/* Applies the lookup switches (BINDWATCH_NETLINK, BINDWATCH_BPF) of s to
+ * every later bw_diagnose in this process: each front end (shim, `who`,
+ * the supervisor) calls it once after loading its settings. */
+void bw_diag_use_settings(const struct bw_settings *s);
 
 /* Finds the blocking sockets and their holders for c->want, then classifies.
  * self_pid is tried first in the owner scan (0: none). */

@@ -13,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bpfiter.h"
 #include "diagnose.h"
 #include "emit.h"
 #include "ratelimit.h"
@@ -51,8 +50,7 @@ void bw_hook_init(void)
 	bw_emit_capture_stderr();
 	bw_settings_load(&settings, env, getauxval(AT_SECURE) != 0);
 	settings.color = settings.color && settings.dest == BW_DEST_STDERR && isatty(2);
-	bw_sockdiag_disabled = !settings.netlink;
-	bw_bpf_disabled = !settings.bpf;
+	bw_diag_use_settings(&settings);
 	for (size_t i = 0; i < settings.n_warnings; i++)
 		bw_emit_stderr(settings.warnings[i], strlen(settings.warnings[i]));
 	if (!settings.disable) {

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "bpfiter.h"
 #include "diagnose.h"
 #include "fmt.h"
 #include "policy.h"
@@ -175,8 +174,7 @@ static int who(int argc, char **argv)
 	bw_settings_load(&set, env_get, false);
 	for (size_t i = 0; i < set.n_warnings; i++)
 		fputs(set.warnings[i], stderr);
-	bw_sockdiag_disabled = !set.netlink;
-	bw_bpf_disabled = !set.bpf;
+	bw_diag_use_settings(&set);
 	c = calloc(1, sizeof(*c));
 	out = malloc(out_size);
 	if (!c || !out) {

@@ -365,6 +365,18 @@ for p in range(1023, 600, -1):
 	assert_output --partial "cannot run '$T/no-such-command'"
 }
 
+@test "settings: BINDWATCH_BPF=0 switches the BPF owner lookup off under --supervise too" {
+	[ "$(id -u)" -eq 0 ] || skip "the BPF iterator needs root"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	capture bpf "$CLI" --supervise --json -- "$D/probe_static" 127.0.0.1 "$port"
+	run bw_json "$T/bpf.err" 'j["scan"]["method"], j["holders"][0]["pid"]'
+	[ "$output" = "('bpf', $HOLDER_PID)" ] || skip "no BPF iterator on this kernel: $output"
+	capture nobpf env BINDWATCH_BPF=0 "$CLI" --supervise --json -- "$D/probe_static" 127.0.0.1 "$port"
+	run bw_json "$T/nobpf.err" 'j["scan"]["method"], j["holders"][0]["pid"]'
+	assert_output "('proc', $HOLDER_PID)"
+}
+
 # supervised_nc: busybox nc listening on a free port under --supervise;
 # sets sup (the supervisor's pid) and nc (the target's).
 supervised_nc() {
