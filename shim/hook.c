@@ -15,6 +15,8 @@
 
 #include "diagnose.h"
 #include "emit.h"
+#include "failure.h"
+#include "procinfo.h"
 #include "ratelimit.h"
 #include "real.h"
 #include "remap.h"
@@ -74,45 +76,24 @@ static bool active(void)
 	return !settings.disable && settings.trace != BW_TRACE_OFF;
 }
 
-/* Big records (32 holders with command lines, 64 frames) fit here. */
-#define REPORT_MAX (48 * 1024)
-
-struct arena {
-	struct bw_conflict c;
-	char report[REPORT_MAX];
-	char desc[BW_RATELIMIT_DESC];
-};
-
 /* mmap, not malloc: async-signal-safe and independent of the host's
  * allocator state (we may have interrupted malloc itself). */
-static struct arena *arena_get(void)
+static struct bw_failure_arena *arena_get(void)
 {
-	void *p = mmap(NULL, sizeof(struct arena), PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, sizeof(struct bw_failure_arena), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static void arena_put(struct arena *a)
+static void arena_put(struct bw_failure_arena *a)
 {
 	munmap(a, sizeof(*a));
 }
 
-static void read_comm(char *buf, size_t size)
+static void emit(const char *buf, size_t n, void *ctx)
 {
-	ssize_t n = bw_read_file_at(AT_FDCWD, "/proc/self/comm", buf, size);
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
-}
-
-static void emit(const char *buf, size_t n)
-{
+	(void)ctx;
 	bw_emit(&settings, buf, n);
-}
-
-static size_t render(struct arena *a)
-{
-	return bw_report_render(&a->c, settings.format, settings.color, a->report,
-				sizeof(a->report));
 }
 
 /* BINDWATCH_UNIX_STALE=unlink: remove a socket file nobody listens on
@@ -146,17 +127,54 @@ static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa
 	return 0;
 }
 
+/* The failing call, for the callbacks of the shared failure path. */
+struct failing {
+	int fd;
+	const struct sockaddr *sa; /* NULL: listen */
+	socklen_t len;
+	int backlog;
+};
+
+static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen_t len,
+		    int backlog, int err);
+
+static void capture_stack(struct bw_conflict *c, void *ctx)
+{
+	(void)ctx;
+	c->n_frames = bw_unwind_capture(c->frames, (size_t)settings.stack_depth,
+					(const void *)conflict, &c->stack_missing);
+}
+
+/* A remap by rule on the caller's own fd, or the stale socket file removed. */
+static int fix(struct bw_conflict *c, const struct bw_rule *rule, void *ctx)
+{
+	const struct failing *k = ctx;
+	struct bw_remap_ops real_ops;
+	if (rule) {
+		real_ops.bind = bw_real_bind();
+		real_ops.listen = bw_real_listen();
+		return k->sa ? bw_remap_bind(rule, &real_ops, k->fd, k->sa, k->len, c, &c->remap)
+			     : bw_remap_listen(rule, &real_ops, k->fd, k->backlog, c, &c->remap);
+	}
+	if (k->sa)
+		return unlink_stale(c, k->fd, k->sa, k->len);
+	return -c->err;
+}
+
+static const struct bw_failure_ops ops = {
+	.capture_stack = capture_stack,
+	.fix = fix,
+	.emit = emit,
+};
+
 /* The failure path shared by bind and listen. Returns 0 when a remap made
  * the call succeed. */
 static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen_t len,
 		    int backlog, int err)
 {
-	struct bw_remap_ops real_ops;
-	const struct bw_rule *rule;
-	struct arena *a;
-	uint64_t key, now;
-	unsigned expired = 0;
-	int res = -err;
+	struct failing k = {fd, sa, len, backlog};
+	struct bw_failure_arena *a;
+	int res;
 
 	if (busy || !active())
 		return -err;
@@ -166,55 +184,11 @@ static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen
 		busy = 0;
 		return -err;
 	}
-	struct bw_conflict *c = &a->c;
-	c->call = call;
-	c->event = sa ? "bind_conflict" : "listen_conflict";
-	c->pid = getpid();
-	c->fd = fd;
-	c->err = err;
-	c->time = time(NULL);
-	read_comm(c->comm, sizeof(c->comm));
-	if (bw_diag_from_fd(c, fd, sa, len) < 0) {
-		/* Nothing we can parse: report what we know, touch nothing. */
-		bw_classify(c);
-		emit(a->report, render(a));
-		goto out;
-	}
-	rule = bw_remap_rule(&settings, &c->want);
-	real_ops.bind = bw_real_bind();
-	real_ops.listen = bw_real_listen();
-
-	/* Rate limit only what would be reported unchanged: a conflict that a
-	 * rule may remap is always handled (and reported) in full. */
-	key = bw_ratelimit_key(c);
-	now = bw_now_ns();
-	if (!rule && bw_ratelimit_check(key, now, (uint64_t)settings.ratelimit_s * 1000000000u,
-					&expired) == BW_RL_SUPPRESS)
-		goto out;
-	if (expired) {
-		bw_report_conflict_desc(c, a->desc, sizeof(a->desc));
-		emit(a->report, bw_report_repeats(settings.format, a->desc, expired, a->report,
-						  sizeof(a->report)));
-	}
-	if (settings.stack)
-		c->n_frames = bw_unwind_capture(c->frames, (size_t)settings.stack_depth,
-						(const void *)conflict, &c->stack_missing);
-	bw_diagnose(c, "/proc", c->pid,
-		    settings.scan_ms ? now + (uint64_t)settings.scan_ms * 1000000u : 0);
-	if (rule)
-		res = sa ? bw_remap_bind(rule, &real_ops, fd, sa, len, c, &c->remap)
-			 : bw_remap_listen(rule, &real_ops, fd, backlog, c, &c->remap);
-	else if (c->want.family == AF_UNIX && sa)
-		res = unlink_stale(c, fd, sa, len);
-	bw_remap_record(settings.port_file, c);
-	emit(a->report, render(a));
-	bw_report_conflict_desc(c, a->desc, sizeof(a->desc));
-	if (!rule)
-		bw_ratelimit_store(key, a->desc);
-out:
+	bw_failure_begin(a, call, getpid(), fd, err);
+	res = bw_failure_handle(a, &settings, fd, sa, len, &ops, &k);
 	arena_put(a);
 	busy = 0;
-	return res == 0 ? 0 : -err;
+	return res;
 }
 
 /* What the caller sees: success with its own errno after a remap, else
@@ -244,27 +218,29 @@ int bw_hook_listen_failed(int fd, int backlog, int r, int entry_errno)
 /* BINDWATCH_TRACE=all: one line per successful call. */
 static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t len, int r)
 {
+	struct bw_failure_arena *a;
 	struct bw_trace_event *t;
 	char line[2048];
 
 	if (busy || !(bw_hook_flags & FLAG_TRACE))
 		return;
 	busy = 1;
-	t = mmap(NULL, sizeof(*t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (t == MAP_FAILED) {
+	a = arena_get();
+	if (!a) {
 		busy = 0;
 		return;
 	}
+	t = &a->t;
 	bw_diag_trace_socket(t, fd, sa, len);
 	t->call = call;
 	t->pid = getpid();
-	read_comm(t->comm, sizeof(t->comm));
+	bw_proc_comm(t->pid, t->comm, sizeof(t->comm));
 	t->fd = fd;
 	t->result = r;
 	t->time = time(NULL);
 	t->have_frame = bw_unwind_capture(&t->frame, 1, (const void *)trace, NULL) == 1;
-	emit(line, bw_report_trace(settings.format, t, line, sizeof(line)));
-	munmap(t, sizeof(*t));
+	emit(line, bw_report_trace(settings.format, t, line, sizeof(line)), NULL);
+	arena_put(a);
 	busy = 0;
 }
 
@@ -274,28 +250,19 @@ static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct sockaddr_storage moved;
 	const struct bw_rule *rule;
+	struct bw_failure_arena *a;
 	struct bw_addr want;
-	struct arena *a;
-	bool v6only;
 	int to;
 
 	if (!(bw_hook_flags & FLAG_ALWAYS) || busy ||
-	    bw_diag_describe_socket(fd, sa, len, &want, &v6only) < 0 ||
-	    (want.family != AF_INET && want.family != AF_INET6) ||
-	    !(rule = bw_policy_match(&settings.policy, &want)) ||
-	    !bw_remap_fixed_target(rule, sa, len, &moved, &to) ||
+	    !bw_failure_always_target(&settings, fd, sa, len, &want, &rule, &moved, &to) ||
 	    bw_real_bind()(fd, (const struct sockaddr *)&moved, len) < 0)
 		return false; /* no rule, or its target is taken: bind as asked */
 	a = arena_get();
 	if (a) {
 		busy = 1;
-		bw_remap_always_event(&a->c, rule, &want, to);
-		a->c.pid = getpid();
-		a->c.fd = fd;
-		a->c.time = time(NULL);
-		read_comm(a->c.comm, sizeof(a->c.comm));
-		bw_remap_record(settings.port_file, &a->c);
-		emit(a->report, render(a));
+		bw_failure_begin(a, "bind", getpid(), fd, 0);
+		bw_failure_moved(a, &settings, rule, &want, to, &ops, NULL);
 		arena_put(a);
 		busy = 0;
 	}
@@ -336,7 +303,7 @@ static void flush_one(const char *desc, unsigned count, void *ctx)
 {
 	char line[BW_REPEAT_LINE_MAX];
 	(void)ctx;
-	emit(line, bw_report_repeats(settings.format, desc, count, line, sizeof(line)));
+	emit(line, bw_report_repeats(settings.format, desc, count, line, sizeof(line)), NULL);
 }
 
 void bw_hook_fini(void)

@@ -98,6 +98,18 @@ time_t bw_proc_boot_time(const char *proc_root)
 	return btime;
 }
 
+void bw_proc_comm(pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	n = bw_read_file_at(AT_FDCWD, path, buf, size);
+	if (n < 0 && size)
+		buf[0] = '\0';
+	else if (n > 0 && buf[n - 1] == '\n')
+		buf[n - 1] = '\0';
+}
+
 static void read_uid(int dfd, struct bw_proc *pr)
 {
 	char buf[4096];

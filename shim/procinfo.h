@@ -47,3 +47,6 @@ void bw_proc_cgroup_identity(const char *cgroup, char *unit, size_t unit_size, c
 
 /* Boot time (seconds since the epoch) from <proc_root>/stat's btime. */
 time_t bw_proc_boot_time(const char *proc_root);
+
+/* /proc/<pid>/comm without its '\n' into buf ("" when unreadable). */
+void bw_proc_comm(pid_t pid, char *buf, size_t size);

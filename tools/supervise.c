@@ -29,6 +29,8 @@
 #include "diagnose.h"
 #include "elfsym.h"
 #include "emit.h"
+#include "failure.h"
+#include "procinfo.h"
 #include "ratelimit.h"
 #include "remap.h"
 #include "report.h"
@@ -43,17 +45,13 @@
 #endif
 
 #define EXIT_SETUP 125
-#define REPORT_MAX (48 * 1024)
 #define STACK_WINDOW ((size_t)BW_FP_WINDOW_WORDS * 8)
 #define MAPS_MAX (4u << 20)
 #define CAP_NET_BIND_SERVICE_BIT 10
 
 /* Everything one notification needs that is too big for the stack. */
 struct arena {
-	struct bw_conflict c;
-	struct bw_trace_event t;
-	char report[REPORT_MAX];
-	char desc[BW_RATELIMIT_DESC];
+	struct bw_failure_arena f;
 	uint64_t stack[BW_FP_WINDOW_WORDS];
 };
 
@@ -111,12 +109,6 @@ static void emit(struct sup *sv, const char *buf, size_t n)
 	bw_emit(&sv->s, buf, n);
 }
 
-static size_t render(struct sup *sv)
-{
-	return bw_report_render(&sv->a->c, sv->s.format, sv->s.color, sv->a->report,
-				sizeof(sv->a->report));
-}
-
 /* ---- /proc helpers ---------------------------------------------------- */
 
 static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t size)
@@ -166,13 +158,6 @@ static bool same_ns(pid_t pid, const char *ns)
 	if (stat(path, &b) < 0)
 		return false;
 	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-static void read_comm(pid_t pid, char *buf, size_t size)
-{
-	ssize_t n = read_proc(pid, "comm", buf, size);
-	if (n > 0 && buf[n - 1] == '\n')
-		buf[n - 1] = '\0';
 }
 
 /* A whole /proc file of unknown size (maps), malloc()ed; NULL on failure. */
@@ -485,68 +470,75 @@ static void leave_netns(struct sup *sv, int entered)
 		perror("bindwatch: --supervise: returning to our network namespace");
 }
 
-/* The failure path, as in the shim's hook.c conflict(). 0 when a remap
+/* The call in hand, for the callbacks of the shared failure path. */
+struct failing {
+	struct sup *sv;
+	struct call *k;
+};
+
+static void failing_stack(struct bw_conflict *c, void *ctx)
+{
+	struct failing *f = ctx;
+	c->n_frames = capture_stack(f->sv, f->k, c->frames, (size_t)f->sv->s.stack_depth);
+	if (!c->n_frames)
+		c->stack_missing = "the target's registers or stack could not be read";
+}
+
+static int failing_enter(void *ctx)
+{
+	struct failing *f = ctx;
+	return enter_netns(f->sv, f->k);
+}
+
+static void failing_leave(void *ctx, int entered)
+{
+	struct failing *f = ctx;
+	leave_netns(f->sv, entered);
+}
+
+/* A remap by rule, made on our copy of the caller's socket. */
+static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *ctx)
+{
+	struct failing *f = ctx;
+	struct call *k = f->k;
+	if (!rule)
+		return -c->err;
+	return k->nr == SYS_bind ? bw_remap_bind(rule, &real_ops, k->dup,
+						 (const struct sockaddr *)&k->ss, k->len, c,
+						 &c->remap)
+				 : remap_listen(f->sv, k, rule, c);
+}
+
+static void failing_emit(const char *buf, size_t n, void *ctx)
+{
+	struct failing *f = ctx;
+	emit(f->sv, buf, n);
+}
+
+static const struct bw_failure_ops failing_ops = {
+	.capture_stack = failing_stack,
+	.enter = failing_enter,
+	.leave = failing_leave,
+	.fix = failing_fix,
+	.emit = failing_emit,
+};
+
+/* The failure path, shared with the shim (shim/failure.c). 0 when a remap
  * made the call succeed, else -err. */
 static int conflict(struct sup *sv, struct call *k, int err)
 {
-	struct bw_conflict *c = &sv->a->c;
+	struct failing f = {sv, k};
 	const struct sockaddr *sa = k->nr == SYS_bind ? (const struct sockaddr *)&k->ss : NULL;
-	const struct bw_rule *rule;
-	uint64_t key, now;
-	unsigned expired = 0;
-	int res = -err, ns;
 
-	memset(c, 0, sizeof(*c));
-	c->call = sa ? "bind" : "listen";
-	c->event = sa ? "bind_conflict" : "listen_conflict";
-	c->pid = k->pid;
-	c->fd = k->fd;
-	c->err = err;
-	c->time = time(NULL);
-	read_comm(k->pid, c->comm, sizeof(c->comm));
-	if (bw_diag_from_fd(c, k->dup, sa, k->len) < 0) {
-		bw_classify(c);
-		emit(sv, sv->a->report, render(sv));
-		return -err;
-	}
-	rule = bw_remap_rule(&sv->s, &c->want);
-	key = bw_ratelimit_key(c);
-	now = bw_now_ns();
-	if (!rule && bw_ratelimit_check(key, now, (uint64_t)sv->s.ratelimit_s * 1000000000u,
-					&expired) == BW_RL_SUPPRESS)
-		return -err;
-	if (expired) {
-		bw_report_conflict_desc(c, sv->a->desc, sizeof(sv->a->desc));
-		emit(sv, sv->a->report,
-		     bw_report_repeats(sv->s.format, sv->a->desc, expired, sv->a->report,
-				       sizeof(sv->a->report)));
-	}
-	if (sv->s.stack) {
-		c->n_frames = capture_stack(sv, k, c->frames, (size_t)sv->s.stack_depth);
-		if (!c->n_frames)
-			c->stack_missing = "the target's registers or stack could not be read";
-	}
-	ns = enter_netns(sv, k);
-	/* Its own sockets are found first: a self-conflict is named as such. */
-	bw_diagnose(c, "/proc", k->pid,
-		    sv->s.scan_ms ? now + (uint64_t)sv->s.scan_ms * 1000000u : 0);
-	if (rule)
-		res = sa ? bw_remap_bind(rule, &real_ops, k->dup, sa, k->len, c, &c->remap)
-			 : remap_listen(sv, k, rule, c);
-	leave_netns(sv, ns);
-	bw_remap_record(sv->s.port_file, c);
-	emit(sv, sv->a->report, render(sv));
-	bw_report_conflict_desc(c, sv->a->desc, sizeof(sv->a->desc));
-	if (!rule)
-		bw_ratelimit_store(key, sv->a->desc);
-	return res == 0 ? 0 : -err;
+	bw_failure_begin(&sv->a->f, sa ? "bind" : "listen", k->pid, k->fd, err);
+	return bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
 }
 
 /* BINDWATCH_TRACE=all: one line per successful call. The frame is the
  * wrapper's caller when the walk found it, else the system call site. */
 static void trace(struct sup *sv, const struct call *k, const struct sockaddr *sa, socklen_t len)
 {
-	struct bw_trace_event *t = &sv->a->t;
+	struct bw_trace_event *t = &sv->a->f.t;
 	struct bw_frame frames[2];
 	size_t n;
 	char line[2048];
@@ -557,7 +549,7 @@ static void trace(struct sup *sv, const struct call *k, const struct sockaddr *s
 	bw_diag_trace_socket(t, k->dup, sa, len);
 	t->call = k->nr == SYS_bind ? "bind" : "listen";
 	t->pid = k->pid;
-	read_comm(k->pid, t->comm, sizeof(t->comm));
+	bw_proc_comm(k->pid, t->comm, sizeof(t->comm));
 	t->fd = k->fd;
 	t->time = time(NULL);
 	n = capture_stack(sv, k, frames, 2);
@@ -569,32 +561,21 @@ static void trace(struct sup *sv, const struct call *k, const struct sockaddr *s
 }
 
 /* BINDWATCH_REMAP_MODE=always: a fixed rule moves the bind even without a
- * conflict (hook.c bind_always). true when it did. */
+ * conflict (as in the shim). true when it did. */
 static bool bind_always(struct sup *sv, struct call *k)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
+	struct failing f = {sv, k};
 	struct sockaddr_storage moved;
 	const struct bw_rule *rule;
-	struct bw_conflict *c = &sv->a->c;
 	struct bw_addr want;
-	bool v6only;
 	int to;
 
-	if (!sv->s.remap || !sv->s.remap_always ||
-	    bw_diag_describe_socket(k->dup, sa, k->len, &want, &v6only) < 0 ||
-	    (want.family != AF_INET && want.family != AF_INET6) ||
-	    !(rule = bw_policy_match(&sv->s.policy, &want)) ||
-	    !bw_remap_fixed_target(rule, sa, k->len, &moved, &to) ||
+	if (!bw_failure_always_target(&sv->s, k->dup, sa, k->len, &want, &rule, &moved, &to) ||
 	    bind(k->dup, (const struct sockaddr *)&moved, k->len) < 0)
 		return false;
-	memset(c, 0, sizeof(*c));
-	bw_remap_always_event(c, rule, &want, to);
-	c->pid = k->pid;
-	c->fd = k->fd;
-	c->time = time(NULL);
-	read_comm(k->pid, c->comm, sizeof(c->comm));
-	bw_remap_record(sv->s.port_file, c);
-	emit(sv, sv->a->report, render(sv));
+	bw_failure_begin(&sv->a->f, "bind", k->pid, k->fd, 0);
+	bw_failure_moved(&sv->a->f, &sv->s, rule, &want, to, &failing_ops, &f);
 	trace(sv, k, (const struct sockaddr *)&moved, k->len);
 	return true;
 }
