@@ -155,36 +155,28 @@ bool bw_unwind_init(void)
 	return st > 0;
 }
 
-/* Fills module, module_offset and symbol for f->pc. */
-static void describe(struct bw_frame *f)
+/* Fills module, module_offset and symbol for f->pc, which dladdr1 placed
+ * in info and lm. */
+static void describe(struct bw_frame *f, Dl_info *info, const struct link_map *lm)
 {
-	struct link_map *lm = NULL;
-	Dl_info info;
-	/* A return address points after the call; look up pc-1 so the
-	 * symbol is the caller even when the call is its last instruction. */
-	/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
-	if (dladdr1((void *)(f->pc - 1), &info, (void **)&lm, RTLD_DL_LINKMAP) == 0) {
-		f->module[0] = '\0';
-		return;
-	}
 	if (lm && lm->l_name && !lm->l_name[0] && exe_path[0])
-		info.dli_fname = exe_path; /* the main program */
-	if (info.dli_fname) {
-		size_t n = strlen(info.dli_fname);
+		info->dli_fname = exe_path; /* the main program */
+	if (info->dli_fname) {
+		size_t n = strlen(info->dli_fname);
 		if (n >= sizeof(f->module))
 			n = sizeof(f->module) - 1;
-		memcpy(f->module, info.dli_fname, n);
+		memcpy(f->module, info->dli_fname, n);
 		f->module[n] = '\0';
 	}
-	f->module_offset = f->pc - (uintptr_t)info.dli_fbase;
+	f->module_offset = f->pc - (uintptr_t)info->dli_fbase;
 	/* The symbol from the file's own .symtab (static functions too), read
 	 * with pread into stack buffers: unw_get_proc_name() would do the
 	 * same through malloc (its debuglink lookup), which deadlocks when
 	 * the failing bind() comes from a signal handler that interrupted
 	 * malloc. l_addr is the load bias: pc - l_addr is the link-time
 	 * address the symbol table uses. */
-	if (!f->symbol[0] && lm && info.dli_fname && info.dli_fname[0] == '/') {
-		int fd = open(info.dli_fname, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (lm && info->dli_fname && info->dli_fname[0] == '/') {
+		int fd = open(info->dli_fname, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		uint64_t value;
 		if (fd >= 0) {
 			uint64_t vaddr = (uint64_t)(f->pc - lm->l_addr);
@@ -193,13 +185,13 @@ static void describe(struct bw_frame *f)
 			close(fd);
 		}
 	}
-	if (!f->symbol[0] && info.dli_sname) {
-		size_t n = strlen(info.dli_sname);
+	if (!f->symbol[0] && info->dli_sname) {
+		size_t n = strlen(info->dli_sname);
 		if (n >= sizeof(f->symbol))
 			n = sizeof(f->symbol) - 1;
-		memcpy(f->symbol, info.dli_sname, n);
+		memcpy(f->symbol, info->dli_sname, n);
 		f->symbol[n] = '\0';
-		f->offset = f->pc - (uintptr_t)info.dli_saddr;
+		f->offset = f->pc - (uintptr_t)info->dli_saddr;
 	}
 }
 
@@ -242,8 +234,10 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self,
 	}
 	if (self && dladdr(self, &me))
 		self_base = (uintptr_t)me.dli_fbase;
-	if (unw.getcontext(&ctx) != 0)
+	if (unw.getcontext(&ctx) != 0) {
+		*why = "libunwind could not read this thread's registers";
 		return 0;
+	}
 	if (!enter()) {
 		*why = "this process was forked while another thread was unwinding";
 		return 0;
@@ -253,16 +247,21 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self,
 	/* Bounded: a corrupt stack must not loop us forever. */
 	for (int guard = 0; r == 0 && n < max && guard < 512; guard++) {
 		struct bw_frame *f = &frames[n];
+		struct link_map *lm = NULL;
 		unw_word_t ip = 0;
 		Dl_info info;
 		if (unw.get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
 			break;
 		memset(f, 0, sizeof(*f));
 		f->pc = (uintptr_t)ip;
+		/* A return address points after the call; look up pc-1 so the
+		 * symbol is the caller even when the call is its last
+		 * instruction. Our own frames are left out. */
 		/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
-		if (!(self_base && dladdr((void *)(f->pc - 1), &info) &&
-		      (uintptr_t)info.dli_fbase == self_base)) {
-			describe(f);
+		if (dladdr1((void *)(f->pc - 1), &info, (void **)&lm, RTLD_DL_LINKMAP) == 0) {
+			n++; /* an address no module claims: pc only */
+		} else if (!self_base || (uintptr_t)info.dli_fbase != self_base) {
+			describe(f, &info, lm);
 			n++;
 		}
 		if (!enter())
