@@ -207,6 +207,20 @@ int bw_addr_parse(const char *s, struct bw_addr *ret)
 	return 0;
 }
 
+enum bw_proto bw_unix_proto(int type)
+{
+	return type == SOCK_DGRAM       ? BW_PROTO_UNIX_DGRAM
+	       : type == SOCK_SEQPACKET ? BW_PROTO_UNIX_SEQPACKET
+					: BW_PROTO_UNIX_STREAM;
+}
+
+int bw_unix_type(enum bw_proto p)
+{
+	return p == BW_PROTO_UNIX_DGRAM       ? SOCK_DGRAM
+	       : p == BW_PROTO_UNIX_SEQPACKET ? SOCK_SEQPACKET
+					      : SOCK_STREAM;
+}
+
 const char *bw_proto_name(enum bw_proto p)
 {
 	switch (p) {

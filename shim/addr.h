@@ -46,4 +46,8 @@ bool bw_addr_is_wildcard(const struct bw_addr *a);
 bool bw_addr_is_v4mapped(const struct bw_addr *a);
 
 const char *bw_proto_name(enum bw_proto p);
+/* The protocol of an AF_UNIX socket of the given SO_TYPE (stream for an
+ * unknown one), and back. */
+enum bw_proto bw_unix_proto(int type);
+int bw_unix_type(enum bw_proto p);
 const char *bw_family_name(int family);

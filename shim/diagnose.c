@@ -36,8 +36,7 @@ int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0)
 		type = 0;
 	if (want->family == AF_UNIX)
-		want->proto = type == SOCK_DGRAM ? BW_PROTO_UNIX_DGRAM
-			      : type == SOCK_SEQPACKET ? BW_PROTO_UNIX_SEQPACKET : BW_PROTO_UNIX_STREAM;
+		want->proto = bw_unix_proto(type);
 	else
 		want->proto = type == SOCK_DGRAM ? BW_PROTO_UDP
 			      : type == SOCK_STREAM ? BW_PROTO_TCP : BW_PROTO_UNKNOWN;
@@ -238,8 +237,7 @@ static void probe_unix_path(struct bw_conflict *c)
 		return;
 	}
 	c->unix_file = BW_UNIX_FILE_SOCKET;
-	type = c->want.proto == BW_PROTO_UNIX_DGRAM ? SOCK_DGRAM
-	     : c->want.proto == BW_PROTO_UNIX_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM;
+	type = bw_unix_type(c->want.proto);
 	/* Nobody listening answers ECONNREFUSED (unix(7)); a live listener
 	 * accepts or leaves us pending in its backlog. Non-blocking: never hang. */
 	s = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);

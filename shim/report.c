@@ -525,14 +525,7 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 		bw_buf_printf(&b, ",\"fd\":%d,\"result\":%d", t->fd, t->result);
 		json_strz(&b, "family", bw_family_name(t->addr.family));
 		json_strz(&b, "proto", bw_proto_name(t->addr.proto));
-		if (t->addr.family == AF_UNIX) {
-			json_addr(&b, &t->addr);
-		} else {
-			char ip[64];
-			bw_addr_format_ip(&t->addr, ip, sizeof(ip));
-			json_strz(&b, "addr", ip);
-			bw_buf_printf(&b, ",\"port\":%u", t->addr.port);
-		}
+		json_addr(&b, &t->addr);
 		bw_buf_puts(&b, ",\"options\":[");
 		for (size_t i = 0; i < 3; i++)
 			if (t->options & (1u << i)) {

@@ -54,9 +54,7 @@ static void fill_unix(struct bw_sock *s, const struct nlmsghdr *h, const struct 
 	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*m));
 	memset(s, 0, sizeof(*s));
 	s->local.family = AF_UNIX;
-	s->local.proto = m->udiag_type == SOCK_DGRAM ? BW_PROTO_UNIX_DGRAM
-		       : m->udiag_type == SOCK_SEQPACKET ? BW_PROTO_UNIX_SEQPACKET
-							  : BW_PROTO_UNIX_STREAM;
+	s->local.proto = bw_unix_proto(m->udiag_type);
 	/* unix_diag speaks TCP_* states; /proc/net/unix prints SS_* ones
 	 * (SS_UNCONNECTED 1, SS_CONNECTED 3). Report the latter from both. */
 	s->state = m->udiag_state == BW_TCP_ESTABLISHED ? 3 : 1;

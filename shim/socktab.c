@@ -192,8 +192,7 @@ int bw_socktab_parse_unix_line(const char *line, size_t len, struct bw_sock *ret
 	if (!dec_var(&p, end, &inode))
 		return -EINVAL;
 	s.local.family = AF_UNIX;
-	s.local.proto = type == SOCK_DGRAM ? BW_PROTO_UNIX_DGRAM
-		      : type == SOCK_SEQPACKET ? BW_PROTO_UNIX_SEQPACKET : BW_PROTO_UNIX_STREAM;
+	s.local.proto = bw_unix_proto(type <= SOCK_SEQPACKET ? (int)type : 0);
 	s.state = (int)st;
 	s.inode = inode;
 	s.listening = (flags & 0x10000) != 0; /* __SO_ACCEPTCON */

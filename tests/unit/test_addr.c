@@ -337,6 +337,13 @@ static void test_names(void)
 	CHECK_STREQ(bw_proto_name(BW_PROTO_UDP), "udp");
 	CHECK_STREQ(bw_proto_name(BW_PROTO_UNIX_STREAM), "unix_stream");
 	CHECK_STREQ(bw_proto_name(BW_PROTO_UNIX_DGRAM), "unix_dgram");
+	CHECK_EQ_INT(bw_unix_proto(SOCK_DGRAM), BW_PROTO_UNIX_DGRAM);
+	CHECK_EQ_INT(bw_unix_proto(SOCK_SEQPACKET), BW_PROTO_UNIX_SEQPACKET);
+	CHECK_EQ_INT(bw_unix_proto(SOCK_STREAM), BW_PROTO_UNIX_STREAM);
+	CHECK_EQ_INT(bw_unix_proto(0), BW_PROTO_UNIX_STREAM);
+	for (int t = SOCK_STREAM; t <= SOCK_SEQPACKET; t++)
+		if (t != SOCK_RAW && t != SOCK_RDM)
+			CHECK_EQ_INT(bw_unix_type(bw_unix_proto(t)), t);
 	CHECK_STREQ(bw_proto_name(BW_PROTO_UNIX_SEQPACKET), "unix_seqpacket");
 	CHECK_STREQ(bw_proto_name(BW_PROTO_UNKNOWN), "unknown");
 	CHECK_STREQ(bw_family_name(AF_INET), "inet");
