@@ -2,11 +2,13 @@
  * prints file:line, the expression and both values, counts the failure and
  * carries on; check_done() reports and gives main() its exit status. */
 #pragma once
+#include <ftw.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "quote.h"
 
@@ -127,4 +129,26 @@ static inline const char *check_fixture(char *buf, size_t size, const char *rel)
 	}
 	snprintf(buf, size, "%s/%s", dir, rel);
 	return buf;
+}
+
+/* The captured proc tree, tests/fixtures/procroot. */
+static inline const char *check_procroot(void)
+{
+	static char buf[4096];
+	return check_fixture(buf, sizeof(buf), "procroot");
+}
+
+static inline int check_rm_one(const char *path, const struct stat *sb, int flag,
+			       struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* rm -rf dir: a throwaway tree a test built. */
+static inline void check_rm_rf(const char *dir)
+{
+	nftw(dir, check_rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -7,6 +7,7 @@
 #include "cause.h"
 #include "check.h"
 #include "testaddr.h"
+#include "testcause.h"
 #include "conflict.h"
 #include "diagnose.h"
 
@@ -84,16 +85,6 @@ static void owned(struct bw_holder *h, pid_t pid, int fd, const char *comm)
 	((struct sock_spec){addr, BW_PROTO_TCP, BW_TCP_LISTEN, inode, 0, 0})
 #define TIME_WAIT(addr, ms) ((struct sock_spec){addr, BW_PROTO_TCP, BW_TCP_TIME_WAIT, 0, 0, ms})
 
-static void cause_is(const struct bw_conflict *c, const char *want, int line)
-{
-	check_count++;
-	if (strcmp(bw_cause_name(c->cause), want) != 0) {
-		check_failures++;
-		fprintf(stderr, "%s:%d: FAILED: cause %s, expected %s (hint: %s)\n", __FILE__, line,
-			bw_cause_name(c->cause), want, c->hint);
-	}
-}
-#define CAUSE_IS(c, want) cause_is(c, want, __LINE__)
 
 static void test_listener(void)
 {

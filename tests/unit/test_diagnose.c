@@ -17,6 +17,7 @@
 
 #include "check.h"
 #include "testaddr.h"
+#include "testcause.h"
 #include "diagnose.h"
 #include "socktab.h"
 #include "sysio.h"
@@ -38,22 +39,6 @@ static struct bw_conflict *conflict(const char *want, enum bw_proto proto, pid_t
 	return &C;
 }
 
-static const char *root(void)
-{
-	static char buf[4096];
-	return check_fixture(buf, sizeof(buf), "procroot");
-}
-
-static void cause_is(const struct bw_conflict *c, const char *want, int line)
-{
-	check_count++;
-	if (strcmp(bw_cause_name(c->cause), want) != 0) {
-		check_failures++;
-		fprintf(stderr, "%s:%d: FAILED: cause %s, expected %s (hint: %s)\n", __FILE__, line,
-			bw_cause_name(c->cause), want, c->hint);
-	}
-}
-#define CAUSE_IS(c, want) cause_is(c, want, __LINE__)
 
 static struct bw_sock mksock(const char *addr, enum bw_proto proto, int state, uint64_t inode)
 {
@@ -128,14 +113,6 @@ static void test_consider(void)
 	CHECK_EQ_INT(c->n_matching, BW_HOLDERS_MAX + 1);
 	for (size_t i = 0; i < c->n_holders; i++)
 		CHECK(c->holders[i].sock.inode != 0);
-}
-
-static int unlink_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 /* The fixture's socket tables name inodes of sockets long gone; owners are
@@ -270,14 +247,14 @@ static void build_root(void)
 
 static void remove_root(void)
 {
-	nftw(built, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
+	check_rm_rf(built);
 }
 
 /* Whole diagnoses over tests/fixtures/procroot (see its README). */
 static void test_fixture(void)
 {
 	struct bw_conflict *c;
-	const char *fixture = root();
+	const char *fixture = check_procroot();
 
 	/* The tables come from the tree, not from the kernel's sock_diag. */
 	bw_sockdiag_disabled = 1;

@@ -281,14 +281,6 @@ static uint64_t socket_file(const char *path)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
-static int unlink_cb(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* A proc tree built here: 100 holds a.sock on fd 3 and b.sock on fd 4
  * (plus /dev/null and a regular file), 200 holds c.sock on fd 7, 300 has
  * no fd table, and "net" is not a process. */
@@ -375,7 +367,7 @@ static void test_built_root(void)
 	CHECK_EQ_INT(q.fd[1], 7);
 	CHECK_EQ_INT(st.procs_scanned, 2);
 
-	nftw(root, unlink_cb, 16, FTW_DEPTH | FTW_PHYS);
+	check_rm_rf(root);
 }
 
 int main(void)

@@ -16,12 +16,6 @@
 
 #define FIXTURE_BTIME 1700000000
 
-static const char *root(void)
-{
-	static char buf[4096];
-	return check_fixture(buf, sizeof(buf), "procroot");
-}
-
 static void test_parse_stat(void)
 {
 	char comm[BW_COMM_MAX];
@@ -105,7 +99,7 @@ static void test_join(void)
 
 static void test_boot_time(void)
 {
-	CHECK_EQ_INT(bw_proc_boot_time(root()), FIXTURE_BTIME);
+	CHECK_EQ_INT(bw_proc_boot_time(check_procroot()), FIXTURE_BTIME);
 	CHECK_EQ_INT(bw_proc_boot_time("/nonexistent-bw-root"), 0);
 	CHECK(bw_proc_boot_time("/proc") > 1000000000);
 }
@@ -116,7 +110,7 @@ static void test_fixture_procs(void)
 	long hz = sysconf(_SC_CLK_TCK);
 
 	/* 4242: comm with spaces and ')', euid 0 but ruid 65534, v2 cgroup. */
-	CHECK_EQ_INT(bw_proc_info(root(), 4242, &p), 0);
+	CHECK_EQ_INT(bw_proc_info(check_procroot(), 4242, &p), 0);
 	CHECK_EQ_INT(p.pid, 4242);
 	CHECK_EQ_INT(p.ppid, 1);
 	CHECK_STREQ(p.comm, "a) b) c");
@@ -131,7 +125,7 @@ static void test_fixture_procs(void)
 
 	/* 4243: a setproctitle()-style cmdline padded with NULs is complete,
 	 * not truncated. */
-	CHECK_EQ_INT(bw_proc_info(root(), 4243, &p), 0);
+	CHECK_EQ_INT(bw_proc_info(check_procroot(), 4243, &p), 0);
 	CHECK_STREQ(p.comm, "nginx");
 	CHECK_EQ_INT(p.ppid, 4200);
 	CHECK_STREQ(p.cmdline, "nginx: master process /usr/sbin/nginx");
@@ -140,7 +134,7 @@ static void test_fixture_procs(void)
 	CHECK_STREQ(p.cgroup, "/system.slice/nginx.service");
 
 	/* 4244: uid 65534, whose name comes from the real /etc/passwd. */
-	CHECK_EQ_INT(bw_proc_info(root(), 4244, &p), 0);
+	CHECK_EQ_INT(bw_proc_info(check_procroot(), 4244, &p), 0);
 	CHECK_EQ_INT(p.uid, 65534);
 	CHECK_STREQ(p.cmdline, "/usr/sbin/sockd --foreground");
 	{
@@ -149,7 +143,7 @@ static void test_fixture_procs(void)
 	}
 
 	/* 4245: a zombie, stat only: the rest stays empty. */
-	CHECK_EQ_INT(bw_proc_info(root(), 4245, &p), 0);
+	CHECK_EQ_INT(bw_proc_info(check_procroot(), 4245, &p), 0);
 	CHECK_STREQ(p.comm, "defunct thing");
 	CHECK_EQ_INT(p.ppid, 4243);
 	CHECK_EQ_INT(p.cmdline_len, 0);
@@ -160,7 +154,7 @@ static void test_fixture_procs(void)
 	CHECK_STREQ(p.cgroup, "");
 	CHECK_EQ_INT(p.start, FIXTURE_BTIME + 90000 / hz);
 
-	CHECK_EQ_INT(bw_proc_info(root(), 99999, &p), -ENOENT);
+	CHECK_EQ_INT(bw_proc_info(check_procroot(), 99999, &p), -ENOENT);
 	CHECK_EQ_INT(bw_proc_info("/nonexistent-bw-root", 1, &p), -ENOENT);
 }
 

@@ -36,7 +36,9 @@ static int replay(const char *name, enum bw_proto proto, struct dump *d)
 	FILE *f;
 	size_t n;
 
-	snprintf(path, sizeof(path), "%s/sockdiag/%s", getenv("BW_FIXTURES"), name);
+	char rel[128];
+	snprintf(rel, sizeof(rel), "sockdiag/%s", name);
+	check_fixture(path, sizeof(path), rel);
 	f = fopen(path, "rb");
 	CHECK(f != NULL);
 	if (!f)

@@ -37,12 +37,6 @@ static void reset(void)
 	memset(&coll, 0, sizeof(coll));
 }
 
-static const char *root(void)
-{
-	static char buf[4096];
-	return check_fixture(buf, sizeof(buf), "procroot");
-}
-
 static void ipstr(const struct bw_addr *a, char *buf, size_t size)
 {
 	bw_addr_format_ip(a, buf, size);
@@ -68,7 +62,7 @@ static void test_fixture_tcp(void)
 	char buf[64];
 
 	reset();
-	CHECK_EQ_INT(bw_socktab_read(root(), AF_INET, BW_PROTO_TCP, collect, &coll), 0);
+	CHECK_EQ_INT(bw_socktab_read(check_procroot(), AF_INET, BW_PROTO_TCP, collect, &coll), 0);
 	CHECK_EQ_INT(coll.n, 2);
 	if (coll.n != 2)
 		return;
@@ -96,7 +90,7 @@ static void test_fixture_tcp(void)
 static void test_fixture_tcp6(void)
 {
 	reset();
-	CHECK_EQ_INT(bw_socktab_read(root(), AF_INET6, BW_PROTO_TCP, collect, &coll), 0);
+	CHECK_EQ_INT(bw_socktab_read(check_procroot(), AF_INET6, BW_PROTO_TCP, collect, &coll), 0);
 	CHECK_EQ_INT(coll.n, 2);
 	if (coll.n != 2)
 		return;
@@ -115,7 +109,7 @@ static void test_fixture_tcp6(void)
 static void test_fixture_udp(void)
 {
 	reset();
-	CHECK_EQ_INT(bw_socktab_read(root(), AF_INET, BW_PROTO_UDP, collect, &coll), 0);
+	CHECK_EQ_INT(bw_socktab_read(check_procroot(), AF_INET, BW_PROTO_UDP, collect, &coll), 0);
 	CHECK_EQ_INT(coll.n, 1);
 	if (coll.n == 1) {
 		/* 0.0.0.0:18082, unconnected (7), never "listening" */
@@ -124,7 +118,7 @@ static void test_fixture_udp(void)
 	}
 
 	reset();
-	CHECK_EQ_INT(bw_socktab_read(root(), AF_INET6, BW_PROTO_UDP, collect, &coll), 0);
+	CHECK_EQ_INT(bw_socktab_read(check_procroot(), AF_INET6, BW_PROTO_UDP, collect, &coll), 0);
 	CHECK_EQ_INT(coll.n, 1);
 	if (coll.n == 1) {
 		/* [::1]:18083 */
@@ -137,7 +131,7 @@ static void test_fixture_udp(void)
 static void test_fixture_unix(void)
 {
 	reset();
-	CHECK_EQ_INT(bw_socktab_read(root(), AF_UNIX, BW_PROTO_UNKNOWN, collect, &coll), 0);
+	CHECK_EQ_INT(bw_socktab_read(check_procroot(), AF_UNIX, BW_PROTO_UNKNOWN, collect, &coll), 0);
 	CHECK_EQ_INT(coll.n, 3);
 	if (coll.n != 3)
 		return;
@@ -171,7 +165,7 @@ static void test_parse_buf_matches_read(void)
 	char path[4096], buf[16384];
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/net/tcp6", root());
+	snprintf(path, sizeof(path), "%s/net/tcp6", check_procroot());
 	n = bw_read_file_at(AT_FDCWD, path, buf, sizeof(buf));
 	CHECK(n > 0);
 	if (n <= 0)
@@ -179,7 +173,7 @@ static void test_parse_buf_matches_read(void)
 	reset();
 	CHECK_EQ_INT(bw_socktab_parse_buf(buf, (size_t)n, AF_INET6, BW_PROTO_TCP, collect, &coll), 0);
 	memset(&viaread, 0, sizeof(viaread));
-	bw_socktab_read(root(), AF_INET6, BW_PROTO_TCP, collect, &viaread);
+	bw_socktab_read(check_procroot(), AF_INET6, BW_PROTO_TCP, collect, &viaread);
 	CHECK_EQ_INT(coll.n, viaread.n);
 	CHECK(coll.n > 0 && memcmp(coll.s, viaread.s, coll.n * sizeof(coll.s[0])) == 0);
 }
@@ -353,7 +347,7 @@ static void test_read(void)
 	/* Stops early through the file reader too. */
 	reset();
 	coll.stop_after = 1;
-	CHECK_EQ_INT(bw_socktab_read(root(), AF_INET6, BW_PROTO_TCP, collect, &coll), 7);
+	CHECK_EQ_INT(bw_socktab_read(check_procroot(), AF_INET6, BW_PROTO_TCP, collect, &coll), 7);
 	CHECK_EQ_INT(coll.n, 1);
 
 	reset();
