@@ -91,16 +91,18 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	char shim[PATH_MAX], *preload;
 	const char *old = getenv("LD_PRELOAD"), *san = BW_SANITIZER_PRELOAD;
 	size_t len;
-	int r;
+	int r, kind;
 
 	if (argc < 1)
 		return usage_error("%s", "no command given");
+	for (size_t i = 0; i < n_envs; i++)
+		setenv(envs[i].var, envs[i].val, 1);
 	/* LD_PRELOAD never reaches a static program, nor Go's own system calls. */
-	if (supervise || bw_command_kind(argv[0]) > 0) {
-		for (size_t i = 0; i < n_envs; i++)
-			setenv(envs[i].var, envs[i].val, 1);
-		return bw_supervise(argv, !supervise);
-	}
+	if (supervise)
+		return bw_supervise(argv, 0);
+	kind = bw_command_kind(argv[0]);
+	if (kind > 0)
+		return bw_supervise(argv, kind);
 	r = find_shim(shim, sizeof(shim));
 	if (r < 0) {
 		fprintf(stderr, "bindwatch: cannot find libbindwatch.so (%s): %s\n", shim,
@@ -118,8 +120,6 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 		 old ? old : "");
 	setenv("LD_PRELOAD", preload, 1);
 	free(preload);
-	for (size_t i = 0; i < n_envs; i++)
-		setenv(envs[i].var, envs[i].val, 1);
 	execvp(argv[0], argv);
 	r = errno;
 	fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(r));

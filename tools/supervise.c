@@ -852,20 +852,19 @@ static int setup(struct sup *sv)
 	return 0;
 }
 
-static void announce(const char *cmd)
+static void announce(const char *cmd, int kind)
 {
-	int kind = bw_command_kind(cmd);
 	fprintf(stderr,
 		"bindwatch: %s %s: LD_PRELOAD cannot see its bind()/listen(); supervising it with"
 		" seccomp (--supervise)\n",
-		cmd, kind > 0 && (kind & BW_ELF_GO) ? "is a Go program" : "is statically linked");
+		cmd, (kind & BW_ELF_GO) ? "is a Go program" : "is statically linked");
 }
 
 /* Signals someone sent us (not the terminal: it signals the whole process
  * group, COMMAND included) go on to COMMAND. */
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
-int bw_supervise(char **argv, bool announce_auto)
+int bw_supervise(char **argv, int auto_kind)
 {
 	struct sup sv = {0};
 	sigset_t fwd, old;
@@ -873,18 +872,14 @@ int bw_supervise(char **argv, bool announce_auto)
 	bool reaped = false, listening = true;
 	pid_t pid;
 
-	if (!argv[0]) {
-		fprintf(stderr, "bindwatch: no command given\n");
-		return 2;
-	}
 	r = setup(&sv);
 	if (r < 0) {
 		fprintf(stderr, "bindwatch: --supervise: seccomp user notification unavailable: %s\n",
 			strerror(-r));
 		goto done;
 	}
-	if (announce_auto)
-		announce(argv[0]);
+	if (auto_kind > 0)
+		announce(argv[0], auto_kind);
 	sigemptyset(&fwd);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaddset(&fwd, forwarded[i]);

@@ -9,11 +9,12 @@
 
 /* Runs argv (execvp) supervised until it and every process and thread it
  * started (they inherit the filter) are gone. Settings come from
- * BINDWATCH_* in the environment, as for the shim. announce_auto: print
- * one line saying why supervision was chosen without --supervise.
+ * BINDWATCH_* in the environment, as for the shim. auto_kind: the
+ * bw_command_kind of argv[0] when supervision was chosen without
+ * --supervise (one line then says why), else 0. argv[0] must be set.
  * Returns main()'s exit status: the command's, 128+N when signal N killed
  * it, 126/127 when it cannot be run, 125 when supervision cannot start. */
-int bw_supervise(char **argv, bool announce_auto);
+int bw_supervise(char **argv, int auto_kind);
 
 /* BW_ELF_* flags (elfsym.h) of the file execvp() would run for cmd,
  * searching PATH as it does; 0 for a dynamic program, -errno when cmd is
