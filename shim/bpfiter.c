@@ -1,6 +1,7 @@
 #include "bpfiter.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
 #include <stdio.h>
@@ -60,6 +61,28 @@ static int read_layout(struct layout *l)
 	if (l->func_id <= 0 || l->tgid < 0 || l->f_inode < 0 || l->i_ino < 0 || l->tgid > 32767 ||
 	    l->f_inode > 32767 || l->i_ino > 32767)
 		r = -ENOENT;
+	return r;
+}
+
+/* The kernel's layout can't change while we run: it is read once, not
+ * once per conflict (the BTF parse costs milliseconds). Only a success is
+ * kept: a failure may be passing (no fd free, no memory). The first thread
+ * to finish stores it; others read their own copy meanwhile. */
+static int layout(struct layout *l)
+{
+	static struct layout cached;
+	static atomic_int state; /* 0 not stored, 1 being stored, 2 stored */
+	int expected = 0, r;
+
+	if (atomic_load_explicit(&state, memory_order_acquire) == 2) {
+		*l = cached;
+		return 0;
+	}
+	r = read_layout(l);
+	if (r == 0 && atomic_compare_exchange_strong(&state, &expected, 1)) {
+		cached = *l;
+		atomic_store_explicit(&state, 2, memory_order_release);
+	}
 	return r;
 }
 
@@ -166,7 +189,7 @@ long bw_bpf_owner_find(struct bw_owner_query *q)
 		q->pid[i] = 0;
 		q->fd[i] = -1;
 	}
-	r = read_layout(&l);
+	r = layout(&l);
 	if (r < 0)
 		return r;
 	memset(&attr, 0, sizeof(attr));
