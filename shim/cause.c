@@ -247,9 +247,17 @@ static void write_hint(struct bw_conflict *c)
 		break;
 	default:
 		bw_buf_puts(&b, "no visible socket matches: checked ");
-		bw_buf_puts(&b, c->want.family == AF_UNIX ? "/proc/net/unix" : "/proc/net/{tcp,udp}{,6}");
-		bw_buf_puts(&b, " in this network namespace; the holder may be a TCP socket bound but"
-				" not listening (not listed there), or hidden by a namespace");
+		if (!c->table_from_proc)
+			bw_buf_puts(&b, "the kernel's socket tables (sock_diag) in this network"
+					" namespace; the holder may be hidden by another namespace, or"
+					" be a TCP socket bound but not listening on a kernel older"
+					" than 6.8 (which does not list those)");
+		else
+			bw_buf_printf(&b, "%s in this network namespace; the holder may be a TCP"
+					  " socket bound but not listening (not listed there), or"
+					  " hidden by a namespace",
+				      c->want.family == AF_UNIX ? "/proc/net/unix"
+								: "/proc/net/{tcp,udp}{,6}");
 		if (c->table_errno)
 			bw_buf_printf(&b, "; the socket table could not be read (errno %d)",
 				      c->table_errno);

@@ -57,6 +57,7 @@ struct bw_conflict {
 	struct bw_owner_stats scan;
 	unsigned scan_workers;    /* threads for the owner scan; 0/1 in the shim */
 	int table_errno;          /* reading the socket table failed */
+	bool table_from_proc;     /* sock_diag failed: read from /proc/net */
 
 	enum bw_unix_file unix_file;
 	int unix_probe_errno;     /* connect() to the path: ECONNREFUSED = nobody listens */

@@ -260,6 +260,7 @@ static int read_table(struct bw_conflict *c, const char *proc_root, int family,
 	/* Drop anything a half-finished dump delivered, then reread. */
 	c->n_holders = n_holders;
 	c->n_matching = n_matching;
+	c->table_from_proc = true;
 	return bw_socktab_read(proc_root, family, proto, consider_cb, c);
 }
 

@@ -7,7 +7,7 @@
 #include "conflict.h"
 
 /* Both return the length; output is always NUL-terminated and ends in '\n'
- * even when truncated. 'now' ages the holders' start times. */
+ * even when truncated. Holders' start times are aged against c->time. */
 size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size);
 size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size);
 

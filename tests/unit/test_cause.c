@@ -326,6 +326,7 @@ static void test_unix(void)
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_probe_errno = 0;
+	c->table_from_proc = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unknown");
 	CHECK_CONTAINS(c->hint, "/proc/net/unix");
@@ -362,11 +363,23 @@ static void test_ephemeral(void)
 
 static void test_unknown(void)
 {
+	/* Read from /proc/net (sock_diag unavailable): a TCP socket bound
+	 * but not listening is not listed there, and the hint says so. */
 	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	c->table_from_proc = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unknown");
 	CHECK_CONTAINS(c->hint, "/proc/net/{tcp,udp}{,6}");
+	CHECK_CONTAINS(c->hint, "bound but not listening");
 	CHECK_NOT_CONTAINS(c->hint, "errno");
+
+	/* Through sock_diag, which lists bound sockets since Linux 6.8. */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	bw_classify(c);
+	CAUSE_IS(c, "unknown");
+	CHECK_CONTAINS(c->hint, "sock_diag");
+	CHECK_CONTAINS(c->hint, "older than 6.8");
+	CHECK_NOT_CONTAINS(c->hint, "/proc/net");
 
 	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
 	c->table_errno = EACCES;
