@@ -6,6 +6,7 @@ bats_load_library bats-assert
 CLI=${BINDWATCH_CLI:?run through meson test}
 SHIM=${BINDWATCH_SHIM_PATH:?}
 HELPERS=${BW_HELPERS:?}
+PROBE="$HELPERS/conflict_probe"
 # What LD_PRELOAD must hold to load the shim directly (the ASan runtime
 # first in a sanitizer build); the CLI adds the same by itself.
 PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }$SHIM"
@@ -74,6 +75,37 @@ wait_file_line() {
 	poll_until 200 grep -sqxF -- "$2" "$1" && return 0
 	echo "$1 never got the line: $2" >&2
 	return 1
+}
+
+# wait_file FILE: polls until FILE exists and is not empty (10 s max).
+wait_file() {
+	poll_until 200 test -s "$1" && return 0
+	echo "$1 never appeared" >&2
+	return 1
+}
+
+# has_lines FILE N: FILE exists and has at least N complete lines.
+has_lines() {
+	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
+}
+
+# port_file_to FILE: the to_port of the single line in a port file, after
+# checking the line is "proto addr from to pid" with numbers where due.
+port_file_to() {
+	local n
+	n=$(wc -l <"$1")
+	if [ "$n" -ne 1 ] || ! grep -Eq '^(tcp|udp) [0-9a-f.:]+ [0-9]+ [0-9]+ [0-9]+$' "$1"; then
+		echo "port file $1 is not one 'proto addr from to pid' line:" >&2
+		cat "$1" >&2
+		return 1
+	fi
+	cut -d' ' -f4 "$1"
+}
+
+# http_body PORT PATH: the body of GET http://127.0.0.1:PORT/PATH; fails
+# unless the status is 200.
+http_body() {
+	curl -sS --fail --max-time 5 "http://127.0.0.1:$1/$2"
 }
 
 # bg CMD...: starts CMD in the background and remembers its pid for teardown.
@@ -172,9 +204,7 @@ open(sys.argv[2], "w").write("bound\n")
 with open(sys.argv[1], "ab", buffering=0) as f:
     while True:
         f.write(s.recv(65536).replace(b"\n", b"\\n") + b"\n")' "$1" "$ready"
-	poll_until 200 test -s "$ready" && return 0
-	echo "/dev/log stand-in never came up" >&2
-	return 1
+	wait_file "$ready"
 }
 
 kill_bg() {

@@ -50,9 +50,9 @@ has_ipv6_loopback() {
 	hold udp 0.0.0.0 "$port"
 	holder=$HOLDER_PID
 
-	capture plain "$HELPERS/conflict_probe" -u 0.0.0.0 "$port"
+	capture plain "$PROBE" -u 0.0.0.0 "$port"
 	plain=$status
-	capture shim "$CLI" --json -- "$HELPERS/conflict_probe" -u 0.0.0.0 "$port"
+	capture shim "$CLI" --json -- "$PROBE" -u 0.0.0.0 "$port"
 
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=98"
 	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
@@ -67,9 +67,9 @@ has_ipv6_loopback() {
 	hold tcp ::1 "$port"
 	holder=$HOLDER_PID
 
-	capture plain "$HELPERS/conflict_probe" -6 ::1 "$port"
+	capture plain "$PROBE" -6 ::1 "$port"
 	plain=$status
-	capture shim "$CLI" --json -- "$HELPERS/conflict_probe" -6 ::1 "$port"
+	capture shim "$CLI" --json -- "$PROBE" -6 ::1 "$port"
 
 	assert_equal "$(cat "$T/shim.out")" "$(cat "$T/plain.out")"
 	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
@@ -84,7 +84,7 @@ has_ipv6_loopback() {
 	hold tcp :: "$port" 0
 	holder=$HOLDER_PID
 
-	capture shim "$CLI" --json -- "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+	capture shim "$CLI" --json -- "$PROBE" 0.0.0.0 "$port"
 	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
 	[ "$status" -eq 1 ]
 	run bw_json "$T/shim.err" 'j["cause"], j["holders"][0]["pid"], j["holders"][0]["family"], j["holders"][0]["overlap"]'
@@ -96,7 +96,7 @@ has_ipv6_loopback() {
 	hold tcp 127.0.0.1 "$port"
 	holder=$HOLDER_PID
 
-	capture shim "$CLI" --json -- "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+	capture shim "$CLI" --json -- "$PROBE" 0.0.0.0 "$port"
 	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
 	run bw_json "$T/shim.err" 'j["cause"], j["addr"], j["holders"][0]["pid"], j["holders"][0]["addr"]'
 	assert_output "('wildcard_overlap', '0.0.0.0', $holder, '127.0.0.1')"
@@ -107,7 +107,7 @@ has_ipv6_loopback() {
 	hold tcp 0.0.0.0 "$port"
 	holder=$HOLDER_PID
 
-	capture shim "$CLI" --json -- "$HELPERS/conflict_probe" 127.0.0.1 "$port"
+	capture shim "$CLI" --json -- "$PROBE" 127.0.0.1 "$port"
 	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
 	run bw_json "$T/shim.err" 'j["cause"], j["addr"], j["holders"][0]["pid"], j["holders"][0]["addr"]'
 	assert_output "('wildcard_overlap', '127.0.0.1', $holder, '0.0.0.0')"
@@ -128,7 +128,7 @@ listen_conflict() {
 	holder_in=$T/$name.holder.in
 	mkfifo "$probe_in" "$holder_in"
 
-	"$@" "$HELPERS/conflict_probe" -r -l -p 0.0.0.0 "$port" <"$probe_in" \
+	"$@" "$PROBE" -r -l -p 0.0.0.0 "$port" <"$probe_in" \
 		>"$T/$name.out" 2>"$T/$name.err" &
 	probe=$!
 	BG_PIDS+=("$probe")
@@ -136,7 +136,7 @@ listen_conflict() {
 	exec {feed_probe}>"$probe_in"
 	wait_file_line "$T/$name.out" "bind=0 errno=0"
 
-	"$HELPERS/conflict_probe" -r -l -w 0.0.0.0 "$port" <"$holder_in" \
+	"$PROBE" -r -l -w 0.0.0.0 "$port" <"$holder_in" \
 		>"$T/$name.holder.out" 2>&1 &
 	holder=$!
 	BG_PIDS+=("$holder")
@@ -185,7 +185,7 @@ assert c.getresponse().status == 200' "$port"
 	assert_file_has "$T/server.err" '"GET / HTTP/1.1" 200'
 
 	port=$(free_port)
-	capture probe "$CLI" -- "$HELPERS/conflict_probe" -l 127.0.0.1 "$port"
+	capture probe "$CLI" -- "$PROBE" -l 127.0.0.1 "$port"
 	[ "$status" -eq 0 ]
 	assert_equal "$(cat "$T/probe.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
 	assert_equal "$(cat "$T/probe.err")" ""
@@ -204,7 +204,7 @@ print("ok")'
 	hold_tcp "$port"
 	holder=$HOLDER_PID
 
-	capture shim "$CLI" --json -- "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+	capture shim "$CLI" --json -- "$PROBE" 0.0.0.0 "$port"
 	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
 	# Exactly one line on stderr, and it is one JSON object.
 	run wc -l <"$T/shim.err"
@@ -239,7 +239,7 @@ print("ok")'
 @test "stack: the main program's frames name its absolute path, also when it was started through PATH" {
 	port=$(free_port)
 	hold_tcp "$port"
-	exe=$(readlink -f "$HELPERS/conflict_probe")
+	exe=$(readlink -f "$PROBE")
 
 	# The CLI execvp()s a bare name: argv[0] is "conflict_probe".
 	capture shim env PATH="$HELPERS:$PATH" "$CLI" --json -- conflict_probe 0.0.0.0 "$port"

@@ -1,8 +1,6 @@
 # Helpers shared by remap.bats and causes.bats (load after common):
-# runs of free ports, port-file polling, HTTP/UDP/unix clients, JSON
-# record queries and the conflict situations TESTING.md describes.
-
-PROBE="$HELPERS/conflict_probe"
+# runs of free ports, UDP/unix clients, JSON record queries and the
+# conflict situations TESTING.md describes.
 
 # free_run N [tcp|udp]: a port B such that B..B+N-1 were all free at once
 # (each bound at the same time on the dual-stack wildcard, then released).
@@ -36,48 +34,12 @@ sys.exit("no run of %d free ports found" % n)
 PY
 }
 
-# wait_file FILE: polls until FILE exists and is not empty (10 s max).
-wait_file() {
-	poll_until 200 test -s "$1" && return 0
-	echo "$1 never appeared" >&2
-	return 1
-}
-
-# has_lines FILE N: FILE exists and has at least N complete lines.
-has_lines() {
-	[ -f "$1" ] && [ "$(wc -l <"$1")" -ge "$2" ]
-}
-
 # wait_lines FILE N: polls until FILE has at least N complete lines (10 s max).
 wait_lines() {
 	poll_until 200 has_lines "$1" "$2" && return 0
 	echo "$1 never reached $2 lines" >&2
 	[ -f "$1" ] && cat "$1" >&2
 	return 1
-}
-
-# port_file_to FILE: the to_port of the single line in a port file, after
-# checking the line is "proto addr from to pid" with numbers where due.
-port_file_to() {
-	local n
-	n=$(wc -l <"$1")
-	if [ "$n" -ne 1 ] || ! grep -Eq '^(tcp|udp) [0-9a-f.:]+ [0-9]+ [0-9]+ [0-9]+$' "$1"; then
-		echo "port file $1 is not one 'proto addr from to pid' line:" >&2
-		cat "$1" >&2
-		return 1
-	fi
-	cut -d' ' -f4 "$1"
-}
-
-# http_body PORT PATH: the body of GET http://127.0.0.1:PORT/PATH; fails
-# unless the status is 200.
-http_body() {
-	curl -sS --fail --max-time 5 "http://127.0.0.1:$1/$2"
-}
-
-# http_status PORT: the HTTP status code of GET / (000 when nothing answers).
-http_status() {
-	curl -s -o /dev/null --max-time 5 -w '%{http_code}' "http://127.0.0.1:$1/" || true
 }
 
 # udp_echo PORT MSG: sends MSG to 127.0.0.1:PORT and prints the reply.
@@ -156,15 +118,4 @@ PY
 # has_time_wait PORT: a TIME-WAIT socket with local port PORT exists.
 has_time_wait() {
 	[ -n "$(ss -Htan state time-wait "sport = :$1" 2>/dev/null)" ]
-}
-
-# elapsed_ms CMD...: runs CMD (stdout/stderr as they are), leaves the
-# wall time in ELAPSED_MS and the exit status in status.
-elapsed_ms() {
-	local t0 t1
-	t0=$(date +%s%N)
-	status=0
-	"$@" || status=$?
-	t1=$(date +%s%N)
-	ELAPSED_MS=$(((t1 - t0) / 1000000))
 }

@@ -38,17 +38,14 @@ teardown() {
 # to CMD as well: T, HELPERS, PRELOAD, SHIM. Everything in the namespace
 # dies with it (unshare --kill-child). Output and status as from CMD.
 netns_run() {
+	export -f poll_until ss_has wait_listen
 	T=$T HELPERS=$HELPERS PRELOAD=$PRELOAD SHIM=$SHIM PYTHON3=$PYTHON3 \
 		unshare -n -p -f --mount-proc --kill-child bash -c '
 set -e
 ip link set lo up
 PORT=$("$PYTHON3" -c "import socket; s = socket.socket(); s.bind((\"127.0.0.1\", 0)); print(s.getsockname()[1])")
 "$PYTHON3" "$BW_SRCDIR/tests/helpers/hold.py" tcp 127.0.0.1 "$PORT" >/dev/null 2>&1 &
-for _ in $(seq 1 200); do
-	[ -n "$(ss -Hltn "sport = :$PORT")" ] && break
-	sleep 0.05
-done
-[ -n "$(ss -Hltn "sport = :$PORT")" ] || { echo "netns_run: holder never listened" >&2; exit 90; }
+wait_listen "$PORT" || { echo "netns_run: holder never listened" >&2; exit 90; }
 export PORT T HELPERS PRELOAD SHIM
 set +e
 bash -c "$1"' netns_run "$1"
@@ -211,7 +208,7 @@ print("stackless=%d reasons=%s" % (sum(1 for r in got if not r["stack"]), sorted
 	hold_tcp "$port" 127.0.0.1
 	for how in vfork spawn; do
 		capture "$how" env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 \
-			"$HELPERS/life_bind" "$how" "$HELPERS/conflict_probe" 127.0.0.1 "$port"
+			"$HELPERS/life_bind" "$how" "$PROBE" 127.0.0.1 "$port"
 		assert_equal "$status" 0
 		assert_equal "$(cat "$T/$how.out")" "$(printf 'bind=-1 errno=98\nexit=1')"
 		assert_file_has "$T/$how.err" "bindwatch: conflict_probe["
@@ -310,11 +307,11 @@ SH
 	# conflict_probe's socket() gets fd 2; a report written there goes
 	# into the socket that just failed to bind.
 	status=0
-	(exec 2>&-; "$HELPERS/conflict_probe" 127.0.0.1 "$port") >"$T/plain.out" || status=$?
+	(exec 2>&-; "$PROBE" 127.0.0.1 "$port") >"$T/plain.out" || status=$?
 	plain=$status
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=98"
 	status=0
-	(exec 2>&-; LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$HELPERS/conflict_probe" 127.0.0.1 "$port") \
+	(exec 2>&-; LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$port") \
 		>"$T/shim.out" || status=$?
 	echo "# exit without the shim $plain, with it $status" >&3
 	assert_equal "$(cat "$T/shim.out")" "$(cat "$T/plain.out")"

@@ -41,7 +41,7 @@ warns_once() {
 	hold_tcp "$port"
 	cd "$T"
 	capture bad env BINDWATCH_FORMAT=xml BINDWATCH_STACK_DEPTH=-5 BINDWATCH_STACK=maybe \
-		BINDWATCH_LOG=relative/path LD_PRELOAD="$PRELOAD" "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+		BINDWATCH_LOG=relative/path LD_PRELOAD="$PRELOAD" "$PROBE" 0.0.0.0 "$port"
 	assert_equal "$(cat "$T/bad.out")" "bind=-1 errno=98"
 	[ "$status" -eq 1 ]
 	run grep -c '^bindwatch: warning: ' "$T/bad.err"
@@ -70,16 +70,16 @@ warns_once() {
 	port=$(free_port)
 	hold_tcp "$port"
 
-	capture off env BINDWATCH_DISABLE=1 LD_PRELOAD="$PRELOAD" "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+	capture off env BINDWATCH_DISABLE=1 LD_PRELOAD="$PRELOAD" "$PROBE" 0.0.0.0 "$port"
 	assert_equal "$(cat "$T/off.out")" "bind=-1 errno=98"
 	assert_equal "$(cat "$T/off.err")" ""
 
-	capture nostack "$CLI" --json --no-stack -- "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+	capture nostack "$CLI" --json --no-stack -- "$PROBE" 0.0.0.0 "$port"
 	run bw_json "$T/nostack.err" 'j["stack"], j["holders"][0]["pid"]'
 	assert_output "([], $HOLDER_PID)"
 
 	capture depth env BINDWATCH_FORMAT=json BINDWATCH_STACK_DEPTH=2 LD_PRELOAD="$PRELOAD" \
-		"$HELPERS/conflict_probe" 0.0.0.0 "$port"
+		"$PROBE" 0.0.0.0 "$port"
 	run bw_json "$T/depth.err" 'len(j["stack"]), j["stack"][0]["symbol"]'
 	assert_output "(2, 'main')"
 }

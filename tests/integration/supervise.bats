@@ -98,17 +98,6 @@ in_syscall() {
 	cut -d' ' -f1 /proc/"$1"/task/*/syscall 2>/dev/null | grep -qx "$2"
 }
 
-# port_file_to FILE: the "to" port of the single line in a port file.
-port_file_to() {
-	awk '{print $4}' "$1"
-}
-
-# http_get PORT PATH: the body, from python3 (not supervised).
-http_get() {
-	"$PYTHON3" -c 'import sys, urllib.request
-print(urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]), timeout=5).read().decode(), end="")' "$1" "$2"
-}
-
 @test "static C: the holder is named, the stack symbolized, errno 98 and the exit status unchanged" {
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
@@ -147,7 +136,7 @@ print(urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]
 	assert_output "('bind_conflict', $holder, 'listener', True)"
 
 	# A dynamic program keeps the shim: no notice.
-	capture dyn "$CLI" -- "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+	capture dyn "$CLI" -- "$PROBE" 0.0.0.0 "$port"
 	assert_equal "$(cat "$T/dyn.out")" "bind=-1 errno=98"
 	assert_file_lacks "$T/dyn.err" "supervising it"
 	assert_file_has "$T/dyn.err" "held by pid $holder"
@@ -158,7 +147,7 @@ print(urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]
 	hold_tcp "$port"
 	holder=$HOLDER_PID
 
-	capture sv "$CLI" --supervise -- "$HELPERS/conflict_probe" 0.0.0.0 "$port"
+	capture sv "$CLI" --supervise -- "$PROBE" 0.0.0.0 "$port"
 	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=98"
 	assert_file_has "$T/sv.err" "held by pid $holder"
 	run grep -c 'bindwatch:   cause:' "$T/sv.err"
@@ -212,7 +201,7 @@ print(urllib.request.urlopen("http://127.0.0.1:%s%s" % (sys.argv[1], sys.argv[2]
 	to=$(port_file_to "$T/ports")
 	[ "$to" -gt "$port" ]
 	wait_listen "$to"
-	run http_get "$to" /index.html
+	run http_body "$to" index.html
 	assert_output "hello from busybox"
 
 	# The port file names busybox, not the supervisor; so does ss.

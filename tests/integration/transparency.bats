@@ -18,10 +18,10 @@ setup() {
 
 	for args in "0.0.0.0 $port" "127.0.0.1 $port" "-r 0.0.0.0 $port"; do
 		# shellcheck disable=SC2086
-		capture plain "$HELPERS/conflict_probe" $args
+		capture plain "$PROBE" $args
 		plain=$status
 		# shellcheck disable=SC2086
-		capture shim env LD_PRELOAD="$PRELOAD" "$HELPERS/conflict_probe" $args
+		capture shim env LD_PRELOAD="$PRELOAD" "$PROBE" $args
 		assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=98"
 		assert_equal "$(cat "$T/shim.out")" "$(cat "$T/plain.out")"
 		assert_equal "$status" "$plain"
@@ -37,9 +37,9 @@ setup() {
 	[ "$start" -gt 80 ] || skip "ip_unprivileged_port_start=$start lets anyone bind port 80"
 	as_nobody=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 
-	capture plain "${as_nobody[@]}" "$HELPERS/conflict_probe" 127.0.0.1 80
+	capture plain "${as_nobody[@]}" "$PROBE" 127.0.0.1 80
 	plain=$status
-	capture shim "${as_nobody[@]}" env LD_PRELOAD="$PRELOAD" "$HELPERS/conflict_probe" 127.0.0.1 80
+	capture shim "${as_nobody[@]}" env LD_PRELOAD="$PRELOAD" "$PROBE" 127.0.0.1 80
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=13"
 	assert_equal "$(cat "$T/shim.out")" "$(cat "$T/plain.out")"
 	assert_equal "$status" "$plain"
@@ -53,10 +53,10 @@ setup() {
 	port=$(free_port)
 	for proto in "" -u; do
 		# shellcheck disable=SC2086
-		capture plain "$HELPERS/conflict_probe" $proto 192.0.2.1 "$port"
+		capture plain "$PROBE" $proto 192.0.2.1 "$port"
 		plain=$status
 		# shellcheck disable=SC2086
-		capture shim env LD_PRELOAD="$PRELOAD" "$HELPERS/conflict_probe" $proto 192.0.2.1 "$port"
+		capture shim env LD_PRELOAD="$PRELOAD" "$PROBE" $proto 192.0.2.1 "$port"
 		assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=99"
 		assert_equal "$(cat "$T/shim.out")" "$(cat "$T/plain.out")"
 		assert_equal "$status" "$plain"

@@ -74,13 +74,7 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 @test "who: sock_diag and the /proc/net fallback (BINDWATCH_NETLINK=0) give the same answer" {
 	port=$(free_port)
 	hold_tcp "$port"
-	"$PYTHON3" -c 'import socket, sys, time
-u = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-u.bind(("::1", int(sys.argv[1])))
-print("ready", flush=True)
-time.sleep(600)' "$port" >"$T/udp.out" &
-	BG_PIDS+=("$!")
-	wait_listen "$port" udp
+	hold udp ::1 "$port"
 	via_netlink=$(who_summary "$port")
 	via_proc=$(BINDWATCH_NETLINK=0 who_summary "$port")
 	assert_equal "$via_proc" "$via_netlink"
@@ -90,7 +84,6 @@ time.sleep(600)' "$port" >"$T/udp.out" &
 @test "who: the owner lookup with and without the BPF iterator (BINDWATCH_BPF=0) names the same holder" {
 	port=$(free_port)
 	hold_tcp "$port"
-	run "$CLI" who --json "$port"
 	with_bpf=$(who_summary "$port")
 	without=$(BINDWATCH_BPF=0 who_summary "$port")
 	assert_equal "$without" "$with_bpf"
