@@ -329,9 +329,7 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 		rest.uid[rest.n] = q->uid[i];
 		rest.n++;
 	}
-	bool via_bpf = c->scan.via_bpf;
 	bw_owner_find_parallel(proc_root, self_pid, &rest, deadline_ns, &c->scan, c->scan_workers);
-	c->scan.via_bpf = via_bpf;
 	for (size_t j = 0; j < rest.n; j++) {
 		q->pid[map[j]] = rest.pid[j];
 		q->fd[map[j]] = rest.fd[j];

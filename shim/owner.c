@@ -245,13 +245,13 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 		for (unsigned w = 1; w <= started; w++)
 			pthread_join(tids[w], NULL);
 	}
-	if (stats)
-		*stats = (struct bw_owner_stats){
-			.procs_scanned = atomic_load(&sc.procs_scanned),
-			.procs_unreadable = atomic_load(&sc.procs_unreadable),
-			.fds_checked = atomic_load(&sc.fds_checked),
-			.budget_exhausted = atomic_load(&sc.out_of_time),
-		};
+	if (stats) {
+		/* This scan's counts; via_bpf is the caller's to keep. */
+		stats->procs_scanned = atomic_load(&sc.procs_scanned);
+		stats->procs_unreadable = atomic_load(&sc.procs_unreadable);
+		stats->fds_checked = atomic_load(&sc.fds_checked);
+		stats->budget_exhausted = atomic_load(&sc.out_of_time);
+	}
 	return atomic_load(&sc.found);
 }
 
