@@ -89,18 +89,10 @@ int bw_emit_syslog(const char *buf, size_t len)
 
 int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
 {
-	int fd, r;
+	int r;
 	switch (s->dest) {
 	case BW_DEST_FILE:
-		/* Opened per record: a daemon that closed every fd can't lose it;
-		 * O_NOFOLLOW: a planted symlink can't redirect it. */
-		fd = open(s->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
-			  0644);
-		if (fd < 0)
-			return -errno;
-		r = bw_write_all(fd, buf, len);
-		close(fd);
-		return r;
+		return bw_append_file(s->log_path, buf, len);
 	case BW_DEST_SYSLOG:
 		return bw_emit_syslog(buf, len);
 	default:

@@ -263,17 +263,11 @@ int bw_remap_port_file(const char *path, const struct bw_remap *m, const char *p
 		       const char *addr, pid_t pid)
 {
 	char line[256];
-	int n, fd, r;
-	n = snprintf(line, sizeof(line), "%s %s %d %d %d\n", proto, addr, m->from_port, m->to_port,
-		     (int)pid);
+	int n = snprintf(line, sizeof(line), "%s %s %d %d %d\n", proto, addr, m->from_port,
+			 m->to_port, (int)pid);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return -EINVAL;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
-	if (fd < 0)
-		return -errno;
-	r = bw_write_all(fd, line, (size_t)n);
-	close(fd);
-	return r;
+	return bw_append_file(path, line, (size_t)n);
 }
 
 int bw_remap_record(const char *port_file, const struct bw_conflict *c)

@@ -96,6 +96,17 @@ int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lin
 	return r;
 }
 
+int bw_append_file(const char *path, const char *buf, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+	int r;
+	if (fd < 0)
+		return -errno;
+	r = bw_write_all(fd, buf, n);
+	close(fd);
+	return r;
+}
+
 int bw_write_all(int fd, const void *buf, size_t n)
 {
 	const char *p = buf;

@@ -17,6 +17,11 @@ ssize_t bw_read_file_at(int dirfd, const char *path, char *buf, size_t size);
 typedef int (*bw_lines_cb)(const char *lines, size_t n, void *ctx);
 int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lines_cb cb,
 		     void *ctx);
+/* Appends buf to the file at path (created 0644) with one write(2) where
+ * the kernel allows, opened for this record only (a daemon that closes
+ * every fd can't lose it), O_NOFOLLOW (a planted symlink can't redirect
+ * it), O_CLOEXEC. 0 or -errno. */
+int bw_append_file(const char *path, const char *buf, size_t n);
 /* Writes all of buf in as few write(2) calls as the kernel allows (one for
  * any regular file, pipe <= PIPE_BUF or tty); 0 or -errno. */
 int bw_write_all(int fd, const void *buf, size_t n);
