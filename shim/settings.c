@@ -31,18 +31,33 @@ static void end_line(struct bw_buf *b)
 	}
 }
 
+/* A warning is "bindwatch: warning: VAR=<value> ...why...\n" in the next
+ * free slot: warn_begin writes up to the value (false when every slot is
+ * taken), the caller the rest, warn_end closes the line. */
+static bool warn_begin(struct bw_settings *s, struct bw_buf *b, const char *var, const char *val)
+{
+	if (s->n_warnings >= BW_WARN_MAX)
+		return false;
+	*b = (struct bw_buf)BW_BUF_INIT(s->warnings[s->n_warnings], BW_WARN_LEN);
+	bw_buf_printf(b, "bindwatch: warning: %s=", var);
+	put_value(b, val);
+	return true;
+}
+
+static void warn_end(struct bw_settings *s, struct bw_buf *b)
+{
+	end_line(b);
+	s->n_warnings++;
+}
+
 static void warn(struct bw_settings *s, const char *var, const char *val, const char *accepts,
 		 const char *def)
 {
 	struct bw_buf b;
-	if (s->n_warnings >= BW_WARN_MAX)
+	if (!warn_begin(s, &b, var, val))
 		return;
-	b = (struct bw_buf)BW_BUF_INIT(s->warnings[s->n_warnings], BW_WARN_LEN);
-	bw_buf_printf(&b, "bindwatch: warning: %s=", var);
-	put_value(&b, val);
 	bw_buf_printf(&b, " is invalid (accepted: %s); using %s\n", accepts, def);
-	end_line(&b);
-	s->n_warnings++;
+	warn_end(s, &b);
 }
 
 /* Returns 1/0 for the usual boolean spellings, -1 otherwise. */
@@ -113,14 +128,13 @@ static void load_remap(struct bw_settings *s, bw_getenv_fn get)
 			warn(s, "BINDWATCH_REMAP", v, "nothing in secure-execution mode", "no remap");
 		} else if (bw_policy_parse(v, &s->policy, &err) == 0) {
 			s->remap = true;
-		} else if (s->n_warnings < BW_WARN_MAX) {
-			struct bw_buf b = BW_BUF_INIT(s->warnings[s->n_warnings], BW_WARN_LEN);
-			bw_buf_puts(&b, "bindwatch: warning: BINDWATCH_REMAP=");
-			put_value(&b, v);
-			bw_buf_printf(&b, " is invalid at column %zu: %s; remapping nothing\n",
-				      err.column, err.msg);
-			end_line(&b);
-			s->n_warnings++;
+		} else {
+			struct bw_buf b;
+			if (warn_begin(s, &b, "BINDWATCH_REMAP", v)) {
+				bw_buf_printf(&b, " is invalid at column %zu: %s; remapping nothing\n",
+					      err.column, err.msg);
+				warn_end(s, &b);
+			}
 		}
 	}
 	v = get("BINDWATCH_REMAP_MODE");
