@@ -59,14 +59,6 @@ fd_of() {
 	return 1
 }
 
-PY_BIND_UNIX='import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-try:
-    s.bind(sys.argv[1])
-    print("bind=0")
-except OSError as e:
-    print("bind=-1 errno=%d" % e.errno)'
-
 @test "cause listener: a python3 http.server holds the port" {
 	P=$(free_port)
 	bg "$PYTHON3" -m http.server "$P" --bind 127.0.0.1

@@ -119,3 +119,13 @@ PY
 has_time_wait() {
 	[ -n "$(ss -Htan state time-wait "sport = :$1" 2>/dev/null)" ]
 }
+
+# python3 -c "$PY_BIND_UNIX" PATH: binds an AF_UNIX stream socket to PATH;
+# prints "bind=0" or "bind=-1 errno=E".
+PY_BIND_UNIX='import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.bind(sys.argv[1])
+    print("bind=0")
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno)'

@@ -51,16 +51,6 @@ remap_json() {
 	jone "$REPORT" "$1"
 }
 
-# python3 -c "$PY_UNIX_BIND" PATH: binds an AF_UNIX stream socket to PATH;
-# prints "bind=0" or "bind=-1 errno=E".
-PY_UNIX_BIND='import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-try:
-    s.bind(sys.argv[1])
-    print("bind=0")
-except OSError as e:
-    print("bind=-1 errno=%d" % e.errno)'
-
 @test "remap PORT: a taken port moves to the named port, which serves HTTP" {
 	P=$(free_port)
 	hold_tcp "$P"
@@ -319,7 +309,7 @@ while True:
 	path=$BATS_TEST_TMPDIR/stale.sock
 	stale_unix "$path"
 	capture py env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
-		"$PYTHON3" -c "$PY_UNIX_BIND" "$path"
+		"$PYTHON3" -c "$PY_BIND_UNIX" "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "report" "$(jone "$BATS_TEST_TMPDIR/py.err" '[.cause, .path, (.remap // "none")] | map(tostring) | @tsv')" \
 		"$(printf 'unix_stale\t%s\tnone' "$path")"
@@ -330,7 +320,7 @@ while True:
 	path=$BATS_TEST_TMPDIR/not-a-socket
 	echo precious >"$path"
 	capture py env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
-		BINDWATCH_UNIX_STALE=unlink "$PYTHON3" -c "$PY_UNIX_BIND" "$path"
+		BINDWATCH_UNIX_STALE=unlink "$PYTHON3" -c "$PY_BIND_UNIX" "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "file" "$(cat "$path")" precious
 	assert_eq "cause" "$(jone "$BATS_TEST_TMPDIR/py.err" .cause)" unix_stale
@@ -340,7 +330,7 @@ while True:
 	path=$BATS_TEST_TMPDIR/stale.sock
 	stale_unix "$path"
 	capture py env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 BINDWATCH_UNIX_STALE=unlink \
-		"$PYTHON3" -c "$PY_UNIX_BIND" "$path"
+		"$PYTHON3" -c "$PY_BIND_UNIX" "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=0"
 	assert_file_has "$BATS_TEST_TMPDIR/py.err" "cause: unix_stale"
 	assert_file_has "$BATS_TEST_TMPDIR/py.err" "removed the stale socket file"
