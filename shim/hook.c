@@ -13,18 +13,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "diagnose.h"
-#include "emit.h"
-#include "failure.h"
-#include "procinfo.h"
-#include "ratelimit.h"
+#include "diagnose/diagnose.h"
+#include "report/emit.h"
+#include "respond/failure.h"
+#include "lookup/procinfo.h"
+#include "report/ratelimit.h"
 #include "real.h"
-#include "remap.h"
-#include "report.h"
-#include "settings.h"
-#include "socktab.h"
-#include "sysio.h"
-#include "unwind.h"
+#include "respond/remap.h"
+#include "report/report.h"
+#include "policy/settings.h"
+#include "lookup/socktab.h"
+#include "basic/sysio.h"
+#include "stack/unwind.h"
 
 /* FLAG_REMAP: a failure may turn into success, so the hook must keep the
  * caller's errno from before the call (the fast path doesn't read it). */

@@ -2,7 +2,7 @@
 #pragma once
 #include <stdatomic.h>
 
-#include "remap.h" /* bw_bind_fn, bw_listen_fn */
+#include "respond/remap.h" /* bw_bind_fn, bw_listen_fn */
 
 /* Resolved once with dlsym(RTLD_NEXT); safe to call before our constructor.
  * Never returns NULL or our own hook: falls back to the raw syscall. */

@@ -11,11 +11,11 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "diagnose.h"
-#include "fmt.h"
-#include "policy.h"
-#include "report.h"
-#include "supervise.h"
+#include "diagnose/diagnose.h"
+#include "basic/fmt.h"
+#include "policy/policy.h"
+#include "report/report.h"
+#include "supervise/supervise.h"
 
 static const char usage_text[] =
 	"usage: bindwatch [OPTIONS] -- COMMAND [ARGS...]\n"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "addr.h"
+#include "basic/addr.h"
 #include "../unit/quote.h"
 
 /* For the targets' own checking code: its branches are no news about the

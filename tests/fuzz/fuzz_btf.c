@@ -1,6 +1,6 @@
 /* fuzz_btf: bw_btf_func_id and bw_btf_member_offset over a BTF blob (the
  * whole input, in an exact-size heap buffer), asked exactly what
- * shim/bpfiter.c asks of /sys/kernel/btf/vmlinux, plus a few names that
+ * shim/lookup/bpfiter.c asks of /sys/kernel/btf/vmlinux, plus a few names that
  * reach the anonymous-member and bitfield paths.
  * Checks: no read outside the blob; a type id is positive and within the
  * number of types the type section could hold; an offset is >= 0 and
@@ -8,7 +8,7 @@
 #include <errno.h>
 #include <linux/btf.h>
 
-#include "btf.h"
+#include "lookup/btf.h"
 #include "fuzz.h"
 
 static void check_func(const void *b, size_t len, const char *name)

@@ -13,7 +13,7 @@
 #include <limits.h>
 #include <time.h>
 
-#include "fmt.h"
+#include "basic/fmt.h"
 #include "fuzz.h"
 #include "json_check.h"
 

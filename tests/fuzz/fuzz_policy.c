@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 
 #include "fuzz.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "policy_check.h"
 
 static void match_around(const struct bw_policy *p, const struct bw_rule *r)

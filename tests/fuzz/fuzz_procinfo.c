@@ -12,7 +12,7 @@
 #include <errno.h>
 
 #include "fuzz.h"
-#include "procinfo.h"
+#include "lookup/procinfo.h"
 
 static void stat_text(const uint8_t *data, size_t len, size_t comm_size)
 {

@@ -10,12 +10,12 @@
  * starts with "bindwatch: "; JSON is one valid line ending in "}\n". */
 #include <errno.h>
 
-#include "cause.h"
-#include "conflict.h"
+#include "diagnose/cause.h"
+#include "diagnose/conflict.h"
 #include "fuzz.h"
 #include "json_check.h"
-#include "ratelimit.h"
-#include "report.h"
+#include "report/ratelimit.h"
+#include "report/report.h"
 
 #define REPORT_MAX (48 * 1024)   /* shim/hook.c */
 #define CLI_MAX (256 * 1024)     /* tools/bindwatch.c */

@@ -10,10 +10,10 @@
  * are looked up. */
 #include <errno.h>
 
-#include "fmt.h"
+#include "basic/fmt.h"
 #include "fuzz.h"
 #include "policy_check.h"
-#include "settings.h"
+#include "policy/settings.h"
 
 static const char *const names[] = {
 	"BINDWATCH_LOG", "BINDWATCH_FORMAT", "BINDWATCH_STACK", "BINDWATCH_STACK_DEPTH",

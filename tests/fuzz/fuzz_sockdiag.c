@@ -11,7 +11,7 @@
 #include <netinet/in.h>
 
 #include "fuzz.h"
-#include "socktab.h"
+#include "lookup/socktab.h"
 
 static const enum bw_proto protos[] = {BW_PROTO_TCP, BW_PROTO_UDP, BW_PROTO_UNIX_STREAM};
 

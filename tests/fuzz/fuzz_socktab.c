@@ -10,7 +10,7 @@
 #include <netinet/in.h>
 
 #include "fuzz.h"
-#include "socktab.h"
+#include "lookup/socktab.h"
 
 struct table {
 	int family;

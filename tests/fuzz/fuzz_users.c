@@ -13,8 +13,8 @@
 #include <stdlib.h>
 
 #include "fuzz.h"
-#include "procinfo.h"
-#include "users.h"
+#include "lookup/procinfo.h"
+#include "lookup/users.h"
 
 /* [s, e) is a decimal number (digits only) equal to uid. */
 FUZZ_NOCOV static bool digits_equal(const char *s, const char *e, uid_t uid)

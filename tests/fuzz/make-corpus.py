@@ -256,7 +256,7 @@ write("report", "zeros", bytes(512))
 write("report", "ones", b"\xff" * 2048)
 write("report", "trace", b"\x07\xff\x01" + bytes(rng.randrange(256) for _ in range(600)))
 
-# ---- btf: a synthetic blob with what shim/bpfiter.c looks up --------------------------
+# ---- btf: a synthetic blob with what shim/lookup/bpfiter.c looks up --------------------------
 KIND = dict(INT=1, PTR=2, ARRAY=3, STRUCT=4, UNION=5, ENUM=6, FWD=7, TYPEDEF=8, VOLATILE=9,
             CONST=10, RESTRICT=11, FUNC=12, FUNC_PROTO=13, VAR=14, DATASEC=15, FLOAT=16,
             DECL_TAG=17, TYPE_TAG=18, ENUM64=19)

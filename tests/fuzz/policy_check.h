@@ -6,7 +6,7 @@
 #include <netinet/in.h>
 
 #include "fuzz.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 FUZZ_NOCOV static inline bool fuzz_action_in_range(const struct bw_action *a)
 {

@@ -178,7 +178,7 @@ sig_bind_run() {
 	# (stack capture included, the default) whenever fork() happens, and
 	# trace on: each of their successful binds walks the stack as well.
 	# So children are born with a copy of libunwind's lock taken (without
-	# the fork guard in shim/unwind.c, 1 to 3 of 200 hung here). A child
+	# the fork guard in shim/stack/unwind.c, 1 to 3 of 200 hung here). A child
 	# that does not exit within 5 s is reported as hung.
 	run netns_run "BINDWATCH_LOG='$log' BINDWATCH_FORMAT=json BINDWATCH_RATELIMIT=0 BINDWATCH_TRACE=all \
 		LD_PRELOAD=\"\$PRELOAD\" timeout -s KILL 600 \"\$HELPERS/life_bind\" fork \"\$PORT\" 200"
@@ -526,7 +526,7 @@ tsan_build() {
 			2>"$dir/cc.err" || skip "gcc -fsanitize=thread does not build here: $(head -c 200 "$dir/cc.err")"
 		gcc -shared -fPIC -fsanitize=thread -O1 -g -std=gnu17 -D_GNU_SOURCE -fvisibility=hidden \
 			$(pkg-config --cflags libunwind 2>/dev/null) -I"$conf" -I"$BW_SRCDIR/shim" \
-			"$BW_SRCDIR"/shim/*.c -Wl,--version-script="$BW_SRCDIR/shim/libbindwatch.map" -ldl \
+			"$BW_SRCDIR"/shim/*.c "$BW_SRCDIR"/shim/*/*.c -Wl,--version-script="$BW_SRCDIR/shim/libbindwatch.map" -ldl \
 			-o "$TSAN_SHIM" 2>"$dir/cc.err" || { cat "$dir/cc.err" >&2; return 1; }
 		# Some kernels' mmap layout (high ASLR entropy) breaks the TSan
 		# runtime: retry without randomization.

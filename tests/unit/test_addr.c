@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/un.h>
 
-#include "addr.h"
+#include "basic/addr.h"
 #include "check.h"
 
 #define UN_OFF offsetof(struct sockaddr_un, sun_path)

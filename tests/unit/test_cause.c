@@ -4,12 +4,12 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cause.h"
+#include "diagnose/cause.h"
 #include "check.h"
 #include "testaddr.h"
 #include "testcause.h"
-#include "conflict.h"
-#include "diagnose.h"
+#include "diagnose/conflict.h"
+#include "diagnose/diagnose.h"
 
 #define SELF_PID 1000
 

@@ -18,9 +18,9 @@
 #include "check.h"
 #include "testaddr.h"
 #include "testcause.h"
-#include "diagnose.h"
-#include "socktab.h"
-#include "sysio.h"
+#include "diagnose/diagnose.h"
+#include "lookup/socktab.h"
+#include "basic/sysio.h"
 
 static struct bw_conflict C;
 

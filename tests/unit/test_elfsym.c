@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "elfsym.h"
+#include "stack/elfsym.h"
 
 #if defined(__x86_64__)
 #define MACHINE EM_X86_64

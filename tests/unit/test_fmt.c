@@ -6,7 +6,7 @@
 #include <time.h>
 
 #include "check.h"
-#include "fmt.h"
+#include "basic/fmt.h"
 
 static void test_truncation(void)
 {

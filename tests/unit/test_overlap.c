@@ -6,7 +6,7 @@
 
 #include "check.h"
 #include "testaddr.h"
-#include "overlap.h"
+#include "diagnose/overlap.h"
 
 
 static void ov(const char *want, bool want_v6only, const char *have, bool have_v6only,

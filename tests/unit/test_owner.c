@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "owner.h"
+#include "lookup/owner.h"
 
 /* No socket has this inode: /proc/sys/fs/inode-nr is far below it. */
 #define NO_SUCH_INODE 0xfffffffff0ull

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "procinfo.h"
+#include "lookup/procinfo.h"
 
 #define FIXTURE_BTIME 1700000000
 

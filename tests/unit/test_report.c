@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cause.h"
+#include "diagnose/cause.h"
 #include "check.h"
 #include "testaddr.h"
-#include "conflict.h"
-#include "diagnose.h"
-#include "report.h"
+#include "diagnose/conflict.h"
+#include "diagnose/diagnose.h"
+#include "report/report.h"
 
 #define BIG 65536
 #define CANARY 0xa5

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "check.h"
-#include "settings.h"
+#include "policy/settings.h"
 
 #define ENV_MAX 16
 

@@ -10,7 +10,7 @@
 #include <sys/socket.h>
 
 #include "check.h"
-#include "socktab.h"
+#include "lookup/socktab.h"
 
 #define MAX_SOCKS 64
 

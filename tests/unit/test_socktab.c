@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "socktab.h"
-#include "sysio.h"
+#include "lookup/socktab.h"
+#include "basic/sysio.h"
 
 #define COLL_MAX 2048
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "syscallsite.h"
+#include "supervise/syscallsite.h"
 
 static void test_parse(void)
 {

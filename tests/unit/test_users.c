@@ -6,8 +6,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "sysio.h"
-#include "users.h"
+#include "basic/sysio.h"
+#include "lookup/users.h"
 
 static char passwd[8192];
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addr.h"
+#include "basic/addr.h"
 
 static inline struct bw_addr A(const char *s)
 {

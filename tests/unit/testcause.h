@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cause.h"
+#include "diagnose/cause.h"
 #include "check.h"
-#include "conflict.h"
+#include "diagnose/conflict.h"
 
 static void cause_is(const struct bw_conflict *c, const char *want, int line)
 {

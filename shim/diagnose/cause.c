@@ -1,0 +1,296 @@
+#include "diagnose/cause.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "diagnose/conflict.h"
+#include "basic/fmt.h"
+
+const char *bw_cause_name(enum bw_cause c)
+{
+	switch (c) {
+	case BW_CAUSE_LISTENER: return "listener";
+	case BW_CAUSE_SELF: return "self";
+	case BW_CAUSE_TIME_WAIT: return "time_wait";
+	case BW_CAUSE_WILDCARD_OVERLAP: return "wildcard_overlap";
+	case BW_CAUSE_DUAL_STACK: return "dual_stack";
+	case BW_CAUSE_REUSEPORT_MISMATCH: return "reuseport_mismatch";
+	case BW_CAUSE_UNIX_LIVE: return "unix_live";
+	case BW_CAUSE_UNIX_STALE: return "unix_stale";
+	case BW_CAUSE_EPHEMERAL_EXHAUSTED: return "ephemeral_exhausted";
+	case BW_CAUSE_SOCKET_ACTIVATION: return "socket_activation";
+	case BW_CAUSE_NOT_VISIBLE: return "not_visible";
+	default: return "unknown";
+	}
+}
+
+/* Most actionable first: what the user can act on beats what merely exists. */
+static const enum bw_cause priority[] = {
+	BW_CAUSE_SELF, BW_CAUSE_SOCKET_ACTIVATION, BW_CAUSE_UNIX_LIVE, BW_CAUSE_REUSEPORT_MISMATCH,
+	BW_CAUSE_LISTENER,
+	BW_CAUSE_DUAL_STACK, BW_CAUSE_WILDCARD_OVERLAP, BW_CAUSE_NOT_VISIBLE,
+	BW_CAUSE_TIME_WAIT, BW_CAUSE_UNKNOWN,
+};
+
+static int rank(enum bw_cause c)
+{
+	for (size_t i = 0; i < sizeof(priority) / sizeof(priority[0]); i++)
+		if (priority[i] == c)
+			return (int)i;
+	return 99;
+}
+
+static bool is_orphan_state(const struct bw_sock *s)
+{
+	/* No struct socket left (inode 0): TIME_WAIT mini-sockets, and closed
+	 * connections still in FIN_WAIT2/LAST_ACK/CLOSING owned by no process. */
+	return s->local.proto == BW_PROTO_TCP && s->inode == 0;
+}
+
+/* SO_REUSEPORT lets sockets share a port only if every one of them set it
+ * before bind() and all have the same effective uid (socket(7); kernel:
+ * net/ipv4/inet_connection_sock.c, inet_bind_conflict() and
+ * sk_reuseport_match()). A conflict where at least one side set it is
+ * about that rule, provided both sides' options are known. */
+static bool reuseport_mismatch(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	if (c->pid == 0 || c->want_reuseport < 0 || h->reuseport < 0)
+		return false;
+	if (c->want_reuseport != h->reuseport)
+		return true;
+	return c->want_reuseport == 1 && c->have_uid && h->sock.uid != c->uid;
+}
+
+/* Service managers that create sockets for others (comm is at most 15
+ * bytes: "systemd-socket-" is systemd-socket-activate). */
+static bool is_manager(const char *comm)
+{
+	return strncmp(comm, "systemd", 7) == 0 || strcmp(comm, "inetd") == 0 ||
+	       strcmp(comm, "xinetd") == 0 || strcmp(comm, "launchd") == 0;
+}
+
+/* The socket belongs to socket activation when its holder is a service
+ * manager (pid 1 when we can't tell more), or a service that received it
+ * through LISTEN_FDS. A container's own pid 1 (an app) is a listener. */
+static bool socket_activation(const struct bw_holder *h)
+{
+	if (!h->have_proc)
+		return h->pid == 1;
+	return is_manager(h->proc.comm) || h->proc.listen_fds;
+}
+
+static enum bw_cause classify_holder(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	if (h->sock.local.family == AF_UNIX) {
+		/* Bound datagram sockets never "listen"; unseen is unseen. */
+		if (h->pid == 0)
+			return h->sock.inode != 0 ? BW_CAUSE_NOT_VISIBLE : BW_CAUSE_UNIX_LIVE;
+		return c->pid != 0 && h->pid == c->pid ? BW_CAUSE_SELF : BW_CAUSE_UNIX_LIVE;
+	}
+	if (is_orphan_state(&h->sock))
+		return BW_CAUSE_TIME_WAIT;
+	if (h->pid == 0)
+		return BW_CAUSE_NOT_VISIBLE;
+	if (c->pid != 0 && h->pid == c->pid)
+		return BW_CAUSE_SELF;
+	if (socket_activation(h))
+		return BW_CAUSE_SOCKET_ACTIVATION;
+	if (reuseport_mismatch(c, h))
+		return BW_CAUSE_REUSEPORT_MISMATCH;
+	if (h->overlap == BW_OVERLAP_DUAL_STACK)
+		return BW_CAUSE_DUAL_STACK;
+	if (h->overlap == BW_OVERLAP_WILDCARD)
+		return BW_CAUSE_WILDCARD_OVERLAP;
+	return BW_CAUSE_LISTENER;
+}
+
+static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_cause cause)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (c->holders[i].cause == cause)
+			return &c->holders[i];
+	return NULL;
+}
+
+static void who(struct bw_buf *b, const struct bw_holder *h)
+{
+	bw_buf_printf(b, "pid %d", (int)h->pid);
+	if (h->have_proc) {
+		/* comm is whatever the process set with PR_SET_NAME. */
+		bw_buf_puts(b, " (");
+		bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
+		bw_buf_puts(b, ")");
+	}
+}
+
+static void write_hint(struct bw_conflict *c)
+{
+	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
+	const struct bw_holder *h = first_with(c, c->cause);
+	char addr[BW_ADDR_TEXT_MAX];
+
+	switch (c->cause) {
+	case BW_CAUSE_SELF:
+		bw_buf_printf(&b, "this process already holds the address on its own fd %d", h->fd);
+		if (h->have_proc && h->sock.listening)
+			bw_buf_puts(&b, " (a double bind, or a listening fd inherited across fork/exec"
+					" from the parent that set it up)");
+		bw_buf_puts(&b, "; reuse that fd or close it before binding again");
+		break;
+	case BW_CAUSE_SOCKET_ACTIVATION:
+		if (h->have_proc && h->proc.listen_fds && !is_manager(h->proc.comm)) {
+			who(&b, h);
+			bw_buf_puts(&b, " got the socket from its service manager (LISTEN_FDS): the"
+					" .socket unit owns the port and restarts the service on demand;"
+					" stop the socket unit too ('systemctl list-sockets'), not just the"
+					" service");
+		} else if (h->pid == 1) {
+			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
+					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
+					" the socket unit, or accept the fd via LISTEN_FDS");
+		} else {
+			bw_buf_puts(&b, "a service manager (");
+			who(&b, h);
+			bw_buf_puts(&b, ") holds the socket for socket activation: see 'systemctl --user"
+					" list-sockets' and stop the socket unit, or accept the fd via LISTEN_FDS");
+		}
+		break;
+	case BW_CAUSE_LISTENER:
+	case BW_CAUSE_UNIX_LIVE:
+		bw_buf_puts(&b, "another process holds it: ");
+		who(&b, h);
+		bw_buf_puts(&b, "; stop it, pick another port/path, or let bindwatch remap"
+				" (BINDWATCH_REMAP)");
+		break;
+	case BW_CAUSE_REUSEPORT_MISMATCH:
+		if (c->want_reuseport != h->reuseport) {
+			bw_buf_printf(&b, "only %s set SO_REUSEPORT (", h->reuseport == 1 ? "the holder" : "this socket");
+			who(&b, h);
+			bw_buf_puts(&b, h->reuseport == 1 ? " has it, this socket does not)" : " does not)");
+			bw_buf_puts(&b, "; sockets share a port only if every one of them sets"
+					" SO_REUSEPORT before bind()");
+		} else {
+			bw_buf_printf(&b, "both set SO_REUSEPORT, but the kernel lets only sockets of"
+					  " the same effective uid share a port: the holder ");
+			who(&b, h);
+			bw_buf_printf(&b, " is uid %u, this process uid %u; run both as one user",
+				      (unsigned)h->sock.uid, (unsigned)c->uid);
+		}
+		break;
+	case BW_CAUSE_DUAL_STACK:
+		bw_addr_format(&h->sock.local, addr, sizeof(addr));
+		if (h->sock.local.family == AF_INET6) {
+			bw_buf_printf(&b, "the IPv6 socket %s of ", addr);
+			who(&b, h);
+			bw_buf_puts(&b, " is dual-stack (IPV6_V6ONLY off, the default while"
+					" net.ipv6.bindv6only=0) and covers IPv4 on this port; set"
+					" IPV6_V6ONLY on the IPv6 socket or bind only one family");
+		} else {
+			/* We are the IPv6 side (ipv6(7): a v6 socket without
+			 * IPV6_V6ONLY also takes the port for IPv4). */
+			bw_buf_puts(&b, "this IPv6 socket is dual-stack (IPV6_V6ONLY off, the default"
+					" while net.ipv6.bindv6only=0) and so also needs IPv4 on this"
+					" port, which the IPv4 socket ");
+			bw_buf_printf(&b, "%s of ", addr);
+			who(&b, h);
+			bw_buf_puts(&b, " holds; set IPV6_V6ONLY on this socket or bind only one family");
+		}
+		break;
+	case BW_CAUSE_WILDCARD_OVERLAP:
+		bw_addr_format(&h->sock.local, addr, sizeof(addr));
+		if (bw_addr_is_wildcard(&c->want)) {
+			bw_buf_puts(&b, "this bind is to the wildcard address, which covers the specific ");
+			bw_buf_printf(&b, "address %s already held by ", addr);
+			who(&b, h);
+			bw_buf_puts(&b, "; bind a specific address instead, or stop the holder");
+		} else {
+			bw_buf_printf(&b, "the wildcard %s held by ", addr);
+			who(&b, h);
+			bw_buf_puts(&b, " covers every local address on this port; make it bind a"
+					" specific address, or stop it");
+		}
+		break;
+	case BW_CAUSE_NOT_VISIBLE:
+		bw_buf_printf(&b, "a socket of uid %u (inode %llu) holds it, but its process is not"
+				  " visible here (another user, or another pid namespace/container);"
+				  " run as root or as that user to see more",
+			      (unsigned)h->sock.uid, (unsigned long long)h->sock.inode);
+		break;
+	case BW_CAUSE_TIME_WAIT: {
+		long ms = 0;
+		for (size_t i = 0; i < c->n_holders; i++)
+			if (c->holders[i].cause == BW_CAUSE_TIME_WAIT && c->holders[i].sock.timer_ms > ms)
+				ms = c->holders[i].sock.timer_ms;
+		bw_buf_printf(&b, "only closed connections in TIME-WAIT remain (expire in %lds):"
+				  " SO_REUSEADDR lets the bind succeed only if both the new socket and"
+				  " the old one set it, otherwise wait; net.ipv4.tcp_tw_reuse affects"
+				  " outgoing connections only and tcp_tw_recycle was removed in Linux 4.12",
+			      (ms + 999) / 1000);
+		break;
+	}
+	case BW_CAUSE_UNIX_STALE:
+		if (c->unix_file == BW_UNIX_FILE_SOCKET)
+			bw_buf_puts(&b, "the socket file exists but nobody listens on it (connect"
+					" refused): a leftover from a process that exited without"
+					" unlink(); it is safe to remove it");
+		else
+			bw_buf_puts(&b, "the path exists and is not a socket: bind() never replaces"
+					" a file; choose another path or remove that file if it is yours");
+		break;
+	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
+		bw_buf_printf(&b, "no free port in the local port range %d-%d"
+				  " (net.ipv4.ip_local_port_range; %d ports in use): widen the range,"
+				  " or close idle sockets",
+			      c->port_lo, c->port_hi, c->ports_in_use);
+		break;
+	default:
+		bw_buf_puts(&b, "no visible socket matches: checked ");
+		if (!c->table_from_proc)
+			bw_buf_puts(&b, "the kernel's socket tables (sock_diag) in this network"
+					" namespace; the holder may be hidden by another namespace, or"
+					" be a TCP socket bound but not listening on a kernel older"
+					" than 6.8 (which does not list those)");
+		else
+			bw_buf_printf(&b, "%s in this network namespace; the holder may be a TCP"
+					  " socket bound but not listening (not listed there), or"
+					  " hidden by a namespace",
+				      c->want.family == AF_UNIX ? "/proc/net/unix"
+								: "/proc/net/{tcp,udp}{,6}");
+		if (c->table_errno)
+			bw_buf_printf(&b, "; the socket table could not be read (errno %d)",
+				      c->table_errno);
+		break;
+	}
+}
+
+void bw_classify(struct bw_conflict *c)
+{
+	enum bw_cause best = BW_CAUSE_UNKNOWN;
+	int best_rank = rank(BW_CAUSE_UNKNOWN);
+
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *h = &c->holders[i];
+		h->cause = classify_holder(c, h);
+		if (rank(h->cause) < best_rank) {
+			best = h->cause;
+			best_rank = rank(h->cause);
+		}
+	}
+	if (c->want.family == AF_UNIX && best == BW_CAUSE_UNKNOWN &&
+	    (c->unix_file == BW_UNIX_FILE_OTHER ||
+	     (c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_probe_errno == ECONNREFUSED)))
+		best = BW_CAUSE_UNIX_STALE;
+	/* A unix path whose only "holders" are sockets nobody listens on is stale too. */
+	if (c->want.family == AF_UNIX &&
+	    (best == BW_CAUSE_UNIX_LIVE || best == BW_CAUSE_NOT_VISIBLE) &&
+	    !first_with(c, best)->sock.listening &&
+	    c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_probe_errno == ECONNREFUSED)
+		best = BW_CAUSE_UNIX_STALE;
+	if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0 &&
+	    c->port_hi > 0)
+		best = BW_CAUSE_EPHEMERAL_EXHAUSTED;
+	c->cause = best;
+	write_hint(c);
+}

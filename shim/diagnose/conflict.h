@@ -1,0 +1,104 @@
+/* conflict: everything known about one failed bind()/listen(): the wanted
+ * address, every socket that blocks it with its holder, the cause and the
+ * caller's stack. Filled by diagnose.c, classified by cause.c, rendered by
+ * report.c. Large (tens of KiB): the shim keeps it in an mmap()ed arena. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "basic/addr.h"
+#include "diagnose/cause.h"
+#include "diagnose/overlap.h"
+#include "lookup/owner.h"
+#include "lookup/procinfo.h"
+#include "policy/settings.h"
+#include "lookup/socktab.h"
+#include "stack/unwind.h"
+
+#define BW_HOLDERS_MAX 32
+#define BW_HINT_MAX 640
+
+enum bw_unix_file { BW_UNIX_FILE_NA = 0, BW_UNIX_FILE_MISSING, BW_UNIX_FILE_SOCKET,
+		    BW_UNIX_FILE_OTHER };
+
+struct bw_holder {
+	struct bw_sock sock;
+	enum bw_overlap overlap;
+	pid_t pid;                /* 0: the process could not be found or seen */
+	int fd;
+	bool have_proc;
+	struct bw_proc proc;
+	signed char reuseaddr;    /* the holder's SO_REUSEADDR / SO_REUSEPORT: */
+	signed char reuseport;    /* 1 set, 0 not, -1 unknown (not ours to peek) */
+	enum bw_cause cause;
+};
+
+/* The outcome of a BINDWATCH_REMAP rule (carried out by respond/remap.c). */
+struct bw_remap {
+	bool attempted;
+	bool ok;
+	bool unlinked;                /* BINDWATCH_UNIX_STALE=unlink removed the file */
+	char rule[BW_RULE_TEXT_MAX];
+	enum bw_action_kind action;   /* the action that succeeded */
+	int from_port, to_port;
+	int attempts;                 /* bind/listen calls made */
+	char note[240];               /* why an action failed (reuseaddr, wait) */
+};
+
+struct bw_conflict {
+	const char *event;        /* "bind_conflict", "listen_conflict", "lookup" */
+	const char *call;         /* "bind", "listen", "who" */
+	pid_t pid;                /* the failing process (0 for the CLI's lookup) */
+	char comm[BW_COMM_MAX];
+	int fd;
+	time_t time;
+	struct bw_addr want;
+	bool want_v6only;
+	uint64_t own_inode;       /* the failing socket itself: never its own holder */
+	signed char want_reuseaddr, want_reuseport;  /* its options: 1, 0, -1 unknown */
+	bool have_uid;
+	uid_t uid;                /* the failing process's euid */
+	int err;
+
+	size_t n_holders;
+	size_t n_matching;        /* sockets that matched, including any beyond the cap */
+	struct bw_holder holders[BW_HOLDERS_MAX];
+	struct bw_owner_stats scan;
+	unsigned scan_workers;    /* threads for the owner scan; 0/1 in the shim */
+	int table_errno;          /* reading the socket table failed */
+	bool table_from_proc;     /* sock_diag failed: read from /proc/net */
+
+	enum bw_unix_file unix_file;
+	int unix_probe_errno;     /* connect() to the path: ECONNREFUSED = nobody listens */
+
+	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
+	int ports_in_use;
+
+	enum bw_cause cause;
+	char hint[BW_HINT_MAX];
+
+	struct bw_remap remap;
+	bool color;               /* text report: highlight holder and cause (ANSI) */
+
+	size_t n_frames;
+	struct bw_frame frames[BW_STACK_DEPTH_MAX];
+	const char *stack_missing; /* a stack was asked for, none came: why */
+};
+
+/* BINDWATCH_TRACE=all: one successful bind()/listen() (filled by diagnose.c,
+ * rendered by report.c). */
+enum { BW_OPT_REUSEADDR = 1, BW_OPT_REUSEPORT = 2, BW_OPT_V6ONLY = 4 };
+struct bw_trace_event {
+	const char *call;
+	pid_t pid;
+	char comm[BW_COMM_MAX];
+	int fd;
+	int result;
+	time_t time;
+	struct bw_addr addr;
+	unsigned options;
+	bool have_frame;
+	struct bw_frame frame;
+};

@@ -1,0 +1,387 @@
+#include "diagnose/diagnose.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lookup/bpfiter.h"
+#include "basic/sysio.h"
+
+int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
+			    struct bw_addr *want, bool *v6only_out)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int type = 0, v6only = 0;
+	socklen_t ol = sizeof(type);
+	int r;
+
+	*v6only_out = false;
+	if (sa) {
+		r = bw_addr_from_sockaddr(sa, len, want);
+	} else {
+		/* listen(): the address is whatever the socket is bound to. */
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+			return -errno;
+		r = bw_addr_from_sockaddr((struct sockaddr *)&ss, sl, want);
+	}
+	if (r < 0)
+		return r;
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0)
+		type = 0;
+	if (want->family == AF_UNIX)
+		want->proto = bw_unix_proto(type);
+	else
+		want->proto = type == SOCK_DGRAM ? BW_PROTO_UDP
+			      : type == SOCK_STREAM ? BW_PROTO_TCP : BW_PROTO_UNKNOWN;
+	if (want->family == AF_INET6) {
+		ol = sizeof(v6only);
+		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0)
+			*v6only_out = v6only != 0;
+	}
+	return 0;
+}
+
+/* 1/0 for a boolean socket option, -1 if it can't be read. */
+static signed char bool_opt(int fd, int name)
+{
+	int v = 0;
+	socklen_t l = sizeof(v);
+	return getsockopt(fd, SOL_SOCKET, name, &v, &l) == 0 ? v != 0 : -1;
+}
+
+int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct stat st;
+	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+		c->own_inode = st.st_ino;
+	c->want_reuseaddr = bool_opt(fd, SO_REUSEADDR);
+	c->want_reuseport = bool_opt(fd, SO_REUSEPORT);
+	return bw_diag_describe_socket(fd, sa, len, &c->want, &c->want_v6only);
+}
+
+void bw_diag_trace_socket(struct bw_trace_event *t, int fd, const struct sockaddr *sa,
+			  socklen_t len)
+{
+	bool v6only = false;
+	bw_diag_describe_socket(fd, sa, len, &t->addr, &v6only);
+	if (bool_opt(fd, SO_REUSEADDR) == 1)
+		t->options |= BW_OPT_REUSEADDR;
+	if (bool_opt(fd, SO_REUSEPORT) == 1)
+		t->options |= BW_OPT_REUSEPORT;
+	if (t->addr.family == AF_INET6 && v6only)
+		t->options |= BW_OPT_V6ONLY;
+}
+
+/* The holder's SO_REUSEADDR/SO_REUSEPORT, read on a duplicate of its fd
+ * (pidfd_getfd(2): needs ptrace access to it, i.e. our own uid or root;
+ * otherwise they stay unknown). In our own process the fd is ours. */
+static void peek_options(struct bw_holder *h, pid_t self_pid)
+{
+	int pidfd, dup;
+	h->reuseaddr = h->reuseport = -1;
+	if (h->pid <= 0 || h->fd < 0 || h->sock.local.family == AF_UNIX)
+		return;
+	if (h->pid == self_pid) {
+		h->reuseaddr = bool_opt(h->fd, SO_REUSEADDR);
+		h->reuseport = bool_opt(h->fd, SO_REUSEPORT);
+		return;
+	}
+	pidfd = (int)syscall(SYS_pidfd_open, h->pid, 0);
+	if (pidfd < 0)
+		return;
+	dup = (int)syscall(SYS_pidfd_getfd, pidfd, h->fd, 0); /* O_CLOEXEC is implied */
+	close(pidfd);
+	if (dup < 0)
+		return;
+	struct stat st;
+	/* The fd may have been reused since the scan: only trust the same socket. */
+	if (fstat(dup, &st) == 0 && st.st_ino == h->sock.inode) {
+		h->reuseaddr = bool_opt(dup, SO_REUSEADDR);
+		h->reuseport = bool_opt(dup, SO_REUSEPORT);
+	}
+	close(dup);
+}
+
+/* Lower is shown first and kept when the table is full. */
+static int holder_rank(const struct bw_sock *s)
+{
+	if (s->listening)
+		return 0;
+	if (s->inode != 0 && (s->state == BW_TCP_CLOSE || s->local.proto == BW_PROTO_UDP))
+		return 1;
+	if (s->inode != 0)
+		return 2;
+	return 3; /* TIME_WAIT and other orphans */
+}
+
+static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap ov)
+{
+	struct bw_holder *h;
+	int rank = holder_rank(s);
+	c->n_matching++;
+	if (c->n_holders < BW_HOLDERS_MAX) {
+		h = &c->holders[c->n_holders++];
+	} else {
+		size_t worst = 0;
+		for (size_t i = 1; i < c->n_holders; i++)
+			if (holder_rank(&c->holders[i].sock) > holder_rank(&c->holders[worst].sock))
+				worst = i;
+		if (holder_rank(&c->holders[worst].sock) <= rank)
+			return;
+		h = &c->holders[worst];
+	}
+	memset(h, 0, sizeof(*h));
+	h->sock = *s;
+	h->overlap = ov;
+	h->fd = -1;
+}
+
+static bool same_unix_name(const struct bw_addr *want, const struct bw_addr *have)
+{
+	if (want->abstract != have->abstract)
+		return false;
+	/* The kernel prints abstract NULs as '@' (unix_seq_show()), so compare
+	 * abstract names with NULs treated as '@'. */
+	if (want->path_len != have->path_len)
+		return false;
+	for (size_t i = 0; i < want->path_len; i++) {
+		char w = want->path[i] ? want->path[i] : '@';
+		if (w != have->path[i])
+			return false;
+	}
+	return true;
+}
+
+void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
+{
+	enum bw_overlap ov;
+	if (c->own_inode && s->inode == c->own_inode)
+		return;
+	if (c->want.family == AF_UNIX) {
+		if (s->local.family == AF_UNIX && s->local.path_len > 0 &&
+		    same_unix_name(&c->want, &s->local))
+			keep(c, s, BW_OVERLAP_EXACT);
+		return;
+	}
+	if (s->local.port != c->want.port)
+		return;
+	if (c->want.proto != BW_PROTO_UNKNOWN && s->local.proto != c->want.proto)
+		return;
+	ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
+	if (ov != BW_OVERLAP_NONE)
+		keep(c, s, ov);
+}
+
+static int consider_cb(const struct bw_sock *s, void *ctx)
+{
+	bw_diag_consider(ctx, s);
+	return 0;
+}
+
+struct range_count {
+	int lo, hi;
+	unsigned char used[65536 / 8];
+};
+
+static int count_cb(const struct bw_sock *s, void *ctx)
+{
+	struct range_count *rc = ctx;
+	int p = s->local.port;
+	if (p >= rc->lo && p <= rc->hi)
+		rc->used[p / 8] |= (unsigned char)(1u << (p % 8));
+	return 0;
+}
+
+static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
+{
+	struct range_count rc;
+	char path[256], buf[64];
+	enum bw_proto proto = c->want.proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP;
+
+	snprintf(path, sizeof(path), "%s/sys/net/ipv4/ip_local_port_range", proc_root);
+	if (bw_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0 ||
+	    sscanf(buf, "%d %d", &c->port_lo, &c->port_hi) != 2)
+		return;
+	memset(&rc, 0, sizeof(rc));
+	rc.lo = c->port_lo < 0 ? 0 : c->port_lo;
+	rc.hi = c->port_hi > 65535 ? 65535 : c->port_hi;
+	bw_socktab_read(proc_root, AF_INET, proto, count_cb, &rc);
+	bw_socktab_read(proc_root, AF_INET6, proto, count_cb, &rc);
+	c->ports_in_use = 0;
+	for (int p = rc.lo; p <= rc.hi; p++)
+		if (rc.used[p / 8] & (1u << (p % 8)))
+			c->ports_in_use++;
+}
+
+static void probe_unix_path(struct bw_conflict *c)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct stat st;
+	int s, type;
+
+	if (c->want.abstract || c->want.path_len == 0)
+		return;
+	if (lstat(c->want.path, &st) < 0) {
+		c->unix_file = BW_UNIX_FILE_MISSING;
+		return;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		c->unix_file = BW_UNIX_FILE_OTHER;
+		return;
+	}
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	type = bw_unix_type(c->want.proto);
+	/* Nobody listening answers ECONNREFUSED (unix(7)); a live listener
+	 * accepts or leaves us pending in its backlog. Non-blocking: never hang. */
+	s = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (s < 0)
+		return;
+	memcpy(sun.sun_path, c->want.path, c->want.path_len);
+	c->unix_probe_errno = connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? errno : 0;
+	close(s);
+}
+
+/* One table: sock_diag first, /proc/net as the fallback. */
+static int read_table(struct bw_conflict *c, const char *proc_root, int family,
+		      enum bw_proto proto)
+{
+	size_t n_holders = c->n_holders, n_matching = c->n_matching;
+	int port = family == AF_UNIX || c->want.family == AF_UNIX ? -1 : c->want.port;
+	int r = bw_sockdiag_query(family, proto, port, consider_cb, c);
+	if (r == 0)
+		return 0;
+	/* Drop anything a half-finished dump delivered, then reread. */
+	c->n_holders = n_holders;
+	c->n_matching = n_matching;
+	c->table_from_proc = true;
+	return bw_socktab_read(proc_root, family, proto, consider_cb, c);
+}
+
+static void read_tables(struct bw_conflict *c, const char *proc_root)
+{
+	static const enum bw_proto protos[] = {BW_PROTO_TCP, BW_PROTO_UDP};
+	int r;
+	if (c->want.family == AF_UNIX) {
+		r = read_table(c, proc_root, AF_UNIX, BW_PROTO_UNKNOWN);
+		if (r < 0)
+			c->table_errno = -r;
+		return;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		if (c->want.proto != BW_PROTO_UNKNOWN && c->want.proto != protos[i])
+			continue;
+		/* Both families: dual-stack sockets collide across them. */
+		r = read_table(c, proc_root, AF_INET, protos[i]);
+		if (r < 0)
+			c->table_errno = -r;
+		r = read_table(c, proc_root, AF_INET6, protos[i]);
+		if (r < 0 && r != -ENOENT) /* no IPv6 in this kernel: fine */
+			c->table_errno = -r;
+	}
+}
+
+/* The BPF iterator answers for every task at once; whatever it could not
+ * place (a pid in another namespace, no privilege, old kernel) goes to the
+ * /proc scan. */
+static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
+			pid_t self_pid, uint64_t deadline_ns)
+{
+	struct bw_owner_query rest;
+	size_t map[BW_OWNER_MAX] = {0};
+	long r = -ENOTSUP;
+
+	size_t want = 0, quick;
+	for (size_t i = 0; i < q->n; i++)
+		want += q->inode[i] != 0;
+	/* Daemons run under their own uid: a look at that uid's few processes
+	 * (and at ourselves) usually settles it in a millisecond or two. */
+	quick = bw_owner_find_quick(proc_root, self_pid, q, 16, &c->scan);
+	if (quick == want)
+		return;
+	if (strcmp(proc_root, "/proc") == 0 && geteuid() == 0 && !bw_bpf_disabled) {
+		struct bw_owner_query left = *q;
+		r = bw_bpf_owner_find(&left);
+		if (r >= 0) {
+			c->scan.via_bpf = true;
+			for (size_t i = 0; i < q->n; i++)
+				if (q->pid[i] == 0 && left.pid[i] != 0) {
+					q->pid[i] = left.pid[i];
+					q->fd[i] = left.fd[i];
+					quick++;
+				}
+			if (quick == want)
+				return;
+		}
+	}
+	rest.n = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->pid[i] != 0 || q->inode[i] == 0)
+			continue;
+		map[rest.n] = i;
+		rest.inode[rest.n] = q->inode[i];
+		rest.uid[rest.n] = q->uid[i];
+		rest.n++;
+	}
+	bw_owner_find_parallel(proc_root, self_pid, &rest, deadline_ns, &c->scan, c->scan_workers);
+	for (size_t j = 0; j < rest.n; j++) {
+		q->pid[map[j]] = rest.pid[j];
+		q->fd[map[j]] = rest.fd[j];
+	}
+}
+
+void bw_diag_use_settings(const struct bw_settings *s)
+{
+	bw_sockdiag_disabled = !s->netlink;
+	bw_bpf_disabled = !s->bpf;
+}
+
+void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+		 uint64_t deadline_ns)
+{
+	struct bw_owner_query q;
+
+	c->n_holders = c->n_matching = 0;
+	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
+	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
+		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
+			ephemeral_usage(c, proc_root);
+		else
+			read_tables(c, proc_root);
+	}
+	if (c->want.family == AF_UNIX)
+		probe_unix_path(c);
+
+	q.n = 0;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		q.inode[q.n] = c->holders[i].sock.inode;
+		q.uid[q.n] = c->holders[i].sock.uid;
+		q.n++;
+	}
+	if (q.n > 0)
+		find_owners(c, &q, proc_root, self_pid, deadline_ns);
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *h = &c->holders[i];
+		h->pid = q.pid[i];
+		h->fd = q.fd[i];
+		if (h->pid > 0 && bw_proc_info(proc_root, h->pid, &h->proc) == 0)
+			h->have_proc = true;
+		peek_options(h, self_pid);
+	}
+	if (c->pid > 0) {
+		char path[64];
+		struct stat st;
+		snprintf(path, sizeof(path), "%s/%d", proc_root, (int)c->pid);
+		if (stat(path, &st) == 0) {
+			c->uid = st.st_uid;
+			c->have_uid = true;
+		}
+	}
+	bw_classify(c);
+}

@@ -1,0 +1,37 @@
+/* diagnose: fills a bw_conflict from the kernel's socket tables and /proc.
+ * No allocation, no locks; bounded by a deadline. */
+#pragma once
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "diagnose/conflict.h"
+#include "policy/settings.h"
+
+/* Reads what the socket itself knows (family from the address, SO_TYPE,
+ * IPV6_V6ONLY; for listen() the bound address from getsockname) into *want
+ * and *v6only. sa may be NULL (listen). 0 or -errno. */
+int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
+			    struct bw_addr *want, bool *v6only);
+
+/* bw_diag_describe_socket into c, plus the socket's own inode, which a
+ * listen()-time conflict would otherwise list as a holder of its port. */
+int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len);
+
+/* A successful call's socket for BINDWATCH_TRACE=all: address, protocol
+ * and SO_REUSEADDR / SO_REUSEPORT / IPV6_V6ONLY into t. */
+void bw_diag_trace_socket(struct bw_trace_event *t, int fd, const struct sockaddr *sa,
+			  socklen_t len);
+
+/* Applies the lookup switches (BINDWATCH_NETLINK, BINDWATCH_BPF) of s to
+ * every later bw_diagnose in this process: each front end (shim, `who`,
+ * the supervisor) calls it once after loading its settings. */
+void bw_diag_use_settings(const struct bw_settings *s);
+
+/* Finds the blocking sockets and their holders for c->want, then classifies.
+ * self_pid is tried first in the owner scan (0: none). */
+void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+		 uint64_t deadline_ns);
+
+/* The socket-table half alone (tests feed tables through it): considers one
+ * socket and keeps it in c->holders if it blocks c->want. */
+void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s);

@@ -1,0 +1,262 @@
+#include "lookup/owner.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The kernel's record layout for getdents64(2); only some fields are read. */
+struct linux_dirent64 {
+	uint64_t d_ino;          /* cppcheck-suppress unusedStructMember */
+	int64_t d_off;           /* cppcheck-suppress unusedStructMember */
+	unsigned short d_reclen;
+	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
+	char d_name[];
+};
+
+uint64_t bw_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* getdents64 through syscall(): readdir() allocates its DIR. */
+static long getdents(int fd, char *buf, size_t n)
+{
+	return syscall(SYS_getdents64, fd, buf, n);
+}
+
+static bool parse_uint(const char *s, unsigned long *ret)
+{
+	unsigned long v = 0;
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9' || v > 100000000000ul)
+			return false;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	*ret = v;
+	return true;
+}
+
+/* State shared by the scanning threads (one in the shim). */
+struct scan {
+	const char *proc_root;
+	pid_t first;
+	struct bw_owner_query *q;
+	uint64_t deadline_ns;
+	unsigned workers;
+	atomic_size_t left;
+	atomic_size_t found;
+	atomic_bool out_of_time;
+	atomic_uint procs_scanned, procs_unreadable, fds_checked;
+	int last_pass;            /* 0: only the wanted uids' processes */
+	unsigned max_procs;       /* 0: no limit */
+};
+
+/* Claims inode slot i for (pid, fd) unless another thread got there first. */
+static void claim(struct scan *sc, size_t i, pid_t pid, int fd)
+{
+	pid_t zero = 0;
+	if (__atomic_compare_exchange_n(&sc->q->pid[i], &zero, pid, false, __ATOMIC_ACQ_REL,
+					__ATOMIC_ACQUIRE)) {
+		sc->q->fd[i] = fd;
+		atomic_fetch_sub(&sc->left, 1);
+		atomic_fetch_add(&sc->found, 1);
+	}
+}
+
+/* Checks every fd of one process. stat() through /proc/<pid>/fd/N follows
+ * the magic link to the socket itself, whose st_ino is the inode that the
+ * socket tables print ("socket:[N]"); cheaper than readlink + parsing. */
+static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pid)
+{
+	char path[32], dents[8192];
+	unsigned checked = 0;
+	int fdd;
+	long n;
+
+	snprintf(path, sizeof(path), "%s/fd", pidname);
+	fdd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fdd < 0) {
+		if (errno == EACCES || errno == EPERM)
+			atomic_fetch_add(&sc->procs_unreadable, 1);
+		return;
+	}
+	atomic_fetch_add(&sc->procs_scanned, 1);
+	while (atomic_load(&sc->left) > 0 && (n = getdents(fdd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n;) {
+			struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+			unsigned long fdnum;
+			struct stat st;
+			off += d->d_reclen;
+			if (d->d_name[0] == '.')
+				continue;
+			checked++;
+			if (fstatat(fdd, d->d_name, &st, 0) < 0 || !S_ISSOCK(st.st_mode))
+				continue;
+			for (size_t i = 0; i < sc->q->n; i++)
+				if (sc->q->inode[i] == st.st_ino &&
+				    __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0)
+					claim(sc, i, pid, parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1);
+		}
+	}
+	atomic_fetch_add(&sc->fds_checked, checked);
+	close(fdd);
+}
+
+static bool wanted_uid(struct scan *sc, uid_t uid)
+{
+	for (size_t i = 0; i < sc->q->n; i++)
+		if (sc->q->inode[i] && __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0 &&
+		    sc->q->uid[i] == uid)
+			return true;
+	return false;
+}
+
+/* One worker: every workers-th process of /proc, in two passes. Pass 0
+ * visits only processes running as a wanted socket's uid (the holder is
+ * almost always one of them: daemons run under their own uid); pass 1
+ * the rest. /proc/<pid> is owned by the process's euid. */
+static void scan_worker(struct scan *sc, unsigned id)
+{
+	char dents[16384];
+	int proc_fd = open(sc->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0)
+		return;
+	for (int pass = 0; pass <= sc->last_pass && atomic_load(&sc->left) > 0; pass++) {
+		unsigned long seen = 0;
+		long n;
+		lseek(proc_fd, 0, SEEK_SET);
+		while (atomic_load(&sc->left) > 0 && (n = getdents(proc_fd, dents, sizeof(dents))) > 0) {
+			for (long off = 0; off < n && atomic_load(&sc->left) > 0;) {
+				struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+				unsigned long pid;
+				struct stat sb;
+				off += d->d_reclen;
+				if (!parse_uint(d->d_name, &pid) || (pid_t)pid == sc->first)
+					continue;
+				if (seen++ % sc->workers != id)
+					continue;
+				if (fstatat(proc_fd, d->d_name, &sb, 0) < 0)
+					continue;
+				if (wanted_uid(sc, sb.st_uid) != (pass == 0))
+					continue;
+				scan_pid(sc, proc_fd, d->d_name, (pid_t)pid);
+				if (sc->max_procs && atomic_load(&sc->procs_scanned) >= sc->max_procs)
+					goto done;
+				if (sc->deadline_ns && bw_now_ns() > sc->deadline_ns) {
+					atomic_store(&sc->out_of_time, true);
+					goto done;
+				}
+				if (atomic_load(&sc->out_of_time))
+					goto done;
+			}
+		}
+	}
+done:
+	close(proc_fd);
+}
+
+struct worker_arg {
+	struct scan *sc;
+	unsigned id;
+};
+
+static void *worker_main(void *p)
+{
+	struct worker_arg *a = p;
+	scan_worker(a->sc, a->id);
+	return NULL;
+}
+
+static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats);
+
+size_t bw_owner_find_quick(const char *proc_root, pid_t first, struct bw_owner_query *q,
+			   unsigned max_procs, struct bw_owner_stats *stats)
+{
+	struct scan sc = {.proc_root = proc_root, .first = first, .q = q, .workers = 1,
+			  .last_pass = 0, .max_procs = max_procs};
+	return find(&sc, stats);
+}
+
+size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,
+			      uint64_t deadline_ns, struct bw_owner_stats *stats, unsigned workers)
+{
+	struct scan sc = {.proc_root = proc_root, .first = first, .q = q,
+			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1, .last_pass = 1};
+	return find(&sc, stats);
+}
+
+static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
+{
+	struct scan sc = *sc_in;
+	struct bw_owner_query *q = sc.q;
+	const char *proc_root = sc.proc_root;
+	pid_t first = sc.first;
+	pthread_t tids[8];
+	struct worker_arg args[8];
+	size_t left = 0;
+
+	if (sc.workers > 8)
+		sc.workers = 8;
+	for (size_t i = 0; i < q->n; i++) {
+		q->pid[i] = 0;
+		q->fd[i] = -1;
+		if (q->inode[i] != 0)
+			left++;
+	}
+	atomic_store(&sc.left, left);
+	if (first > 0 && left > 0) {
+		int proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (proc_fd >= 0) {
+			char name[24];
+			snprintf(name, sizeof(name), "%d", (int)first);
+			scan_pid(&sc, proc_fd, name, first);
+			close(proc_fd);
+		}
+	}
+	if (atomic_load(&sc.left) > 0) {
+		unsigned started = 0;
+		for (unsigned w = 1; w < sc.workers; w++) {
+			args[w] = (struct worker_arg){&sc, w};
+			if (pthread_create(&tids[w], NULL, worker_main, &args[w]) != 0)
+				break;
+			started++;
+		}
+		/* Workers that failed to start leave their share unscanned:
+		 * shrink the stride so this thread covers everything instead. */
+		if (started + 1 < sc.workers) {
+			for (unsigned w = 1; w <= started; w++)
+				pthread_join(tids[w], NULL);
+			started = 0;
+			sc.workers = 1;
+		}
+		scan_worker(&sc, 0);
+		for (unsigned w = 1; w <= started; w++)
+			pthread_join(tids[w], NULL);
+	}
+	if (stats) {
+		/* This scan's counts; via_bpf is the caller's to keep. */
+		stats->procs_scanned = atomic_load(&sc.procs_scanned);
+		stats->procs_unreadable = atomic_load(&sc.procs_unreadable);
+		stats->fds_checked = atomic_load(&sc.fds_checked);
+		stats->budget_exhausted = atomic_load(&sc.out_of_time);
+	}
+	return atomic_load(&sc.found);
+}
+
+size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
+		     uint64_t deadline_ns, struct bw_owner_stats *stats)
+{
+	return bw_owner_find_parallel(proc_root, first, q, deadline_ns, stats, 1);
+}

@@ -1,0 +1,104 @@
+#include "report/emit.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "basic/sysio.h"
+
+static bool is_devnull(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(1, 3);
+}
+
+/* What fd 2 was when the program started. */
+static struct {
+	bool valid;
+	dev_t dev;
+	ino_t ino;
+} start_stderr;
+
+void bw_emit_capture_stderr(void)
+{
+	struct stat st;
+	start_stderr.valid = fstat(2, &st) == 0 && !is_devnull(&st);
+	if (start_stderr.valid) {
+		start_stderr.dev = st.st_dev;
+		start_stderr.ino = st.st_ino;
+	}
+}
+
+/* fd 2 is the stderr the program started with, and not /dev/null. Once a
+ * program closes fd 2, the number goes to whatever it opens next (often a
+ * socket: writing there would corrupt its traffic, or raise SIGPIPE); and
+ * /dev/null (what daemon(3) leaves) would lose the report. Both go to
+ * syslog instead. */
+static bool stderr_usable(void)
+{
+	struct stat st;
+	return start_stderr.valid && fstat(2, &st) == 0 && st.st_dev == start_stderr.dev &&
+	       st.st_ino == start_stderr.ino;
+}
+
+/* Writes to fd 2; a socket there (journald's stream) gets MSG_NOSIGNAL so
+ * a closed peer can't kill the program with SIGPIPE. */
+int bw_emit_stderr(const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = send(2, buf, len, MSG_NOSIGNAL);
+		if (w < 0 && errno == ENOTSOCK)
+			return bw_write_all(2, buf, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int bw_emit_syslog(const char *buf, size_t len)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+	char msg[16384];
+	int fd, n, r = 0;
+
+	/* <28> = LOG_DAEMON | LOG_WARNING */
+	n = snprintf(msg, sizeof(msg), "<28>bindwatch[%d]: ", (int)getpid());
+	if (n < 0)
+		return -EINVAL;
+	if (len > sizeof(msg) - (size_t)n)
+		len = sizeof(msg) - (size_t)n;
+	memcpy(msg + n, buf, len);
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (sendto(fd, msg, (size_t)n + len, MSG_NOSIGNAL, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
+{
+	int r;
+	switch (s->dest) {
+	case BW_DEST_FILE:
+		return bw_append_file(s->log_path, buf, len);
+	case BW_DEST_SYSLOG:
+		return bw_emit_syslog(buf, len);
+	default:
+		if (!stderr_usable())
+			return bw_emit_syslog(buf, len);
+		r = bw_emit_stderr(buf, len);
+		return r < 0 ? bw_emit_syslog(buf, len) : 0;
+	}
+}

@@ -1,0 +1,23 @@
+/* emit: delivers one formatted record to its destination with one write(2)
+ * (stderr, a file opened per record, or syslog's /dev/log datagram). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "policy/settings.h"
+
+/* Records what fd 2 is at start-up (call from the constructor, before the
+ * program runs): only that stderr is written to later. */
+void bw_emit_capture_stderr(void);
+
+/* Sends buf; when the destination is stderr but fd 2 is no longer the
+ * stderr the program started with (closed, reused, or /dev/null: a
+ * daemonized host), the record goes to syslog so it is never lost and
+ * never lands in the program's own descriptor. Returns 0 or -errno. errno is clobbered; callers save it. */
+int bw_emit(const struct bw_settings *s, const char *buf, size_t len);
+
+/* Writes buf to fd 2 as it is, with MSG_NOSIGNAL if it is a socket. */
+int bw_emit_stderr(const char *buf, size_t len);
+
+/* One datagram to /dev/log (RFC 3164 framing, facility daemon, warning). */
+int bw_emit_syslog(const char *buf, size_t len);

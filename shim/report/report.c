@@ -1,0 +1,590 @@
+#include "report/report.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "basic/fmt.h"
+
+#define P "bindwatch: "
+
+static const char *err_name(int e)
+{
+	const char *n = strerrorname_np(e);
+	return n ? n : "E?";
+}
+
+static const char *err_desc(int e)
+{
+	/* strerrordesc_np: untranslated, no locale lookup, no allocation. */
+	const char *d = strerrordesc_np(e);
+	return d ? d : "Unknown error";
+}
+
+static void holder_state(struct bw_buf *b, const struct bw_sock *s)
+{
+	if (s->local.family == AF_UNIX)
+		bw_buf_puts(b, s->listening ? "LISTEN" : s->state == 3 ? "ESTAB" : "UNCONN");
+	else if (s->local.proto == BW_PROTO_UDP)
+		bw_buf_puts(b, s->state == BW_TCP_ESTABLISHED ? "ESTAB" : "UNCONN");
+	else
+		bw_buf_puts(b, bw_tcp_state_name(s->state));
+}
+
+/* ANSI SGR, only when the report goes to a terminal and NO_COLOR is unset. */
+static void sgr(struct bw_buf *b, const struct bw_conflict *c, const char *code)
+{
+	if (c->color)
+		bw_buf_printf(b, "\033[%sm", code);
+}
+
+static void finish(struct bw_buf *b)
+{
+	/* A truncated record still ends its line. */
+	if (b->truncated && b->size >= 2) {
+		b->len = b->size - 2;
+		b->p[b->len++] = '\n';
+		b->p[b->len] = '\0';
+	}
+}
+
+static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h)
+{
+	char addr[BW_ADDR_TEXT_MAX];
+	bw_addr_format(&h->sock.local, addr, sizeof(addr));
+	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
+		char rem[BW_ADDR_TEXT_MAX];
+		bw_addr_format(&h->sock.remote, rem, sizeof(rem));
+		bw_buf_puts(b, P "  blocked by ");
+		holder_state(b, &h->sock);
+		bw_buf_printf(b, " %s -> %s (no process owns it; expires in %lds)\n", addr, rem,
+			      (h->sock.timer_ms + 999) / 1000);
+		return;
+	}
+	if (h->pid == 0) {
+		bw_buf_printf(b, P "  held by a process not visible here: uid %u", (unsigned)h->sock.uid);
+		bw_buf_printf(b, " (socket inode %llu, ", (unsigned long long)h->sock.inode);
+		holder_state(b, &h->sock);
+		bw_buf_printf(b, " %s)\n", addr);
+		return;
+	}
+	bw_buf_puts(b, P "  ");
+	sgr(b, c, "1;31");
+	bw_buf_printf(b, "held by pid %d", (int)h->pid);
+	sgr(b, c, "0");
+	if (h->have_proc) {
+		bw_buf_puts(b, " user ");
+		if (h->proc.user[0])
+			bw_buf_printf(b, "%s(%u)", h->proc.user, (unsigned)h->proc.uid);
+		else
+			bw_buf_printf(b, "%u", (unsigned)h->proc.uid);
+		bw_buf_puts(b, ": ");
+		if (h->proc.cmdline_len)
+			bw_buf_escape(b, h->proc.cmdline, h->proc.cmdline_len);
+		else {
+			bw_buf_puts(b, "[");
+			bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
+			bw_buf_puts(b, "]");
+		}
+		if (h->proc.cmdline_truncated)
+			bw_buf_puts(b, "...");
+	}
+	bw_buf_printf(b, "\n" P "    fd %d, ", h->fd);
+	holder_state(b, &h->sock);
+	bw_buf_printf(b, " %s", addr);
+	if (h->sock.local.family != AF_UNIX && h->overlap != BW_OVERLAP_EXACT)
+		bw_buf_printf(b, " (%s overlap)", bw_overlap_name(h->overlap));
+	if (h->reuseaddr == 1)
+		bw_buf_puts(b, " SO_REUSEADDR");
+	if (h->reuseport == 1)
+		bw_buf_puts(b, " SO_REUSEPORT");
+	if (h->have_proc) {
+		bw_buf_printf(b, ", ppid %d", (int)h->proc.ppid);
+		if (h->proc.start) {
+			bw_buf_puts(b, ", since ");
+			bw_buf_rfc3339(b, h->proc.start);
+			bw_buf_puts(b, " (");
+			bw_buf_age(b, (int64_t)(c->time - h->proc.start));
+			bw_buf_puts(b, " ago)");
+		}
+		if (h->proc.unit[0]) {
+			bw_buf_puts(b, ", unit ");
+			bw_buf_escape(b, h->proc.unit, strlen(h->proc.unit));
+		}
+		if (h->proc.container[0])
+			bw_buf_printf(b, ", container %.12s", h->proc.container);
+		if (h->proc.cgroup[0]) {
+			bw_buf_puts(b, ", cgroup ");
+			bw_buf_escape(b, h->proc.cgroup, strlen(h->proc.cgroup));
+		}
+	}
+	bw_buf_puts(b, "\n");
+}
+
+static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f)
+{
+	bw_buf_printf(b, P "    #%zu 0x%lx ", i, (unsigned long)f->pc);
+	if (f->symbol[0]) {
+		bw_buf_escape(b, f->symbol, strlen(f->symbol));
+		bw_buf_printf(b, "+0x%lx", (unsigned long)f->offset);
+	} else {
+		bw_buf_puts(b, "??");
+	}
+	if (f->module[0]) {
+		bw_buf_puts(b, " (");
+		bw_buf_escape(b, f->module, strlen(f->module));
+		bw_buf_printf(b, " +0x%lx)", (unsigned long)f->module_offset);
+	}
+	bw_buf_puts(b, "\n");
+}
+
+static void text_remap(struct bw_buf *b, const struct bw_remap *m)
+{
+	if (!m->attempted)
+		return;
+	if (m->ok && m->unlinked)
+		bw_buf_printf(b, P "  recovered: %s and bound again (%s)\n", m->note, m->rule);
+	else if (m->ok)
+		bw_buf_printf(b, P "  remapped: port %d -> %d (rule '%s', action %s, %d attempt%s)\n",
+			      m->from_port, m->to_port, m->rule, bw_action_name(m->action), m->attempts,
+			      m->attempts == 1 ? "" : "s");
+	else
+		bw_buf_printf(b, P "  remap failed: rule '%s' (%d attempt%s): %sthe program sees the"
+				   " original error\n",
+			      m->rule, m->attempts, m->attempts == 1 ? "" : "s", m->note);
+}
+
+static void json_remap(struct bw_buf *b, const struct bw_remap *m)
+{
+	if (!m->attempted)
+		return;
+	bw_buf_puts(b, ",\"remap\":{\"rule\":");
+	bw_buf_json_str(b, m->rule, strlen(m->rule));
+	bw_buf_printf(b, ",\"ok\":%s", m->ok ? "true" : "false");
+	if (m->unlinked)
+		bw_buf_puts(b, ",\"from_port\":null,\"to_port\":null,\"action\":\"unlink\"");
+	else if (m->ok)
+		bw_buf_printf(b, ",\"from_port\":%d,\"to_port\":%d,\"action\":\"%s\"", m->from_port,
+			      m->to_port, bw_action_name(m->action));
+	else
+		bw_buf_printf(b, ",\"from_port\":%d,\"to_port\":null,\"action\":null", m->from_port);
+	bw_buf_printf(b, ",\"attempts\":%d,\"note\":", m->attempts);
+	bw_buf_json_str(b, m->note, strlen(m->note));
+	bw_buf_puts(b, "}");
+}
+
+static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
+{
+	char addr[BW_ADDR_TEXT_MAX];
+	bw_addr_format(&c->want, addr, sizeof(addr));
+	bw_buf_printf(b, "%s/%s", addr, bw_proto_name(c->want.proto));
+}
+
+size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+
+	if (strcmp(c->event, "remap") == 0) {
+		/* BINDWATCH_REMAP_MODE=always moved a bind that had no conflict. */
+		bw_buf_puts(&b, P);
+		bw_buf_escape(&b, c->comm, strlen(c->comm));
+		bw_buf_printf(&b, "[%d] %s(fd %d, ", (int)c->pid, c->call, c->fd);
+		want_desc(&b, c);
+		bw_buf_puts(&b, ") moved by BINDWATCH_REMAP_MODE=always\n");
+		text_remap(&b, &c->remap);
+		finish(&b);
+		return b.len;
+	}
+	if (c->pid) {
+		bw_buf_puts(&b, P);
+		bw_buf_escape(&b, c->comm, strlen(c->comm));
+		bw_buf_printf(&b, "[%d] %s(fd %d, ", (int)c->pid, c->call, c->fd);
+		want_desc(&b, c);
+		bw_buf_printf(&b, ") failed: %s\n", err_desc(c->err));
+	} else {
+		bw_buf_puts(&b, P "lookup ");
+		want_desc(&b, c);
+		bw_buf_puts(&b, "\n");
+	}
+	for (size_t i = 0; i < c->n_holders; i++)
+		text_holder(&b, c, &c->holders[i]);
+	if (c->n_matching > c->n_holders)
+		bw_buf_printf(&b, P "  ... and %zu more sockets on this address\n",
+			      c->n_matching - c->n_holders);
+	if (c->scan.budget_exhausted)
+		bw_buf_puts(&b, P "  (owner scan stopped at the BINDWATCH_SCAN_MS budget; some"
+				" processes were not scanned)\n");
+	bw_buf_puts(&b, P "  ");
+	sgr(&b, c, "1;33");
+	bw_buf_printf(&b, "cause: %s", bw_cause_name(c->cause));
+	sgr(&b, c, "0");
+	bw_buf_printf(&b, ": %s\n", c->hint);
+	text_remap(&b, &c->remap);
+	if (c->n_frames) {
+		bw_buf_puts(&b, P "  called from:\n");
+		for (size_t i = 0; i < c->n_frames; i++)
+			text_frame(&b, i, &c->frames[i]);
+	} else if (c->stack_missing) {
+		bw_buf_printf(&b, P "  called from: (no stack: %s)\n", c->stack_missing);
+	}
+	finish(&b);
+	return b.len;
+}
+
+static void json_key(struct bw_buf *b, const char *k)
+{
+	bw_buf_printf(b, ",\"%s\":", k);
+}
+
+static void json_strz(struct bw_buf *b, const char *k, const char *v)
+{
+	json_key(b, k);
+	bw_buf_json_str(b, v, strlen(v));
+}
+
+static void json_addr(struct bw_buf *b, const struct bw_addr *a)
+{
+	char ip[64];
+	if (a->family == AF_UNIX) {
+		json_key(b, "path");
+		bw_buf_json_str(b, a->path, a->path_len);
+		bw_buf_printf(b, ",\"abstract\":%s", a->abstract ? "true" : "false");
+		return;
+	}
+	bw_addr_format_ip(a, ip, sizeof(ip));
+	json_strz(b, "addr", ip);
+	bw_buf_printf(b, ",\"port\":%u", a->port);
+}
+
+static void json_holder(struct bw_buf *b, const struct bw_holder *h)
+{
+	char st[24];
+	struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
+	holder_state(&sb, &h->sock);
+	bw_buf_printf(b, "{\"pid\":%d", (int)h->pid);
+	bw_buf_printf(b, ",\"visible\":%s", h->pid > 0 ? "true" : "false");
+	if (h->have_proc) {
+		json_strz(b, "comm", h->proc.comm);
+		json_key(b, "cmdline");
+		bw_buf_json_str(b, h->proc.cmdline, h->proc.cmdline_len);
+		bw_buf_printf(b, ",\"uid\":%u", (unsigned)h->proc.uid);
+		json_key(b, "user");
+		if (h->proc.user[0])
+			bw_buf_json_str(b, h->proc.user, strlen(h->proc.user));
+		else
+			bw_buf_puts(b, "null");
+		bw_buf_printf(b, ",\"ppid\":%d", (int)h->proc.ppid);
+		json_key(b, "since");
+		if (h->proc.start) {
+			bw_buf_puts(b, "\"");
+			bw_buf_rfc3339(b, h->proc.start);
+			bw_buf_puts(b, "\"");
+		} else {
+			bw_buf_puts(b, "null");
+		}
+		json_strz(b, "cgroup", h->proc.cgroup);
+		json_strz(b, "unit", h->proc.unit);
+		json_strz(b, "container", h->proc.container);
+	} else {
+		bw_buf_printf(b, ",\"comm\":null,\"cmdline\":null,\"uid\":%u,\"user\":null,"
+				 "\"since\":null", (unsigned)h->sock.uid);
+	}
+	if (h->fd >= 0)
+		bw_buf_printf(b, ",\"fd\":%d", h->fd);
+	else
+		bw_buf_puts(b, ",\"fd\":null");
+	json_strz(b, "state", st);
+	json_strz(b, "proto", bw_proto_name(h->sock.local.proto));
+	json_strz(b, "family", bw_family_name(h->sock.local.family));
+	json_addr(b, &h->sock.local);
+	bw_buf_printf(b, ",\"inode\":%llu", (unsigned long long)h->sock.inode);
+	json_strz(b, "overlap", bw_overlap_name(h->overlap));
+	bw_buf_printf(b, ",\"reuseaddr\":%s,\"reuseport\":%s",
+		      h->reuseaddr < 0 ? "null" : h->reuseaddr ? "true" : "false",
+		      h->reuseport < 0 ? "null" : h->reuseport ? "true" : "false");
+	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
+		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
+	json_strz(b, "cause", bw_cause_name(h->cause));
+	bw_buf_puts(b, "}");
+}
+
+size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
+
+	if (size < 4) {
+		/* Not even "{}\n" fits: an empty string, never a byte past the end. */
+		if (size)
+			buf[0] = '\0';
+		return 0;
+	}
+	bw_buf_puts(&b, "{\"event\":");
+	bw_buf_json_str(&b, c->event, strlen(c->event));
+	bw_buf_puts(&b, ",\"time\":\"");
+	bw_buf_rfc3339(&b, c->time);
+	bw_buf_puts(&b, "\"");
+	if (c->pid) {
+		bw_buf_printf(&b, ",\"pid\":%d", (int)c->pid);
+		json_strz(&b, "comm", c->comm);
+		bw_buf_printf(&b, ",\"fd\":%d", c->fd);
+	}
+	json_strz(&b, "family", bw_family_name(c->want.family));
+	json_strz(&b, "proto", bw_proto_name(c->want.proto));
+	json_addr(&b, &c->want);
+	if (c->want.family == AF_INET6)
+		bw_buf_printf(&b, ",\"v6only\":%s", c->want_v6only ? "true" : "false");
+	if (strcmp(c->event, "remap") == 0) {
+		/* A move by BINDWATCH_REMAP_MODE=always: nothing conflicted. */
+		json_remap(&b, &c->remap);
+		goto close;
+	}
+	if (c->pid) {
+		bw_buf_printf(&b, ",\"errno\":%d", c->err);
+		json_strz(&b, "error", err_name(c->err));
+	}
+	json_strz(&b, "cause", bw_cause_name(c->cause));
+	json_strz(&b, "hint", c->hint);
+	json_remap(&b, &c->remap);
+	if (c->cause == BW_CAUSE_EPHEMERAL_EXHAUSTED)
+		bw_buf_printf(&b, ",\"port_range\":[%d,%d],\"ports_in_use\":%d", c->port_lo,
+			      c->port_hi, c->ports_in_use);
+	bw_buf_puts(&b, ",\"holders\":[");
+	for (size_t i = 0; i < c->n_holders; i++) {
+		if (i)
+			bw_buf_puts(&b, ",");
+		json_holder(&b, &c->holders[i]);
+	}
+	bw_buf_printf(&b, "],\"holders_total\":%zu", c->n_matching);
+	bw_buf_printf(&b, ",\"scan\":{\"method\":\"%s\",\"procs\":%u,\"unreadable\":%u,"
+			  "\"fds\":%u,\"complete\":%s}",
+		      c->scan.via_bpf ? "bpf" : "proc", c->scan.procs_scanned, c->scan.procs_unreadable,
+		      c->scan.fds_checked, c->scan.budget_exhausted ? "false" : "true");
+	if (c->pid) {
+		bw_buf_puts(&b, ",\"stack\":[");
+		for (size_t i = 0; i < c->n_frames; i++) {
+			const struct bw_frame *f = &c->frames[i];
+			bw_buf_printf(&b, "%s{\"pc\":\"0x%lx\",\"symbol\":", i ? "," : "",
+				      (unsigned long)f->pc);
+			if (f->symbol[0])
+				bw_buf_json_str(&b, f->symbol, strlen(f->symbol));
+			else
+				bw_buf_puts(&b, "null");
+			bw_buf_printf(&b, ",\"offset\":%lu,\"module\":", (unsigned long)f->offset);
+			bw_buf_json_str(&b, f->module, strlen(f->module));
+			bw_buf_printf(&b, ",\"module_offset\":\"0x%lx\"}", (unsigned long)f->module_offset);
+		}
+		bw_buf_puts(&b, "]");
+		if (!c->n_frames && c->stack_missing) {
+			json_key(&b, "stack_missing");
+			bw_buf_json_str(&b, c->stack_missing, strlen(c->stack_missing));
+		}
+	}
+close:
+	if (b.truncated) {
+		/* Never emit broken JSON: fall back to a minimal valid record. */
+		b = (struct bw_buf)BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
+		bw_buf_puts(&b, "{\"event\":");
+		bw_buf_json_str(&b, c->event, strlen(c->event));
+		bw_buf_printf(&b, ",\"pid\":%d,\"fd\":%d,\"truncated\":true", (int)c->pid, c->fd);
+		json_strz(&b, "cause", bw_cause_name(c->cause));
+		if (b.truncated) {
+			/* Still too small: the smallest records that parse. */
+			b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+			bw_buf_puts(&b, "{\"truncated\":true");
+			if (b.truncated) {
+				b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+				bw_buf_puts(&b, "{");
+			}
+		}
+	}
+	/* size - 2 above reserved room for these two bytes. */
+	b.p[b.len++] = '}';
+	b.p[b.len++] = '\n';
+	b.p[b.len] = '\0';
+	return b.len;
+}
+
+size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+
+	bw_buf_printf(&b, "%-6s %-11s %-28s %-28s %s\n", "Netid", "State", "Local Address:Port",
+		      "Peer Address:Port", "Process");
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_holder *h = &c->holders[i];
+		char local[BW_ADDR_TEXT_MAX], peer[BW_ADDR_TEXT_MAX], st[24];
+		struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
+		const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
+				  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
+				  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
+				  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
+		holder_state(&sb, &h->sock);
+		bw_addr_format(&h->sock.local, local, sizeof(local));
+		if (h->sock.local.family == AF_UNIX) {
+			snprintf(peer, sizeof(peer), "*");
+		} else if (h->sock.remote.port == 0) {
+			struct bw_buf pb = BW_BUF_INIT(peer, sizeof(peer));
+			char ip[64];
+			bw_addr_format_ip(&h->sock.remote, ip, sizeof(ip));
+			bw_buf_printf(&pb, h->sock.remote.family == AF_INET6 ? "[%s]:*" : "%s:*", ip);
+		} else {
+			bw_addr_format(&h->sock.remote, peer, sizeof(peer));
+		}
+		bw_buf_printf(&b, "%-6s %-11s %-28s %-28s ", netid, st, local, peer);
+		if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
+			bw_buf_printf(&b, "(no process, expires in %lds)\n",
+				      (h->sock.timer_ms + 999) / 1000);
+			continue;
+		}
+		if (h->pid == 0) {
+			bw_buf_printf(&b, "(not visible: uid %u, inode %llu)\n", (unsigned)h->sock.uid,
+				      (unsigned long long)h->sock.inode);
+			continue;
+		}
+		bw_buf_printf(&b, "pid=%d,fd=%d", (int)h->pid, h->fd);
+		if (h->have_proc) {
+			if (h->proc.user[0])
+				bw_buf_printf(&b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);
+			else
+				bw_buf_printf(&b, " uid=%u", (unsigned)h->proc.uid);
+			if (h->proc.start) {
+				bw_buf_puts(&b, " since=");
+				bw_buf_rfc3339(&b, h->proc.start);
+			}
+			bw_buf_puts(&b, " cmd=\"");
+			bw_buf_escape(&b, h->proc.cmdline_len ? h->proc.cmdline : h->proc.comm,
+				      h->proc.cmdline_len ? h->proc.cmdline_len : strlen(h->proc.comm));
+			bw_buf_puts(&b, "\"");
+			if (h->proc.cgroup[0]) {
+				bw_buf_puts(&b, " cgroup=");
+				bw_buf_escape(&b, h->proc.cgroup, strlen(h->proc.cgroup));
+			}
+		}
+		bw_buf_puts(&b, "\n");
+	}
+	if (c->n_matching > c->n_holders)
+		bw_buf_printf(&b, "... and %zu more\n", c->n_matching - c->n_holders);
+	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
+		bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
+	finish(&b);
+	return b.len;
+}
+
+size_t bw_report_repeats(enum bw_format fmt, const char *desc, unsigned count, char *buf,
+			 size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	if (fmt == BW_FORMAT_JSON) {
+		bw_buf_puts(&b, "{\"event\":\"repeated\",\"time\":\"");
+		bw_buf_rfc3339(&b, time(NULL));
+		bw_buf_printf(&b, "\",\"pid\":%d,\"conflict\":", (int)getpid());
+		bw_buf_json_str(&b, desc, strlen(desc));
+		bw_buf_printf(&b, ",\"count\":%u}\n", count);
+	} else {
+		bw_buf_printf(&b, P "%s: repeated %u times (identical conflicts are reported once per"
+				    " BINDWATCH_RATELIMIT window)\n",
+			      desc, count);
+	}
+	finish(&b);
+	return b.len;
+}
+
+size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	bw_buf_escape(&b, c->comm, strlen(c->comm));
+	bw_buf_printf(&b, "[%d] %s(", (int)c->pid, c->call);
+	want_desc(&b, c);
+	bw_buf_puts(&b, ")");
+	return b.len;
+}
+
+size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
+	char addr[BW_ADDR_TEXT_MAX];
+	static const char *const names[] = {"SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY"};
+	bool first = true;
+
+	if (size < (fmt == BW_FORMAT_JSON ? 4u : 2u)) {
+		/* Not even "{}\n" (or "\n") fits: an empty string, never a byte
+		 * past the end. */
+		if (size)
+			buf[0] = '\0';
+		return 0;
+	}
+	bw_addr_format(&t->addr, addr, sizeof(addr));
+	if (fmt == BW_FORMAT_JSON) {
+		bw_buf_printf(&b, "{\"event\":\"%s\",\"time\":\"", t->call);
+		bw_buf_rfc3339(&b, t->time);
+		bw_buf_printf(&b, "\",\"pid\":%d,\"comm\":", (int)t->pid);
+		bw_buf_json_str(&b, t->comm, strlen(t->comm));
+		bw_buf_printf(&b, ",\"fd\":%d,\"result\":%d", t->fd, t->result);
+		json_strz(&b, "family", bw_family_name(t->addr.family));
+		json_strz(&b, "proto", bw_proto_name(t->addr.proto));
+		json_addr(&b, &t->addr);
+		bw_buf_puts(&b, ",\"options\":[");
+		for (size_t i = 0; i < 3; i++)
+			if (t->options & (1u << i)) {
+				bw_buf_printf(&b, "%s\"%s\"", first ? "" : ",", names[i]);
+				first = false;
+			}
+		bw_buf_puts(&b, "],\"caller\":");
+		if (t->have_frame) {
+			bw_buf_puts(&b, "{\"symbol\":");
+			bw_buf_json_str(&b, t->frame.symbol, strlen(t->frame.symbol));
+			bw_buf_printf(&b, ",\"offset\":%lu,\"module\":", (unsigned long)t->frame.offset);
+			bw_buf_json_str(&b, t->frame.module, strlen(t->frame.module));
+			bw_buf_printf(&b, ",\"module_offset\":\"0x%lx\"}",
+				      (unsigned long)t->frame.module_offset);
+		} else {
+			bw_buf_puts(&b, "null");
+		}
+		if (b.truncated) {
+			/* Never emit broken JSON: fall back to a minimal valid record. */
+			b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+			bw_buf_printf(&b, "{\"event\":\"%s\",\"pid\":%d,\"fd\":%d,\"result\":%d,"
+					  "\"truncated\":true", t->call, (int)t->pid, t->fd, t->result);
+			if (b.truncated) {
+				b = (struct bw_buf)BW_BUF_INIT(buf, size - 2);
+				bw_buf_puts(&b, "{");
+			}
+		}
+		b.p[b.len++] = '}';
+	} else {
+		bw_buf_puts(&b, P);
+		bw_buf_escape(&b, t->comm, strlen(t->comm));
+		bw_buf_printf(&b, "[%d] %s(fd %d, %s/%s) = %d", (int)t->pid, t->call, t->fd, addr,
+			      bw_proto_name(t->addr.proto), t->result);
+		for (size_t i = 0; i < 3; i++)
+			if (t->options & (1u << i)) {
+				bw_buf_printf(&b, "%s%s", first ? " [" : ",", names[i]);
+				first = false;
+			}
+		if (!first)
+			bw_buf_puts(&b, "]");
+		if (t->have_frame) {
+			bw_buf_puts(&b, " from ");
+			if (t->frame.symbol[0])
+				bw_buf_escape(&b, t->frame.symbol, strlen(t->frame.symbol));
+			else
+				bw_buf_puts(&b, "??");
+			bw_buf_printf(&b, "+0x%lx (", (unsigned long)t->frame.offset);
+			bw_buf_escape(&b, t->frame.module, strlen(t->frame.module));
+			bw_buf_printf(&b, " +0x%lx)", (unsigned long)t->frame.module_offset);
+		}
+	}
+	b.p[b.len++] = '\n';
+	b.p[b.len] = '\0';
+	return b.len;
+}
+
+size_t bw_report_render(struct bw_conflict *c, enum bw_format fmt, bool color, char *buf,
+			size_t size)
+{
+	c->color = color;
+	return fmt == BW_FORMAT_JSON ? bw_report_json(c, buf, size) : bw_report_text(c, buf, size);
+}

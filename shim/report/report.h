@@ -1,0 +1,33 @@
+/* report: renders a bw_conflict as the human text block or one JSON line,
+ * into a caller buffer (the record is then written with one write(2)). */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diagnose/conflict.h"
+
+/* Both return the length; output is always NUL-terminated and ends in '\n'
+ * even when truncated. Holders' start times are aged against c->time. */
+size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size);
+size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size);
+
+/* The record for c in the chosen format (color: ANSI highlights in text). */
+size_t bw_report_render(struct bw_conflict *c, enum bw_format fmt, bool color, char *buf,
+			size_t size);
+
+/* A repeat line always fits this (a BW_RATELIMIT_DESC of \u00NN escapes). */
+#define BW_REPEAT_LINE_MAX 4096
+
+/* `bindwatch who` output: one ss-style row per socket, then the cause. */
+size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size);
+
+/* The short line for conflicts the rate limiter folded. */
+size_t bw_report_repeats(enum bw_format fmt, const char *desc, unsigned count, char *buf,
+			 size_t size);
+
+/* "comm[pid] bind(0.0.0.0:8000/tcp)": names a conflict in the repeat line. */
+size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t size);
+
+/* BINDWATCH_TRACE=all: one successful bind()/listen() (struct bw_trace_event,
+ * diagnose/conflict.h). */
+size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size);

@@ -1,0 +1,298 @@
+#include "respond/remap.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "diagnose/conflict.h"
+#include "policy/settings.h"
+#include "basic/fmt.h"
+#include "basic/sysio.h"
+
+/* Copies the caller's address with another port; false for families
+ * without ports. */
+static bool with_port(const struct sockaddr *sa, socklen_t len, int port,
+		      struct sockaddr_storage *out)
+{
+	sa_family_t fam = AF_UNSPEC;
+	if (len < sizeof(fam) || len > sizeof(*out))
+		return false;
+	memcpy(&fam, sa, sizeof(fam));
+	memset(out, 0, sizeof(*out));
+	memcpy(out, sa, len);
+	if (fam == AF_INET && len >= sizeof(struct sockaddr_in))
+		((struct sockaddr_in *)out)->sin_port = htons((uint16_t)port);
+	else if (fam == AF_INET6 && len >= 24)
+		((struct sockaddr_in6 *)out)->sin6_port = htons((uint16_t)port);
+	else
+		return false;
+	return true;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_storage ss = {.ss_family = AF_UNSPEC};
+	socklen_t sl = sizeof(ss);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
+		return -1;
+	if (ss.ss_family == AF_INET)
+		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return -1;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* Seconds until the last TIME-WAIT holder expires (0 if none). */
+static long time_wait_left(const struct bw_conflict *c)
+{
+	long ms = 0;
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (c->holders[i].cause == BW_CAUSE_TIME_WAIT && c->holders[i].sock.timer_ms > ms)
+			ms = c->holders[i].sock.timer_ms;
+	return (ms + 999) / 1000;
+}
+
+/* One attempt at 'port' (-1: the original address) for bind or listen. */
+struct attempt {
+	const struct bw_remap_ops *ops;
+	int fd, backlog;
+	bool listen;                 /* a listen()-time conflict */
+	struct sockaddr_storage orig;
+	socklen_t len;
+	struct bw_remap *out;
+};
+
+/* listen(): the socket is already bound, and Linux has no unbind. Build a
+ * twin socket with the options that shape a listener, bind and listen it
+ * at the new port, then dup3() it over the caller's fd number. */
+static int twin_listen(struct attempt *at, const struct sockaddr *sa)
+{
+	static const struct { int level, name; } opts[] = {
+		{SOL_SOCKET, SO_REUSEADDR}, {SOL_SOCKET, SO_REUSEPORT}, {SOL_SOCKET, SO_KEEPALIVE},
+		{SOL_SOCKET, SO_RCVBUF}, {SOL_SOCKET, SO_SNDBUF}, {SOL_SOCKET, SO_MARK},
+		{IPPROTO_IPV6, IPV6_V6ONLY}, {IPPROTO_TCP, TCP_NODELAY},
+		{IPPROTO_TCP, TCP_DEFER_ACCEPT}, {IPPROTO_TCP, TCP_FASTOPEN},
+		{IPPROTO_IP, IP_FREEBIND},
+	};
+	int type, proto, fl, fdfl, twin, e;
+	socklen_t ol = sizeof(int);
+	sa_family_t fam;
+
+	memcpy(&fam, sa, sizeof(fam));
+	if (getsockopt(at->fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0)
+		return -errno;
+	ol = sizeof(int);
+	if (getsockopt(at->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &ol) < 0)
+		proto = 0;
+	fl = fcntl(at->fd, F_GETFL);
+	fdfl = fcntl(at->fd, F_GETFD);
+	twin = socket(fam, type | SOCK_CLOEXEC | (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0),
+		      proto);
+	if (twin < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		int v;
+		ol = sizeof(v);
+		if (opts[i].level == IPPROTO_IPV6 && fam != AF_INET6)
+			continue;
+		if (getsockopt(at->fd, opts[i].level, opts[i].name, &v, &ol) == 0)
+			setsockopt(twin, opts[i].level, opts[i].name, &v, ol);
+	}
+	at->out->attempts++;
+	if (at->ops->bind(twin, sa, at->len) < 0 || at->ops->listen(twin, at->backlog) < 0) {
+		e = errno;
+		close(twin);
+		return -e;
+	}
+	if (dup3(twin, at->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+		e = errno;
+		close(twin);
+		return -e;
+	}
+	close(twin);
+	return 0;
+}
+
+static int try_port(struct attempt *at, int port)
+{
+	struct sockaddr_storage ss;
+	const struct sockaddr *sa = (const struct sockaddr *)&at->orig;
+	if (port >= 0) {
+		if (!with_port(sa, at->len, port, &ss))
+			return -EAFNOSUPPORT;
+		sa = (const struct sockaddr *)&ss;
+	}
+	if (at->listen) {
+		if (port < 0) {
+			at->out->attempts++;
+			return at->ops->listen(at->fd, at->backlog) == 0 ? 0 : -errno;
+		}
+		return twin_listen(at, sa);
+	}
+	at->out->attempts++;
+	return at->ops->bind(at->fd, sa, at->len) == 0 ? 0 : -errno;
+}
+
+static int run_action(struct attempt *at, const struct bw_action *act, const struct bw_conflict *c)
+{
+	struct bw_remap *out = at->out;
+	struct bw_buf note = BW_BUF_INIT(out->note + strlen(out->note),
+					 sizeof(out->note) - strlen(out->note));
+	int r = -EADDRINUSE, port;
+
+	switch (act->kind) {
+	case BW_ACT_WAIT: {
+		/* Restart races: the old instance is still shutting down. */
+		struct timespec t0, t;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (;;) {
+			r = try_port(at, -1);
+			if (r != -EADDRINUSE)
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			/* Whole seconds alone would end the wait at the next
+			 * second boundary, up to a second early. */
+			if ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L >=
+			    act->a * 1000L)
+				break;
+			sleep_ms(100);
+		}
+		if (r < 0)
+			bw_buf_printf(&note, "wait:%ld: still in use after %lds; ", act->a, act->a);
+		return r;
+	}
+	case BW_ACT_REUSEADDR: {
+		int one = 1;
+		if (c->cause != BW_CAUSE_TIME_WAIT) {
+			bw_buf_printf(&note, "reuseaddr: skipped, not only TIME-WAIT sockets block (%s); ",
+				      bw_cause_name(c->cause));
+			return -EADDRINUSE;
+		}
+		setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		r = try_port(at, -1);
+		if (r < 0)
+			bw_buf_printf(&note, "reuseaddr: still in use: the TIME-WAIT socket's owner did"
+					     " not set SO_REUSEADDR (it expires in %lds); ",
+				      time_wait_left(c));
+		return r;
+	}
+	default:
+		for (long i = 0; bw_action_candidate(act, out->from_port, i, &port); i++) {
+			if (act->kind != BW_ACT_AUTO && port == out->from_port)
+				continue;
+			r = try_port(at, port);
+			if (r != -EADDRINUSE && r != -EACCES)
+				break;
+		}
+		return r;
+	}
+}
+
+static int apply(struct attempt *at, const struct bw_rule *r, const struct bw_conflict *c)
+{
+	struct bw_remap *out = at->out;
+	int res = -EADDRINUSE;
+
+	out->attempted = true;
+	out->from_port = c->want.port;
+	snprintf(out->rule, sizeof(out->rule), "%s", r->text);
+	for (size_t i = 0; i < r->n_actions; i++) {
+		res = run_action(at, &r->actions[i], c);
+		if (res == 0) {
+			out->ok = true;
+			out->action = r->actions[i].kind;
+			out->to_port = bound_port(at->fd);
+			return 0;
+		}
+	}
+	return res;
+}
+
+int bw_remap_bind(const struct bw_rule *r, const struct bw_remap_ops *ops, int fd,
+		  const struct sockaddr *sa, socklen_t len, const struct bw_conflict *c,
+		  struct bw_remap *out)
+{
+	struct attempt at = {.ops = ops, .fd = fd, .len = len, .out = out};
+	if (len > sizeof(at.orig))
+		return -EINVAL;
+	memcpy(&at.orig, sa, len);
+	return apply(&at, r, c);
+}
+
+int bw_remap_listen(const struct bw_rule *r, const struct bw_remap_ops *ops, int fd, int backlog,
+		    const struct bw_conflict *c, struct bw_remap *out)
+{
+	struct attempt at = {.ops = ops, .fd = fd, .backlog = backlog, .listen = true, .out = out};
+	socklen_t sl = sizeof(at.orig);
+	if (getsockname(fd, (struct sockaddr *)&at.orig, &sl) < 0)
+		return -errno;
+	at.len = sl;
+	return apply(&at, r, c);
+}
+
+bool bw_remap_fixed_target(const struct bw_rule *r, const struct sockaddr *sa, socklen_t len,
+			   struct sockaddr_storage *out, int *to_port)
+{
+	struct bw_addr a;
+	int port;
+	if (r->n_actions == 0 || !bw_action_is_fixed(&r->actions[0]))
+		return false;
+	if (bw_addr_from_sockaddr(sa, len, &a) < 0)
+		return false;
+	if (!bw_action_candidate(&r->actions[0], a.port, 0, &port) || port == 0)
+		return false;
+	if (!with_port(sa, len, port, out))
+		return false;
+	*to_port = port;
+	return true;
+}
+
+int bw_remap_port_file(const char *path, const struct bw_remap *m, const char *proto,
+		       const char *addr, pid_t pid)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "%s %s %d %d %d\n", proto, addr, m->from_port,
+			 m->to_port, (int)pid);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return -EINVAL;
+	return bw_append_file(path, line, (size_t)n);
+}
+
+int bw_remap_record(const char *port_file, const struct bw_conflict *c)
+{
+	char ip[64];
+	if (!port_file[0] || !c->remap.ok)
+		return 0;
+	bw_addr_format_ip(&c->want, ip, sizeof(ip));
+	return bw_remap_port_file(port_file, &c->remap, bw_proto_name(c->want.proto), ip, c->pid);
+}
+
+const struct bw_rule *bw_remap_rule(const struct bw_settings *s, const struct bw_addr *want)
+{
+	if (!s->remap || (want->family != AF_INET && want->family != AF_INET6))
+		return NULL;
+	return bw_policy_match(&s->policy, want);
+}
+
+void bw_remap_always_event(struct bw_conflict *c, const struct bw_rule *r,
+			   const struct bw_addr *want, int to)
+{
+	c->call = "bind";
+	c->event = "remap";
+	c->want = *want;
+	c->remap = (struct bw_remap){.attempted = true, .ok = true, .action = r->actions[0].kind,
+				     .from_port = want->port, .to_port = to, .attempts = 1};
+	snprintf(c->remap.rule, sizeof(c->remap.rule), "%s", r->text);
+}
