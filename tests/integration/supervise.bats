@@ -14,6 +14,7 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	gcc -O2 -static -o "$d/probe_static" "$BW_SRCDIR/tests/helpers/conflict_probe.c"
 	gcc -O2 -static -pthread -o "$d/threads_bind" "$BW_SRCDIR/tests/helpers/threads_bind.c"
+	gcc -O2 -static -o "$d/intr_bind" "$BW_SRCDIR/tests/helpers/intr_bind.c"
 	if command -v go >/dev/null; then
 		mkdir -p "$d/go"
 		cat >"$d/go/main.go" <<'GO'
@@ -421,4 +422,95 @@ supervised_nc() {
 	kill -KILL "$tb"
 	wait_exit "$sup" 20
 	[ "$status" -eq 137 ]
+}
+
+# count_lines FILE LINE: how many lines of FILE are exactly LINE.
+count_lines() {
+	grep -cxF -- "$2" "$1" 2>/dev/null || true
+}
+
+# has_count FILE LINE N: FILE has at least N lines LINE.
+has_count() {
+	[ "$(count_lines "$1" "$2")" -ge "$3" ]
+}
+
+# intr_run OUT FLAGS...: intr_bind with FLAGS under --supervise (its
+# output in $T/OUT.out, bindwatch's stderr in $T/OUT.err); sup: bindwatch.
+intr_run() {
+	local out=$1
+	shift
+	"$CLI" --supervise "$@" >"$T/$out.out" 2>"$T/$out.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+}
+
+@test "one result per call: signal handlers run during a wait:N bind, which then gets exactly one answer (with and without SA_RESTART)" {
+	for restart in "" -R; do
+		port=$(free_port)
+		hold_tcp "$port" 127.0.0.1
+		# Three SIGALRMs, 200 ms apart, while the bind waits for the port.
+		intr_run run$restart --remap "$port=wait:30" -- "$D/intr_bind" $restart -t 200 -n 3 127.0.0.1 "$port"
+		# Each handler runs at once, while bind() is still in progress...
+		poll_until 200 has_count "$T/run$restart.out" "signal 14" 3
+		assert_file_lacks "$T/run$restart.out" "bind="
+		# ...which then succeeds once the holder is gone: never EINTR
+		# (bind(2) has no such error), and the socket is bound exactly
+		# once (a second bind: EINVAL, the kernel's answer).
+		kill "$HOLDER_PID"
+		wait_exit "$sup" 20
+		[ "$status" -eq 0 ]
+		run grep -v '^signal ' "$T/run$restart.out"
+		assert_output "$(printf 'bind=0 errno=0 local=%s alarms=3\nagain=-1 errno=22' "$port")"
+		run grep -c 'remapped: port' "$T/run$restart.err"
+		assert_output 1
+	done
+}
+
+@test "one result per call: a restarted call resumes the wait instead of starting it again" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	# SIGALRM every 250 ms for 10 s (SA_RESTART), wait:3: each restart
+	# resuming the same 3 s wait ends it long before the alarms stop; a
+	# fresh wait per restart would last until 3 s after the last one.
+	intr_run run --remap "$port=wait:3" -- "$D/intr_bind" -R -t 250 -n 40 127.0.0.1 "$port"
+	wait_exit "$sup" 30
+	[ "$status" -eq 0 ]
+	run grep '^bind=' "$T/run.out"
+	assert_output --regexp "^bind=-1 errno=98 local=0 alarms=[0-9]+$"
+	alarms=$(sed -n 's/^bind=.* alarms=//p' "$T/run.out")
+	[ "$alarms" -ge 4 ] && [ "$alarms" -lt 40 ]
+	# Two calls (the second bind of the unbound socket waits too), two
+	# reports: none for the restarted ones.
+	assert_file_has "$T/run.out" "again=-1 errno=98"
+	run grep -c "remap failed: rule '$port=wait:3'" "$T/run.err"
+	assert_output 2
+}
+
+@test "signals keep flowing during wait:N: SIGTERM to bindwatch reaches the program at once" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+
+	# A program that handles SIGTERM: its handler runs while the bind
+	# still waits, and the bind goes on.
+	intr_run handled --remap "$port=wait:60" -- "$D/intr_bind" -T 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	kill -TERM "$sup"
+	poll_until 200 grep -qx "signal 15" "$T/handled.out"
+	assert_file_lacks "$T/handled.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/handled.out" "bind=0 errno=0 local=$port alarms=0"
+
+	# One that doesn't: SIGTERM ends it at once.
+	hold_tcp "$port" 127.0.0.1
+	intr_run plain --remap "$port=wait:60" -- "$D/intr_bind" 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	kill -TERM "$sup"
+	wait_exit "$sup" 10
+	[ "$status" -eq 143 ]
 }
