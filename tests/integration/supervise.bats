@@ -324,11 +324,9 @@ exit "$r"' sh "$port" "$D/probe_static"
 	assert_output "('busybox', True, True)"
 }
 
-@test "privileged ports: an unprivileged program still gets EACCES (the kernel checks its credentials, not ours)" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
-	# A free port below 1024, found by binding (we are root).
-	port=$("$PYTHON3" -c 'import socket
+# low_free_port: a free port below 1024, found by binding (we are root).
+low_free_port() {
+	"$PYTHON3" -c 'import socket
 for p in range(1023, 600, -1):
     s = socket.socket()
     try:
@@ -336,13 +334,62 @@ for p in range(1023, 600, -1):
     except OSError:
         continue
     print(p)
-    break')
+    break'
+}
+
+@test "privileged ports: an unprivileged program still gets EACCES (the kernel checks its credentials, not ours)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	port=$(low_free_port)
 	[ -n "$port" ]
 	drop=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 	capture plain "${drop[@]}" "$D/probe_static" 127.0.0.1 "$port"
 	capture sv "$CLI" --supervise -- "${drop[@]}" "$D/probe_static" 127.0.0.1 "$port"
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=13"
 	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=13"
+}
+
+@test "privileged ports: a remap or an always-mode move never gives an unprivileged program a port it could not bind" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	low=$(low_free_port)
+	[ -n "$low" ]
+	[ "$low" -lt "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" ] ||
+		skip "net.ipv4.ip_unprivileged_port_start is below $low here"
+	drop=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+	# Natively, nobody binding the low port: EACCES.
+	capture plain "${drop[@]}" "$D/probe_static" 127.0.0.1 "$low"
+	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=13"
+
+	# A conflict remapped to the low port: the move is refused as the
+	# kernel would refuse it, the program keeps its EADDRINUSE.
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	capture sv "$CLI" --supervise --json --remap "$port=$low" -- "${drop[@]}" "$D/probe_static" 127.0.0.1 "$port"
+	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=98"
+	run bw_json "$T/sv.err" 'j["remap"]["ok"]'
+	assert_output "false"
+	run ss -Hltn "sport = :$low"
+	assert_output ""
+
+	# Always-mode: the bind stays where the program asked.
+	other=$(free_port)
+	mkfifo "$T/in"
+	"$CLI" --supervise --remap-mode always --remap "$other=$low" -- \
+		"${drop[@]}" "$D/probe_static" -l -w 127.0.0.1 "$other" <"$T/in" >"$T/always.out" 2>"$T/always.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/in"
+	wait_file_has "$T/always.out" "listen="
+	assert_equal "$(cat "$T/always.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+	run ss -Hltn "sport = :$other"
+	assert_output --partial "127.0.0.1:$other"
+	run ss -Hltn "sport = :$low"
+	assert_output ""
+	echo done >&"$feed"
+	exec {feed}>&-
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
 }
 
 @test "exit status: the command's, 128+N for a signal, 127 for a missing command" {
