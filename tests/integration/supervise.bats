@@ -561,3 +561,28 @@ intr_run() {
 	wait_exit "$sup" 10
 	[ "$status" -eq 143 ]
 }
+
+@test "automatic supervision degrades: under another seccomp supervisor a static program runs unwatched, with one notice; --supervise fails loudly" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	holder=$HOLDER_PID
+	capture plain "$D/probe_static" 127.0.0.1 "$port"
+	plain=$status
+
+	# The outer bindwatch's filter has the listener: the inner one's
+	# filter is refused (EBUSY), and it picked supervision by itself.
+	capture nested "$CLI" --supervise -- "$CLI" -- "$D/probe_static" 127.0.0.1 "$port"
+	assert_equal "$(cat "$T/nested.out")" "bind=-1 errno=98"
+	assert_equal "$status" "$plain"
+	run grep -c '^bindwatch: .*probe_static: cannot supervise it (seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)); running it unwatched$' "$T/nested.err"
+	assert_output 1
+	assert_file_lacks "$T/nested.err" "supervising it with seccomp"
+	# The outer supervisor still watches it.
+	assert_file_has "$T/nested.err" "held by pid $holder"
+
+	# Asked for explicitly: 125 and why; the program never runs.
+	capture explicit "$CLI" --supervise -- "$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+	[ "$status" -eq 125 ]
+	assert_equal "$(cat "$T/explicit.out")" ""
+	assert_file_has "$T/explicit.err" "bindwatch: --supervise: cannot install the seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)"
+}
