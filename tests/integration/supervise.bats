@@ -56,6 +56,13 @@ GO
 	fi
 }
 
+teardown() {
+	kill_bg
+	if [ -n "${PUB:-}" ]; then
+		rm -rf "$PUB"
+	fi
+}
+
 setup() {
 	T=$BATS_TEST_TMPDIR
 	D=$BATS_FILE_TMPDIR
@@ -585,4 +592,49 @@ intr_run() {
 	[ "$status" -eq 125 ]
 	assert_equal "$(cat "$T/explicit.out")" ""
 	assert_file_has "$T/explicit.err" "bindwatch: --supervise: cannot install the seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)"
+}
+
+@test "symbols are read only from regular files: a mapped path that became a FIFO does not hang bindwatch" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	# Unprivileged, bindwatch can't use /proc/PID/map_files and reads the
+	# program's file by the path its maps show: the program decides what
+	# is there. After the bind, the file is deleted (maps then shows
+	# "PATH (deleted)") and a FIFO takes that name.
+	# The test's own directory is root's alone: one nobody can reach.
+	PUB=$(mktemp -d /tmp/bindwatch-fifo.XXXXXX)
+	chmod 755 "$PUB"
+	mkdir "$PUB/bin"
+	cp "$D/probe_static" "$PUB/bin/prog"
+	port=$(free_port)
+	mkfifo "$T/probe.in"
+	setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" --supervise -- \
+		"$PUB/bin/prog" -r -l -p 0.0.0.0 "$port" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/probe.in"
+	wait_file_has "$T/sv.out" "bind=0 errno=0"
+	rm "$PUB/bin/prog"
+	mkfifo "$PUB/bin/prog (deleted)"
+	chmod 666 "$PUB/bin/prog (deleted)"
+	# A listen()-time conflict: the stack is symbolized from the file.
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(8)
+time.sleep(600)' "$port"
+	wait_listen "$port"
+	echo go >&"$feed"
+	exec {feed}>&-
+	# A bindwatch stuck in open() would not even die of SIGTERM.
+	if ! wait_exit "$sup" 20; then
+		kill -KILL "$sup"
+		false
+	fi
+	[ "$status" -eq 1 ]
+	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=-1 errno=98')"
+	run grep -E "listen\(fd [0-9]+, 0\.0\.0\.0:$port/tcp\) failed: Address already in use" "$T/sv.err"
+	assert_success
+	assert_file_has "$T/sv.err" "bin/prog (deleted)"
 }

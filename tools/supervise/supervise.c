@@ -230,21 +230,25 @@ static bool is_return(uint64_t addr, void *ctx)
 
 /* The mapped file itself: map_files names exactly what is mapped (even
  * deleted or replaced since), but needs CAP_CHECKPOINT_RESTORE; the path
- * through the process's root is the fallback. Cached per mapping. */
+ * in the process's root is the fallback. The program controls both (a
+ * mapped device, a path replaced by a FIFO since): each is looked at with
+ * O_PATH first and read only if it is a regular file, without blocking
+ * (bw_reopen_regular). Cached per mapping. */
 static int module_fd(struct stack_ctx *sc, const struct bw_map *m)
 {
-	char path[PATH_MAX];
-	int fd;
+	char path[64];
+	int fd, at;
 	for (size_t i = 0; i < sc->n_mods; i++)
 		if (sc->mods[i].start == m->start)
 			return sc->mods[i].fd;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)sc->pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && m->path[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)sc->pid, m->path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
+	at = open(path, O_PATH | O_CLOEXEC);
+	if (at < 0 && m->path[0] == '/')
+		at = bw_target_path(sc->pid, m->path);
+	fd = at < 0 ? at : bw_reopen_regular(at);
+	if (at >= 0)
+		close(at);
 	if (sc->n_mods < sizeof(sc->mods) / sizeof(sc->mods[0]))
 		sc->mods[sc->n_mods++] = (typeof(sc->mods[0])){m->start, fd};
 	else if (fd >= 0) {
@@ -1281,9 +1285,14 @@ int bw_command_kind(const char *cmd)
 				return -ENOENT;
 		}
 	}
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	/* Only a regular file is read (a FIFO would block us). */
+	r = open(file, O_PATH | O_CLOEXEC);
+	if (r < 0)
 		return -errno;
+	fd = bw_reopen_regular(r);
+	close(r);
+	if (fd < 0)
+		return fd;
 	r = bw_elf_kind(fd);
 	close(fd);
 	return r;

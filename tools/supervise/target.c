@@ -4,11 +4,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "basic/sysio.h"
@@ -228,4 +230,40 @@ bool bw_target_other_cgroup(pid_t pid)
 	if (v2_path(file, a, sizeof(a)) < 0 || v2_path("/proc/self/cgroup", b, sizeof(b)) < 0)
 		return false;
 	return strcmp(a, b) != 0;
+}
+
+int bw_target_path(pid_t pid, const char *path)
+{
+	struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+			       .resolve = RESOLVE_NO_MAGICLINKS};
+	char dir[64];
+	int dfd, fd;
+
+	snprintf(dir, sizeof(dir), "/proc/%d/%s", (int)pid, path[0] == '/' ? "root" : "cwd");
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (path[0] == '/')
+		how.resolve |= RESOLVE_IN_ROOT;
+	fd = (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6 */
+		fd = openat(dfd, path[0] == '/' ? path + 1 : path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = fd < 0 ? -errno : fd;
+	close(dfd);
+	return fd;
+}
+
+int bw_reopen_regular(int fd)
+{
+	char self[64];
+	struct stat st;
+	int r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EPERM;
+	/* The same inode again, now readable: no path to swap meanwhile. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	r = open(self, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	return r < 0 ? -errno : r;
 }

@@ -39,3 +39,14 @@ int bw_target_cgroup_fd(pid_t pid);
 
 /* Whether pid's cgroup (v2) differs from ours. */
 bool bw_target_other_cgroup(pid_t pid);
+
+/* An O_PATH descriptor of path as pid would reach it: an absolute path in
+ * its root, a relative one from its cwd, the last component not followed
+ * (openat2(2) RESOLVE_IN_ROOT keeps absolute symlinks and ".." inside its
+ * root). Opening O_PATH runs no open() of a device or FIFO. -errno. */
+int bw_target_path(pid_t pid, const char *path);
+
+/* A descriptor for reading the regular file fd (O_PATH or not) refers to,
+ * O_RDONLY|O_NONBLOCK|O_NOCTTY: -EPERM when it is not a regular file
+ * (a FIFO would block us, a device's open() could act). -errno. */
+int bw_reopen_regular(int fd);
