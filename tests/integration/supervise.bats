@@ -61,6 +61,9 @@ teardown() {
 	if [ -n "${PUB:-}" ]; then
 		rm -rf "$PUB"
 	fi
+	if [ -n "${CG:-}" ]; then
+		rmdir "$CG"
+	fi
 }
 
 setup() {
@@ -637,4 +640,110 @@ time.sleep(600)' "$port"
 	run grep -E "listen\(fd [0-9]+, 0\.0\.0\.0:$port/tcp\) failed: Address already in use" "$T/sv.err"
 	assert_success
 	assert_file_has "$T/sv.err" "bin/prog (deleted)"
+}
+
+@test "listen()-time remap: the new socket belongs to the program's cgroup, not bindwatch's" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to make a cgroup"
+	root=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+	[ -n "$root" ] || skip "no cgroup2 hierarchy mounted"
+	mkdir "$root/bindwatch-test.$$" || skip "cannot make a cgroup under $root"
+	CG=$root/bindwatch-test.$$
+	port=$(free_port)
+	mkfifo "$T/probe.in"
+	# The program moves itself into the new cgroup, then binds.
+	"$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
+		sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" -r -l -p -w 0.0.0.0 "$3"' \
+		sh "$CG" "$D/probe_static" "$port" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/probe.in"
+	wait_file_has "$T/sv.out" "bind=0 errno=0"
+	probe=$(child_of "$sup")
+	assert_equal "$(sed -n 's/^0:://p' /proc/"$probe"/cgroup)" "/bindwatch-test.$$"
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(8)
+time.sleep(600)' "$port"
+	wait_listen "$port"
+	echo go >&"$feed"
+	wait_file_has "$T/sv.out" "listen="
+	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+	to=$(port_file_to "$T/ports")
+	# sock_diag's cgroup id of the new listener (ss resolves it to a path).
+	run ss -Hltnp --cgroup "sport = :$to"
+	assert_output --partial "pid=$probe,"
+	assert_output --partial "cgroup:/bindwatch-test.$$"
+	echo done >&"$feed"
+	exec {feed}>&-
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
+}
+
+# PY_UNIX ADDR: binds an AF_UNIX stream socket to ADDR (@NAME: the
+# abstract NAME); prints "bind=0" or "bind=-1 errno=E".
+PY_UNIX='import socket, sys
+a = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.bind("\0" + a[1:] if a.startswith("@") else a)
+    print("bind=0")
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno)'
+
+# What must agree between the shim's and the supervisor's record (the
+# stack, times and the failing pid differ by nature).
+UNIX_FIELDS='j["event"], j["comm"], j["fd"], j["errno"], j["family"], j["proto"], j["path"], j["abstract"], j["cause"], [(h["pid"], h.get("state"), h["cause"]) for h in j["holders"]], j["holders_total"], j["hint"]'
+
+# unix_both NAME DIR ADDR: python3 binding ADDR from the directory DIR
+# under the shim and under --supervise: $T/NAME-shim.*, $T/NAME-sv.*.
+unix_both() {
+	capture "$1-shim" sh -c 'cd "$1" && shift && exec "$@"' sh "$2" \
+		"$CLI" --json -- "$PYTHON3" -c "$PY_UNIX" "$3"
+	capture "$1-sv" sh -c 'cd "$1" && shift && exec "$@"' sh "$2" \
+		"$CLI" --supervise --json -- "$PYTHON3" -c "$PY_UNIX" "$3"
+}
+
+@test "AF_UNIX: stale and live paths (absolute, relative to the program's cwd) and abstract names are diagnosed as by the shim" {
+	mkdir "$T/run"
+	# Stale: the file of a socket closed without unlink.
+	"$PYTHON3" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])' "$T/run/stale.sock"
+	[ -S "$T/run/stale.sock" ]
+	hold unix "$T/run/live.sock"
+	live=$HOLDER_PID
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0" + sys.argv[1])
+s.listen(4)
+time.sleep(600)' "bindwatch-test-$$"
+	abstract=$!
+	poll_until 100 grep -q "@bindwatch-test-$$" /proc/net/unix
+
+	unix_both stale / "$T/run/stale.sock"
+	unix_both live / "$T/run/live.sock"
+	# bindwatch runs elsewhere: the path is the program's, from its cwd.
+	unix_both rel "$T/run" live.sock
+	unix_both abs / "@bindwatch-test-$$"
+	for name in stale live rel abs; do
+		assert_equal "$(cat "$T/$name-sv.out")" "bind=-1 errno=98"
+		assert_equal "$(cat "$T/$name-sv.out")" "$(cat "$T/$name-shim.out")"
+		shim=$(bw_json "$T/$name-shim.err" "$UNIX_FIELDS")
+		run bw_json "$T/$name-sv.err" "$UNIX_FIELDS"
+		assert_output "$shim"
+	done
+	run bw_json "$T/stale-sv.err" 'j["cause"], j["path"]'
+	assert_output "('unix_stale', '$T/run/stale.sock')"
+	run bw_json "$T/rel-sv.err" 'j["cause"], j["path"], j["holders"][0]["pid"]'
+	assert_output "('unix_live', 'live.sock', $live)"
+	run bw_json "$T/abs-sv.err" 'j["holders"][0]["pid"]'
+	assert_output "$abstract"
+
+	# A free path: no report, the kernel's bind.
+	capture free "$CLI" --supervise --json -- "$PYTHON3" -c "$PY_UNIX" "$T/run/free.sock"
+	assert_equal "$(cat "$T/free.out")" "bind=0"
+	assert_file_lacks "$T/free.err" '"event"'
+	[ -S "$T/run/free.sock" ]
 }

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -851,6 +852,53 @@ static int do_listen(struct sup *sv, struct call *k)
 	return e == EADDRINUSE ? conflict(sv, k, e) : -e;
 }
 
+/* AF_UNIX bind creates the socket file with the caller's root, cwd,
+ * credentials and umask, and SO_PEERCRED of a unix listener names the
+ * caller: we can't make the call for it, the kernel does (CONTINUE). It
+ * fails with EADDRINUSE exactly when something exists at the path
+ * (unix_bind_bsd(): mknod's EEXIST), or, for an abstract name, when a
+ * socket of its network namespace is bound to it: when we find that just
+ * before, the conflict is diagnosed and reported as the shim would (no
+ * BINDWATCH_UNIX_STALE=unlink here: the file is the program's to remove). */
+static void unix_bind(struct sup *sv, struct call *k)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
+	const size_t off = offsetof(struct sockaddr_un, sun_path);
+	struct bw_conflict *c = &sv->a->f.c;
+	struct failing f = {sv, k, NULL};
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	struct stat st = {0};
+	int fd, entered, r;
+
+	if (k->len <= off || k->len > sizeof(struct sockaddr_un))
+		return; /* autobind, or EINVAL from the kernel */
+	memcpy(path, (const char *)sa + off, k->len - off);
+	path[k->len - off] = '\0';
+	if (path[0] == '\0') {
+		entered = enter_netns(sv, k);
+		r = entered >= 0 && k->in_netns ? bw_diag_unix_abstract_taken(sa, k->len) : -EPERM;
+		leave_netns(sv, entered);
+		k->in_netns = false;
+		if (r != 1)
+			return;
+	} else {
+		fd = bw_target_path(k->pid, path);
+		if (fd < 0)
+			return;
+		r = fstat(fd, &st);
+		close(fd);
+		if (r < 0)
+			return;
+	}
+	bw_failure_begin(&sv->a->f, "bind", k->pid, k->fd, EADDRINUSE);
+	if (path[0] != '\0') {
+		c->unix_file = S_ISSOCK(st.st_mode) ? BW_UNIX_FILE_SOCKET : BW_UNIX_FILE_OTHER;
+		c->unix_ino = st.st_ino;
+		c->unix_dev = st.st_dev;
+	}
+	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
+}
+
 /* Remembers k for its thread's next call: done, it succeeded but the
  * answer could not be given (the caller's wait was interrupted, on a
  * kernel without WAIT_KILLABLE_RECV); else we had the kernel restart it
@@ -913,11 +961,9 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 	k->dup = sys_pidfd_getfd(k->pidfd, k->fd);
 	if (k->dup < 0)
 		goto out;
-	/* AF_UNIX bind resolves the path in the caller's root, cwd and
-	 * credentials, and AF_UNIX listen records the caller as the peer
-	 * (SO_PEERCRED): neither can be done from here. */
 	if (getsockopt(k->dup, SOL_SOCKET, SO_DOMAIN, &domain, &ol) < 0 ||
-	    (domain != AF_INET && domain != AF_INET6))
+	    (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) ||
+	    (domain == AF_UNIX && k->nr != SYS_bind))
 		goto out;
 	if (k->nr == SYS_bind) {
 		int len = (int)(uint32_t)k->req->data.args[2];
@@ -937,6 +983,10 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 	}
 	if (fstat(k->dup, &st) == 0)
 		k->ino = st.st_ino;
+	if (domain == AF_UNIX) {
+		unix_bind(sv, k);
+		goto out; /* the kernel makes it */
+	}
 	if (repeats(sv, k)) {
 		if (sv->restart.done) {
 			/* Made already: this is the call it answers. */
