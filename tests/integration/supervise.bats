@@ -94,6 +94,37 @@ wait_exit() {
 	wait "$pid" || status=$?
 }
 
+# PY_HOLD_REUSE PORT: listens on 0.0.0.0:PORT with SO_REUSEADDR: bound
+# after a SO_REUSEADDR socket that did not listen yet, it makes that
+# socket's listen() conflict.
+PY_HOLD_REUSE='import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(8)
+time.sleep(600)'
+
+# fed CMD...: CMD (bindwatch, in sup) with stdin from a FIFO written
+# through $feed and output in $T/sv.out and $T/sv.err; returns once its
+# conflict_probe -p has bound.
+fed() {
+	mkfifo "$T/probe.in"
+	"$@" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/probe.in"
+	wait_file_has "$T/sv.out" "bind=0 errno=0"
+}
+
+# listen_conflict PORT: a SO_REUSEADDR listener takes PORT, then the fed
+# probe goes on to its listen(), which conflicts; waits for its result.
+listen_conflict() {
+	bg "$PYTHON3" -c "$PY_HOLD_REUSE" "$1"
+	wait_listen "$1"
+	echo go >&"$feed"
+	wait_file_has "$T/sv.out" "listen="
+}
+
 # gone PID: PID has exited.
 gone() {
 	! kill -0 "$1" 2>/dev/null
@@ -280,24 +311,10 @@ print(s.makefile().readline(), end="")' "$to"
 
 @test "listen()-time remap: the new socket is installed at the program's own fd number" {
 	port=$(free_port)
-	mkfifo "$T/probe.in"
-	"$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
-		"$D/probe_static" -r -l -p -w 0.0.0.0 "$port" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
-	sup=$!
-	BG_PIDS+=("$sup")
-	exec {feed}>"$T/probe.in"
-	wait_file_has "$T/sv.out" "bind=0 errno=0"
+	fed "$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
+		"$D/probe_static" -r -l -p -w 0.0.0.0 "$port"
 	probe=$(child_of "$sup")
-	# The holder: SO_REUSEADDR too, bound after the probe, listening.
-	bg "$PYTHON3" -c 'import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(8)
-time.sleep(600)' "$port"
-	wait_listen "$port"
-	echo go >&"$feed"
-	wait_file_has "$T/sv.out" "listen="
+	listen_conflict "$port"
 	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
 	to=$(port_file_to "$T/ports")
 	[ "$to" -gt "$port" ]
@@ -610,23 +627,13 @@ intr_run() {
 	mkdir "$PUB/bin"
 	cp "$D/probe_static" "$PUB/bin/prog"
 	port=$(free_port)
-	mkfifo "$T/probe.in"
-	setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" --supervise -- \
-		"$PUB/bin/prog" -r -l -p 0.0.0.0 "$port" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
-	sup=$!
-	BG_PIDS+=("$sup")
-	exec {feed}>"$T/probe.in"
-	wait_file_has "$T/sv.out" "bind=0 errno=0"
+	fed setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" --supervise -- \
+		"$PUB/bin/prog" -r -l -p 0.0.0.0 "$port"
 	rm "$PUB/bin/prog"
 	mkfifo "$PUB/bin/prog (deleted)"
 	chmod 666 "$PUB/bin/prog (deleted)"
 	# A listen()-time conflict: the stack is symbolized from the file.
-	bg "$PYTHON3" -c 'import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(8)
-time.sleep(600)' "$port"
+	bg "$PYTHON3" -c "$PY_HOLD_REUSE" "$port"
 	wait_listen "$port"
 	echo go >&"$feed"
 	exec {feed}>&-
@@ -649,26 +656,13 @@ time.sleep(600)' "$port"
 	mkdir "$root/bindwatch-test.$$" || skip "cannot make a cgroup under $root"
 	CG=$root/bindwatch-test.$$
 	port=$(free_port)
-	mkfifo "$T/probe.in"
 	# The program moves itself into the new cgroup, then binds.
-	"$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
+	fed "$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
 		sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" -r -l -p -w 0.0.0.0 "$3"' \
-		sh "$CG" "$D/probe_static" "$port" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
-	sup=$!
-	BG_PIDS+=("$sup")
-	exec {feed}>"$T/probe.in"
-	wait_file_has "$T/sv.out" "bind=0 errno=0"
+		sh "$CG" "$D/probe_static" "$port"
 	probe=$(child_of "$sup")
 	assert_equal "$(sed -n 's/^0:://p' /proc/"$probe"/cgroup)" "/bindwatch-test.$$"
-	bg "$PYTHON3" -c 'import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(8)
-time.sleep(600)' "$port"
-	wait_listen "$port"
-	echo go >&"$feed"
-	wait_file_has "$T/sv.out" "listen="
+	listen_conflict "$port"
 	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
 	to=$(port_file_to "$T/ports")
 	# sock_diag's cgroup id of the new listener (ss resolves it to a path).
