@@ -868,21 +868,21 @@ static void unix_bind(struct sup *sv, struct call *k)
 	struct failing f = {sv, k, NULL};
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	struct stat st = {0};
-	int fd, entered, r;
+	int r;
 
 	if (k->len <= off || k->len > sizeof(struct sockaddr_un))
 		return; /* autobind, or EINVAL from the kernel */
 	memcpy(path, (const char *)sa + off, k->len - off);
 	path[k->len - off] = '\0';
 	if (path[0] == '\0') {
-		entered = enter_netns(sv, k);
+		int entered = enter_netns(sv, k);
 		r = entered >= 0 && k->in_netns ? bw_diag_unix_abstract_taken(sa, k->len) : -EPERM;
 		leave_netns(sv, entered);
 		k->in_netns = false;
 		if (r != 1)
 			return;
 	} else {
-		fd = bw_target_path(k->pid, path);
+		int fd = bw_target_path(k->pid, path);
 		if (fd < 0)
 			return;
 		r = fstat(fd, &st);
