@@ -1051,6 +1051,9 @@ static int serve_one(struct sup *sv)
 
 /* ---- the child -------------------------------------------------------- */
 
+/* bind and listen of the native ABI go to us, everything else passes. Not
+ * libseccomp: Debian 12's 2.5 cannot ask for WAIT_KILLABLE_RECV (2.6 can:
+ * SCMP_FLTATR_CTL_WAITKILL), and the whole filter is eight instructions. */
 static int install_filter(void)
 {
 #ifdef BW_AUDIT_ARCH
