@@ -535,7 +535,7 @@ tsan_build() {
 		gcc -fsanitize=thread -O1 -g -pthread -o "$TSAN_STRESS" "$BW_SRCDIR/tests/helpers/stress_bind.c" \
 			2>"$dir/cc.err" || skip "gcc -fsanitize=thread does not build here: $(head -c 200 "$dir/cc.err")"
 		gcc -shared -fPIC -fsanitize=thread -O1 -g -std=gnu17 -D_GNU_SOURCE -fvisibility=hidden \
-			$(pkg-config --cflags libunwind 2>/dev/null) -I"$conf" -I"$BW_SRCDIR/shim" \
+			-I"$conf" -I"$BW_SRCDIR/shim" \
 			$(tsan_sources) -Wl,--version-script="$BW_SRCDIR/shim/libbindwatch.map" -ldl \
 			-o "$TSAN_SHIM" 2>"$dir/cc.err" || { cat "$dir/cc.err" >&2; return 1; }
 		# Some kernels' mmap layout (high ASLR entropy) breaks the TSan
