@@ -67,3 +67,8 @@ int bw_sockdiag_parse(const void *buf, size_t len, enum bw_proto proto, bw_sock_
 extern int bw_sockdiag_disabled;
 
 const char *bw_tcp_state_name(int state);
+
+/* Sockets of one kind, as a report folds them: the same local address and
+ * protocol, state, owner uid and IPV6_V6ONLY (TIME-WAIT leftovers of one
+ * port; SO_REUSEPORT listeners of one program). */
+bool bw_sock_same_kind(const struct bw_sock *a, const struct bw_sock *b);
