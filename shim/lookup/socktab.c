@@ -291,3 +291,10 @@ bool bw_sock_same_kind(const struct bw_sock *a, const struct bw_sock *b)
 	       a->state == b->state && a->listening == b->listening && a->uid == b->uid &&
 	       a->v6only == b->v6only && (a->inode == 0) == (b->inode == 0);
 }
+
+bool bw_unix_owns(const struct bw_sock *s)
+{
+	return s->local.family == AF_UNIX &&
+	       (s->listening || s->state != 3 /* SS_CONNECTED */ ||
+		s->local.proto == BW_PROTO_UNIX_DGRAM);
+}
