@@ -414,22 +414,35 @@ static void json_tristate(struct bw_buf *b, const char *k, signed char v)
 	bw_buf_puts(b, v < 0 ? "null" : v ? "true" : "false");
 }
 
+/* How much of each process a JSON record carries: everything; when that
+ * does not fit the record, pid, fd, comm, ppid and the relation fields;
+ * then that for the first JSON_BRIEF_PROCS processes of each socket
+ * (processes_total still counts them all). */
+enum { JSON_FULL, JSON_COMPACT, JSON_BRIEF, JSON_BRIEF_PROCS = 4 };
+
 /* "processes": every process that has the socket open, the one to act on
  * first in front. */
 static void json_processes(struct bw_buf *b, const struct bw_conflict *c,
-			   const struct bw_holder *h)
+			   const struct bw_holder *h, int level)
 {
-	bw_buf_puts(b, ",\"processes\":[");
-	for (size_t k = 0; k < h->n_procs; k++) {
+	size_t n = h->n_procs;
+	if (level == JSON_BRIEF && n > JSON_BRIEF_PROCS)
+		n = JSON_BRIEF_PROCS;
+	bw_buf_printf(b, ",\"processes_total\":%zu,\"processes\":[", h->n_procs);
+	for (size_t k = 0; k < n; k++) {
 		const struct bw_holder_proc *hp = &c->hprocs[h->first_proc + k];
 		const struct bw_process *p = hp->proc >= 0 ? &c->procs[hp->proc] : NULL;
 		const char *rel = p ? bw_relation_name(p->relation) : NULL;
 		bw_buf_printf(b, "%s{\"pid\":%d,\"fd\":%d", k ? "," : "", (int)hp->pid, hp->fd);
-		if (p && p->have_proc)
+		if (p && p->have_proc && level == JSON_FULL) {
 			json_proc(b, &p->proc);
-		else
+		} else if (p && p->have_proc) {
+			json_strz(b, "comm", p->proc.comm);
+			bw_buf_printf(b, ",\"ppid\":%d", (int)p->proc.ppid);
+		} else {
 			bw_buf_puts(b, ",\"comm\":null,\"cmdline\":null,\"uid\":null,\"user\":null,"
 				       "\"ppid\":null,\"since\":null");
+		}
 		json_key(b, "relation");
 		if (rel)
 			bw_buf_json_str(b, rel, strlen(rel));
@@ -447,7 +460,8 @@ static void json_processes(struct bw_buf *b, const struct bw_conflict *c,
 	bw_buf_puts(b, "]");
 }
 
-static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h)
+static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h,
+			int level)
 {
 	char st[24];
 	struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
@@ -476,11 +490,14 @@ static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
 		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
 	json_strz(b, "cause", bw_cause_name(h->cause));
-	json_processes(b, c, h);
+	json_processes(b, c, h, level);
 	bw_buf_puts(b, "}");
 }
 
-size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
+/* The record at one level of detail; *more when it did not fit and a
+ * briefer level is left to try (at the last level, a minimal record). */
+static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, int level,
+			  bool *more)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
 
@@ -524,7 +541,7 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 	for (size_t i = 0; i < c->n_holders; i++) {
 		if (i)
 			bw_buf_puts(&b, ",");
-		json_holder(&b, c, &c->holders[i]);
+		json_holder(&b, c, &c->holders[i], level);
 	}
 	bw_buf_printf(&b, "],\"holders_total\":%zu", c->n_matching);
 	bw_buf_printf(&b, ",\"scan\":{\"method\":\"%s\",\"procs\":%u,\"unreadable\":%u,"
@@ -552,6 +569,10 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 		}
 	}
 close:
+	if (b.truncated && level < JSON_BRIEF) {
+		*more = true;
+		return 0;
+	}
 	if (b.truncated) {
 		/* Never emit broken JSON: fall back to a minimal valid record. */
 		b = (struct bw_buf)BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
@@ -574,6 +595,18 @@ close:
 	b.p[b.len++] = '\n';
 	b.p[b.len] = '\0';
 	return b.len;
+}
+
+size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (int level = JSON_FULL; level <= JSON_BRIEF; level++) {
+		bool more = false;
+		n = json_render(c, buf, size, level, &more);
+		if (!more)
+			break;
+	}
+	return n;
 }
 
 size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
