@@ -62,5 +62,3 @@ size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owne
 /* Whether q->hits[0..upto) already has (slot, pid, fd). */
 bool bw_owner_hit_known(const struct bw_owner_query *q, size_t upto, size_t slot, pid_t pid,
 			int fd);
-
-uint64_t bw_now_ns(void);
