@@ -687,8 +687,10 @@ except OSError as e:
     print("bind=-1 errno=%d" % e.errno)'
 
 # What must agree between the shim's and the supervisor's record (the
-# stack, times and the failing pid differ by nature).
-UNIX_FIELDS='j["event"], j["comm"], j["fd"], j["errno"], j["family"], j["proto"], j["path"], j["abstract"], j["cause"], [(h["pid"], h.get("state"), h["cause"]) for h in j["holders"]], j["holders_total"], j["hint"]'
+# stack, times and the failing pid differ by nature, and so does the
+# hint's relation between holder and program: under the shim the program
+# is the holder's sibling, under the supervisor bindwatch's child).
+UNIX_FIELDS='j["event"], j["comm"], j["fd"], j["errno"], j["family"], j["proto"], j["path"], j["abstract"], j["cause"], [(h["pid"], h.get("state"), h["cause"]) for h in j["holders"]], j["holders_total"], j["hint"].split(";")[0]'
 
 # unix_both NAME DIR ADDR: python3 binding ADDR from the directory DIR
 # under the shim and under --supervise: $T/NAME-shim.*, $T/NAME-sv.*.
