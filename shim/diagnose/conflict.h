@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "basic/addr.h"
+#include "diagnose/bindrules.h"
 #include "diagnose/cause.h"
 #include "diagnose/overlap.h"
 #include "lookup/owner.h"
@@ -33,7 +34,31 @@ struct bw_holder {
 	signed char reuseaddr;    /* the holder's SO_REUSEADDR / SO_REUSEPORT: */
 	signed char reuseport;    /* 1 set, 0 not, -1 unknown (not ours to peek) */
 	enum bw_cause cause;
+	/* The kernel's rules (bindrules.h) for the failing socket against
+	 * this one: whether it blocks, on which unknown facts that rests. */
+	bool blocks;
+	unsigned assumed;             /* BW_ASSUMED_* */
+	bool same_program;            /* self, or the same executable as the caller */
+	bool manager;                 /* a service manager (systemd, inetd...) */
+	bool other_pidns;             /* lives in another pid namespace than the caller */
 };
+
+/* A remedy (JSON "fixes"): who changes what so that the bind succeeds.
+ * Built from the kernel's rules by remedy.c, in the order to try them. */
+enum bw_fix_target { BW_FIX_CALLER, BW_FIX_HOLDER };
+enum bw_fix_kind { BW_FIX_SOCKOPT, BW_FIX_ADDRESS, BW_FIX_STOP, BW_FIX_WAIT, BW_FIX_PORT,
+		   BW_FIX_UNLINK };
+struct bw_fix {
+	enum bw_fix_target target;
+	enum bw_fix_kind kind;
+	int level, name, value;       /* sockopt: e.g. IPPROTO_IPV6, IPV6_V6ONLY, 1 */
+	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */
+	int seconds;                  /* wait */
+	pid_t pid;                    /* stop: the process to stop (0 unknown) */
+	int fd;                       /* stop: its descriptor, -1 unknown */
+	const char *assumes;          /* NULL, or the unknown fact this fix needs */
+};
+#define BW_FIXES_MAX 8
 
 /* The outcome of a BINDWATCH_REMAP rule (carried out by respond/remap.c). */
 struct bw_remap {
@@ -78,6 +103,11 @@ struct bw_conflict {
 
 	enum bw_cause cause;
 	char hint[BW_HINT_MAX];
+	size_t n_fixes;
+	struct bw_fix fixes[BW_FIXES_MAX];
+	unsigned assumed;         /* BW_ASSUMED_* the cause rests on */
+	bool have_want_uid;
+	uint32_t want_uid;        /* owner of the failing socket (fstat: sock_i_uid()) */
 
 	struct bw_remap remap;
 	bool color;               /* text report: highlight holder and cause (ANSI) */
