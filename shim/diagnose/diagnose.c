@@ -297,10 +297,17 @@ static void holder_identity(struct bw_conflict *c, struct bw_holder *h, const ch
 	h->manager = is_manager(proc_root, h);
 	if (c->pid && h->pid == c->pid) {
 		h->same_program = true;
-	} else if (c->pid) {
+	} else if (c->pid && h->have_proc) {
+		/* Another instance of the same program: the same executable run
+		 * with the same arguments (one interpreter runs many programs). */
 		exe_of(proc_root, h->pid, a, sizeof(a));
 		exe_of(proc_root, c->pid, b, sizeof(b));
-		h->same_program = a[0] && strcmp(a, b) == 0;
+		if (a[0] && strcmp(a, b) == 0) {
+			struct bw_proc me_proc;
+			h->same_program = bw_proc_info(proc_root, c->pid, &me_proc) == 0 &&
+					  me_proc.cmdline_len == h->proc.cmdline_len &&
+					  memcmp(me_proc.cmdline, h->proc.cmdline, me_proc.cmdline_len) == 0;
+		}
 	}
 	if (me > 0)
 		h->other_pidns = !same_ns(proc_root, h->pid, me);

@@ -430,18 +430,54 @@ try:
     print("bind=0", flush=True)
 except OSError as e:
     print("bind=-1 errno=%d" % e.errno, flush=True)
+    sys.exit(0)
 time.sleep(float(sys.argv[3]))'
 
-@test "cause reuseport_mismatch: only the holder set SO_REUSEPORT" {
+@test "cause listener, not reuseport_mismatch: another program set SO_REUSEPORT, this one did not" {
 	P=$(free_port)
 	bg "$PYTHON3" -c "$PY_REUSEPORT" "$P" 1 600
 	hp=${BG_PIDS[-1]}
 	wait_listen "$P"
 	shim_py py "$PY_REUSEPORT" "$P" 0 0
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	# Sharing a port with an unrelated listener splits its traffic: never
+	# SO_REUSEPORT as the remedy (issue 10).
 	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].reuseport] | map(tostring) | @tsv')" \
-		"$(printf 'reuseport_mismatch\t%s\ttrue' "$hp")"
+		"$(printf 'listener\t%s\ttrue' "$hp")"
+	assert_eq "fixes" "$(j py '[.fixes[] | .target + ":" + .kind + ":" + (.name // "")] | join(" ")')" \
+		"holder:stop: caller:port:"
+	[[ $(j py .hint) != *SO_REUSEPORT=1* ]]
+}
+
+# The same listener with SO_REUSEPORT from the environment (RP=1 or 0),
+# so that two instances have the same command line.
+PY_REUSEPORT_ENV='import os, socket, sys, time
+s = socket.socket()
+if os.environ.get("RP") == "1":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+    s.listen(8)
+    print("bind=0", flush=True)
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno, flush=True)
+    sys.exit(0)
+if os.environ.get("STAY") == "1":
+    time.sleep(600)'
+
+@test "cause reuseport_mismatch: another instance of the same program lacks SO_REUSEPORT; the fix works" {
+	P=$(free_port)
+	RP=1 STAY=1 bg "$PYTHON3" -c "$PY_REUSEPORT_ENV" "$P"
+	wait_listen "$P"
+	RP=0 shim_py py "$PY_REUSEPORT_ENV" "$P"
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "cause" "$(j py .cause)" "reuseport_mismatch"
 	hint_has py "only the holder set SO_REUSEPORT"
+	assert_eq "first fix" "$(j py '.fixes[0] | [.target, .kind, .level, .name, (.value|tostring)] | join(" ")')" \
+		"caller sockopt SOL_SOCKET SO_REUSEPORT 1"
+	# Applying it: the kernel accepts the second instance.
+	RP=1 shim_py py2 "$PY_REUSEPORT_ENV" "$P"
+	assert_eq "with the fix" "$(cat "$BATS_TEST_TMPDIR/py2.out")" "bind=0"
 }
 
 @test "cause reuseport_mismatch: both set SO_REUSEPORT under different uids" {
@@ -450,7 +486,9 @@ time.sleep(float(sys.argv[3]))'
 	# /usr/bin/python3: a pyenv interpreter under /root is not readable by nobody.
 	bg setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c "$PY_REUSEPORT" "$P" 1 600
 	wait_listen "$P"
-	shim_py py "$PY_REUSEPORT" "$P" 1 0
+	# The same program (executable and arguments) under another uid.
+	capture py env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
+		/usr/bin/python3 -c "$PY_REUSEPORT" "$P" 1 600
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "cause" "$(j py .cause)" "reuseport_mismatch"
 	hint_has py "is uid 65534, this process uid 0"
