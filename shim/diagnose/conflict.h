@@ -49,14 +49,14 @@ enum bw_fix_target { BW_FIX_CALLER, BW_FIX_HOLDER };
 enum bw_fix_kind { BW_FIX_SOCKOPT, BW_FIX_ADDRESS, BW_FIX_STOP, BW_FIX_WAIT, BW_FIX_PORT,
 		   BW_FIX_UNLINK };
 struct bw_fix {
+	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */
+	const char *assumes;          /* NULL, or the unknown fact this fix needs */
 	enum bw_fix_target target;
 	enum bw_fix_kind kind;
 	int level, name, value;       /* sockopt: e.g. IPPROTO_IPV6, IPV6_V6ONLY, 1 */
-	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */
 	int seconds;                  /* wait */
 	pid_t pid;                    /* stop: the process to stop (0 unknown) */
 	int fd;                       /* stop: its descriptor, -1 unknown */
-	const char *assumes;          /* NULL, or the unknown fact this fix needs */
 };
 #define BW_FIXES_MAX 8
 

@@ -169,7 +169,6 @@ static bool same_unix_name(const struct bw_addr *want, const struct bw_addr *hav
 
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 {
-	enum bw_overlap ov;
 	if (c->own_inode && s->inode == c->own_inode)
 		return;
 	if (c->want.family == AF_UNIX) {
@@ -184,7 +183,7 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 		return;
 	if (c->want.family == AF_UNSPEC) {
 		/* A bare port (bindwatch who): every socket on it. */
-		ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
+		enum bw_overlap ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
 		if (ov != BW_OVERLAP_NONE)
 			keep(c, s, ov);
 		return;
