@@ -62,8 +62,8 @@ static bool is_inet(const struct bw_addr *a)
 	return a->family == AF_INET || a->family == AF_INET6;
 }
 
-/* Would b bind? holders_reuse: take the holders' unknown SO_REUSEADDR as
- * set (for a fix that needs the holder to have it). */
+/* Would b bind? holders_reuse: take the holders' unknown SO_REUSEADDR and
+ * SO_REUSEPORT as set (for a fix that needs the holder to have it). */
 static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, bool holders_reuse)
 {
 	for (size_t i = 0; i < c->n_holders; i++) {
@@ -75,6 +75,8 @@ static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, boo
 		bw_remedy_holder_sock(c, h, &hs);
 		if (holders_reuse && hs.reuseaddr < 0)
 			hs.reuseaddr = 1;
+		if (holders_reuse && hs.reuseport < 0)
+			hs.reuseport = 1;
 		bw_bind_check(b, &hs, &v);
 		if (v.conflict)
 			return false;
@@ -169,6 +171,9 @@ static int caller_changes(struct bw_conflict *c)
 		if (binds(c, &alt, false)) {
 			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEPORT, NULL);
 			sure++;
+		} else if (binds(c, &alt, true)) {
+			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEPORT,
+				    "the holder set SO_REUSEPORT too");
 		}
 	}
 	if (bw_addr_is_wildcard(&b.addr)) {

@@ -433,20 +433,41 @@ except OSError as e:
     sys.exit(0)
 time.sleep(float(sys.argv[3]))'
 
+# sup_py NAME SCRIPT ARGS...: python3 -c SCRIPT under bindwatch --supervise
+# (JSON, no stack): the diagnosis runs in the bindwatch process, which may
+# read a holder's socket options (pidfd_getfd); the shim inside a host may not.
+sup_py() {
+	local name=$1
+	shift
+	capture "$name" env BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$CLI" --supervise -- "$PYTHON3" -c "$@"
+}
+
 @test "cause listener, not reuseport_mismatch: another program set SO_REUSEPORT, this one did not" {
 	P=$(free_port)
 	bg "$PYTHON3" -c "$PY_REUSEPORT" "$P" 1 600
 	hp=${BG_PIDS[-1]}
 	wait_listen "$P"
-	shim_py py "$PY_REUSEPORT" "$P" 0 0
+	# --supervise reads the holder's options: SO_REUSEPORT is set, and
+	# still no remedy: sharing a port with an unrelated listener splits
+	# its traffic (issue 10).
+	sup_py py "$PY_REUSEPORT" "$P" 0 0
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
-	# Sharing a port with an unrelated listener splits its traffic: never
-	# SO_REUSEPORT as the remedy (issue 10).
 	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].reuseport] | map(tostring) | @tsv')" \
 		"$(printf 'listener\t%s\ttrue' "$hp")"
 	assert_eq "fixes" "$(j py '[.fixes[] | .target + ":" + .kind + ":" + (.name // "")] | join(" ")')" \
 		"holder:stop: caller:port:"
 	[[ $(j py .hint) != *SO_REUSEPORT=1* ]]
+	# The shim can't read them inside its host, and the hint says so.
+	shim_py py "$PY_REUSEPORT" "$P" 0 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].reuseport] | map(tostring) | @tsv')" \
+		"$(printf 'listener\t%s\tnull' "$hp")"
+	hint_has py "the holder's SO_REUSEADDR/SO_REUSEPORT could not be read here ('bindwatch who' reads them"
+	# ...and 'bindwatch who' does read them.
+	run "$CLI" who --json "127.0.0.1:$P"
+	assert_success
+	assert_eq "who" "$(echo "$output" | jq -r '[.cause, .holders[0].reuseport] | map(tostring) | @tsv')" \
+		"$(printf 'listener\ttrue')"
 }
 
 # The same listener with SO_REUSEPORT from the environment (RP=1 or 0),
@@ -469,14 +490,14 @@ if os.environ.get("STAY") == "1":
 	P=$(free_port)
 	RP=1 STAY=1 bg "$PYTHON3" -c "$PY_REUSEPORT_ENV" "$P"
 	wait_listen "$P"
-	RP=0 shim_py py "$PY_REUSEPORT_ENV" "$P"
+	RP=0 sup_py py "$PY_REUSEPORT_ENV" "$P"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "cause" "$(j py .cause)" "reuseport_mismatch"
 	hint_has py "only the holder set SO_REUSEPORT"
 	assert_eq "first fix" "$(j py '.fixes[0] | [.target, .kind, .level, .name, (.value|tostring)] | join(" ")')" \
 		"caller sockopt SOL_SOCKET SO_REUSEPORT 1"
 	# Applying it: the kernel accepts the second instance.
-	RP=1 shim_py py2 "$PY_REUSEPORT_ENV" "$P"
+	RP=1 sup_py py2 "$PY_REUSEPORT_ENV" "$P"
 	assert_eq "with the fix" "$(cat "$BATS_TEST_TMPDIR/py2.out")" "bind=0"
 }
 
@@ -486,12 +507,18 @@ if os.environ.get("STAY") == "1":
 	# /usr/bin/python3: a pyenv interpreter under /root is not readable by nobody.
 	bg setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c "$PY_REUSEPORT" "$P" 1 600
 	wait_listen "$P"
-	# The same program (executable and arguments) under another uid.
-	capture py env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
+	# The same program (executable and arguments) under another uid,
+	# under --supervise, which reads the holder's options.
+	capture py env BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$CLI" --supervise -- \
 		/usr/bin/python3 -c "$PY_REUSEPORT" "$P" 1 600
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "cause" "$(j py .cause)" "reuseport_mismatch"
 	hint_has py "is uid 65534, this process uid 0"
+	# Under the shim the holder's options are unknown; the hint still
+	# names the uid rule and both uids.
+	shim_py py "$PY_REUSEPORT" "$P" 1 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	hint_has py "the holder is uid 65534, this process uid 0"
 }
 
 @test "reuseport control: both set SO_REUSEPORT under one uid share the port, nothing reported" {
