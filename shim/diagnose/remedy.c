@@ -62,9 +62,10 @@ static bool is_inet(const struct bw_addr *a)
 	return a->family == AF_INET || a->family == AF_INET6;
 }
 
-/* Would b bind? holders_reuse: take the holders' unknown SO_REUSEADDR and
- * SO_REUSEPORT as set (for a fix that needs the holder to have it). */
-static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, bool holders_reuse)
+/* Would b bind? assume: BW_ASSUMED_HOLDER_REUSEADDR / _REUSEPORT bits,
+ * the holders' unknown options to take as set (for a fix that needs the
+ * holder to have it too). */
+static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, unsigned assume)
 {
 	for (size_t i = 0; i < c->n_holders; i++) {
 		const struct bw_holder *h = &c->holders[i];
@@ -73,9 +74,9 @@ static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, boo
 		if (!is_inet(&h->sock.local))
 			continue;
 		bw_remedy_holder_sock(c, h, &hs);
-		if (holders_reuse && hs.reuseaddr < 0)
+		if ((assume & BW_ASSUMED_HOLDER_REUSEADDR) && hs.reuseaddr < 0)
 			hs.reuseaddr = 1;
-		if (holders_reuse && hs.reuseport < 0)
+		if ((assume & BW_ASSUMED_HOLDER_REUSEPORT) && hs.reuseport < 0)
 			hs.reuseport = 1;
 		bw_bind_check(b, &hs, &v);
 		if (v.conflict)
@@ -86,7 +87,7 @@ static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, boo
 
 bool bw_remedy_binds(const struct bw_conflict *c, const struct bw_bind_sock *b)
 {
-	return binds(c, b, false);
+	return binds(c, b, 0);
 }
 
 static struct bw_fix *add(struct bw_conflict *c, enum bw_fix_target t, enum bw_fix_kind k)
@@ -147,7 +148,7 @@ static int caller_changes(struct bw_conflict *c)
 	if (b.addr.family == AF_INET6 && b.v6only != 1 && !bw_addr_is_v4mapped(&b.addr)) {
 		alt = b;
 		alt.v6only = 1;
-		if (binds(c, &alt, false)) {
+		if (binds(c, &alt, 0)) {
 			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IPV6, IPV6_V6ONLY, NULL);
 			sure++;
 		}
@@ -155,10 +156,10 @@ static int caller_changes(struct bw_conflict *c)
 	if (b.reuseaddr != 1) {
 		alt = b;
 		alt.reuseaddr = 1;
-		if (binds(c, &alt, false)) {
+		if (binds(c, &alt, 0)) {
 			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEADDR, NULL);
 			sure++;
-		} else if (binds(c, &alt, true)) {
+		} else if (binds(c, &alt, BW_ASSUMED_HOLDER_REUSEADDR)) {
 			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEADDR,
 				    "the holder set SO_REUSEADDR too");
 		}
@@ -168,10 +169,10 @@ static int caller_changes(struct bw_conflict *c)
 	if (b.reuseport != 1 && all_same_program(c)) {
 		alt = b;
 		alt.reuseport = 1;
-		if (binds(c, &alt, false)) {
+		if (binds(c, &alt, 0)) {
 			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEPORT, NULL);
 			sure++;
-		} else if (binds(c, &alt, true)) {
+		} else if (binds(c, &alt, BW_ASSUMED_HOLDER_REUSEPORT)) {
 			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEPORT,
 				    "the holder set SO_REUSEPORT too");
 		}
@@ -186,7 +187,7 @@ static int caller_changes(struct bw_conflict *c)
 		} else {
 			alt.addr.ip[15] = 1;
 		}
-		if (binds(c, &alt, false)) {
+		if (binds(c, &alt, 0)) {
 			struct bw_fix *f = add(c, BW_FIX_CALLER, BW_FIX_ADDRESS);
 			if (f)
 				f->addr = alt.addr;
