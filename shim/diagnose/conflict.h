@@ -107,13 +107,13 @@ struct bw_conflict {
 	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
 	int ports_in_use;
 
-	enum bw_cause cause;
-	char hint[BW_HINT_MAX];
 	size_t n_fixes;
 	struct bw_fix fixes[BW_FIXES_MAX];
 	unsigned assumed;         /* BW_ASSUMED_* the cause rests on */
-	bool have_want_uid;
 	uint32_t want_uid;        /* owner of the failing socket (fstat: sock_i_uid()) */
+	enum bw_cause cause;
+	bool have_want_uid;
+	char hint[BW_HINT_MAX];
 
 	struct bw_remap remap;
 	bool color;               /* text report: highlight holder and cause (ANSI) */

@@ -136,6 +136,21 @@ static bool is_orphan(const struct bw_holder *h)
 	return h->sock.inode == 0 && is_inet(&h->sock.local);
 }
 
+/* alt (the caller with SOL_SOCKET option 'name' set) as a fix: 1 when it
+ * binds, 0 (and a fix that needs the holder's option 'assume') when it
+ * binds only if the holder has that unknown option too. */
+static int try_option(struct bw_conflict *c, const struct bw_bind_sock *alt, int name,
+		      unsigned assume, const char *assumes)
+{
+	if (binds(c, alt, 0)) {
+		add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, name, NULL);
+		return 1;
+	}
+	if (binds(c, alt, assume))
+		add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, name, assumes);
+	return 0;
+}
+
 /* Caller-side changes of options or address that the rules say work,
  * in the order: IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, a specific
  * address. Returns how many work without an assumption. */
@@ -156,26 +171,16 @@ static int caller_changes(struct bw_conflict *c)
 	if (b.reuseaddr != 1) {
 		alt = b;
 		alt.reuseaddr = 1;
-		if (binds(c, &alt, 0)) {
-			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEADDR, NULL);
-			sure++;
-		} else if (binds(c, &alt, BW_ASSUMED_HOLDER_REUSEADDR)) {
-			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEADDR,
-				    "the holder set SO_REUSEADDR too");
-		}
+		sure += try_option(c, &alt, SO_REUSEADDR, BW_ASSUMED_HOLDER_REUSEADDR,
+				   "the holder set SO_REUSEADDR too");
 	}
 	/* SO_REUSEPORT splits the traffic between the sockets: a way out only
 	 * among sockets of one program, never with an unrelated listener. */
 	if (b.reuseport != 1 && all_same_program(c)) {
 		alt = b;
 		alt.reuseport = 1;
-		if (binds(c, &alt, 0)) {
-			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEPORT, NULL);
-			sure++;
-		} else if (binds(c, &alt, BW_ASSUMED_HOLDER_REUSEPORT)) {
-			add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, SO_REUSEPORT,
-				    "the holder set SO_REUSEPORT too");
-		}
+		sure += try_option(c, &alt, SO_REUSEPORT, BW_ASSUMED_HOLDER_REUSEPORT,
+				   "the holder set SO_REUSEPORT too");
 	}
 	if (bw_addr_is_wildcard(&b.addr)) {
 		/* A specific address: the loopback one of the family, if free. */

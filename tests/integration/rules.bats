@@ -11,23 +11,6 @@ teardown() {
 	kill_bg
 }
 
-# shim_py NAME SCRIPT ARGS...: python3 -c SCRIPT under the shim (JSON, no stack).
-shim_py() {
-	local name=$1
-	shift
-	capture "$name" env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$PYTHON3" -c "$@"
-}
-
-shim_probe() {
-	local name=$1
-	shift
-	capture "$name" env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$PROBE" "$@"
-}
-
-j() {
-	jone "$BATS_TEST_TMPDIR/$1.err" "$2"
-}
-
 # A listener that calls itself systemd-resolved (argv[0] and comm), as the
 # real one on 127.0.0.53.
 PY_RESOLVED='import ctypes, socket, sys, time
@@ -43,10 +26,8 @@ time.sleep(600)'
 	hp=${BG_PIDS[-1]}
 	wait_listen "$P"
 	poll_until 200 grep -qx systemd-resolve "/proc/$hp/comm"
-	shim_probe probe 127.0.0.53 "$P"
-	assert_eq "probe" "$(cat "$BATS_TEST_TMPDIR/probe.out")" "bind=-1 errno=98"
-	assert_eq "record" "$(j probe '[.cause, .holders[0].pid, .holders[0].comm] | map(tostring) | @tsv')" \
-		"$(printf 'listener\t%s\tsystemd-resolve' "$hp")"
+	probe_blocked probe 127.0.0.53 "$P" listener "$hp"
+	assert_eq "comm" "$(j probe '.holders[0].comm')" "systemd-resolve"
 	assert_eq "fixes" "$(j probe '[.fixes[] | .target + ":" + .kind] | join(" ")')" "holder:stop caller:port"
 	assert_eq "stop names the holder" "$(j probe '.fixes[0].pid')" "$hp"
 	# The wildcard against it.
@@ -98,10 +79,7 @@ print("fixed=0")'
 	bg nc.openbsd -l 127.0.0.1 "$P"
 	hp=${BG_PIDS[-1]}
 	wait_listen "$P"
-	shim_probe probe 127.0.0.1 "$P"
-	assert_eq "probe" "$(cat "$BATS_TEST_TMPDIR/probe.out")" "bind=-1 errno=98"
-	assert_eq "shim" "$(j probe '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
-		"$(printf 'listener\t%s' "$hp")"
+	probe_blocked probe 127.0.0.1 "$P" listener "$hp"
 	"$CLI" who --json 127.0.0.1:"$P" >"$BATS_TEST_TMPDIR/who.json"
 	assert_eq "who" "$(jq -r '[.cause, .holders[0].pid, .holders[0].reuseport] | map(tostring) | @tsv' \
 		"$BATS_TEST_TMPDIR/who.json")" "$(printf 'listener\t%s\ttrue' "$hp")"
