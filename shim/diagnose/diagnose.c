@@ -125,6 +125,17 @@ static int holder_rank(const struct bw_sock *s)
 	return 3; /* TIME_WAIT and other orphans */
 }
 
+/* A socket left out (the table is full) still counts toward a kept one of
+ * its kind, so a report can say "300 TIME-WAIT" in one line. */
+static void count_similar(struct bw_conflict *c, const struct bw_sock *s, size_t n, size_t skip)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (i != skip && bw_sock_same_kind(&c->holders[i].sock, s)) {
+			c->holders[i].similar += n;
+			return;
+		}
+}
+
 static struct bw_holder *keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap ov)
 {
 	struct bw_holder *h;
@@ -137,9 +148,12 @@ static struct bw_holder *keep(struct bw_conflict *c, const struct bw_sock *s, en
 		for (size_t i = 1; i < c->n_holders; i++)
 			if (holder_rank(&c->holders[i].sock) > holder_rank(&c->holders[worst].sock))
 				worst = i;
-		if (holder_rank(&c->holders[worst].sock) <= rank)
+		if (holder_rank(&c->holders[worst].sock) <= rank) {
+			count_similar(c, s, 1, BW_HOLDERS_MAX);
 			return NULL;
+		}
 		h = &c->holders[worst];
+		count_similar(c, &h->sock, 1 + h->similar, worst);
 	}
 	memset(h, 0, sizeof(*h));
 	h->sock = *s;
@@ -298,29 +312,31 @@ static bool same_ns(const char *proc_root, pid_t a, pid_t b)
 	return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
+/* Another instance of the same program: the same executable file
+ * (bw_proc_exe_id) run with the same arguments (one interpreter runs
+ * many programs). */
+static bool same_program(const char *proc_root, const struct bw_holder *h, pid_t me)
+{
+	struct bw_proc me_proc;
+	dev_t d1, d2;
+	ino_t i1, i2;
+	if (!h->have_proc || bw_proc_exe_id(proc_root, h->pid, &d1, &i1) < 0 ||
+	    bw_proc_exe_id(proc_root, me, &d2, &i2) < 0 || d1 != d2 || i1 != i2)
+		return false;
+	return bw_proc_info(proc_root, me, &me_proc) == 0 &&
+	       me_proc.cmdline_len == h->proc.cmdline_len &&
+	       memcmp(me_proc.cmdline, h->proc.cmdline, me_proc.cmdline_len) == 0;
+}
+
 /* Who the holder is to the caller, as far as the rules' remedies care. */
 static void holder_identity(struct bw_conflict *c, struct bw_holder *h, const char *proc_root,
 			    pid_t self_pid)
 {
-	char a[256], b[256];
 	pid_t me = c->pid ? c->pid : self_pid;
 	if (h->pid <= 0)
 		return;
 	h->manager = is_manager(proc_root, h);
-	if (c->pid && h->pid == c->pid) {
-		h->same_program = true;
-	} else if (c->pid && h->have_proc) {
-		/* Another instance of the same program: the same executable run
-		 * with the same arguments (one interpreter runs many programs). */
-		exe_of(proc_root, h->pid, a, sizeof(a));
-		exe_of(proc_root, c->pid, b, sizeof(b));
-		if (a[0] && strcmp(a, b) == 0) {
-			struct bw_proc me_proc;
-			h->same_program = bw_proc_info(proc_root, c->pid, &me_proc) == 0 &&
-					  me_proc.cmdline_len == h->proc.cmdline_len &&
-					  memcmp(me_proc.cmdline, h->proc.cmdline, me_proc.cmdline_len) == 0;
-		}
-	}
+	h->same_program = c->pid && (h->pid == c->pid || same_program(proc_root, h, c->pid));
 	if (me > 0)
 		h->other_pidns = !same_ns(proc_root, h->pid, me);
 }
@@ -431,53 +447,26 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 	}
 }
 
-/* The BPF iterator answers for every task at once; whatever it could not
- * place (a pid in another namespace, no privilege, old kernel) goes to the
- * /proc scan. */
+/* Every process holding each socket. The BPF iterator answers for every
+ * task at once; when it could not place some socket (a pid in another
+ * namespace, no privilege, old kernel), the /proc scan looks for all of
+ * them again (a (pid, fd) found twice is kept once). */
 static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
 			pid_t self_pid, uint64_t deadline_ns)
 {
-	struct bw_owner_query rest;
-	size_t map[BW_OWNER_MAX] = {0};
-	long r = -ENOTSUP;
+	size_t want = 0;
 
-	size_t want = 0, quick;
 	for (size_t i = 0; i < q->n; i++)
 		want += q->inode[i] != 0;
-	/* Daemons run under their own uid: a look at that uid's few processes
-	 * (and at ourselves) usually settles it in a millisecond or two. */
-	quick = bw_owner_find_quick(proc_root, self_pid, q, 16, &c->scan);
-	if (quick == want)
-		return;
 	if (extras.owner_find && bpf_allowed && strcmp(proc_root, "/proc") == 0 && geteuid() == 0) {
-		struct bw_owner_query left = *q;
-		r = extras.owner_find(&left);
+		long r = extras.owner_find(q);
 		if (r >= 0) {
 			c->scan.via_bpf = true;
-			for (size_t i = 0; i < q->n; i++)
-				if (q->pid[i] == 0 && left.pid[i] != 0) {
-					q->pid[i] = left.pid[i];
-					q->fd[i] = left.fd[i];
-					quick++;
-				}
-			if (quick == want)
+			if ((size_t)r == want)
 				return;
 		}
 	}
-	rest.n = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->pid[i] != 0 || q->inode[i] == 0)
-			continue;
-		map[rest.n] = i;
-		rest.inode[rest.n] = q->inode[i];
-		rest.uid[rest.n] = q->uid[i];
-		rest.n++;
-	}
-	bw_owner_find_parallel(proc_root, self_pid, &rest, deadline_ns, &c->scan, c->scan_workers);
-	for (size_t j = 0; j < rest.n; j++) {
-		q->pid[map[j]] = rest.pid[j];
-		q->fd[map[j]] = rest.fd[j];
-	}
+	bw_owner_find_parallel(proc_root, self_pid, q, deadline_ns, &c->scan, c->scan_workers);
 }
 
 void bw_diag_use_settings(const struct bw_settings *s)
@@ -505,20 +494,28 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			read_tables(c, proc_root);
 	}
 
-	q.n = 0;
+	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
 		q.inode[q.n] = c->holders[i].sock.inode;
 		q.uid[q.n] = c->holders[i].sock.uid;
 		q.n++;
 	}
+	/* Every process that has a holder socket open, not just the first. */
+	q.hits = c->hits;
+	q.hits_cap = BW_HITS_MAX;
 	if (q.n > 0)
 		find_owners(c, &q, proc_root, self_pid, deadline_ns);
+	c->n_hits = q.n_hits;
+	c->hprocs_dropped = q.hits_dropped;
+	bw_relation_fill(c, proc_root);
 	for (size_t i = 0; i < c->n_holders; i++) {
 		struct bw_holder *h = &c->holders[i];
-		h->pid = q.pid[i];
-		h->fd = q.fd[i];
-		if (h->pid > 0 && bw_proc_info(proc_root, h->pid, &h->proc) == 0)
-			h->have_proc = true;
+		if (h->n_procs == 0 && q.pid[i] > 0) {
+			/* Its hits did not fit: the first holder found, at least. */
+			h->pid = q.pid[i];
+			h->fd = q.fd[i];
+			h->have_proc = bw_proc_info(proc_root, h->pid, &h->proc) == 0;
+		}
 		peek_options(h, self_pid);
 		holder_identity(c, h, proc_root, self_pid);
 	}
@@ -538,4 +535,5 @@ void bw_diag_settle(struct bw_conflict *c)
 {
 	revisit(c);
 	bw_classify(c);
+	bw_relation_hint(c);
 }

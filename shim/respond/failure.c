@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic/sysio.h"
 #include "diagnose/diagnose.h"
 #include "respond/remap.h"
 

@@ -1,4 +1,4 @@
-# Helpers shared by remap.bats and causes.bats (load after common):
+# Helpers shared by remap.bats, causes.bats and relation.bats (load after common):
 # runs of free ports, UDP/unix clients, JSON record queries and the
 # conflict situations TESTING.md describes.
 
