@@ -70,7 +70,7 @@ static bool caller_change_works(const struct bw_conflict *c, const struct bw_hol
 {
 	struct bw_bind_sock b, hs;
 	struct bw_bind_verdict v;
-	bw_remedy_binder(c, &b);
+	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if (v6only >= 0) {
 		if (b.addr.family != AF_INET6 || bw_addr_is_v4mapped(&b.addr) || b.v6only == 1)
@@ -97,7 +97,7 @@ static bool reuseaddr_mismatch(const struct bw_conflict *c, const struct bw_hold
 {
 	struct bw_bind_sock b, hs;
 	struct bw_bind_verdict v;
-	bw_remedy_binder(c, &b);
+	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if ((b.reuseaddr == 1) == (hs.reuseaddr == 1))
 		return false;
