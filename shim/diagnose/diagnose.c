@@ -348,17 +348,68 @@ static int consider_cb(const struct bw_sock *s, void *ctx)
 }
 
 struct range_count {
+	struct bw_conflict *c;
 	int lo, hi;
 	unsigned char used[65536 / 8];
 };
 
+/* A socket on a port of the local range: the port counts as used, and a
+ * socket of a process (not a TIME-WAIT leftover) is kept as a holder so
+ * the owner scan can name who holds the ports. */
 static int count_cb(const struct bw_sock *s, void *ctx)
 {
 	struct range_count *rc = ctx;
 	int p = s->local.port;
-	if (p >= rc->lo && p <= rc->hi)
-		rc->used[p / 8] |= (unsigned char)(1u << (p % 8));
+	if (p < rc->lo || p > rc->hi)
+		return 0;
+	rc->used[p / 8] |= (unsigned char)(1u << (p % 8));
+	if (s->inode != 0 && s->inode != rc->c->own_inode)
+		keep(rc->c, s, BW_OVERLAP_EXACT);
 	return 0;
+}
+
+/* Both families' tables of one protocol: sock_diag, which also lists TCP
+ * sockets bound but not connected (Linux 6.8+, TCP_BOUND_INACTIVE; they
+ * take a port all the same, inet_csk_get_port()), else /proc/net. */
+static void count_tables(struct bw_conflict *c, struct range_count *rc, const char *proc_root,
+			 enum bw_proto proto)
+{
+	int r = bw_sockdiag_query(AF_INET, proto, -1, count_cb, rc);
+	if (r == 0) {
+		r = bw_sockdiag_query(AF_INET6, proto, -1, count_cb, rc);
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r == 0)
+		return;
+	memset(rc->used, 0, sizeof(rc->used));
+	c->n_holders = c->n_matching = 0;
+	c->table_from_proc = true;
+	bw_socktab_read(proc_root, AF_INET, proto, count_cb, rc);
+	bw_socktab_read(proc_root, AF_INET6, proto, count_cb, rc);
+}
+
+/* Exhaustion: the process holding the most sockets of the range first
+ * (the hint and the first fix name it). */
+static void most_held_first(struct bw_conflict *c)
+{
+	size_t best = 0, best_n = 0;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		size_t n = 0;
+		if (c->holders[i].pid <= 0)
+			continue;
+		for (size_t j = 0; j < c->n_holders; j++)
+			n += c->holders[j].pid == c->holders[i].pid;
+		if (n > best_n) {
+			best = i;
+			best_n = n;
+		}
+	}
+	if (best > 0) {
+		struct bw_holder t = c->holders[0];
+		c->holders[0] = c->holders[best];
+		c->holders[best] = t;
+	}
 }
 
 static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
@@ -372,10 +423,10 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 	    sscanf(buf, "%d %d", &c->port_lo, &c->port_hi) != 2)
 		return;
 	memset(&rc, 0, sizeof(rc));
+	rc.c = c;
 	rc.lo = c->port_lo < 0 ? 0 : c->port_lo;
 	rc.hi = c->port_hi > 65535 ? 65535 : c->port_hi;
-	bw_socktab_read(proc_root, AF_INET, proto, count_cb, &rc);
-	bw_socktab_read(proc_root, AF_INET6, proto, count_cb, &rc);
+	count_tables(c, &rc, proc_root, proto);
 	c->ports_in_use = 0;
 	for (int p = rc.lo; p <= rc.hi; p++)
 		if (rc.used[p / 8] & (1u << (p % 8)))
@@ -550,6 +601,8 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		peek_options(h, self_pid);
 		holder_identity(c, h, proc_root, self_pid);
 	}
+	if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
+		most_held_first(c);
 	if (c->pid > 0) {
 		char path[64];
 		struct stat st;

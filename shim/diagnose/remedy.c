@@ -295,11 +295,13 @@ void bw_remedy_build(struct bw_conflict *c)
 		holder_changes(c, h);
 		return;
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
-		/* A socket bound only to pick its source address before
-		 * connect() need not reserve a port at bind() (ip(7)). */
-		if (c->want.proto == BW_PROTO_TCP)
-			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, NULL);
+		/* Freeing ports works whatever the caller does: first. A
+		 * socket bound only to pick its source address before
+		 * connect() need not reserve a port at bind() (ip(7)); a
+		 * listen() on an unbound socket (autobind) needs its port. */
 		holder_changes(c, h);
+		if (c->want.proto == BW_PROTO_TCP && !(c->call && strcmp(c->call, "listen") == 0))
+			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, NULL);
 		return;
 	default:
 		break;

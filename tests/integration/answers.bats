@@ -52,3 +52,55 @@ except OSError as e:
 	assert_equal "$(fix_kinds "$BATS_TEST_TMPDIR/port.json")" "$(fix_kinds "$BATS_TEST_TMPDIR/addr.json")"
 	assert_equal "$(fix_kinds "$BATS_TEST_TMPDIR/port.json")" "caller:sockopt:SO_REUSEADDR caller:wait caller:port"
 }
+
+# exhaust_run NAME CODE: in a new network namespace with the local port
+# range 40000-40009, a python3 process binds ten TCP sockets to
+# 127.0.0.1:0 without listen() or connect(), prints "holder=PID", then
+# runs python3 -c CODE under bindwatch --json; output in NAME.out/.err.
+exhaust_run() {
+	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
+	capture "$1" unshare -n sh -c 'ip link set lo up &&
+		echo "40000 40009" >/proc/sys/net/ipv4/ip_local_port_range && exec "$@"' sh \
+		"$PYTHON3" -c 'import os, signal, socket, subprocess, sys
+cli, py, code = sys.argv[1], sys.argv[2], sys.argv[3]
+pr, pw = os.pipe()
+pid = os.fork()
+if pid == 0:
+    held = []
+    for _ in range(10):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        held.append(s)
+    os.write(pw, b"x")
+    signal.pause()  # until the parent kills it
+    os._exit(0)
+os.read(pr, 1)
+print("holder=%d" % pid, flush=True)
+r = subprocess.run([cli, "--json", "--no-stack", "--", py, "-c", code])
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+sys.exit(r.returncode)' "$CLI" "$PYTHON3" "$2"
+	grep -q '^holder=' "$BATS_TEST_TMPDIR/$1.out" ||
+		skip "could not set up the namespace: $(cat "$BATS_TEST_TMPDIR/$1.err")"
+}
+
+@test "ephemeral exhaustion by TCP sockets bound but not connected: counted, their holder named and its stop fix first" {
+	exhaust_run eph 'import socket; socket.socket().bind(("127.0.0.1", 0))'
+	holder=$(sed -n 's/^holder=//p' "$BATS_TEST_TMPDIR/eph.out")
+	rec=$BATS_TEST_TMPDIR/eph.err
+	assert_equal "$(jq -r 'select(.event) | [.cause, .ports_in_use, .holders_total, .holders[0].pid] | map(tostring) | join(" ")' "$rec")" \
+		"ephemeral_exhausted 10 10 $holder"
+	assert_equal "$(jq -r 'select(.event) | [.fixes[] | .kind + ":" + ((.pid // .name) | tostring)] | join(" ")' "$rec")" \
+		"stop:$holder sockopt:IP_BIND_ADDRESS_NO_PORT"
+	assert_file_has "$rec" "most by pid $holder"
+	assert_file_has "$rec" "before connect()"
+}
+
+@test "ephemeral exhaustion met by listen() on an unbound socket: no IP_BIND_ADDRESS_NO_PORT" {
+	exhaust_run lis 'import socket; socket.socket().listen()'
+	holder=$(sed -n 's/^holder=//p' "$BATS_TEST_TMPDIR/lis.out")
+	rec=$BATS_TEST_TMPDIR/lis.err
+	assert_equal "$(jq -r 'select(.event) | [.event, .cause, .ports_in_use, .holders[0].pid] | map(tostring) | join(" ")' "$rec")" \
+		"listen_conflict ephemeral_exhausted 10 $holder"
+	assert_file_lacks "$rec" "IP_BIND_ADDRESS_NO_PORT"
+}
