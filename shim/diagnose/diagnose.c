@@ -342,21 +342,10 @@ void bw_diag_use_settings(const struct bw_settings *s)
 	bw_bpf_disabled = !s->bpf;
 }
 
-void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
-		 uint64_t deadline_ns)
+void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+			  uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
-
-	c->n_holders = c->n_matching = 0;
-	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
-	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
-		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
-			ephemeral_usage(c, proc_root);
-		else
-			read_tables(c, proc_root);
-	}
-	if (c->want.family == AF_UNIX)
-		probe_unix_path(c);
 
 	q.n = 0;
 	for (size_t i = 0; i < c->n_holders; i++) {
@@ -374,6 +363,22 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			h->have_proc = true;
 		peek_options(h, self_pid);
 	}
+}
+
+void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+		 uint64_t deadline_ns)
+{
+	c->n_holders = c->n_matching = 0;
+	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
+	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
+		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
+			ephemeral_usage(c, proc_root);
+		else
+			read_tables(c, proc_root);
+	}
+	if (c->want.family == AF_UNIX)
+		probe_unix_path(c);
+	bw_diag_find_holders(c, proc_root, self_pid, deadline_ns);
 	if (c->pid > 0) {
 		char path[64];
 		struct stat st;

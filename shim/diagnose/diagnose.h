@@ -32,6 +32,12 @@ void bw_diag_use_settings(const struct bw_settings *s);
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		 uint64_t deadline_ns);
 
+/* The owner half alone: the process (pid, fd, /proc facts, socket options)
+ * of every socket already in c->holders[0..n_holders), e.g. sockets a
+ * listing put there. No classification. */
+void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+			  uint64_t deadline_ns);
+
 /* The socket-table half alone (tests feed tables through it): considers one
  * socket and keeps it in c->holders if it blocks c->want. */
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s);

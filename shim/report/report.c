@@ -311,6 +311,18 @@ static void json_holder(struct bw_buf *b, const struct bw_holder *h)
 	bw_buf_puts(b, "}");
 }
 
+size_t bw_report_json_holder(const struct bw_holder *h, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	json_holder(&b, h);
+	if (b.truncated) {
+		/* Never broken JSON: the smallest object that parses. */
+		b = (struct bw_buf)BW_BUF_INIT(buf, size);
+		bw_buf_printf(&b, "{\"pid\":%d,\"truncated\":true}", (int)h->pid);
+	}
+	return b.truncated ? 0 : b.len;
+}
+
 size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
@@ -407,68 +419,87 @@ close:
 	return b.len;
 }
 
+static void table_row(struct bw_buf *b, const struct bw_holder *h)
+{
+	char local[BW_ADDR_TEXT_MAX], peer[BW_ADDR_TEXT_MAX], st[24];
+	struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
+	const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
+			  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
+			  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
+			  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
+	holder_state(&sb, &h->sock);
+	bw_addr_format(&h->sock.local, local, sizeof(local));
+	if (h->sock.local.family == AF_UNIX) {
+		snprintf(peer, sizeof(peer), "*");
+	} else if (h->sock.remote.port == 0) {
+		struct bw_buf pb = BW_BUF_INIT(peer, sizeof(peer));
+		char ip[64];
+		bw_addr_format_ip(&h->sock.remote, ip, sizeof(ip));
+		bw_buf_printf(&pb, h->sock.remote.family == AF_INET6 ? "[%s]:*" : "%s:*", ip);
+	} else {
+		bw_addr_format(&h->sock.remote, peer, sizeof(peer));
+	}
+	bw_buf_printf(b, "%-6s %-11s %-28s %-28s ", netid, st, local, peer);
+	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
+		bw_buf_printf(b, "(no process, expires in %lds)\n",
+			      (h->sock.timer_ms + 999) / 1000);
+		return;
+	}
+	if (h->pid == 0) {
+		bw_buf_printf(b, "(not visible: uid %u, inode %llu)\n", (unsigned)h->sock.uid,
+			      (unsigned long long)h->sock.inode);
+		return;
+	}
+	bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, h->fd);
+	if (h->have_proc) {
+		if (h->proc.user[0])
+			bw_buf_printf(b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);
+		else
+			bw_buf_printf(b, " uid=%u", (unsigned)h->proc.uid);
+		if (h->proc.start) {
+			bw_buf_puts(b, " since=");
+			bw_buf_rfc3339(b, h->proc.start);
+		}
+		bw_buf_puts(b, " cmd=\"");
+		bw_buf_escape(b, h->proc.cmdline_len ? h->proc.cmdline : h->proc.comm,
+			      h->proc.cmdline_len ? h->proc.cmdline_len : strlen(h->proc.comm));
+		bw_buf_puts(b, "\"");
+		if (h->proc.cgroup[0]) {
+			bw_buf_puts(b, " cgroup=");
+			bw_buf_escape(b, h->proc.cgroup, strlen(h->proc.cgroup));
+		}
+	}
+	bw_buf_puts(b, "\n");
+}
+
+size_t bw_report_table_header(char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	bw_buf_printf(&b, "%-6s %-11s %-28s %-28s %s\n", "Netid", "State", "Local Address:Port",
+		      "Peer Address:Port", "Process");
+	finish(&b);
+	return b.len;
+}
+
+size_t bw_report_table_row(const struct bw_holder *h, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	table_row(&b, h);
+	finish(&b);
+	return b.len;
+}
+
 size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size);
 
-	bw_buf_printf(&b, "%-6s %-11s %-28s %-28s %s\n", "Netid", "State", "Local Address:Port",
-		      "Peer Address:Port", "Process");
-	for (size_t i = 0; i < c->n_holders; i++) {
-		const struct bw_holder *h = &c->holders[i];
-		char local[BW_ADDR_TEXT_MAX], peer[BW_ADDR_TEXT_MAX], st[24];
-		struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
-		const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
-				  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
-				  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
-				  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
-		holder_state(&sb, &h->sock);
-		bw_addr_format(&h->sock.local, local, sizeof(local));
-		if (h->sock.local.family == AF_UNIX) {
-			snprintf(peer, sizeof(peer), "*");
-		} else if (h->sock.remote.port == 0) {
-			struct bw_buf pb = BW_BUF_INIT(peer, sizeof(peer));
-			char ip[64];
-			bw_addr_format_ip(&h->sock.remote, ip, sizeof(ip));
-			bw_buf_printf(&pb, h->sock.remote.family == AF_INET6 ? "[%s]:*" : "%s:*", ip);
-		} else {
-			bw_addr_format(&h->sock.remote, peer, sizeof(peer));
-		}
-		bw_buf_printf(&b, "%-6s %-11s %-28s %-28s ", netid, st, local, peer);
-		if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
-			bw_buf_printf(&b, "(no process, expires in %lds)\n",
-				      (h->sock.timer_ms + 999) / 1000);
-			continue;
-		}
-		if (h->pid == 0) {
-			bw_buf_printf(&b, "(not visible: uid %u, inode %llu)\n", (unsigned)h->sock.uid,
-				      (unsigned long long)h->sock.inode);
-			continue;
-		}
-		bw_buf_printf(&b, "pid=%d,fd=%d", (int)h->pid, h->fd);
-		if (h->have_proc) {
-			if (h->proc.user[0])
-				bw_buf_printf(&b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);
-			else
-				bw_buf_printf(&b, " uid=%u", (unsigned)h->proc.uid);
-			if (h->proc.start) {
-				bw_buf_puts(&b, " since=");
-				bw_buf_rfc3339(&b, h->proc.start);
-			}
-			bw_buf_puts(&b, " cmd=\"");
-			bw_buf_escape(&b, h->proc.cmdline_len ? h->proc.cmdline : h->proc.comm,
-				      h->proc.cmdline_len ? h->proc.cmdline_len : strlen(h->proc.comm));
-			bw_buf_puts(&b, "\"");
-			if (h->proc.cgroup[0]) {
-				bw_buf_puts(&b, " cgroup=");
-				bw_buf_escape(&b, h->proc.cgroup, strlen(h->proc.cgroup));
-			}
-		}
-		bw_buf_puts(&b, "\n");
-	}
+	b.len = bw_report_table_header(buf, size);
+	for (size_t i = 0; i < c->n_holders; i++)
+		table_row(&b, &c->holders[i]);
 	if (c->n_matching > c->n_holders)
 		bw_buf_printf(&b, "... and %zu more\n", c->n_matching - c->n_holders);
-	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
-		bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
+	/* Also when nothing was found: the hint says where we looked. */
+	bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
 	finish(&b);
 	return b.len;
 }
