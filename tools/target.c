@@ -142,4 +142,5 @@ void bw_cli_load_settings(void)
 	for (size_t i = 0; i < set.n_warnings; i++)
 		fputs(set.warnings[i], stderr);
 	bw_diag_use_settings(&set);
+	bw_diag_allow_foreign(); /* not a host process: BPF and pidfd_getfd are fine here */
 }
