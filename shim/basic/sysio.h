@@ -25,3 +25,7 @@ int bw_append_file(const char *path, const char *buf, size_t n);
 /* Writes all of buf in as few write(2) calls as the kernel allows (one for
  * any regular file, pipe <= PIPE_BUF or tty); 0 or -errno. */
 int bw_write_all(int fd, const void *buf, size_t n);
+
+/* The width of the terminal on fd (TIOCGWINSZ, tty_ioctl(4)); 0 when fd
+ * is not a terminal or it reports no width. */
+unsigned bw_tty_columns(int fd);

@@ -40,3 +40,10 @@ size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t si
 /* BINDWATCH_TRACE=all: one successful bind()/listen() (struct bw_trace_event,
  * diagnose/conflict.h). */
 size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size);
+
+/* Wraps the lines of a text record (len bytes in buf, room for size) that
+ * are wider than cols: at a space where there is one, continuing under
+ * the line's own indentation plus four, after the same "bindwatch:"
+ * prefix. ANSI colour sequences take no width. Returns the new length; a
+ * record that would not fit is left as it is from there on. */
+size_t bw_report_wrap(char *buf, size_t len, size_t size, unsigned cols);

@@ -1,0 +1,117 @@
+#!/usr/bin/env bats
+# The text report for the person paged at 3 a.m.: the answer on line 1,
+# what to do on line 2, then the details and a short stack; JSON keeps
+# every frame; on a terminal lines wrap at its width, and colour follows
+# NO_COLOR and TERM=dumb.
+
+load common
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+}
+
+# report_lines FILE: the bindwatch lines of FILE.
+report_lines() {
+	grep '^bindwatch:' "$1"
+}
+
+@test "report: line 1 is the answer, line 2 what to do, and the whole report fits in 15 lines" {
+	P=$(free_port)
+	bg "$PYTHON3" -m http.server "$P" --bind 127.0.0.1
+	H=$!
+	wait_listen "$P"
+	capture run "$CLI" -- "$PYTHON3" -m http.server "$P"
+	[ "$status" -ne 0 ]
+	report_lines "$T/run.err" >"$T/report"
+	assert_equal "$(sed -n 1p "$T/report")" \
+		"bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 (pid $H, root) on 127.0.0.1:$P: wildcard_overlap"
+	[[ "$(sed -n 2p "$T/report")" == "bindwatch:   do: bind a specific address instead"* ]]
+	# Then the details: the failed call, the holder, the cause, the stack.
+	grep -Eq "^bindwatch:   python3\[[0-9]+\] bind\(fd [0-9]+, 0\.0\.0\.0:$P/tcp\) failed: Address already in use$" "$T/report"
+	assert_file_has "$T/report" "held by pid $H"
+	assert_file_has "$T/report" "cause: wildcard_overlap: "
+	assert_file_has "$T/report" "called from:"
+	n=$(wc -l <"$T/report")
+	[ "$n" -le 15 ] || { cat "$T/report" >&2; false; }
+	# The default depth captured more than the text shows: one summary line.
+	assert_file_has "$T/report" "more frames (all of them in the JSON record: --json)"
+}
+
+@test "report: JSON keeps every frame the text report sums up" {
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	capture text "$CLI" -- "$PYTHON3" -m http.server "$P"
+	capture json "$CLI" --json -- "$PYTHON3" -m http.server "$P"
+	frames=$(bw_json "$T/json.err" 'len(j["stack"])')
+	shown=$(grep -c '^bindwatch:     #' "$T/text.err")
+	[ "$frames" -gt "$shown" ]
+	# An explicit depth shows them all in text too.
+	capture deep "$CLI" --stack-depth 64 -- "$PYTHON3" -m http.server "$P"
+	refute_output_file() { ! grep -q "more frames" "$1"; }
+	refute_output_file "$T/deep.err"
+	[ "$(grep -c '^bindwatch:     #' "$T/deep.err")" -gt "$shown" ]
+}
+
+@test "report: consecutive frames of one module without symbols fold into one line" {
+	command -v cc >/dev/null || skip "no C compiler"
+	cat >"$T/nested.c" <<'C'
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+static int __attribute__((noinline)) level3(int port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	__asm__ volatile("" ::: "memory");
+	return r;
+}
+static int __attribute__((noinline)) level2(int port) { int r = level3(port); __asm__ volatile(""); return r + 0; }
+static int __attribute__((noinline)) level1(int port) { int r = level2(port); __asm__ volatile(""); return r + 0; }
+int main(int argc, char **argv) { (void)argc; return level1(atoi(argv[1])) == 0 ? 0 : 1; }
+C
+	cc -O1 -fno-omit-frame-pointer -fasynchronous-unwind-tables -o "$T/nested" "$T/nested.c"
+	strip --strip-all "$T/nested"
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	capture fold "$CLI" --stack-depth 16 -- "$T/nested" "$P"
+	# level3, level2, level1, main: four frames of one stripped module, one line.
+	grep -E "^bindwatch:     #0-#[3-9] \?\? x[4-9] \($T/nested( \+0x[0-9a-f]+){4,}\)$" "$T/fold.err" ||
+		{ cat "$T/fold.err" >&2; false; }
+	# JSON keeps them one by one.
+	capture json "$CLI" --json --stack-depth 16 -- "$T/nested" "$P"
+	run bw_json "$T/json.err" 'sum(1 for f in j["stack"] if f["module"].endswith("/nested") and f["symbol"] is None) >= 4'
+	assert_output "true"
+}
+
+@test "report: on a terminal long lines wrap at its width; in a pipe they don't" {
+	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	script -qec "stty cols 60; env NO_COLOR=1 LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 0.0.0.0 $P" \
+		/dev/null >"$T/tty.out" 2>&1 || true
+	tr -d '\r' <"$T/tty.out" | grep '^bindwatch' >"$T/tty.report" || true
+	[ -s "$T/tty.report" ]
+	# Every line within 60 columns, each continuation under the prefix.
+	awk 'length($0) > 60 { print "too wide: " $0; bad = 1 } END { exit bad }' "$T/tty.report"
+	assert_file_has "$T/tty.report" "cause: wildcard_overlap:"
+	# The full hint is still there, only folded: join the lines back.
+	hint=$(tr -d '\r' <"$T/tty.out" | tr '\n' ' ' | sed 's/bindwatch:  */ /g' | tr -s ' ')
+	[[ $hint == *"bind a specific address instead, or stop the holder"* ]]
+	# Not a terminal: one long line.
+	capture pipe env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 0.0.0.0 "$P"
+	awk 'length($0) > 60 { long = 1 } END { exit !long }' "$T/pipe.err"
+}
+
+@test "colour: TERM=dumb turns it off, as NO_COLOR does" {
+	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	script -qec "env TERM=xterm LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 127.0.0.1 $P" \
+		/dev/null >"$T/color.out" 2>&1 || true
+	grep -q $'\e\\[1;31m' "$T/color.out"
+	script -qec "env TERM=dumb LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 127.0.0.1 $P" \
+		/dev/null >"$T/dumb.out" 2>&1 || true
+	grep -q 'held by pid' "$T/dumb.out"
+	! grep -q $'\e\\[' "$T/dumb.out"
+}
