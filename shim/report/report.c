@@ -243,7 +243,6 @@ static const struct bw_holder *main_holder(const struct bw_conflict *c)
 static void headline(struct bw_buf *b, const struct bw_conflict *c)
 {
 	const struct bw_holder *h = main_holder(c);
-	char addr[BW_ADDR_TEXT_MAX];
 
 	bw_buf_printf(b, P "%s ", c->call);
 	want_desc(b, c);
@@ -251,6 +250,7 @@ static void headline(struct bw_buf *b, const struct bw_conflict *c)
 	if (!h) {
 		bw_buf_puts(b, err_desc(c->err));
 	} else {
+		char addr[BW_ADDR_TEXT_MAX];
 		bw_addr_format(&h->sock.local, addr, sizeof(addr));
 		bw_buf_puts(b, "in use by ");
 		sgr(b, c, "1;31");
