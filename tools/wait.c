@@ -18,7 +18,7 @@
 #include "cli.h"
 #include "basic/fmt.h"
 #include "diagnose/diagnose.h"
-#include "lookup/owner.h"
+#include "basic/sysio.h"
 #include "lookup/socktab.h"
 
 /* Re-check this often with nothing to wake us (no events, or events that

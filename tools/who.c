@@ -173,9 +173,9 @@ static void print_chunk(const struct who_opts *o, struct bw_conflict *c, const s
 		if (o->json) {
 			if (!first || j)
 				fputc(',', stdout);
-			bw_report_json_holder(&c->holders[j], row, sizeof(row));
+			bw_report_json_holder(c, j, row, sizeof(row));
 		} else {
-			bw_report_table_row(&c->holders[j], row, sizeof(row));
+			bw_report_table_row(c, j, row, sizeof(row));
 		}
 		fputs(row, stdout);
 	}

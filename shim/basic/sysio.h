@@ -1,6 +1,7 @@
 /* sysio: the few raw I/O helpers every module shares; no allocation, no
  * locks, EINTR handled, so they are safe on the diagnosis path. */
 #pragma once
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -25,6 +26,9 @@ int bw_append_file(const char *path, const char *buf, size_t n);
 /* Writes all of buf in as few write(2) calls as the kernel allows (one for
  * any regular file, pipe <= PIPE_BUF or tty); 0 or -errno. */
 int bw_write_all(int fd, const void *buf, size_t n);
+
+/* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
+uint64_t bw_now_ns(void);
 
 /* The width of the terminal on fd (TIOCGWINSZ, tty_ioctl(4)); 0 when fd
  * is not a terminal or it reports no width. */

@@ -22,13 +22,14 @@ size_t bw_report_render(struct bw_conflict *c, enum bw_format fmt, bool color, c
  * (also when nothing was found: the hint says what was searched). */
 size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size);
 
-/* Its header line, and one row, alone (the listing of `bindwatch who`). */
+/* Its header line, and the row of holder i alone, with the processes of
+ * that socket only (the listing of `bindwatch who`). */
 size_t bw_report_table_header(char *buf, size_t size);
-size_t bw_report_table_row(const struct bw_holder *h, char *buf, size_t size);
+size_t bw_report_table_row(const struct bw_conflict *c, size_t i, char *buf, size_t size);
 
 /* One holder as the JSON object a lookup's "holders" array holds (no
  * newline); 0 when even the smallest object does not fit. */
-size_t bw_report_json_holder(const struct bw_holder *h, char *buf, size_t size);
+size_t bw_report_json_holder(const struct bw_conflict *c, size_t i, char *buf, size_t size);
 
 /* The short line for conflicts the rate limiter folded. */
 size_t bw_report_repeats(enum bw_format fmt, const char *desc, unsigned count, char *buf,
