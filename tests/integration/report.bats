@@ -5,9 +5,20 @@
 # NO_COLOR and TERM=dumb.
 
 load common
+load stack_helpers
 
 setup() {
 	T=$BATS_TEST_TMPDIR
+}
+
+# on_tty OUT ENV...: conflict_probe binding 0.0.0.0:$P under the shim, its
+# stderr a pseudo-terminal of 60 columns (script(1)); everything it wrote
+# in OUT. ENV: extra VAR=value words for env.
+on_tty() {
+	local out=$1
+	shift
+	script -qec "stty cols 60; env $* LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 0.0.0.0 $P" \
+		/dev/null >"$out" 2>&1 || true
 }
 
 # report_lines FILE: the bindwatch lines of FILE.
@@ -54,22 +65,7 @@ report_lines() {
 
 @test "report: consecutive frames of one module without symbols fold into one line" {
 	command -v cc >/dev/null || skip "no C compiler"
-	cat >"$T/nested.c" <<'C'
-#include <arpa/inet.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-static int __attribute__((noinline)) level3(int port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	__asm__ volatile("" ::: "memory");
-	return r;
-}
-static int __attribute__((noinline)) level2(int port) { int r = level3(port); __asm__ volatile(""); return r + 0; }
-static int __attribute__((noinline)) level1(int port) { int r = level2(port); __asm__ volatile(""); return r + 0; }
-int main(int argc, char **argv) { (void)argc; return level1(atoi(argv[1])) == 0 ? 0 : 1; }
-C
+	write_nested_c "$T/nested.c" 0
 	cc -O1 -fno-omit-frame-pointer -fasynchronous-unwind-tables -o "$T/nested" "$T/nested.c"
 	strip --strip-all "$T/nested"
 	P=$(free_port)
@@ -88,8 +84,7 @@ C
 	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
 	P=$(free_port)
 	hold_tcp "$P" 127.0.0.1
-	script -qec "stty cols 60; env NO_COLOR=1 LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 0.0.0.0 $P" \
-		/dev/null >"$T/tty.out" 2>&1 || true
+	on_tty "$T/tty.out" NO_COLOR=1
 	tr -d '\r' <"$T/tty.out" | grep '^bindwatch' >"$T/tty.report" || true
 	[ -s "$T/tty.report" ]
 	# Every line within 60 columns, each continuation under the prefix.
@@ -107,11 +102,9 @@ C
 	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
 	P=$(free_port)
 	hold_tcp "$P" 127.0.0.1
-	script -qec "env TERM=xterm LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 127.0.0.1 $P" \
-		/dev/null >"$T/color.out" 2>&1 || true
+	on_tty "$T/color.out" TERM=xterm
 	grep -q $'\e\\[1;31m' "$T/color.out"
-	script -qec "env TERM=dumb LD_PRELOAD='$PRELOAD' BINDWATCH_STACK=0 '$PROBE' 127.0.0.1 $P" \
-		/dev/null >"$T/dumb.out" 2>&1 || true
+	on_tty "$T/dumb.out" TERM=dumb
 	grep -q 'held by pid' "$T/dumb.out"
 	! grep -q $'\e\\[' "$T/dumb.out"
 }

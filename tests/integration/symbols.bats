@@ -6,26 +6,11 @@
 # /usr/lib/debug in a private mount namespace (the host's is untouched).
 
 load common
+load stack_helpers
 
 setup() {
 	T=$BATS_TEST_TMPDIR
 	command -v cc >/dev/null && command -v objcopy >/dev/null || skip "needs cc and objcopy (binutils)"
-	cat >"$T/nested.c" <<'C'
-#include <arpa/inet.h>
-#include <stdlib.h>
-#include <sys/socket.h>
-static int __attribute__((noinline)) level3(int port)
-{
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(port)};
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	int r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));
-	__asm__ volatile("" ::: "memory");
-	return r;
-}
-static int __attribute__((noinline)) level2(int port) { int r = level3(port); __asm__ volatile(""); return r + VARIANT; }
-static int __attribute__((noinline)) level1(int port) { int r = level2(port); __asm__ volatile(""); return r + 0; }
-int main(int argc, char **argv) { (void)argc; return level1(atoi(argv[1])) == 0 ? 0 : 1; }
-C
 	P=$(free_port)
 	hold_tcp "$P" 127.0.0.1
 }
@@ -34,7 +19,8 @@ C
 # with -g, keeps its debug info in $T/NAME.debug and strips the binary of
 # every symbol.
 split() {
-	cc -g -O1 -DVARIANT="$2" -Wl,"$3" -o "$T/$1" "$T/nested.c"
+	write_nested_c "$T/$1.c" "$2"
+	cc -g -O1 -Wl,"$3" -o "$T/$1" "$T/$1.c"
 	objcopy --only-keep-debug "$T/$1" "$T/$1.debug"
 	objcopy --strip-all "$T/$1"
 	! readelf -S "$T/$1" | grep -q '\.symtab'
