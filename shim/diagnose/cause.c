@@ -181,6 +181,7 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 	struct bw_buf b = *bp;
 	const struct bw_holder *h = first_with(c, c->cause);
 	char addr[BW_ADDR_TEXT_MAX];
+	size_t n;
 
 	switch (c->cause) {
 	case BW_CAUSE_SELF:
@@ -215,6 +216,9 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, ", in another pid namespace that shares this network namespace"
 					" (abstract unix names live per network namespace, not per pid"
 					" namespace or container)");
+		if (h->sock.local.proto == BW_PROTO_UDP && c->want_reuseaddr != 1)
+			bw_buf_puts(&b, "; a UDP port is shared only when every socket on it sets"
+					" SO_REUSEADDR before bind(), and this socket does not");
 		break;
 	case BW_CAUSE_REUSEADDR_MISMATCH:
 		bw_buf_printf(&b, "%s could share the address, but only if every socket on it sets"
@@ -320,9 +324,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		bw_buf_printf(&b, "no free port in the local port range %d-%d"
 				  " (net.ipv4.ip_local_port_range; %d ports in use",
 			      c->port_lo, c->port_hi, c->ports_in_use);
-		if (c->n_holders && c->holders[0].pid > 0) {
-			bw_buf_puts(&b, ", most by ");
-			who(&b, &c->holders[0]);
+		if ((h = bw_remedy_top_holder(c, &n)) != NULL) {
+			/* Named from the sockets looked up (at most BW_HOLDERS_MAX). */
+			bw_buf_puts(&b, "; the most held by ");
+			who(&b, h);
+			bw_buf_printf(&b, ": %zu of the %zu sockets looked up", n, c->n_holders);
 		}
 		bw_buf_puts(&b, "): widen the range, or close idle sockets");
 		break;
