@@ -63,6 +63,13 @@ static bool socket_activation(const struct bw_holder *h)
 	return h->manager || h->proc.listen_fds;
 }
 
+/* The rules need a binder: an address of one family (`who PORT` asks
+ * about a bare port, which is no bind). */
+static bool modelled(const struct bw_conflict *c)
+{
+	return c->want.family == AF_INET || c->want.family == AF_INET6;
+}
+
 /* Would the pair stop conflicting if the caller changed its options as
  * given (-1: leave as is)? By the kernel's rules (bindrules.h). */
 static bool caller_change_works(const struct bw_conflict *c, const struct bw_holder *h, int v6only,
@@ -70,6 +77,8 @@ static bool caller_change_works(const struct bw_conflict *c, const struct bw_hol
 {
 	struct bw_bind_sock b, hs;
 	struct bw_bind_verdict v;
+	if (!modelled(c))
+		return false;
 	bw_remedy_binder(c, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if (v6only >= 0) {
@@ -97,6 +106,8 @@ static bool reuseaddr_mismatch(const struct bw_conflict *c, const struct bw_hold
 {
 	struct bw_bind_sock b, hs;
 	struct bw_bind_verdict v;
+	if (!modelled(c))
+		return false;
 	bw_remedy_binder(c, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if ((b.reuseaddr == 1) == (hs.reuseaddr == 1))
