@@ -200,6 +200,11 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 	if (c->own_inode && s->inode == c->own_inode)
 		return;
 	if (c->want.family == AF_UNIX) {
+		if (s->local.family == AF_UNIX && !c->want.abstract &&
+		    ((s->vfs_ino != 0 && c->unix_file == BW_UNIX_FILE_SOCKET &&
+		      s->vfs_ino == (uint32_t)c->unix_ino) ||
+		     (s->local.path_len > 0 && same_unix_name(&c->want, &s->local))))
+			c->unix_in_use = true;
 		if (holds_unix(c, s))
 			keep(c, s, BW_OVERLAP_EXACT);
 		return;
@@ -418,6 +423,7 @@ static void stat_unix_path(struct bw_conflict *c)
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_ino = st.st_ino;
 	c->unix_dev = st.st_dev;
+	c->unix_ctime = st.st_ctim;
 }
 
 struct abstract_query {
