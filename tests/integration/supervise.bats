@@ -743,3 +743,30 @@ time.sleep(600)' "bindwatch-test-$$"
 	assert_file_lacks "$T/free.err" '"event"'
 	[ -S "$T/run/free.sock" ]
 }
+
+# stopped PID: PID is in job-control stop (state T in /proc/PID/stat).
+stopped() {
+	[ "$(sed 's/.*) //' /proc/"$1"/stat | cut -d' ' -f1)" = T ]
+}
+
+@test "signals keep flowing during wait:N: SIGSTOP stops the program at once, and after SIGCONT its bind goes on" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+	intr_run stop --remap "$port=wait:60" -- "$D/intr_bind" 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	kill -STOP "$prog"
+	poll_until 100 stopped "$prog"
+	kill -CONT "$prog"
+	# Back in the same bind(), which still waits for the port.
+	poll_until 100 in_syscall "$prog" "$nr"
+	assert_file_lacks "$T/stop.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/stop.out" "bind=0 errno=0 local=$port alarms=0"
+	run grep -c "remapped: port $port -> $port" "$T/stop.err"
+	assert_output 1
+}
