@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "diagnose/conflict.h"
+#include "diagnose/remedy.h"
 #include "basic/fmt.h"
 
 const char *bw_cause_name(enum bw_cause c)
@@ -116,12 +117,24 @@ static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_c
 
 static void who(struct bw_buf *b, const struct bw_holder *h)
 {
+	const struct bw_manager *m = &h->mgr;
 	bw_buf_printf(b, "pid %d", (int)h->pid);
 	if (h->have_proc) {
 		/* comm is whatever the process set with PR_SET_NAME. */
 		bw_buf_puts(b, " (");
 		bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
 		bw_buf_puts(b, ")");
+	}
+	/* Managed: stopping the process alone would not last (a proxy is
+	 * replaced with its container, a service restarted). */
+	if ((m->kind == BW_MGR_DOCKER || m->kind == BW_MGR_PODMAN) && !m->orphaned &&
+	    (m->name[0] || m->id[0])) {
+		bw_buf_puts(b, m->proxy ? " publishing container " : " in container ");
+		bw_buf_escape(b, m->name[0] ? m->name : m->id, m->name[0] ? strlen(m->name) : 12);
+	} else if ((m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER) &&
+		   strstr(m->unit, ".service") && strncmp(m->unit, "user@", 5) != 0) {
+		bw_buf_puts(b, " of unit ");
+		bw_buf_escape(b, m->unit, strlen(m->unit));
 	}
 }
 
@@ -146,6 +159,11 @@ static void write_hint(struct bw_conflict *c)
 					" .socket unit owns the port and restarts the service on demand;"
 					" stop the socket unit too ('systemctl list-sockets'), not just the"
 					" service");
+		} else if (h->pid == 1 && h->mgr.socket_unit[0]) {
+			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
+					" the socket unit ");
+			bw_buf_escape(&b, h->mgr.socket_unit, strlen(h->mgr.socket_unit));
+			bw_buf_puts(&b, " owns the port; stop it, or accept the fd via LISTEN_FDS");
 		} else if (h->pid == 1) {
 			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
 					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
@@ -161,8 +179,11 @@ static void write_hint(struct bw_conflict *c)
 	case BW_CAUSE_UNIX_LIVE:
 		bw_buf_puts(&b, "another process holds it: ");
 		who(&b, h);
-		bw_buf_puts(&b, "; stop it, pick another port/path, or let bindwatch remap"
-				" (BINDWATCH_REMAP)");
+		bw_buf_puts(&b, h->mgr.kind != BW_MGR_NONE && !h->mgr.orphaned
+				? "; stop it through its manager (below), pick another port/path, or let"
+				  " bindwatch remap (BINDWATCH_REMAP)"
+				: "; stop it, pick another port/path, or let bindwatch remap"
+				  " (BINDWATCH_REMAP)");
 		break;
 	case BW_CAUSE_REUSEPORT_MISMATCH:
 		if (c->want_reuseport != h->reuseport) {
@@ -329,4 +350,5 @@ void bw_classify(struct bw_conflict *c)
 	write_hint(c);
 	if (c->pid > 0)
 		options_unknown(c);
+	bw_remedy(c);
 }

@@ -11,6 +11,7 @@
 #include "basic/addr.h"
 #include "diagnose/cause.h"
 #include "diagnose/overlap.h"
+#include "lookup/manager.h"
 #include "lookup/owner.h"
 #include "lookup/procinfo.h"
 #include "policy/settings.h"
@@ -33,7 +34,21 @@ struct bw_holder {
 	signed char reuseaddr;    /* the holder's SO_REUSEADDR / SO_REUSEPORT: */
 	signed char reuseport;    /* 1 set, 0 not, -1 unknown (not ours to peek) */
 	enum bw_cause cause;
+	char sock_cgroup[BW_CGROUP_MAX]; /* the socket's cgroup (from its cgroup id), or "" */
+	char sock_user[BW_USER_MAX];     /* the socket's uid by name, or "" */
+	struct bw_manager mgr;           /* the unit or container that manages it */
 };
+
+/* What frees the address (diagnose/remedy.c). */
+enum bw_free_kind {
+	BW_FREE_NONE = 0,  /* nothing to run: free_note says why */
+	BW_FREE_MANAGER,   /* systemctl / docker / podman stops the unit or container */
+	BW_FREE_KILL,      /* kill PID: no manager would restart it */
+	BW_FREE_REMOVE,    /* rm a stale socket file */
+	BW_FREE_WAIT,      /* TIME-WAIT: frees itself in free_in_s seconds */
+};
+#define BW_FREE_ARGS_MAX 8
+#define BW_FREE_ARG_MAX 128
 
 /* The outcome of a BINDWATCH_REMAP rule (carried out by respond/remap.c). */
 struct bw_remap {
@@ -84,6 +99,19 @@ struct bw_conflict {
 
 	enum bw_cause cause;
 	char hint[BW_HINT_MAX];
+
+	enum bw_free_kind free_kind;
+	size_t free_argc;             /* the command that frees it, as argv */
+	char free_argv[BW_FREE_ARGS_MAX][BW_FREE_ARG_MAX];
+	pid_t free_pid;               /* BW_FREE_KILL: the process to signal */
+	long free_in_s;               /* BW_FREE_WAIT: seconds until free */
+	char free_note[200];          /* BW_FREE_NONE: why nothing is offered */
+	int free_holder;              /* index of the holder it acts on, -1 none */
+	uid_t caller_uid;             /* who would run it (systemctl --user needs -M otherwise) */
+
+	/* Working memory for the lookups (engine state files, unit files):
+	 * not part of the record. */
+	char scratch[24576];
 
 	struct bw_remap remap;
 	bool color;               /* text report: highlight holder and cause (ANSI) */

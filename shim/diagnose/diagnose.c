@@ -9,6 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "lookup/cgroup.h"
+#include "lookup/users.h"
 #include "basic/sysio.h"
 
 /* Lookups outside the shim's system-call set, installed by the bindwatch
@@ -298,53 +300,146 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 	}
 }
 
-/* The BPF iterator answers for every task at once; whatever it could not
- * place (a pid in another namespace, no privilege, old kernel) goes to the
- * /proc scan. */
+/* The entries of q not found yet, into rest (map: rest index -> q index). */
+static void unresolved(const struct bw_owner_query *q, struct bw_owner_query *rest, size_t *map)
+{
+	rest->n = 0;
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->pid[i] != 0 || q->inode[i] == 0)
+			continue;
+		map[rest->n] = i;
+		rest->inode[rest->n] = q->inode[i];
+		rest->uid[rest->n] = q->uid[i];
+		rest->pid[rest->n] = 0;
+		rest->fd[rest->n] = -1;
+		rest->n++;
+	}
+}
+
+/* What a stage found in rest, back into q; returns how many are found now. */
+static size_t merge(struct bw_owner_query *q, const struct bw_owner_query *rest,
+		    const size_t *map)
+{
+	size_t found = 0;
+	for (size_t j = 0; j < rest->n; j++)
+		if (rest->pid[j] != 0 && q->pid[map[j]] == 0) {
+			q->pid[map[j]] = rest->pid[j];
+			q->fd[map[j]] = rest->fd[j];
+		}
+	for (size_t i = 0; i < q->n; i++)
+		found += q->pid[i] != 0;
+	return found;
+}
+
+/* Every systemd service and container has a cgroup of its own, and
+ * sock_diag gives the socket's: the processes of that cgroup are read
+ * first, so a service's holder costs that service's processes, not the
+ * machine's. The root cgroup (every process nobody placed) narrows
+ * nothing and is skipped. The pid list lives in c->scratch. */
+static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, pid_t self_pid,
+			      uint64_t deadline_ns)
+{
+	uint64_t root_id = bw_cgroup_root_id(), done[BW_HOLDERS_MAX];
+	size_t n_done = 0, found = 0;
+	pid_t *pids = (pid_t *)(void *)c->scratch;
+	size_t max = sizeof(c->scratch) / sizeof(pid_t);
+
+	for (size_t i = 0; i < c->n_holders && found < q->n; i++) {
+		const struct bw_holder *h = &c->holders[i];
+		struct bw_owner_query rest;
+		size_t map[BW_OWNER_MAX] = {0}, k;
+		int n;
+		if (!h->sock.cgroup_id || h->sock.cgroup_id == root_id || !h->sock_cgroup[0] ||
+		    !h->sock.inode)
+			continue;
+		for (k = 0; k < n_done && done[k] != h->sock.cgroup_id; k++)
+			;
+		if (k < n_done)
+			continue;
+		done[n_done++] = h->sock.cgroup_id;
+		n = bw_cgroup_procs(h->sock_cgroup, pids, max);
+		if (n <= 0)
+			continue;
+		unresolved(q, &rest, map);
+		if (rest.n == 0)
+			break;
+		if (bw_owner_find_pids("/proc", self_pid, pids, (size_t)n, &rest, deadline_ns, &c->scan,
+				       c->scan_workers) > 0)
+			c->scan.via_cgroup = true;
+		found = merge(q, &rest, map);
+	}
+	return found;
+}
+
+/* The socket's cgroup by path and its uid by name: they name the unit or
+ * container and the user even when the process is not visible. */
+static void socket_identity(struct bw_conflict *c)
+{
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *h = &c->holders[i];
+		if (h->sock.cgroup_id)
+			bw_cgroup_path(h->sock.cgroup_id, h->sock_cgroup, sizeof(h->sock_cgroup));
+		if (h->sock.inode)
+			bw_user_name(h->sock.uid, h->sock_user, sizeof(h->sock_user));
+	}
+}
+
+/* Fastest first: the socket's cgroup, a look at the socket uid's few
+ * processes, the BPF iterator (one answer for every task at once), then
+ * the /proc scan for whatever is left (a pid in another namespace, no
+ * privilege, old kernel). */
 static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
 			pid_t self_pid, uint64_t deadline_ns)
 {
 	struct bw_owner_query rest;
 	size_t map[BW_OWNER_MAX] = {0};
-	long r = -ENOTSUP;
+	size_t want = 0, found = 0;
 
-	size_t want = 0, quick;
-	for (size_t i = 0; i < q->n; i++)
+	for (size_t i = 0; i < q->n; i++) {
 		want += q->inode[i] != 0;
+		q->pid[i] = 0;
+		q->fd[i] = -1;
+	}
+	if (strcmp(proc_root, "/proc") == 0)
+		found = find_in_cgroups(c, q, self_pid, deadline_ns);
+	if (found == want)
+		return;
 	/* Daemons run under their own uid: a look at that uid's few processes
 	 * (and at ourselves) usually settles it in a millisecond or two. */
-	quick = bw_owner_find_quick(proc_root, self_pid, q, 16, &c->scan);
-	if (quick == want)
+	unresolved(q, &rest, map);
+	bw_owner_find_quick(proc_root, self_pid, &rest, 16, &c->scan);
+	if (merge(q, &rest, map) == want)
 		return;
 	if (extras.owner_find && bpf_allowed && strcmp(proc_root, "/proc") == 0 && geteuid() == 0) {
-		struct bw_owner_query left = *q;
-		r = extras.owner_find(&left);
-		if (r >= 0) {
+		unresolved(q, &rest, map);
+		if (extras.owner_find(&rest) >= 0) {
 			c->scan.via_bpf = true;
-			for (size_t i = 0; i < q->n; i++)
-				if (q->pid[i] == 0 && left.pid[i] != 0) {
-					q->pid[i] = left.pid[i];
-					q->fd[i] = left.fd[i];
-					quick++;
-				}
-			if (quick == want)
+			if (merge(q, &rest, map) == want)
 				return;
 		}
 	}
-	rest.n = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->pid[i] != 0 || q->inode[i] == 0)
-			continue;
-		map[rest.n] = i;
-		rest.inode[rest.n] = q->inode[i];
-		rest.uid[rest.n] = q->uid[i];
-		rest.n++;
-	}
+	unresolved(q, &rest, map);
 	bw_owner_find_parallel(proc_root, self_pid, &rest, deadline_ns, &c->scan, c->scan_workers);
-	for (size_t j = 0; j < rest.n; j++) {
-		q->pid[map[j]] = rest.pid[j];
-		q->fd[map[j]] = rest.fd[j];
-	}
+	merge(q, &rest, map);
+}
+
+/* The caller's own container, so a unit in it needs no `docker exec`. */
+static void own_container(char *buf, size_t size)
+{
+	char cg[1024];
+	struct bw_manager m;
+	const char *p;
+	buf[0] = '\0';
+	if (bw_read_file_at(AT_FDCWD, "/proc/self/cgroup", cg, sizeof(cg)) <= 0)
+		return;
+	p = strstr(cg, "0::");
+	if (!p)
+		return;
+	p += 3;
+	cg[(size_t)(p - cg) + strcspn(p, "\n")] = '\0';
+	memset(&m, 0, sizeof(m));
+	bw_manager_from_cgroup(&m, p);
+	snprintf(buf, size, "%s", m.id[0] ? m.id : m.outer_id);
 }
 
 void bw_diag_use_settings(const struct bw_settings *s)
@@ -362,6 +457,7 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		 uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
+	char own[72];
 
 	c->n_holders = c->n_matching = 0;
 	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
@@ -376,17 +472,31 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 	for (size_t i = 0; i < c->n_holders; i++) {
 		q.inode[q.n] = c->holders[i].sock.inode;
 		q.uid[q.n] = c->holders[i].sock.uid;
+		q.pid[q.n] = 0;
+		q.fd[q.n] = -1;
 		q.n++;
 	}
+	if (strcmp(proc_root, "/proc") == 0)
+		socket_identity(c);
 	if (q.n > 0)
 		find_owners(c, &q, proc_root, self_pid, deadline_ns);
-	for (size_t i = 0; i < c->n_holders; i++) {
+	if (c->n_holders)
+		own_container(own, sizeof(own));
+	for (size_t i = 0; i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];
 		h->pid = q.pid[i];
 		h->fd = q.fd[i];
+		/* root's fds are closed to other users, docker-proxy's command
+		 * line is not: it says which address it publishes. */
+		if (h->pid == 0 && h->sock.inode && h->sock.uid == 0 && h->sock.listening &&
+		    geteuid() != 0)
+			h->pid = bw_manager_find_proxy(proc_root, &h->sock);
 		if (h->pid > 0 && bw_proc_info(proc_root, h->pid, &h->proc) == 0)
 			h->have_proc = true;
 		peek_options(h, self_pid);
+		if (h->sock.inode)
+			bw_manager_identify(&h->mgr, h->have_proc ? &h->proc : NULL, h->sock_cgroup,
+					    &h->sock, own, c->scratch, sizeof(c->scratch));
 	}
 	if (c->pid > 0) {
 		char path[64];
@@ -397,5 +507,6 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			c->have_uid = true;
 		}
 	}
+	c->caller_uid = c->have_uid ? c->uid : geteuid();
 	bw_classify(c);
 }
