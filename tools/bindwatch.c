@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dockerapi.h"
 #include "diagnose/diagnose.h"
 #include "basic/fmt.h"
 #include "policy/policy.h"
@@ -131,6 +132,22 @@ static const char *env_get(const char *name)
 	return getenv(name);
 }
 
+/* A container whose state files this user can't read is asked for
+ * through Docker's API socket (if this user may use it); the causes,
+ * hint and command are then drawn again with the names. */
+static void name_containers(struct bw_conflict *c)
+{
+	bool asked = false;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_manager *m = &c->holders[i].mgr;
+		if (m->kind == BW_MGR_DOCKER && !m->state_read &&
+		    bw_dockerapi_complete(m, &c->holders[i].sock) == 0)
+			asked = true;
+	}
+	if (asked)
+		bw_classify(c);
+}
+
 static int who(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -199,6 +216,7 @@ static int who(int argc, char **argv)
 	c->call = "who";
 	c->time = time(NULL);
 	bw_diagnose(c, "/proc", 0, 0);
+	name_containers(c);
 	n = json ? bw_report_json(c, out, out_size) : bw_report_table(c, out, out_size);
 	fwrite(out, 1, n, stdout);
 	found = c->n_holders > 0 || c->cause == BW_CAUSE_UNIX_STALE ? 0 : 1;
