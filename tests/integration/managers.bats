@@ -41,6 +41,16 @@ busybox_httpd() {
 	"$DOCKER" run -d --name "$1" -p "$2" "$img" /bin/busybox httpd -f -p 80 >/dev/null
 }
 
+# publish_busybox PREFIX: a busybox httpd container published on a free
+# 127.0.0.1 port; sets port and name (PREFIX-PORT), waits for the port.
+publish_busybox() {
+	need_docker
+	port=$(free_port)
+	name=$1-$port
+	busybox_httpd "$name" "127.0.0.1:$port:80"
+	wait_listen "$port"
+}
+
 # in_sd: the systemd container, with the CLI and the shim inside
 # (/usr/local/bin/bindwatch, /usr/local/lib/libbindwatch.so) and every
 # library they need that the image lacks (a sanitizer build's runtime).
@@ -61,16 +71,25 @@ sd_unit() {
 	"$DOCKER" exec -i "$SD" sh -c "cat > /etc/systemd/system/$1"
 }
 
+# sd_http_service UNIT [EXTRA]: a python3 http.server on a free port as
+# system service UNIT in the container (EXTRA: one more [Service] line);
+# sets port, waits until it listens.
+sd_http_service() {
+	in_sd
+	port=$(free_port)
+	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\n%s\n' \
+		"$port" "${2:-}" | sd_unit "$1"
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart "$1"
+	poll_until 200 sd_listening "$port"
+}
+
 sd_listening() {
 	"$DOCKER" exec "$SD" ss -Hltn "sport = :$1" | grep -q LISTEN
 }
 
 @test "docker: a published port names the container, its id, image and mapping; to free it: docker stop" {
-	need_docker
-	port=$(free_port)
-	name=bwtest-web-$port
-	busybox_httpd "$name" "127.0.0.1:$port:80"
-	wait_listen "$port"
+	publish_busybox bwtest-web
 	id=$("$DOCKER" inspect -f '{{.Id}}' "$name")
 
 	run "$CLI" who "$port"
@@ -126,11 +145,7 @@ sd_listening() {
 }
 
 @test "docker without root: docker-proxy named from its command line; the API socket names the container for the docker group" {
-	need_docker
-	port=$(free_port)
-	name=bwtest-nonroot-$port
-	busybox_httpd "$name" "127.0.0.1:$port:80"
-	wait_listen "$port"
+	publish_busybox bwtest-nonroot
 	proxy=$(pgrep -f -- "-host-port $port ")
 
 	# Not in the docker group: root's fds are closed, its command line is not.
@@ -175,16 +190,7 @@ sd_listening() {
 }
 
 @test "systemd: a service's holder names its unit; to free it: systemctl stop, never kill (Restart=always)" {
-	in_sd
-	port=$(free_port)
-	sd_unit bwtest-web.service <<EOF
-[Service]
-ExecStart=/usr/bin/python3 -m http.server $port --bind 127.0.0.1
-Restart=always
-EOF
-	"$DOCKER" exec "$SD" systemctl daemon-reload
-	"$DOCKER" exec "$SD" systemctl restart bwtest-web.service
-	poll_until 200 sd_listening "$port"
+	sd_http_service bwtest-web.service Restart=always
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -282,15 +288,7 @@ EOF
 }
 
 @test "without root: the socket's cgroup id names the unit and sock's uid its user when the process is invisible" {
-	in_sd
-	port=$(free_port)
-	sd_unit bwtest-hidden.service <<EOF
-[Service]
-ExecStart=/usr/bin/python3 -m http.server $port --bind 127.0.0.1
-EOF
-	"$DOCKER" exec "$SD" systemctl daemon-reload
-	"$DOCKER" exec "$SD" systemctl restart bwtest-hidden.service
-	poll_until 200 sd_listening "$port"
+	sd_http_service bwtest-hidden.service
 
 	# As nobody, root's fds are closed: the cgroup id from sock_diag still
 	# names the unit.

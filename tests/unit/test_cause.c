@@ -484,13 +484,17 @@ static void free_is(const struct bw_conflict *c, enum bw_free_kind kind, const c
 	CHECK_STREQ(buf, cmd);
 }
 
-static struct bw_holder *managed(struct bw_conflict *c, const char *comm, enum bw_mgr_kind kind,
-				 const char *unit)
+/* A fresh conflict on 127.0.0.1:8080 whose holder (pid 2000, comm) is
+ * managed by kind through unit (and socket_unit, "" none). */
+static struct bw_holder *managed(const char *comm, enum bw_mgr_kind kind, const char *unit,
+				 const char *socket_unit)
 {
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
 	struct bw_holder *h = sock(c, LISTEN_TCP("127.0.0.1:8080", 100));
 	owned(h, 2000, 3, comm);
 	h->mgr.kind = kind;
 	snprintf(h->mgr.unit, sizeof(h->mgr.unit), "%s", unit);
+	snprintf(h->mgr.socket_unit, sizeof(h->mgr.socket_unit), "%s", socket_unit);
 	return h;
 }
 
@@ -506,21 +510,18 @@ static void test_remedy(void)
 	CHECK_EQ_INT(c->free_pid, 2000);
 
 	/* A service: its manager would restart a killed process. */
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	managed(c, "python3", BW_MGR_SYSTEMD, "web.service");
+	managed("python3", BW_MGR_SYSTEMD, "web.service", "");
 	bw_classify(c);
 	free_is(c, BW_FREE_MANAGER, "systemctl stop web.service");
 	CHECK_CONTAINS(c->hint, "of unit web.service");
 
 	/* A login session's scope is no service: the process is stopped. */
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	managed(c, "nc", BW_MGR_SYSTEMD, "session-2.scope");
+	managed("nc", BW_MGR_SYSTEMD, "session-2.scope", "");
 	bw_classify(c);
 	free_is(c, BW_FREE_KILL, "kill 2000");
 
 	/* The user manager: --user for its own user, -M USER@ for another. */
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	h = managed(c, "python3", BW_MGR_SYSTEMD_USER, "web.service");
+	h = managed("python3", BW_MGR_SYSTEMD_USER, "web.service", "");
 	h->mgr.user = 4242;
 	c->caller_uid = 4242;
 	bw_classify(c);
@@ -530,39 +531,30 @@ static void test_remedy(void)
 	free_is(c, BW_FREE_MANAGER, "systemctl --user -M 4242@ stop web.service");
 
 	/* Socket activation: the .socket unit (and the service that has it). */
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	h = managed(c, "systemd", BW_MGR_SYSTEMD, "");
-	h->pid = 1;
-	snprintf(h->mgr.socket_unit, sizeof(h->mgr.socket_unit), "echo.socket");
+	managed("systemd", BW_MGR_SYSTEMD, "", "echo.socket")->pid = 1;
 	bw_classify(c);
 	CAUSE_IS(c, "socket_activation");
 	CHECK_CONTAINS(c->hint, "echo.socket");
 	free_is(c, BW_FREE_MANAGER, "systemctl stop echo.socket");
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	h = managed(c, "python3", BW_MGR_SYSTEMD, "echo.service");
-	h->proc.listen_fds = true;
-	snprintf(h->mgr.socket_unit, sizeof(h->mgr.socket_unit), "echo.socket");
+	managed("python3", BW_MGR_SYSTEMD, "echo.service", "echo.socket")->proc.listen_fds = true;
 	bw_classify(c);
 	free_is(c, BW_FREE_MANAGER, "systemctl stop echo.socket echo.service");
 	/* pid 1 without a unit file that names the address: nothing to run,
 	 * and never `kill 1`. */
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	managed(c, "systemd", BW_MGR_NONE, "")->pid = 1;
+	managed("systemd", BW_MGR_NONE, "", "")->pid = 1;
 	bw_classify(c);
 	free_is(c, BW_FREE_NONE, "");
 	CHECK_CONTAINS(c->free_note, "list-sockets");
 
 	/* A unit of a systemd running in another container. */
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	h = managed(c, "python3", BW_MGR_SYSTEMD, "web.service");
+	h = managed("python3", BW_MGR_SYSTEMD, "web.service", "");
 	snprintf(h->mgr.outer_id, sizeof(h->mgr.outer_id), "%064d", 7);
 	snprintf(h->mgr.outer_name, sizeof(h->mgr.outer_name), "sd");
 	bw_classify(c);
 	free_is(c, BW_FREE_MANAGER, "docker exec sd systemctl stop web.service");
 
 	/* Containers: by name, else by short id; an orphaned proxy is killed. */
-	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
-	h = managed(c, "docker-proxy", BW_MGR_DOCKER, "");
+	h = managed("docker-proxy", BW_MGR_DOCKER, "", "");
 	h->mgr.proxy = true;
 	snprintf(h->mgr.name, sizeof(h->mgr.name), "web");
 	bw_classify(c);
