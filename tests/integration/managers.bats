@@ -132,9 +132,10 @@ sd_listening() {
 	need_docker
 	command -v docker-proxy >/dev/null || skip "docker-proxy not installed"
 	port=$(free_port)
-	# The real proxy, forwarding to an address no container has.
+	# The real proxy, forwarding to an address no container has. It
+	# reports readiness on fd 3 (bats's own output): give it /dev/null.
 	bg docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port "$port" \
-		-container-ip 172.31.255.254 -container-port 80
+		-container-ip 172.31.255.254 -container-port 80 3>/dev/null
 	pid=$!
 	wait_listen "$port"
 
