@@ -9,9 +9,9 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "basic/sysio.h"
 #include "lookup/cgroup.h"
 #include "lookup/users.h"
-#include "basic/sysio.h"
 
 /* Lookups outside the shim's system-call set, installed by the bindwatch
  * process only (diagnose/foreign.c); both NULL inside a host. */
@@ -122,6 +122,17 @@ static int holder_rank(const struct bw_sock *s)
 	return 3; /* TIME_WAIT and other orphans */
 }
 
+/* A socket left out (the table is full) still counts toward a kept one of
+ * its kind, so a report can say "300 TIME-WAIT" in one line. */
+static void count_similar(struct bw_conflict *c, const struct bw_sock *s, size_t n, size_t skip)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (i != skip && bw_sock_same_kind(&c->holders[i].sock, s)) {
+			c->holders[i].similar += n;
+			return;
+		}
+}
+
 static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap ov)
 {
 	struct bw_holder *h;
@@ -134,9 +145,12 @@ static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap
 		for (size_t i = 1; i < c->n_holders; i++)
 			if (holder_rank(&c->holders[i].sock) > holder_rank(&c->holders[worst].sock))
 				worst = i;
-		if (holder_rank(&c->holders[worst].sock) <= rank)
+		if (holder_rank(&c->holders[worst].sock) <= rank) {
+			count_similar(c, s, 1, BW_HOLDERS_MAX);
 			return;
+		}
 		h = &c->holders[worst];
+		count_similar(c, &h->sock, 1 + h->similar, worst);
 	}
 	memset(h, 0, sizeof(*h));
 	h->sock = *s;
@@ -300,54 +314,25 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 	}
 }
 
-/* The entries of q not found yet, into rest (map: rest index -> q index). */
-static void unresolved(const struct bw_owner_query *q, struct bw_owner_query *rest, size_t *map)
-{
-	rest->n = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->pid[i] != 0 || q->inode[i] == 0)
-			continue;
-		map[rest->n] = i;
-		rest->inode[rest->n] = q->inode[i];
-		rest->uid[rest->n] = q->uid[i];
-		rest->pid[rest->n] = 0;
-		rest->fd[rest->n] = -1;
-		rest->n++;
-	}
-}
-
-/* What a stage found in rest, back into q; returns how many are found now. */
-static size_t merge(struct bw_owner_query *q, const struct bw_owner_query *rest,
-		    const size_t *map)
-{
-	size_t found = 0;
-	for (size_t j = 0; j < rest->n; j++)
-		if (rest->pid[j] != 0 && q->pid[map[j]] == 0) {
-			q->pid[map[j]] = rest->pid[j];
-			q->fd[map[j]] = rest->fd[j];
-		}
-	for (size_t i = 0; i < q->n; i++)
-		found += q->pid[i] != 0;
-	return found;
-}
-
 /* Every systemd service and container has a cgroup of its own, and
  * sock_diag gives the socket's: the processes of that cgroup are read
- * first, so a service's holder costs that service's processes, not the
- * machine's. The root cgroup (every process nobody placed) narrows
- * nothing and is skipped. The pid list lives in c->scratch. */
+ * first (all of them, for every holder), so a service's holder costs that
+ * service's processes, not the machine's. The root cgroup (every process
+ * nobody placed) narrows nothing and is skipped. The pid list lives in
+ * c->scratch. Returns how many sockets have a holder. */
 static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, pid_t self_pid,
 			      uint64_t deadline_ns)
 {
 	uint64_t root_id = bw_cgroup_root_id(), done[BW_HOLDERS_MAX];
+	pid_t keep_pid[BW_OWNER_MAX] = {0};
+	int keep_fd[BW_OWNER_MAX];
 	size_t n_done = 0, found = 0;
 	pid_t *pids = (pid_t *)(void *)c->scratch;
 	size_t max = sizeof(c->scratch) / sizeof(pid_t);
 
-	for (size_t i = 0; i < c->n_holders && found < q->n; i++) {
+	for (size_t i = 0; i < c->n_holders && i < q->n; i++) {
 		const struct bw_holder *h = &c->holders[i];
-		struct bw_owner_query rest;
-		size_t map[BW_OWNER_MAX] = {0}, k;
+		size_t k;
 		int n;
 		if (!h->sock.cgroup_id || h->sock.cgroup_id == root_id || !h->sock_cgroup[0] ||
 		    !h->sock.inode)
@@ -360,15 +345,36 @@ static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, p
 		n = bw_cgroup_procs(h->sock_cgroup, pids, max);
 		if (n <= 0)
 			continue;
-		unresolved(q, &rest, map);
-		if (rest.n == 0)
-			break;
-		if (bw_owner_find_pids("/proc", self_pid, pids, (size_t)n, &rest, deadline_ns, &c->scan,
-				       c->scan_workers) > 0)
-			c->scan.via_cgroup = true;
-		found = merge(q, &rest, map);
+		/* Each scan starts its pid[]/fd[] afresh; the hits accumulate. */
+		bw_owner_find_pids("/proc", self_pid, pids, (size_t)n, q, deadline_ns, &c->scan,
+				   c->scan_workers);
+		for (k = 0; k < q->n; k++)
+			if (q->pid[k] && !keep_pid[k]) {
+				keep_pid[k] = q->pid[k];
+				keep_fd[k] = q->fd[k];
+			}
+	}
+	for (size_t k = 0; k < q->n; k++) {
+		q->pid[k] = keep_pid[k];
+		q->fd[k] = keep_pid[k] ? keep_fd[k] : -1;
+		found += keep_pid[k] != 0;
 	}
 	return found;
+}
+
+/* A service manager hands its sockets to the services it starts (socket
+ * activation): a holder of that kind sends the search on to every process. */
+static bool passed_on(const struct bw_owner_query *q)
+{
+	for (size_t k = 0; k < q->n; k++) {
+		char comm[BW_COMM_MAX];
+		if (!q->pid[k])
+			continue;
+		bw_proc_comm(q->pid[k], comm, sizeof(comm));
+		if (strcmp(comm, "systemd") == 0)
+			return true;
+	}
+	return false;
 }
 
 /* The socket's cgroup by path and its uid by name: they name the unit or
@@ -384,43 +390,35 @@ static void socket_identity(struct bw_conflict *c)
 	}
 }
 
-/* Fastest first: the socket's cgroup, a look at the socket uid's few
- * processes, the BPF iterator (one answer for every task at once), then
- * the /proc scan for whatever is left (a pid in another namespace, no
- * privilege, old kernel). */
+/* Every process holding each socket. First the socket's cgroup: when its
+ * processes hold every socket, that answer stands (the cgroup was read
+ * whole; a process elsewhere holding the same socket - passed over a unix
+ * socket, or moved since - is not looked for), unless a service manager
+ * holds one. Then the BPF iterator answers for every task at once; when
+ * it could not place some socket (a pid in another namespace, no
+ * privilege, old kernel), the /proc scan looks for all of them again (a
+ * (pid, fd) found twice is kept once). */
 static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
 			pid_t self_pid, uint64_t deadline_ns)
 {
-	struct bw_owner_query rest;
-	size_t map[BW_OWNER_MAX] = {0};
-	size_t want = 0, found = 0;
+	size_t want = 0;
 
-	for (size_t i = 0; i < q->n; i++) {
+	for (size_t i = 0; i < q->n; i++)
 		want += q->inode[i] != 0;
-		q->pid[i] = 0;
-		q->fd[i] = -1;
+	if (strcmp(proc_root, "/proc") == 0 && find_in_cgroups(c, q, self_pid, deadline_ns) == want &&
+	    !passed_on(q)) {
+		c->scan.via_cgroup = true;
+		return;
 	}
-	if (strcmp(proc_root, "/proc") == 0)
-		found = find_in_cgroups(c, q, self_pid, deadline_ns);
-	if (found == want)
-		return;
-	/* Daemons run under their own uid: a look at that uid's few processes
-	 * (and at ourselves) usually settles it in a millisecond or two. */
-	unresolved(q, &rest, map);
-	bw_owner_find_quick(proc_root, self_pid, &rest, 16, &c->scan);
-	if (merge(q, &rest, map) == want)
-		return;
 	if (extras.owner_find && bpf_allowed && strcmp(proc_root, "/proc") == 0 && geteuid() == 0) {
-		unresolved(q, &rest, map);
-		if (extras.owner_find(&rest) >= 0) {
+		long r = extras.owner_find(q);
+		if (r >= 0) {
 			c->scan.via_bpf = true;
-			if (merge(q, &rest, map) == want)
+			if ((size_t)r == want)
 				return;
 		}
 	}
-	unresolved(q, &rest, map);
-	bw_owner_find_parallel(proc_root, self_pid, &rest, deadline_ns, &c->scan, c->scan_workers);
-	merge(q, &rest, map);
+	bw_owner_find_parallel(proc_root, self_pid, q, deadline_ns, &c->scan, c->scan_workers);
 }
 
 /* The caller's own container, so a unit in it needs no `docker exec`. */
@@ -457,7 +455,7 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		 uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
-	char own[72];
+	char own[72] = "";
 
 	c->n_holders = c->n_matching = 0;
 	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
@@ -468,31 +466,39 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			read_tables(c, proc_root);
 	}
 
-	q.n = 0;
+	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
 		q.inode[q.n] = c->holders[i].sock.inode;
 		q.uid[q.n] = c->holders[i].sock.uid;
-		q.pid[q.n] = 0;
-		q.fd[q.n] = -1;
 		q.n++;
 	}
+	/* Every process that has a holder socket open, not just the first. */
+	q.hits = c->hits;
+	q.hits_cap = BW_HITS_MAX;
 	if (strcmp(proc_root, "/proc") == 0)
 		socket_identity(c);
 	if (q.n > 0)
 		find_owners(c, &q, proc_root, self_pid, deadline_ns);
+	c->n_hits = q.n_hits;
+	c->hprocs_dropped = q.hits_dropped;
+	bw_relation_fill(c, proc_root);
 	if (c->n_holders)
 		own_container(own, sizeof(own));
-	for (size_t i = 0; i < q.n; i++) {
+	for (size_t i = 0; i < c->n_holders && i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];
-		h->pid = q.pid[i];
-		h->fd = q.fd[i];
+		if (h->n_procs == 0 && q.pid[i] > 0) {
+			/* Its hits did not fit: the first holder found, at least. */
+			h->pid = q.pid[i];
+			h->fd = q.fd[i];
+			h->have_proc = bw_proc_info(proc_root, h->pid, &h->proc) == 0;
+		}
 		/* root's fds are closed to other users, docker-proxy's command
 		 * line is not: it says which address it publishes. */
 		if (h->pid == 0 && h->sock.inode && h->sock.uid == 0 && h->sock.listening &&
-		    geteuid() != 0)
-			h->pid = bw_manager_find_proxy(proc_root, &h->sock);
-		if (h->pid > 0 && bw_proc_info(proc_root, h->pid, &h->proc) == 0)
-			h->have_proc = true;
+		    geteuid() != 0 && (h->pid = bw_manager_find_proxy(proc_root, &h->sock)) > 0) {
+			h->fd = -1;
+			h->have_proc = bw_proc_info(proc_root, h->pid, &h->proc) == 0;
+		}
 		peek_options(h, self_pid);
 		if (h->sock.inode)
 			bw_manager_identify(&h->mgr, h->have_proc ? &h->proc : NULL, h->sock_cgroup,
@@ -509,4 +515,5 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 	}
 	c->caller_uid = c->have_uid ? c->uid : geteuid();
 	bw_classify(c);
+	bw_relation_hint(c);
 }

@@ -1,4 +1,5 @@
 #include "lookup/owner.h"
+#include "basic/sysio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -8,9 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
-
-#include "basic/sysio.h"
 
 static bool parse_uint(const char *s, unsigned long *ret)
 {
@@ -39,6 +39,9 @@ struct scan {
 	atomic_uint procs_scanned, procs_unreadable, fds_checked;
 	int last_pass;            /* 0: only the wanted uids' processes */
 	unsigned max_procs;       /* 0: no limit */
+	bool all;                 /* q->hits: every holder, not the first */
+	size_t hits_base;         /* q->hits[0..hits_base) came from earlier scans */
+	atomic_size_t next_hit;   /* next free q->hits slot (may pass hits_cap) */
 	const pid_t *pids;        /* only these processes (a cgroup's), not all of /proc */
 	size_t n_pids;
 };
@@ -53,6 +56,28 @@ static void claim(struct scan *sc, size_t i, pid_t pid, int fd)
 		atomic_fetch_sub(&sc->left, 1);
 		atomic_fetch_add(&sc->found, 1);
 	}
+}
+
+bool bw_owner_hit_known(const struct bw_owner_query *q, size_t upto, size_t slot, pid_t pid,
+			int fd)
+{
+	for (size_t k = 0; k < upto; k++)
+		if (q->hits[k].pid == pid && q->hits[k].fd == fd && q->hits[k].slot == slot)
+			return true;
+	return false;
+}
+
+/* Appends (pid, fd) for inode slot i unless an earlier scan already has
+ * it (this scan visits each process once, so only those can repeat). */
+static void add_hit(struct scan *sc, size_t i, pid_t pid, int fd)
+{
+	struct bw_owner_query *q = sc->q;
+	size_t k;
+	if (bw_owner_hit_known(q, sc->hits_base, i, pid, fd))
+		return;
+	k = atomic_fetch_add(&sc->next_hit, 1);
+	if (k < q->hits_cap)
+		q->hits[k] = (struct bw_owner_hit){.slot = (uint32_t)i, .pid = pid, .fd = fd};
 }
 
 /* Checks every fd of one process. stat() through /proc/<pid>/fd/N follows
@@ -84,10 +109,15 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 			checked++;
 			if (fstatat(fdd, d->d_name, &st, 0) < 0 || !S_ISSOCK(st.st_mode))
 				continue;
-			for (size_t i = 0; i < sc->q->n; i++)
-				if (sc->q->inode[i] == st.st_ino &&
-				    __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0)
-					claim(sc, i, pid, parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1);
+			for (size_t i = 0; i < sc->q->n; i++) {
+				int fd = parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1;
+				if (sc->q->inode[i] != st.st_ino)
+					continue;
+				if (sc->all)
+					add_hit(sc, i, pid, fd);
+				if (__atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0)
+					claim(sc, i, pid, fd);
+			}
 		}
 	}
 	atomic_fetch_add(&sc->fds_checked, checked);
@@ -97,8 +127,8 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 static bool wanted_uid(struct scan *sc, uid_t uid)
 {
 	for (size_t i = 0; i < sc->q->n; i++)
-		if (sc->q->inode[i] && __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0 &&
-		    sc->q->uid[i] == uid)
+		if (sc->q->inode[i] && sc->q->uid[i] == uid &&
+		    (sc->all || __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0))
 			return true;
 	return false;
 }
@@ -192,6 +222,16 @@ size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owne
 	return find(&sc, stats);
 }
 
+size_t bw_owner_find_pids(const char *proc_root, pid_t first, const pid_t *pids, size_t n_pids,
+			  struct bw_owner_query *q, uint64_t deadline_ns,
+			  struct bw_owner_stats *stats, unsigned workers)
+{
+	struct scan sc = {.proc_root = proc_root, .first = first, .q = q,
+			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1,
+			  .pids = pids, .n_pids = n_pids};
+	return find(&sc, stats);
+}
+
 static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 {
 	struct scan sc = *sc_in;
@@ -209,6 +249,16 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 		q->fd[i] = -1;
 		if (q->inode[i] != 0)
 			left++;
+	}
+	/* Looking for every holder, finding one of each is no reason to stop. */
+	sc.all = q->hits != NULL;
+	if (sc.all) {
+		if (q->n_hits > q->hits_cap)
+			q->n_hits = q->hits_cap;
+		sc.hits_base = q->n_hits;
+		atomic_store(&sc.next_hit, q->n_hits);
+		if (left > 0)
+			left = SIZE_MAX / 2;
 	}
 	atomic_store(&sc.left, left);
 	if (first > 0 && left > 0) {
@@ -240,6 +290,11 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 		for (unsigned w = 1; w <= started; w++)
 			pthread_join(tids[w], NULL);
 	}
+	if (sc.all) {
+		size_t next = atomic_load(&sc.next_hit);
+		q->n_hits = next < q->hits_cap ? next : q->hits_cap;
+		q->hits_dropped += next - q->n_hits;
+	}
 	if (stats) {
 		/* This scan's counts; via_bpf is the caller's to keep. */
 		stats->procs_scanned = atomic_load(&sc.procs_scanned);
@@ -248,16 +303,6 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 		stats->budget_exhausted = atomic_load(&sc.out_of_time);
 	}
 	return atomic_load(&sc.found);
-}
-
-size_t bw_owner_find_pids(const char *proc_root, pid_t first, const pid_t *pids, size_t n_pids,
-			  struct bw_owner_query *q, uint64_t deadline_ns,
-			  struct bw_owner_stats *stats, unsigned workers)
-{
-	struct scan sc = {.proc_root = proc_root, .first = first, .q = q,
-			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1,
-			  .pids = pids, .n_pids = n_pids};
-	return find(&sc, stats);
 }
 
 size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
