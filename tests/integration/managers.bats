@@ -7,12 +7,9 @@
 load common
 load engines
 
-# One systemd container for the file: starting it takes seconds.
-SD=bwtest-managers-sd
-
-setup_file() {
-	export BW_MANAGERS_SD_UP=
-}
+# One systemd container for the file (starting it takes seconds), one per
+# build tree: a plain and a sanitizer run may go at the same time.
+SD=bwtest-managers-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
 
 setup() {
 	T=$BATS_TEST_TMPDIR
