@@ -325,7 +325,7 @@ static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, p
 {
 	uint64_t root_id = bw_cgroup_root_id(), done[BW_HOLDERS_MAX];
 	pid_t keep_pid[BW_OWNER_MAX] = {0};
-	int keep_fd[BW_OWNER_MAX];
+	int keep_fd[BW_OWNER_MAX] = {0};
 	size_t n_done = 0, found = 0;
 	pid_t *pids = (pid_t *)(void *)c->scratch;
 	size_t max = sizeof(c->scratch) / sizeof(pid_t);
