@@ -57,8 +57,12 @@ in_sd() {
 		systemd_container "$SD" || skip "the systemd container did not come up"
 		docker_put "$SD" "$CLI" /usr/local/bin/bindwatch
 		docker_put "$SD" "$SHIM" /usr/local/lib/libbindwatch.so
-		for lib in $(ldd "$CLI" "$SHIM" | awk '$3 ~ /^\// {print $3}' | sort -u); do
-			"$DOCKER" exec "$SD" test -e "$lib" || docker_put "$SD" "$lib" "$lib"
+		for lib in $(ldd "$CLI" "$SHIM" | awk '$3 ~ /^\// {print $3}' | sort -u) \
+			${BW_SANITIZER_PRELOAD:-}; do
+			# -L: the host's libasan.so.8 is a symlink to the real file.
+			"$DOCKER" exec "$SD" test -e "$lib" && continue
+			"$DOCKER" exec "$SD" mkdir -p "${lib%/*}"
+			"$DOCKER" cp -L "$lib" "$SD:$lib" >/dev/null
 		done
 	fi
 }
@@ -198,7 +202,8 @@ sd_listening() {
 	refute_output --partial "kill"
 
 	# The shim in the same container, at the moment of failure.
-	run "$DOCKER" exec "$SD" env LD_PRELOAD=/usr/local/lib/libbindwatch.so BINDWATCH_STACK=0 \
+	run "$DOCKER" exec -e ASAN_OPTIONS -e UBSAN_OPTIONS "$SD" env BINDWATCH_STACK=0 \
+		LD_PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }/usr/local/lib/libbindwatch.so" \
 		python3 -c "import socket; socket.socket().bind(('127.0.0.1', $port))"
 	assert_failure
 	assert_output --partial "managed by unit bwtest-web.service"
