@@ -189,7 +189,7 @@ static void name_containers(struct bw_conflict *c)
 			asked = true;
 	}
 	if (asked)
-		bw_classify(c);
+		bw_diag_settle(c);
 }
 
 static int who(int argc, char **argv)

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "basic/addr.h"
+#include "diagnose/bindrules.h"
 #include "diagnose/cause.h"
 #include "diagnose/overlap.h"
 #include "diagnose/relation.h"
@@ -63,12 +64,19 @@ struct bw_holder {
 	signed char reuseaddr;    /* the holder's SO_REUSEADDR / SO_REUSEPORT: */
 	signed char reuseport;    /* 1 set, 0 not, -1 unknown (not ours to peek) */
 	enum bw_cause cause;
+	/* The kernel's rules (bindrules.h) for the failing socket against
+	 * this one: whether it blocks, on which unknown facts that rests. */
+	bool blocks;
+	unsigned assumed;             /* BW_ASSUMED_* */
+	bool same_program;            /* self, or the same executable as the caller */
+	bool manager;                 /* a service manager (systemd, inetd...) */
+	bool other_pidns;             /* lives in another pid namespace than the caller */
 	char sock_cgroup[BW_CGROUP_MAX]; /* the socket's cgroup (from its cgroup id), or "" */
 	char sock_user[BW_USER_MAX];     /* the socket's uid by name, or "" */
 	struct bw_manager mgr;           /* the unit or container that manages it */
 };
 
-/* What frees the address (diagnose/remedy.c). */
+/* What frees the address (diagnose/freecmd.c). */
 enum bw_free_kind {
 	BW_FREE_NONE = 0,  /* nothing to run: free_note says why */
 	BW_FREE_MANAGER,   /* systemctl / docker / podman stops the unit or container */
@@ -78,6 +86,23 @@ enum bw_free_kind {
 };
 #define BW_FREE_ARGS_MAX 8
 #define BW_FREE_ARG_MAX 128
+
+/* A remedy (JSON "fixes"): who changes what so that the bind succeeds.
+ * Built from the kernel's rules by remedy.c, in the order to try them. */
+enum bw_fix_target { BW_FIX_CALLER, BW_FIX_HOLDER };
+enum bw_fix_kind { BW_FIX_SOCKOPT, BW_FIX_ADDRESS, BW_FIX_STOP, BW_FIX_WAIT, BW_FIX_PORT,
+		   BW_FIX_UNLINK };
+struct bw_fix {
+	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */
+	const char *assumes;          /* NULL, or the unknown fact this fix needs */
+	enum bw_fix_target target;
+	enum bw_fix_kind kind;
+	int level, name, value;       /* sockopt: e.g. IPPROTO_IPV6, IPV6_V6ONLY, 1 */
+	int seconds;                  /* wait */
+	pid_t pid;                    /* stop: the process to stop (0 unknown) */
+	int fd;                       /* stop: its descriptor, -1 unknown */
+};
+#define BW_FIXES_MAX 8
 
 /* The outcome of a BINDWATCH_REMAP rule (carried out by respond/remap.c). */
 struct bw_remap {
@@ -132,17 +157,23 @@ struct bw_conflict {
 	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
 	int ports_in_use;
 
+	size_t n_fixes;
+	struct bw_fix fixes[BW_FIXES_MAX];
+	unsigned assumed;         /* BW_ASSUMED_* the cause rests on */
+	uint32_t want_uid;        /* owner of the failing socket (fstat: sock_i_uid()) */
 	enum bw_cause cause;
+	bool have_want_uid;
 	char hint[BW_HINT_MAX];
 
-	enum bw_free_kind free_kind;
-	size_t free_argc;             /* the command that frees it, as argv */
-	char free_argv[BW_FREE_ARGS_MAX][BW_FREE_ARG_MAX];
-	pid_t free_pid;               /* BW_FREE_KILL: the process to signal */
+	/* The command that frees the address (diagnose/freecmd.c). */
+	size_t free_argc;             /* free_argv: the command, as argv */
 	long free_in_s;               /* BW_FREE_WAIT: seconds until free */
-	char free_note[200];          /* BW_FREE_NONE: why nothing is offered */
+	enum bw_free_kind free_kind;
+	pid_t free_pid;               /* BW_FREE_KILL: the process to signal */
 	int free_holder;              /* index of the holder it acts on, -1 none */
 	uid_t caller_uid;             /* who would run it (systemctl --user needs -M otherwise) */
+	char free_argv[BW_FREE_ARGS_MAX][BW_FREE_ARG_MAX];
+	char free_note[200];          /* BW_FREE_NONE: why nothing is offered */
 
 	/* Working memory for the lookups (engine state files, unit files):
 	 * not part of the record. */

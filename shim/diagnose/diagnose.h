@@ -57,3 +57,9 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 /* The socket-table half alone (tests feed tables through it): considers one
  * socket and keeps it in c->holders if it blocks c->want. */
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s);
+
+/* The second half of bw_diagnose once the holders' owners and options are
+ * filled in (tests fill them by hand): the kernel's rules revisited with
+ * what is now known (holders that do not block are dropped unless none
+ * would be left; h->blocks says which do), then classification. */
+void bw_diag_settle(struct bw_conflict *c);

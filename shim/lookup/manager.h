@@ -27,9 +27,9 @@ enum bw_mgr_kind {
 
 struct bw_manager {
 	enum bw_mgr_kind kind;
+	uid_t user;               /* BW_MGR_SYSTEMD_USER: the manager's uid */
 	char unit[96];            /* systemd: the holder's unit ("nginx.service") */
 	char socket_unit[96];     /* the .socket unit that listens on the address */
-	uid_t user;               /* BW_MGR_SYSTEMD_USER: the manager's uid */
 	char id[65];              /* container id (64 hex digits) */
 	char name[BW_MGR_NAME_MAX];  /* container name ("" when not readable) */
 	char image[BW_MGR_NAME_MAX];
