@@ -436,9 +436,10 @@ void bw_classify(struct bw_conflict *c)
 	for (size_t i = 0; i < c->n_holders; i++)
 		if (c->holders[i].cause == best)
 			c->assumed |= c->holders[i].assumed;
+	/* The one command first: the remedies' "stop the holder" names it. */
+	bw_free_choose(c);
 	bw_remedy_build(c);
 	write_hint(c);
 	if (c->pid > 0)
 		options_unknown(c);
-	bw_free_choose(c);
 }

@@ -526,6 +526,8 @@ static void test_remedy(void)
 	bw_classify(c);
 	free_is(c, BW_FREE_MANAGER, "systemctl stop web.service");
 	CHECK_CONTAINS(c->hint, "of unit web.service");
+	CHECK_CONTAINS(c->hint, "stop the holder (pid 2000) through its manager: systemctl stop"
+				" web.service");
 
 	/* A login session's scope is no service: the process is stopped. */
 	managed("nc", BW_MGR_SYSTEMD, "session-2.scope", "");
