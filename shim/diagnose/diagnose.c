@@ -392,7 +392,9 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 static void stat_unix_path(struct bw_conflict *c)
 {
 	struct stat st;
-	if (c->want.abstract || c->want.path_len == 0)
+	/* Already looked at by the caller: the supervisor resolves the path
+	 * in the program's root and cwd, which are not ours. */
+	if (c->want.abstract || c->want.path_len == 0 || c->unix_file != BW_UNIX_FILE_NA)
 		return;
 	if (lstat(c->want.path, &st) < 0) {
 		c->unix_file = BW_UNIX_FILE_MISSING;
@@ -405,6 +407,35 @@ static void stat_unix_path(struct bw_conflict *c)
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_ino = st.st_ino;
 	c->unix_dev = st.st_dev;
+}
+
+struct abstract_query {
+	struct bw_addr want;
+	bool found;
+};
+
+static int abstract_cb(const struct bw_sock *s, void *ctx)
+{
+	struct abstract_query *q = ctx;
+	if (s->local.family == AF_UNIX && same_unix_name(&q->want, &s->local))
+		q->found = true;
+	return 0;
+}
+
+int bw_diag_unix_abstract_taken(const struct sockaddr *sa, socklen_t len)
+{
+	struct abstract_query q = {.found = false};
+	int r = bw_addr_from_sockaddr(sa, len, &q.want);
+	if (r < 0)
+		return r;
+	if (q.want.family != AF_UNIX || !q.want.abstract)
+		return -EINVAL;
+	r = bw_sockdiag_query(AF_UNIX, BW_PROTO_UNKNOWN, -1, abstract_cb, &q);
+	if (r < 0) {
+		q.found = false;
+		r = bw_socktab_read("/proc", AF_UNIX, BW_PROTO_UNKNOWN, abstract_cb, &q);
+	}
+	return r < 0 ? r : q.found;
 }
 
 /* One table: sock_diag first, /proc/net as the fallback. */

@@ -72,7 +72,36 @@ struct attempt {
 	struct sockaddr_storage orig;
 	socklen_t len;
 	struct bw_remap *out;
+	bool aborted;                /* ops->before/socket/pause said stop */
 };
+
+/* ops->before: 0, or the error this attempt fails with. */
+static int before(struct attempt *at, int fd, const struct sockaddr *sa)
+{
+	int r;
+	if (!at->ops->before)
+		return 0;
+	r = at->ops->before(fd, sa, sa ? at->len : 0, at->ops->ctx);
+	if (r < 0 && !(sa && r == -EACCES))
+		at->aborted = true;
+	return r;
+}
+
+static int do_bind(struct attempt *at, int fd, const struct sockaddr *sa)
+{
+	int r = before(at, fd, sa);
+	if (r < 0)
+		return r;
+	return at->ops->bind(fd, sa, at->len) == 0 ? 0 : -errno;
+}
+
+static int do_listen(struct attempt *at, int fd)
+{
+	int r = before(at, fd, NULL);
+	if (r < 0)
+		return r;
+	return at->ops->listen(fd, at->backlog) == 0 ? 0 : -errno;
+}
 
 /* listen(): the socket is already bound, and Linux has no unbind. Build a
  * twin socket with the options that shape a listener, bind and listen it
@@ -98,10 +127,16 @@ static int twin_listen(struct attempt *at, const struct sockaddr *sa)
 		proto = 0;
 	fl = fcntl(at->fd, F_GETFL);
 	fdfl = fcntl(at->fd, F_GETFD);
-	twin = socket(fam, type | SOCK_CLOEXEC | (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0),
-		      proto);
-	if (twin < 0)
+	type |= SOCK_CLOEXEC | (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0);
+	if (at->ops->socket) {
+		twin = at->ops->socket(fam, type, proto, at->ops->ctx);
+		if (twin < 0) {
+			at->aborted = true;
+			return twin;
+		}
+	} else if ((twin = socket(fam, type, proto)) < 0) {
 		return -errno;
+	}
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
 		int v;
 		ol = sizeof(v);
@@ -111,10 +146,9 @@ static int twin_listen(struct attempt *at, const struct sockaddr *sa)
 			setsockopt(twin, opts[i].level, opts[i].name, &v, ol);
 	}
 	at->out->attempts++;
-	if (at->ops->bind(twin, sa, at->len) < 0 || at->ops->listen(twin, at->backlog) < 0) {
-		e = errno;
+	if ((e = do_bind(at, twin, sa)) < 0 || (e = do_listen(at, twin)) < 0) {
 		close(twin);
-		return -e;
+		return e;
 	}
 	if (dup3(twin, at->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
 		e = errno;
@@ -137,12 +171,12 @@ static int try_port(struct attempt *at, int port)
 	if (at->listen) {
 		if (port < 0) {
 			at->out->attempts++;
-			return at->ops->listen(at->fd, at->backlog) == 0 ? 0 : -errno;
+			return do_listen(at, at->fd);
 		}
 		return twin_listen(at, sa);
 	}
 	at->out->attempts++;
-	return at->ops->bind(at->fd, sa, at->len) == 0 ? 0 : -errno;
+	return do_bind(at, at->fd, sa);
 }
 
 static int run_action(struct attempt *at, const struct bw_action *act, const struct bw_conflict *c)
@@ -159,17 +193,23 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (;;) {
 			r = try_port(at, -1);
-			if (r != -EADDRINUSE)
+			if (r != -EADDRINUSE || at->aborted)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			/* Whole seconds alone would end the wait at the next
 			 * second boundary, up to a second early. */
-			if ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L >=
+			if (at->ops->waited_ms + (t.tv_sec - t0.tv_sec) * 1000L +
+				    (t.tv_nsec - t0.tv_nsec) / 1000000L >=
 			    act->a * 1000L)
 				break;
-			sleep_ms(100);
+			if (!at->ops->pause) {
+				sleep_ms(100);
+			} else if ((r = at->ops->pause(100, at->ops->ctx)) < 0) {
+				at->aborted = true;
+				break;
+			}
 		}
-		if (r < 0)
+		if (r < 0 && !at->aborted)
 			bw_buf_printf(&note, "wait:%ld: still in use after %lds; ", act->a, act->a);
 		return r;
 	}
@@ -182,7 +222,7 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 		}
 		setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 		r = try_port(at, -1);
-		if (r < 0)
+		if (r < 0 && !at->aborted)
 			bw_buf_printf(&note, "reuseaddr: still in use: the TIME-WAIT socket's owner did"
 					     " not set SO_REUSEADDR (it expires in %lds); ",
 				      time_wait_left(c));
@@ -193,7 +233,7 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 			if (act->kind != BW_ACT_AUTO && port == out->from_port)
 				continue;
 			r = try_port(at, port);
-			if (r != -EADDRINUSE && r != -EACCES)
+			if ((r != -EADDRINUSE && r != -EACCES) || at->aborted)
 				break;
 		}
 		return r;
@@ -216,6 +256,8 @@ static int apply(struct attempt *at, const struct bw_rule *r, const struct bw_co
 			out->to_port = bound_port(at->fd);
 			return 0;
 		}
+		if (at->aborted)
+			break;
 	}
 	return res;
 }
