@@ -179,6 +179,7 @@ int bw_json_string(const char *tok, size_t len, char *out, size_t size)
 				i += 4;
 				ch = v > 0 && v < 0x80 ? (char)v : '?';
 			} else {
+				out[o] = '\0';
 				return -EINVAL;
 			}
 		}

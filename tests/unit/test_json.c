@@ -67,7 +67,9 @@ static void test_strings(void)
 	CHECK_EQ_INT(bw_json_string("\"\\u0041\\u00e9\"", 14, out, sizeof(out)), 2);
 	CHECK_STREQ(out, "A?");
 	CHECK_EQ_INT(bw_json_string("nope", 4, out, sizeof(out)), -EINVAL);
+	memset(out, 'X', sizeof(out));
 	CHECK_EQ_INT(bw_json_string("\"bad\\q\"", 7, out, sizeof(out)), -EINVAL);
+	CHECK_STREQ(out, "bad"); /* terminated where it stopped (found by fuzz_json) */
 	/* Cut to the buffer, always terminated. */
 	CHECK_EQ_INT(bw_json_string("\"abcdef\"", 8, out, 4), 3);
 	CHECK_STREQ(out, "abc");
