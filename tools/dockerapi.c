@@ -10,6 +10,7 @@
 
 #include "basic/fmt.h"
 #include "basic/json.h"
+#include "diagnose/diagnose.h"
 
 #define DOCKER_SOCK "/var/run/docker.sock"
 
@@ -134,4 +135,17 @@ int bw_dockerapi_complete(struct bw_manager *m, const struct bw_sock *s)
 	if (m->proxy)
 		m->orphaned = !mt.found;
 	return 0;
+}
+
+void bw_cli_name_containers(struct bw_conflict *c)
+{
+	bool asked = false;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_manager *m = &c->holders[i].mgr;
+		if (m->kind == BW_MGR_DOCKER && !m->state_read &&
+		    bw_dockerapi_complete(m, &c->holders[i].sock) == 0)
+			asked = true;
+	}
+	if (asked)
+		bw_diag_settle(c);
 }
