@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 ssize_t bw_read_retry(int fd, void *buf, size_t n)
@@ -129,4 +130,13 @@ uint64_t bw_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+unsigned bw_tty_columns(int fd)
+{
+	struct winsize ws;
+	/* ioctl is in systemd's @system-service set. */
+	if (ioctl(fd, TIOCGWINSZ, &ws) < 0)
+		return 0;
+	return ws.ws_col;
 }

@@ -29,3 +29,7 @@ int bw_write_all(int fd, const void *buf, size_t n);
 
 /* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
 uint64_t bw_now_ns(void);
+
+/* The width of the terminal on fd (TIOCGWINSZ, tty_ioctl(4)); 0 when fd
+ * is not a terminal or it reports no width. */
+unsigned bw_tty_columns(int fd);

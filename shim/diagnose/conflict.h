@@ -159,6 +159,7 @@ struct bw_conflict {
 
 	struct bw_remap remap;
 	bool color;               /* text report: highlight holder and cause (ANSI) */
+	unsigned char text_stack_lines; /* text report: stack lines before a summary (0 all) */
 
 	size_t n_frames;
 	struct bw_frame frames[BW_STACK_DEPTH_MAX];

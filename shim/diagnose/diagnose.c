@@ -538,19 +538,10 @@ void bw_diag_use_extras(const struct bw_diag_extras *x)
 	extras = *x;
 }
 
-void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
-		 uint64_t deadline_ns)
+void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+			  uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
-
-	c->n_holders = c->n_matching = 0;
-	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
-	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
-		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
-			ephemeral_usage(c, proc_root);
-		else
-			read_tables(c, proc_root);
-	}
 
 	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
@@ -577,6 +568,20 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		peek_options(h, self_pid);
 		holder_identity(c, h, proc_root, self_pid);
 	}
+}
+
+void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+		 uint64_t deadline_ns)
+{
+	c->n_holders = c->n_matching = 0;
+	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
+	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
+		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
+			ephemeral_usage(c, proc_root);
+		else
+			read_tables(c, proc_root);
+	}
+	bw_diag_find_holders(c, proc_root, self_pid, deadline_ns);
 	if (c->pid > 0) {
 		char path[64];
 		struct stat st;

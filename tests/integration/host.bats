@@ -314,7 +314,7 @@ UNIT
 	assert_file_has "$BATS_TEST_TMPDIR/plain.show" "ExecMainStatus=3"
 	assert_eq "systemctl show" "$(cat "$BATS_TEST_TMPDIR/shim.show")" "$(cat "$BATS_TEST_TMPDIR/plain.show")"
 	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "bind=-1 errno=98"
-	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "bindwatch: python3["
+	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "bindwatch:   python3["
 	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "cause: listener"
 	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "called from:"
 }

@@ -152,7 +152,7 @@ in_syscall() {
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=98"
 	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=98"
 	assert_equal "$status" "$plain"
-	run grep -E "^bindwatch: probe_static\[[0-9]+\] bind\(fd [0-9]+, 127\.0\.0\.1:$port/tcp\) failed: Address already in use$" "$T/sv.err"
+	run grep -E "^bindwatch:   probe_static\[[0-9]+\] bind\(fd [0-9]+, 127\.0\.0\.1:$port/tcp\) failed: Address already in use$" "$T/sv.err"
 	assert_success
 	assert_file_has "$T/sv.err" "held by pid $holder user "
 	assert_file_has "$T/sv.err" "cause: listener: another process holds it: pid $holder"
@@ -278,7 +278,7 @@ in_syscall() {
 	hold_tcp "$port" 127.0.0.1
 	holder=$HOLDER_PID
 
-	capture sv timeout 30 "$CLI" --supervise -- "$D/gosrv" "127.0.0.1:$port"
+	capture sv timeout 30 "$CLI" --supervise --stack-depth 32 -- "$D/gosrv" "127.0.0.1:$port"
 	[ "$status" -eq 1 ]
 	assert_equal "$(cat "$T/sv.out")" "listen error: listen tcp 127.0.0.1:$port: bind: address already in use"
 	assert_file_has "$T/sv.err" "held by pid $holder"

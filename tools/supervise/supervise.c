@@ -895,6 +895,7 @@ static void unix_bind(struct sup *sv, struct call *k)
 		c->unix_file = S_ISSOCK(st.st_mode) ? BW_UNIX_FILE_SOCKET : BW_UNIX_FILE_OTHER;
 		c->unix_ino = st.st_ino;
 		c->unix_dev = st.st_dev;
+		c->unix_ctime = st.st_ctim;
 	}
 	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
 }
