@@ -25,3 +25,8 @@ int bw_append_file(const char *path, const char *buf, size_t n);
 /* Writes all of buf in as few write(2) calls as the kernel allows (one for
  * any regular file, pipe <= PIPE_BUF or tty); 0 or -errno. */
 int bw_write_all(int fd, const void *buf, size_t n);
+/* Copies n (<= 4096) bytes from src, a pointer the caller was handed and
+ * the kernel has not validated, through a pipe: a bad src is -EFAULT, never
+ * a fault in our code (process_vm_readv(2) is outside systemd's
+ * @system-service set). 0 or -errno. */
+int bw_copy_from_user(void *dst, const void *src, size_t n);

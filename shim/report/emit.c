@@ -90,6 +90,8 @@ int bw_emit_syslog(const char *buf, size_t len)
 int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
 {
 	int r;
+	if (s->trace == BW_TRACE_OFF)
+		return 0;
 	switch (s->dest) {
 	case BW_DEST_FILE:
 		return bw_append_file(s->log_path, buf, len);
@@ -101,4 +103,11 @@ int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
 		r = bw_emit_stderr(buf, len);
 		return r < 0 ? bw_emit_syslog(buf, len) : 0;
 	}
+}
+
+int bw_emit_warning(const char *buf, size_t len)
+{
+	if (stderr_usable() && bw_emit_stderr(buf, len) == 0)
+		return 0;
+	return bw_emit_syslog(buf, len);
 }

@@ -13,8 +13,14 @@ void bw_emit_capture_stderr(void);
 /* Sends buf; when the destination is stderr but fd 2 is no longer the
  * stderr the program started with (closed, reused, or /dev/null: a
  * daemonized host), the record goes to syslog so it is never lost and
- * never lands in the program's own descriptor. Returns 0 or -errno. errno is clobbered; callers save it. */
+ * never lands in the program's own descriptor. BINDWATCH_TRACE=off: nothing
+ * (returns 0). Returns 0 or -errno. errno is clobbered; callers save it. */
 int bw_emit(const struct bw_settings *s, const char *buf, size_t len);
+
+/* A bindwatch warning line (bad settings, a file it refused to write):
+ * to fd 2 when it is the program's stderr, else syslog; never dropped by
+ * BINDWATCH_TRACE=off, which silences reports only. 0 or -errno. */
+int bw_emit_warning(const char *buf, size_t len);
 
 /* Writes buf to fd 2 as it is, with MSG_NOSIGNAL if it is a socket. */
 int bw_emit_stderr(const char *buf, size_t len);

@@ -174,18 +174,25 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 		return r;
 	}
 	case BW_ACT_REUSEADDR: {
-		int one = 1;
+		int one = 1, was = 0;
+		socklen_t ol = sizeof(was);
 		if (c->cause != BW_CAUSE_TIME_WAIT) {
 			bw_buf_printf(&note, "reuseaddr: skipped, not only TIME-WAIT sockets block (%s); ",
 				      bw_cause_name(c->cause));
 			return -EADDRINUSE;
 		}
-		setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (getsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &was, &ol) < 0)
+			return -errno;
+		if (setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+			return -errno;
 		r = try_port(at, -1);
-		if (r < 0)
+		if (r < 0) {
+			/* A failed action leaves the socket as the program made it. */
+			setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &was, sizeof(was));
 			bw_buf_printf(&note, "reuseaddr: still in use: the TIME-WAIT socket's owner did"
 					     " not set SO_REUSEADDR (it expires in %lds); ",
 				      time_wait_left(c));
+		}
 		return r;
 	}
 	default:
@@ -281,7 +288,9 @@ int bw_remap_record(const char *port_file, const struct bw_conflict *c)
 
 const struct bw_rule *bw_remap_rule(const struct bw_settings *s, const struct bw_addr *want)
 {
-	if (!s->remap || (want->family != AF_INET && want->family != AF_INET6))
+	/* Port 0 asks the kernel to choose: moving it to a fixed port would
+	 * hand the program a port it never asked for. */
+	if (!s->remap || (want->family != AF_INET && want->family != AF_INET6) || want->port == 0)
 		return NULL;
 	return bw_policy_match(&s->policy, want);
 }

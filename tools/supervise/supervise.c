@@ -635,7 +635,8 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 	int domain = 0, r;
 	socklen_t ol = sizeof(domain);
 
-	if (sv->s.disable || sv->s.trace == BW_TRACE_OFF)
+	/* BINDWATCH_TRACE=off silences reports (bw_emit), not a remap. */
+	if (sv->s.disable || (sv->s.trace == BW_TRACE_OFF && !sv->s.remap))
 		goto out;
 	k->pid = tgid_of(k->tid);
 	if (k->pid <= 0)
