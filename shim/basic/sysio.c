@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 ssize_t bw_read_retry(int fd, void *buf, size_t n)
@@ -98,11 +99,23 @@ int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lin
 
 int bw_append_file(const char *path, const char *buf, size_t n)
 {
-	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0644);
+	/* O_NONBLOCK: a FIFO planted at the path fails with ENXIO (no reader)
+	 * or is refused below, instead of blocking the program's bind(). */
+	int fd = open(path,
+		      O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK,
+		      0600);
+	struct stat st;
 	int r;
 	if (fd < 0)
 		return -errno;
-	r = bw_write_all(fd, buf, n);
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode))
+		r = -EINVAL;
+	else if (st.st_uid != geteuid())
+		r = -EPERM;
+	else
+		r = bw_write_all(fd, buf, n);
 	close(fd);
 	return r;
 }

@@ -17,10 +17,12 @@ ssize_t bw_read_file_at(int dirfd, const char *path, char *buf, size_t size);
 typedef int (*bw_lines_cb)(const char *lines, size_t n, void *ctx);
 int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lines_cb cb,
 		     void *ctx);
-/* Appends buf to the file at path (created 0644) with one write(2) where
- * the kernel allows, opened for this record only (a daemon that closes
- * every fd can't lose it), O_NOFOLLOW (a planted symlink can't redirect
- * it), O_CLOEXEC. 0 or -errno. */
+/* Appends buf to the file at path with one write(2) where the kernel
+ * allows, opened for this record only (a daemon that closes every fd can't
+ * lose it) with O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, and written only if it is
+ * a regular file owned by the effective uid (or created now, mode 0600).
+ * 0, or -ELOOP (a symlink), -ENXIO or -EINVAL (a FIFO, a device: not a
+ * regular file), -EPERM (another owner), another -errno. */
 int bw_append_file(const char *path, const char *buf, size_t n);
 /* Writes all of buf in as few write(2) calls as the kernel allows (one for
  * any regular file, pipe <= PIPE_BUF or tty); 0 or -errno. */

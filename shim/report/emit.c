@@ -1,6 +1,7 @@
 #include "report/emit.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "basic/fmt.h"
 #include "basic/sysio.h"
 
 static bool is_devnull(const struct stat *st)
@@ -94,7 +96,16 @@ int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
 		return 0;
 	switch (s->dest) {
 	case BW_DEST_FILE:
-		return bw_append_file(s->log_path, buf, len);
+		r = bw_append_file(s->log_path, buf, len);
+		if (r == 0)
+			return 0;
+		/* Nothing written there: say why once, and deliver the record
+		 * the default way rather than lose it. */
+		bw_emit_file_warning("BINDWATCH_LOG", s->log_path, r);
+		if (!stderr_usable())
+			return bw_emit_syslog(buf, len);
+		r = bw_emit_stderr(buf, len);
+		return r < 0 ? bw_emit_syslog(buf, len) : 0;
 	case BW_DEST_SYSLOG:
 		return bw_emit_syslog(buf, len);
 	default:
@@ -110,4 +121,39 @@ int bw_emit_warning(const char *buf, size_t len)
 	if (stderr_usable() && bw_emit_stderr(buf, len) == 0)
 		return 0;
 	return bw_emit_syslog(buf, len);
+}
+
+void bw_emit_file_warning(const char *var, const char *path, int err)
+{
+	static atomic_int warned_log, warned_port;
+	atomic_int *once = strcmp(var, "BINDWATCH_LOG") == 0 ? &warned_log : &warned_port;
+	const char *why;
+	char line[512];
+	struct bw_buf b = BW_BUF_INIT(line, sizeof(line));
+
+	if (atomic_exchange(once, 1))
+		return;
+	switch (err) {
+	case -ELOOP:
+		why = "is a symbolic link";
+		break;
+	case -ENXIO:
+	case -EINVAL:
+		why = "is not a regular file";
+		break;
+	case -EPERM:
+		why = "is owned by another user";
+		break;
+	default:
+		why = "cannot be opened for appending";
+		break;
+	}
+	bw_buf_printf(&b, "bindwatch: warning: %s=", var);
+	bw_buf_escape(&b, path, strnlen(path, 200));
+	bw_buf_printf(&b, " %s (errno %d); nothing is written there (accepted: a regular file owned"
+			  " by uid %u, or a new one, created mode 0600)\n",
+		      why, -err, (unsigned)geteuid());
+	if (b.truncated)
+		line[sizeof(line) - 2] = '\n';
+	bw_emit_warning(line, strlen(line));
 }

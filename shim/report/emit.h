@@ -22,6 +22,11 @@ int bw_emit(const struct bw_settings *s, const char *buf, size_t len);
  * BINDWATCH_TRACE=off, which silences reports only. 0 or -errno. */
 int bw_emit_warning(const char *buf, size_t len);
 
+/* Once per process for each var (BINDWATCH_LOG, BINDWATCH_PORT_FILE): a
+ * warning that path was refused for bw_append_file's error err (-errno),
+ * through bw_emit_warning. */
+void bw_emit_file_warning(const char *var, const char *path, int err);
+
 /* Writes buf to fd 2 as it is, with MSG_NOSIGNAL if it is a socket. */
 int bw_emit_stderr(const char *buf, size_t len);
 
