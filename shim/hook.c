@@ -128,8 +128,10 @@ static void emit(const char *buf, size_t n, void *ctx)
 	bw_emit(&settings, buf, n);
 }
 
-/* BINDWATCH_UNIX_STALE=unlink: remove a socket file nobody listens on
- * (ours, never through a symlink) and retry once. */
+/* BINDWATCH_UNIX_STALE=unlink: remove a socket file that no socket is
+ * bound to (ours, never through a symlink) and retry once. "Stale" must be
+ * certain: sock_diag matched every socket by the file it is bound to
+ * (c->unix_vfs_checked), and the file is still the one it judged. */
 static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct stat st;
@@ -138,9 +140,20 @@ static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa
 		return -EADDRINUSE;
 	c->remap.attempted = true;
 	snprintf(c->remap.rule, sizeof(c->remap.rule), "BINDWATCH_UNIX_STALE=unlink");
+	if (!c->unix_vfs_checked) {
+		snprintf(c->remap.note, sizeof(c->remap.note),
+			 "not removed: without sock_diag (BINDWATCH_NETLINK=0 or unavailable)"
+			 " bindwatch can't tell whether a socket is still bound to the file; ");
+		return -EADDRINUSE;
+	}
 	if (lstat(c->want.path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_uid != geteuid()) {
 		snprintf(c->remap.note, sizeof(c->remap.note),
 			 "not removed: not a socket file owned by this user; ");
+		return -EADDRINUSE;
+	}
+	if (st.st_ino != c->unix_ino || st.st_dev != c->unix_dev) {
+		snprintf(c->remap.note, sizeof(c->remap.note),
+			 "not removed: the file was replaced while it was checked; ");
 		return -EADDRINUSE;
 	}
 	if (unlink(c->want.path) < 0) {

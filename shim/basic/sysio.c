@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 ssize_t bw_read_retry(int fd, void *buf, size_t n)
@@ -154,4 +155,11 @@ int bw_copy_from_user(void *dst, const void *src, size_t n)
 	close(p[0]);
 	close(p[1]);
 	return r;
+}
+
+uint64_t bw_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }

@@ -1,6 +1,7 @@
 /* sysio: the few raw I/O helpers every module shares; no allocation, no
  * locks, EINTR handled, so they are safe on the diagnosis path. */
 #pragma once
+#include <stdint.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -32,3 +33,6 @@ int bw_write_all(int fd, const void *buf, size_t n);
  * a fault in our code (process_vm_readv(2) is outside systemd's
  * @system-service set). 0 or -errno. */
 int bw_copy_from_user(void *dst, const void *src, size_t n);
+
+/* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
+uint64_t bw_now_ns(void);

@@ -231,10 +231,17 @@ static void write_hint(struct bw_conflict *c)
 		break;
 	}
 	case BW_CAUSE_UNIX_STALE:
-		if (c->unix_file == BW_UNIX_FILE_SOCKET)
-			bw_buf_puts(&b, "the socket file exists but nobody listens on it (connect"
-					" refused): a leftover from a process that exited without"
-					" unlink(); it is safe to remove it");
+		if (c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_vfs_checked)
+			bw_buf_puts(&b, "the socket file exists but nobody listens on it: no socket"
+					" in this network namespace is bound to it (sock_diag); a"
+					" leftover from a process that exited without unlink(), safe"
+					" to remove");
+		else if (c->unix_file == BW_UNIX_FILE_SOCKET)
+			bw_buf_puts(&b, "the socket file exists but nobody listens on it: no socket"
+					" in /proc/net/unix names this path (sock_diag, which would"
+					" also see a socket bound under another spelling of it, was not"
+					" available); probably a leftover from a process that exited"
+					" without unlink()");
 		else
 			bw_buf_puts(&b, "the path exists and is not a socket: bind() never replaces"
 					" a file; choose another path or remove that file if it is yours");
@@ -265,6 +272,36 @@ static void write_hint(struct bw_conflict *c)
 	}
 }
 
+/* Inside a host the shim can't read another process's socket options
+ * (that needs pidfd_getfd(2), outside the system calls it allows itself;
+ * diagnose.h, bw_diag_extras), nor can the supervisor without ptrace
+ * access: the hint says so where SO_REUSEPORT might be the cause. */
+static void options_unknown(struct bw_conflict *c)
+{
+	const struct bw_holder *h = first_with(c, c->cause);
+	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
+	if (!h || h->sock.local.family == AF_UNIX || h->pid <= 0 || h->reuseport >= 0 ||
+	    (c->cause != BW_CAUSE_LISTENER && c->cause != BW_CAUSE_WILDCARD_OVERLAP &&
+	     c->cause != BW_CAUSE_DUAL_STACK))
+		return;
+	b.len = strlen(c->hint);
+	bw_buf_puts(&b, "; the holder's SO_REUSEADDR/SO_REUSEPORT could not be read here"
+			" ('bindwatch who' reads them, as root or as the holder's user)");
+	if (c->want_reuseport == 1 && c->have_uid)
+		bw_buf_printf(&b, "; this socket sets SO_REUSEPORT, which shares the port only with"
+				  " sockets that set it too under the same uid (the holder is uid %u,"
+				  " this process uid %u)",
+			      (unsigned)h->sock.uid, (unsigned)c->uid);
+}
+
+static bool unix_owned(const struct bw_conflict *c)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (bw_unix_owns(&c->holders[i].sock))
+			return true;
+	return false;
+}
+
 void bw_classify(struct bw_conflict *c)
 {
 	enum bw_cause best = BW_CAUSE_UNKNOWN;
@@ -278,19 +315,18 @@ void bw_classify(struct bw_conflict *c)
 			best_rank = rank(h->cause);
 		}
 	}
-	if (c->want.family == AF_UNIX && best == BW_CAUSE_UNKNOWN &&
-	    (c->unix_file == BW_UNIX_FILE_OTHER ||
-	     (c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_probe_errno == ECONNREFUSED)))
-		best = BW_CAUSE_UNIX_STALE;
-	/* A unix path whose only "holders" are sockets nobody listens on is stale too. */
+	/* A path that no socket owns is stale: nothing at all, or only
+	 * connected leftovers carrying its name. A socket bound to it that
+	 * does not listen (yet, or ever: datagram) still owns it. */
 	if (c->want.family == AF_UNIX &&
-	    (best == BW_CAUSE_UNIX_LIVE || best == BW_CAUSE_NOT_VISIBLE) &&
-	    !first_with(c, best)->sock.listening &&
-	    c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_probe_errno == ECONNREFUSED)
+	    ((best == BW_CAUSE_UNKNOWN && c->unix_file == BW_UNIX_FILE_OTHER) ||
+	     (c->unix_file == BW_UNIX_FILE_SOCKET && !unix_owned(c))))
 		best = BW_CAUSE_UNIX_STALE;
 	if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0 &&
 	    c->port_hi > 0)
 		best = BW_CAUSE_EPHEMERAL_EXHAUSTED;
 	c->cause = best;
 	write_hint(c);
+	if (c->pid > 0)
+		options_unknown(c);
 }

@@ -71,7 +71,13 @@ struct bw_conflict {
 	bool table_from_proc;     /* sock_diag failed: read from /proc/net */
 
 	enum bw_unix_file unix_file;
-	int unix_probe_errno;     /* connect() to the path: ECONNREFUSED = nobody listens */
+	uint64_t unix_ino;        /* the path's file (lstat) when it is a socket */
+	dev_t unix_dev;
+	/* The path's file is a socket and every socket bound to it was
+	 * matched by the file itself (sock_diag's UDIAG_SHOW_VFS; none left
+	 * out by the holder cap): a unix_stale verdict is then certain for
+	 * this network namespace. The /proc/net fallback only has names. */
+	bool unix_vfs_checked;
 
 	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
 	int ports_in_use;

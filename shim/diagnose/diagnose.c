@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/un.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "lookup/bpfiter.h"
 #include "basic/sysio.h"
+
+/* Lookups outside the shim's system-call set, installed by the bindwatch
+ * process only (diagnose/foreign.c); both NULL inside a host. */
+static struct bw_diag_extras extras;
+static bool bpf_allowed = true;
 
 int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 			    struct bw_addr *want, bool *v6only_out)
@@ -80,11 +83,13 @@ void bw_diag_trace_socket(struct bw_trace_event *t, int fd, const struct sockadd
 }
 
 /* The holder's SO_REUSEADDR/SO_REUSEPORT, read on a duplicate of its fd
- * (pidfd_getfd(2): needs ptrace access to it, i.e. our own uid or root;
- * otherwise they stay unknown). In our own process the fd is ours. */
+ * (extras.pidfd_getfd: the bindwatch process only; it needs ptrace access,
+ * i.e. our own uid or root). In our own process the fd is ours. Otherwise
+ * they stay unknown (-1) and the hint says so. */
 static void peek_options(struct bw_holder *h, pid_t self_pid)
 {
-	int pidfd, dup;
+	struct stat st;
+	int dup;
 	h->reuseaddr = h->reuseport = -1;
 	if (h->pid <= 0 || h->fd < 0 || h->sock.local.family == AF_UNIX)
 		return;
@@ -93,14 +98,8 @@ static void peek_options(struct bw_holder *h, pid_t self_pid)
 		h->reuseport = bool_opt(h->fd, SO_REUSEPORT);
 		return;
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, h->pid, 0);
-	if (pidfd < 0)
+	if (!extras.pidfd_getfd || (dup = extras.pidfd_getfd(h->pid, h->fd)) < 0)
 		return;
-	dup = (int)syscall(SYS_pidfd_getfd, pidfd, h->fd, 0); /* O_CLOEXEC is implied */
-	close(pidfd);
-	if (dup < 0)
-		return;
-	struct stat st;
 	/* The fd may have been reused since the scan: only trust the same socket. */
 	if (fstat(dup, &st) == 0 && st.st_ino == h->sock.inode) {
 		h->reuseaddr = bool_opt(dup, SO_REUSEADDR);
@@ -159,14 +158,28 @@ static bool same_unix_name(const struct bw_addr *want, const struct bw_addr *hav
 	return true;
 }
 
+/* A socket bound to the wanted unix address: by the file it is bound to
+ * when the table names it (a path spelled differently, or a name left by a
+ * socket whose file was since replaced, is judged right), else by name. */
+static bool holds_unix(const struct bw_conflict *c, const struct bw_sock *s)
+{
+	if (s->local.family != AF_UNIX)
+		return false;
+	if (s->vfs_ino != 0 && !c->want.abstract && c->unix_file != BW_UNIX_FILE_NA &&
+	    c->unix_file != BW_UNIX_FILE_MISSING)
+		return c->unix_file == BW_UNIX_FILE_SOCKET &&
+		       s->vfs_ino == (uint32_t)c->unix_ino &&
+		       s->vfs_dev == ((major(c->unix_dev) << 20) | minor(c->unix_dev));
+	return s->local.path_len > 0 && same_unix_name(&c->want, &s->local);
+}
+
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 {
 	enum bw_overlap ov;
 	if (c->own_inode && s->inode == c->own_inode)
 		return;
 	if (c->want.family == AF_UNIX) {
-		if (s->local.family == AF_UNIX && s->local.path_len > 0 &&
-		    same_unix_name(&c->want, &s->local))
+		if (holds_unix(c, s))
 			keep(c, s, BW_OVERLAP_EXACT);
 		return;
 	}
@@ -220,12 +233,13 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 			c->ports_in_use++;
 }
 
-static void probe_unix_path(struct bw_conflict *c)
+/* What is at a unix path: nothing, a socket file (its inode and device
+ * are what a bound socket's VFS attribute names) or something else. Only
+ * looked at: never connect()ed to, which a one-client server would take as
+ * its client. */
+static void stat_unix_path(struct bw_conflict *c)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct stat st;
-	int s, type;
-
 	if (c->want.abstract || c->want.path_len == 0)
 		return;
 	if (lstat(c->want.path, &st) < 0) {
@@ -237,15 +251,8 @@ static void probe_unix_path(struct bw_conflict *c)
 		return;
 	}
 	c->unix_file = BW_UNIX_FILE_SOCKET;
-	type = bw_unix_type(c->want.proto);
-	/* Nobody listening answers ECONNREFUSED (unix(7)); a live listener
-	 * accepts or leaves us pending in its backlog. Non-blocking: never hang. */
-	s = socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (s < 0)
-		return;
-	memcpy(sun.sun_path, c->want.path, c->want.path_len);
-	c->unix_probe_errno = connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 ? errno : 0;
-	close(s);
+	c->unix_ino = st.st_ino;
+	c->unix_dev = st.st_dev;
 }
 
 /* One table: sock_diag first, /proc/net as the fallback. */
@@ -269,9 +276,13 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 	static const enum bw_proto protos[] = {BW_PROTO_TCP, BW_PROTO_UDP};
 	int r;
 	if (c->want.family == AF_UNIX) {
+		stat_unix_path(c);
 		r = read_table(c, proc_root, AF_UNIX, BW_PROTO_UNKNOWN);
 		if (r < 0)
 			c->table_errno = -r;
+		c->unix_vfs_checked = r == 0 && !c->table_from_proc &&
+				      c->unix_file == BW_UNIX_FILE_SOCKET &&
+				      c->n_matching <= c->n_holders;
 		return;
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -305,9 +316,9 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 	quick = bw_owner_find_quick(proc_root, self_pid, q, 16, &c->scan);
 	if (quick == want)
 		return;
-	if (strcmp(proc_root, "/proc") == 0 && geteuid() == 0 && !bw_bpf_disabled) {
+	if (extras.owner_find && bpf_allowed && strcmp(proc_root, "/proc") == 0 && geteuid() == 0) {
 		struct bw_owner_query left = *q;
-		r = bw_bpf_owner_find(&left);
+		r = extras.owner_find(&left);
 		if (r >= 0) {
 			c->scan.via_bpf = true;
 			for (size_t i = 0; i < q->n; i++)
@@ -339,7 +350,12 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 void bw_diag_use_settings(const struct bw_settings *s)
 {
 	bw_sockdiag_disabled = !s->netlink;
-	bw_bpf_disabled = !s->bpf;
+	bpf_allowed = s->bpf;
+}
+
+void bw_diag_use_extras(const struct bw_diag_extras *x)
+{
+	extras = *x;
 }
 
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
@@ -355,8 +371,6 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		else
 			read_tables(c, proc_root);
 	}
-	if (c->want.family == AF_UNIX)
-		probe_unix_path(c);
 
 	q.n = 0;
 	for (size_t i = 0; i < c->n_holders; i++) {

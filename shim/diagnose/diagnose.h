@@ -27,6 +27,28 @@ void bw_diag_trace_socket(struct bw_trace_event *t, int fd, const struct sockadd
  * the supervisor) calls it once after loading its settings. */
 void bw_diag_use_settings(const struct bw_settings *s);
 
+/* Lookups that need system calls outside systemd's @system-service set
+ * (bpf(2), pidfd_getfd(2)): everything the shim does inside a host must
+ * stay within that set (a service with SystemCallFilter=@system-service is
+ * killed otherwise), so only the bindwatch process (`who`, --supervise)
+ * installs them, through bw_diag_allow_foreign(); the shim never links
+ * them. NULL members are skipped: the owner scan reads /proc instead, and
+ * another process's socket options stay unknown. */
+struct bw_diag_extras {
+	/* The BPF task_file iterator (lookup/bpfiter.h, bw_bpf_owner_find). */
+	long (*owner_find)(struct bw_owner_query *q);
+	/* A duplicate of descriptor fd of process pid, or -errno
+	 * (lookup/pidfd.h, bw_pidfd_getfd). */
+	int (*pidfd_getfd)(pid_t pid, int fd);
+};
+
+/* Installs x for every later bw_diagnose in this process. */
+void bw_diag_use_extras(const struct bw_diag_extras *x);
+
+/* bw_diag_use_extras with the BPF owner search and pidfd_getfd: for the
+ * bindwatch process only (diagnose/foreign.c, linked only by tools/). */
+void bw_diag_allow_foreign(void);
+
 /* Finds the blocking sockets and their holders for c->want, then classifies.
  * self_pid is tried first in the owner scan (0: none). */
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,

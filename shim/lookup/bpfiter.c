@@ -14,8 +14,6 @@
 #include "lookup/btf.h"
 #include "basic/sysio.h"
 
-int bw_bpf_disabled;
-
 #define BTF_PATH "/sys/kernel/btf/vmlinux"
 #define BTF_MAX (64u << 20)
 
@@ -23,8 +21,7 @@ struct layout {
 	long func_id, tgid, f_inode, i_ino;
 };
 
-/* vmlinux BTF is a few MiB: read it into an anonymous mapping (not the
- * heap: this runs inside the failing host too). */
+/* vmlinux BTF is a few MiB: read it into an anonymous mapping. */
 static int read_layout(struct layout *l)
 {
 	struct stat st;
@@ -183,8 +180,6 @@ long bw_bpf_owner_find(struct bw_owner_query *q)
 	int pfd, lfd, ifd;
 	ssize_t n;
 
-	if (bw_bpf_disabled)
-		return -ENOTSUP;
 	for (size_t i = 0; i < q->n; i++) {
 		q->pid[i] = 0;
 		q->fd[i] = -1;

@@ -11,5 +11,3 @@
  * unavailable (no BTF, no privilege, old kernel): scan /proc instead. */
 long bw_bpf_owner_find(struct bw_owner_query *q);
 
-/* BINDWATCH_BPF=0 turns the iterator off. */
-extern int bw_bpf_disabled;

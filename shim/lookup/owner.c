@@ -1,4 +1,5 @@
 #include "lookup/owner.h"
+#include "basic/sysio.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -20,13 +21,6 @@ struct linux_dirent64 {
 	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
 	char d_name[];
 };
-
-uint64_t bw_now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* getdents64 through syscall(): readdir() allocates its DIR. */
 static long getdents(int fd, char *buf, size_t n)

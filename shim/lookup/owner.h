@@ -42,4 +42,3 @@ size_t bw_owner_find_quick(const char *proc_root, pid_t first, struct bw_owner_q
 size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,
 			      uint64_t deadline_ns, struct bw_owner_stats *stats, unsigned workers);
 
-uint64_t bw_now_ns(void);

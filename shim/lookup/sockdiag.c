@@ -65,6 +65,11 @@ static void fill_unix(struct bw_sock *s, const struct nlmsghdr *h, const struct 
 		size_t n = RTA_PAYLOAD(a);
 		if (a->rta_type == UNIX_DIAG_UID && n >= 4) {
 			memcpy(&s->uid, p, 4);
+		} else if (a->rta_type == UNIX_DIAG_VFS && n >= sizeof(struct unix_diag_vfs)) {
+			struct unix_diag_vfs v;
+			memcpy(&v, p, sizeof(v));
+			s->vfs_ino = v.udiag_vfs_ino;
+			s->vfs_dev = v.udiag_vfs_dev;
 		} else if (a->rta_type == UNIX_DIAG_NAME && n > 0) {
 			if (p[0] == '\0') {
 				/* Abstract: the NULs of the name are shown as '@' (as
@@ -213,7 +218,10 @@ static int query_unix(bw_sock_cb cb, void *ctx)
 	msg.nlh.nlmsg_seq = 1;
 	msg.req.sdiag_family = AF_UNIX;
 	msg.req.udiag_states = ~0u;
-	msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_UID;
+	/* VFS: the inode and device of the file a socket is bound to, which
+	 * tells whether a socket file is still bound (net/unix/diag.c,
+	 * sk_diag_dump_vfs) without touching any socket. */
+	msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_UID | UDIAG_SHOW_VFS;
 	fd = open_diag();
 	if (fd < 0)
 		return fd;

@@ -281,3 +281,10 @@ const char *bw_tcp_state_name(int state)
 		return "UNKNOWN";
 	return names[state];
 }
+
+bool bw_unix_owns(const struct bw_sock *s)
+{
+	return s->local.family == AF_UNIX &&
+	       (s->listening || s->state != 3 /* SS_CONNECTED */ ||
+		s->local.proto == BW_PROTO_UNIX_DGRAM);
+}

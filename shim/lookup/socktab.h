@@ -30,6 +30,10 @@ struct bw_sock {
 	bool listening;          /* TCP LISTEN, or unix __SO_ACCEPTCON */
 	bool v6only;             /* IPV6_V6ONLY (sock_diag only; /proc can't tell: false) */
 	uint64_t cgroup_id;      /* cgroup v2 id (sock_diag only), 0 unknown */
+	/* AF_UNIX bound to a path (sock_diag UDIAG_SHOW_VFS only): the file's
+	 * inode (the kernel passes its low 32 bits) and its device in the
+	 * kernel's encoding (major << 20 | minor); both 0 when unknown. */
+	uint32_t vfs_ino, vfs_dev;
 };
 
 /* One line of /proc/net/{tcp,udp}{,6}. Returns 0, or -EINVAL for the header
@@ -67,3 +71,11 @@ int bw_sockdiag_parse(const void *buf, size_t len, enum bw_proto proto, bw_sock_
 extern int bw_sockdiag_disabled;
 
 const char *bw_tcp_state_name(int state);
+
+/* An AF_UNIX socket that owns the address it carries: a listener, a
+ * socket bound but not connected (not listening yet, or a datagram
+ * receiver) or any bound datagram socket. A connected stream socket only
+ * carries the name of the listener that accepted it (or its own, if it
+ * bound before connecting): a new server can take the path without
+ * disturbing it (net/unix/af_unix.c, unix_stream_connect copies addr). */
+bool bw_unix_owns(const struct bw_sock *s);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "basic/sysio.h"
 #include "diagnose/diagnose.h"
 #include "report/emit.h"
 #include "respond/remap.h"
@@ -52,10 +53,12 @@ int bw_failure_handle(struct bw_failure_arena *a, const struct bw_settings *s, i
 	rule = bw_remap_rule(s, &c->want);
 	now = bw_now_ns();
 	/* Rate limit only what would be reported unchanged: a conflict that a
-	 * rule may remap is always handled (and reported) in full. The
-	 * description names the call and the address, which the diagnosis
-	 * leaves as they are. */
-	if (!rule && s->ratelimit_s > 0) {
+	 * rule may remap, or a unix path BINDWATCH_UNIX_STALE=unlink may free
+	 * (a server restarting in-process finds its own stale file each time),
+	 * is always handled (and reported) in full. The description names the
+	 * call and the address, which the diagnosis leaves as they are. */
+	if (!rule && !(s->unix_stale_unlink && sa && c->want.family == AF_UNIX) &&
+	    s->ratelimit_s > 0) {
 		unsigned expired = 0;
 		key = bw_ratelimit_key(c);
 		if (bw_ratelimit_check(key, now, (uint64_t)s->ratelimit_s * 1000000000u,

@@ -154,7 +154,7 @@ static void fill_conflict(struct fuzz_in *in, struct bw_conflict *c)
 	c->scan.via_bpf = g >> 5 & 1;
 	c->table_errno = (int)fuzz_u8(in);
 	c->unix_file = (enum bw_unix_file)(fuzz_u8(in) % 4);
-	c->unix_probe_errno = fuzz_bool(in) ? ECONNREFUSED : 0;
+	c->unix_vfs_checked = fuzz_bool(in);
 	c->port_lo = (int)fuzz_u32(in);
 	c->port_hi = (int)fuzz_u32(in);
 	c->ports_in_use = (int)fuzz_u32(in);

@@ -432,7 +432,28 @@ except OSError as e:
     print("bind=-1 errno=%d" % e.errno, flush=True)
 time.sleep(float(sys.argv[3]))'
 
+# sup_py NAME SCRIPT ARGS...: python3 -c SCRIPT under bindwatch --supervise
+# (JSON, no stack): the diagnosis runs in the bindwatch process, which may
+# read a holder's socket options (pidfd_getfd); the shim inside a host may not.
+sup_py() {
+	local name=$1
+	shift
+	capture "$name" env BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$CLI" --supervise -- "$PYTHON3" -c "$@"
+}
+
 @test "cause reuseport_mismatch: only the holder set SO_REUSEPORT" {
+	P=$(free_port)
+	bg "$PYTHON3" -c "$PY_REUSEPORT" "$P" 1 600
+	hp=${BG_PIDS[-1]}
+	wait_listen "$P"
+	sup_py py "$PY_REUSEPORT" "$P" 0 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].reuseport] | map(tostring) | @tsv')" \
+		"$(printf 'reuseport_mismatch\t%s\ttrue' "$hp")"
+	hint_has py "only the holder set SO_REUSEPORT"
+}
+
+@test "cause reuseport_mismatch under the shim: the holder's options are unknown inside the host, and the hint says so" {
 	P=$(free_port)
 	bg "$PYTHON3" -c "$PY_REUSEPORT" "$P" 1 600
 	hp=${BG_PIDS[-1]}
@@ -440,8 +461,12 @@ time.sleep(float(sys.argv[3]))'
 	shim_py py "$PY_REUSEPORT" "$P" 0 0
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].reuseport] | map(tostring) | @tsv')" \
-		"$(printf 'reuseport_mismatch\t%s\ttrue' "$hp")"
-	hint_has py "only the holder set SO_REUSEPORT"
+		"$(printf 'listener\t%s\tnull' "$hp")"
+	hint_has py "the holder's SO_REUSEADDR/SO_REUSEPORT could not be read here ('bindwatch who' reads them"
+	# ...and 'bindwatch who' does read them.
+	run "$CLI" who --json "127.0.0.1:$P"
+	assert_success
+	assert_eq "who" "$(echo "$output" | jq -r '.holders[0].reuseport')" true
 }
 
 @test "cause reuseport_mismatch: both set SO_REUSEPORT under different uids" {
@@ -450,10 +475,15 @@ time.sleep(float(sys.argv[3]))'
 	# /usr/bin/python3: a pyenv interpreter under /root is not readable by nobody.
 	bg setpriv --reuid 65534 --regid 65534 --clear-groups /usr/bin/python3 -c "$PY_REUSEPORT" "$P" 1 600
 	wait_listen "$P"
-	shim_py py "$PY_REUSEPORT" "$P" 1 0
+	sup_py py "$PY_REUSEPORT" "$P" 1 0
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "cause" "$(j py .cause)" "reuseport_mismatch"
 	hint_has py "is uid 65534, this process uid 0"
+	# Under the shim the holder's options are unknown; the hint still
+	# names the uid rule and both uids.
+	shim_py py "$PY_REUSEPORT" "$P" 1 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	hint_has py "the holder is uid 65534, this process uid 0"
 }
 
 @test "reuseport control: both set SO_REUSEPORT under one uid share the port, nothing reported" {

@@ -511,6 +511,16 @@ leak_check() {
 
 # --- 7. ThreadSanitizer --------------------------------------------------------
 
+# tsan_sources: the shim's C files: the front end and the engine, less the
+# modules only the CLI and supervisor link (BPF, pidfd_getfd).
+tsan_sources() {
+	local f
+	for f in "$BW_SRCDIR"/shim/*.c "$BW_SRCDIR"/shim/*/*.c; do
+		case ${f##*/} in foreign.c | bpfiter.c | btf.c | pidfd.c) continue ;; esac
+		echo "$f"
+	done
+}
+
 # tsan_build: a TSan-instrumented shim (built from shim/*.c with the
 # meson build's config.h) and stress_bind, once per file run. Skips when
 # gcc can't build or run TSan programs here.
@@ -526,7 +536,7 @@ tsan_build() {
 			2>"$dir/cc.err" || skip "gcc -fsanitize=thread does not build here: $(head -c 200 "$dir/cc.err")"
 		gcc -shared -fPIC -fsanitize=thread -O1 -g -std=gnu17 -D_GNU_SOURCE -fvisibility=hidden \
 			$(pkg-config --cflags libunwind 2>/dev/null) -I"$conf" -I"$BW_SRCDIR/shim" \
-			"$BW_SRCDIR"/shim/*.c "$BW_SRCDIR"/shim/*/*.c -Wl,--version-script="$BW_SRCDIR/shim/libbindwatch.map" -ldl \
+			$(tsan_sources) -Wl,--version-script="$BW_SRCDIR/shim/libbindwatch.map" -ldl \
 			-o "$TSAN_SHIM" 2>"$dir/cc.err" || { cat "$dir/cc.err" >&2; return 1; }
 		# Some kernels' mmap layout (high ASLR entropy) breaks the TSan
 		# runtime: retry without randomization.

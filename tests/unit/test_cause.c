@@ -232,8 +232,7 @@ static void test_not_visible(void)
 	 * not visible: the hint must not name "pid 0" as the holder. */
 	c = conflict("/run/log.sock", BW_PROTO_UNIX_DGRAM);
 	sock(c, (struct sock_spec){"/run/log.sock", BW_PROTO_UNIX_DGRAM, 1, 5557, 0, 0});
-	c->unix_file = BW_UNIX_FILE_SOCKET;
-	c->unix_probe_errno = 0; /* a bound datagram socket accepts connect() */
+	c->unix_file = BW_UNIX_FILE_SOCKET; /* a bound datagram socket owns its path */
 	bw_classify(c);
 	CAUSE_IS(c, "not_visible");
 	CHECK_NOT_CONTAINS(c->hint, "pid 0");
@@ -297,22 +296,36 @@ static void test_unix(void)
 	CHECK(sock(c, (struct sock_spec){"/run/app", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 303, 0, 0}) == NULL);
 	CHECK(sock(c, (struct sock_spec){"127.0.0.1:80", BW_PROTO_TCP, BW_TCP_LISTEN, 304, 0, 0}) == NULL);
 
-	/* Stale: the file is a socket, nobody listens (connect refused). */
+	/* Stale: the file is a socket, sock_diag shows nothing bound to it. */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	c->unix_file = BW_UNIX_FILE_SOCKET;
-	c->unix_probe_errno = ECONNREFUSED;
+	c->unix_vfs_checked = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
 	CHECK_CONTAINS(c->hint, "nobody listens");
+	CHECK_CONTAINS(c->hint, "no socket in this network namespace is bound to it");
 	CHECK_CONTAINS(c->hint, "unlink");
 
 	/* Stale although connected leftovers still carry the name. */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	owned(sock(c, (struct sock_spec){"/run/app.sock", BW_PROTO_UNIX_STREAM, 3, 305, 0, 0}), 2000, 4, "appd");
 	c->unix_file = BW_UNIX_FILE_SOCKET;
-	c->unix_probe_errno = ECONNREFUSED;
+	c->unix_vfs_checked = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
+
+	/* Live: bound, not listening yet; and a bound datagram receiver. */
+	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+	owned(sock(c, (struct sock_spec){"/run/app.sock", BW_PROTO_UNIX_STREAM, 1, 307, 0, 0}), 2000, 4, "appd");
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_vfs_checked = true;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_live");
+	c = conflict("/run/app.sock", BW_PROTO_UNIX_DGRAM);
+	owned(sock(c, (struct sock_spec){"/run/app.sock", BW_PROTO_UNIX_DGRAM, 3, 308, 0, 0}), 2000, 4, "appd");
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_live");
 
 	/* The path is a regular file. */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
@@ -321,14 +334,13 @@ static void test_unix(void)
 	CAUSE_IS(c, "unix_stale");
 	CHECK_CONTAINS(c->hint, "not a socket");
 
-	/* A socket file someone answers on but no visible holder: unknown,
-	 * and the hint says which table was searched. */
+	/* A socket file no socket names in /proc/net/unix (no sock_diag):
+	 * stale, and the hint says which table was searched. */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	c->unix_file = BW_UNIX_FILE_SOCKET;
-	c->unix_probe_errno = 0;
 	c->table_from_proc = true;
 	bw_classify(c);
-	CAUSE_IS(c, "unknown");
+	CAUSE_IS(c, "unix_stale");
 	CHECK_CONTAINS(c->hint, "/proc/net/unix");
 
 	/* Abstract names: the kernel lists NULs as '@'. */

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "basic/sysio.h"
 #include "check.h"
 #include "lookup/owner.h"
 

@@ -832,6 +832,7 @@ static int setup(struct sup *sv)
 	for (size_t i = 0; i < sv->s.n_warnings; i++)
 		bw_write_all(2, sv->s.warnings[i], strlen(sv->s.warnings[i]));
 	bw_diag_use_settings(&sv->s);
+	bw_diag_allow_foreign(); /* the supervisor is not the host: BPF and pidfd_getfd are fine */
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sv->sizes) < 0)
 		return -errno;
 	/* The kernel's structs may have grown past our headers' (seccomp(2)). */

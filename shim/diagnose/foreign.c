@@ -1,0 +1,16 @@
+/* The lookups only the bindwatch process makes (diagnose.h,
+ * bw_diag_extras). A file of its own so that the shim, which never calls
+ * bw_diag_allow_foreign, does not link bpfiter.c and pidfd.c at all: no
+ * bpf(2) or pidfd_getfd(2) exists in libbindwatch.so. */
+#include "diagnose/diagnose.h"
+#include "lookup/bpfiter.h"
+#include "lookup/pidfd.h"
+
+void bw_diag_allow_foreign(void)
+{
+	static const struct bw_diag_extras x = {
+		.owner_find = bw_bpf_owner_find,
+		.pidfd_getfd = bw_pidfd_getfd,
+	};
+	bw_diag_use_extras(&x);
+}
