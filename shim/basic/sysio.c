@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -162,4 +163,30 @@ uint64_t bw_now_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The kernel's record layout for getdents64(2). */
+struct dirent64_rec {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+int bw_dir_each(int dirfd, int (*cb)(const char *name, void *ctx), void *ctx)
+{
+	char buf[1024] __attribute__((aligned(8)));
+	long n;
+	/* getdents64 through syscall(): readdir() allocates its DIR. */
+	while ((n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf))) > 0) {
+		for (long off = 0; off < n;) {
+			const struct dirent64_rec *d = (const void *)(buf + off);
+			int r = cb(d->d_name, ctx);
+			if (r)
+				return r;
+			off += d->d_reclen;
+		}
+	}
+	return n < 0 ? -errno : 0;
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 ssize_t bw_read_retry(int fd, void *buf, size_t n);
@@ -36,3 +37,8 @@ int bw_copy_from_user(void *dst, const void *src, size_t n);
 
 /* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
 uint64_t bw_now_ns(void);
+
+/* Calls cb with each entry name of the open directory dirfd (getdents64,
+ * a 1 KiB buffer on the stack, no allocation) until cb returns non-zero,
+ * which is then returned; 0 at the end, or -errno. */
+int bw_dir_each(int dirfd, int (*cb)(const char *name, void *ctx), void *ctx);

@@ -13,6 +13,7 @@
 #include "policy/settings.h"
 #include "basic/fmt.h"
 #include "basic/sysio.h"
+#include "respond/twin.h"
 
 /* Copies the caller's address with another port; false for families
  * without ports. */
@@ -72,57 +73,40 @@ struct attempt {
 	struct sockaddr_storage orig;
 	socklen_t len;
 	struct bw_remap *out;
+	bool checked;                /* listen: bw_twin_check ran */
+	int refused;                 /* listen: -ECANCELED when a twin can't be faithful */
+	struct bw_twin_plan plan;
 };
 
-/* listen(): the socket is already bound, and Linux has no unbind. Build a
- * twin socket with the options that shape a listener, bind and listen it
- * at the new port, then dup3() it over the caller's fd number. */
+/* listen(): the socket is already bound, and Linux has no unbind: a twin
+ * takes its place (respond/twin.h), if it can be a faithful one. Checked
+ * once, at the first move; a refusal ends the rule and says why. */
 static int twin_listen(struct attempt *at, const struct sockaddr *sa)
 {
-	static const struct { int level, name; } opts[] = {
-		{SOL_SOCKET, SO_REUSEADDR}, {SOL_SOCKET, SO_REUSEPORT}, {SOL_SOCKET, SO_KEEPALIVE},
-		{SOL_SOCKET, SO_RCVBUF}, {SOL_SOCKET, SO_SNDBUF}, {SOL_SOCKET, SO_MARK},
-		{IPPROTO_IPV6, IPV6_V6ONLY}, {IPPROTO_TCP, TCP_NODELAY},
-		{IPPROTO_TCP, TCP_DEFER_ACCEPT}, {IPPROTO_TCP, TCP_FASTOPEN},
-		{IPPROTO_IP, IP_FREEBIND},
-	};
-	int type, proto, fl, fdfl, twin, e;
-	socklen_t ol = sizeof(int);
-	sa_family_t fam;
+	struct bw_remap *out = at->out;
+	struct bw_buf note = BW_BUF_INIT(out->note + strlen(out->note),
+					 sizeof(out->note) - strlen(out->note));
+	char why_buf[200] = "";
+	struct bw_buf why = BW_BUF_INIT(why_buf, sizeof(why_buf));
 
-	memcpy(&fam, sa, sizeof(fam));
-	if (getsockopt(at->fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0)
-		return -errno;
-	ol = sizeof(int);
-	if (getsockopt(at->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &ol) < 0)
-		proto = 0;
-	fl = fcntl(at->fd, F_GETFL);
-	fdfl = fcntl(at->fd, F_GETFD);
-	twin = socket(fam, type | SOCK_CLOEXEC | (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0),
-		      proto);
-	if (twin < 0)
-		return -errno;
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		int v;
-		ol = sizeof(v);
-		if (opts[i].level == IPPROTO_IPV6 && fam != AF_INET6)
-			continue;
-		if (getsockopt(at->fd, opts[i].level, opts[i].name, &v, &ol) == 0)
-			setsockopt(twin, opts[i].level, opts[i].name, &v, ol);
+	if (!at->checked) {
+		at->checked = true;
+		at->refused = bw_twin_check(at->fd, &at->plan, &why);
 	}
-	at->out->attempts++;
-	if (at->ops->bind(twin, sa, at->len) < 0 || at->ops->listen(twin, at->backlog) < 0) {
-		e = errno;
-		close(twin);
-		return -e;
+	if (at->refused == 0) {
+		out->attempts++;
+		at->refused = bw_twin_listen(at->fd, &at->plan, sa, at->len, at->backlog,
+					     at->ops->bind, at->ops->listen, &why);
+		if (at->refused != -ECANCELED) {
+			int r = at->refused;
+			at->refused = 0;
+			return r;
+		}
 	}
-	if (dup3(twin, at->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
-		e = errno;
-		close(twin);
-		return -e;
-	}
-	close(twin);
-	return 0;
+	if (why_buf[0])
+		bw_buf_printf(&note, "not remapped: %s; ", why_buf);
+	why_buf[0] = '\0';
+	return at->refused;
 }
 
 static int try_port(struct attempt *at, int port)
@@ -217,6 +201,8 @@ static int apply(struct attempt *at, const struct bw_rule *r, const struct bw_co
 	snprintf(out->rule, sizeof(out->rule), "%s", r->text);
 	for (size_t i = 0; i < r->n_actions; i++) {
 		res = run_action(at, &r->actions[i], c);
+		if (res == -ECANCELED)
+			break; /* refused: no other action can do better */
 		if (res == 0) {
 			out->ok = true;
 			out->action = r->actions[i].kind;
