@@ -167,10 +167,10 @@ uint64_t bw_now_ns(void)
 
 /* The kernel's record layout for getdents64(2). */
 struct dirent64_rec {
-	uint64_t d_ino;
-	int64_t d_off;
+	uint64_t d_ino;          /* cppcheck-suppress unusedStructMember */
+	int64_t d_off;           /* cppcheck-suppress unusedStructMember */
 	unsigned short d_reclen;
-	unsigned char d_type;
+	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
 	char d_name[];
 };
 

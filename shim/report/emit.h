@@ -10,11 +10,12 @@
  * program runs): only that stderr is written to later. */
 void bw_emit_capture_stderr(void);
 
-/* Sends buf; when the destination is stderr but fd 2 is no longer the
- * stderr the program started with (closed, reused, or /dev/null: a
- * daemonized host), the record goes to syslog so it is never lost and
- * never lands in the program's own descriptor. BINDWATCH_TRACE=off: nothing
- * (returns 0). Returns 0 or -errno. errno is clobbered; callers save it. */
+/* Sends buf; when the destination is stderr but fd 2 is neither the
+ * stderr the program started with nor a log file or pipe the program put
+ * there (closed, reused, /dev/null: a daemonized host), the record goes to
+ * syslog so it never lands in the program's own descriptor; with no syslog
+ * socket, to fd 2 if it is open for writing and not a socket.
+ * BINDWATCH_TRACE=off: nothing (returns 0). Returns 0 or -errno. errno is clobbered; callers save it. */
 int bw_emit(const struct bw_settings *s, const char *buf, size_t len);
 
 /* A bindwatch warning line (bad settings, a file it refused to write):

@@ -350,7 +350,7 @@ struct fd_scan {
 static int fd_entry(const char *name, void *ctx)
 {
 	struct fd_scan *sc = ctx;
-	char link[64], want[40], path[64], buf[512];
+	char link[64], want[40];
 	ssize_t n;
 	int other;
 
@@ -370,6 +370,7 @@ static int fd_entry(const char *name, void *ctx)
 		return 1;
 	}
 	if (strcmp(link, "anon_inode:[eventpoll]") == 0) {
+		char path[64], buf[512];
 		struct epoll_scan es = {sc->fd, other, sc->plan->inode, sc->plan, false};
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", other);
 		bw_read_lines_at(AT_FDCWD, path, buf, sizeof(buf), epoll_lines, &es);
