@@ -340,6 +340,7 @@ static int epoll_lines(const char *p, size_t n, void *ctx)
 
 struct fd_scan {
 	int fd, dirfd;
+	pid_t pid; /* 0: this process */
 	struct bw_twin_plan *plan;
 	struct bw_buf *why;
 	int res;
@@ -357,7 +358,7 @@ static int fd_entry(const char *name, void *ctx)
 	if (name[0] < '0' || name[0] > '9')
 		return 0;
 	other = atoi(name);
-	if (other == sc->fd)
+	if (!sc->pid && other == sc->fd)
 		return 0;
 	n = readlinkat(sc->dirfd, name, link, sizeof(link) - 1);
 	if (n < 0)
@@ -365,11 +366,14 @@ static int fd_entry(const char *name, void *ctx)
 	link[n] = '\0';
 	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)sc->plan->inode);
 	if (strcmp(link, want) == 0) {
-		bw_buf_printf(sc->why, "fd %d shares the socket (dup'ed)", other);
+		if (sc->pid)
+			bw_buf_printf(sc->why, "pid %d (fd %d) shares the socket", (int)sc->pid, other);
+		else
+			bw_buf_printf(sc->why, "fd %d shares the socket (dup'ed)", other);
 		sc->res = -ECANCELED;
 		return 1;
 	}
-	if (strcmp(link, "anon_inode:[eventpoll]") == 0) {
+	if (!sc->pid && strcmp(link, "anon_inode:[eventpoll]") == 0) {
 		char path[64], buf[512];
 		struct epoll_scan es = {sc->fd, other, sc->plan->inode, sc->plan, false};
 		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", other);
@@ -381,6 +385,51 @@ static int fd_entry(const char *name, void *ctx)
 		}
 	}
 	return 0;
+}
+
+/* Another process holding the socket: the parent and the children (what
+ * fork(2) shares, e.g. a pre-fork server) are looked at, where their fd
+ * tables are readable. */
+static int scan_pid(struct fd_scan *sc, pid_t pid)
+{
+	char path[40];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	sc->pid = pid;
+	sc->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sc->dirfd < 0)
+		return 0;
+	bw_dir_each(sc->dirfd, fd_entry, sc);
+	close(sc->dirfd);
+	return sc->res;
+}
+
+static int child_pids(const char *p, size_t n, void *ctx)
+{
+	struct fd_scan *sc = ctx;
+	const char *end = p + n;
+	while (p < end && sc->res == 0) {
+		char *next;
+		long pid = strtol(p, &next, 10);
+		if (next == p)
+			break;
+		if (pid > 0)
+			scan_pid(sc, (pid_t)pid);
+		p = next;
+		while (p < end && (*p == ' ' || *p == '\n'))
+			p++;
+	}
+	return sc->res;
+}
+
+static int scan_relatives(struct fd_scan *sc)
+{
+	char buf[256], path[64];
+	pid_t self = getpid();
+	if (getppid() > 1 && scan_pid(sc, getppid()) < 0)
+		return sc->res;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)self, (int)self);
+	bw_read_lines_at(AT_FDCWD, path, buf, sizeof(buf), child_pids, sc);
+	return sc->res;
 }
 
 int bw_twin_check(int fd, struct bw_twin_plan *plan, struct bw_buf *why)
@@ -415,6 +464,8 @@ int bw_twin_check(int fd, struct bw_twin_plan *plan, struct bw_buf *why)
 		bw_buf_puts(why, "/proc/self/fd could not be read to the end");
 		return -ECANCELED;
 	}
+	if (scan_relatives(&sc) < 0)
+		return sc.res;
 	for (size_t i = 0; i < plan->n_epoll; i++) {
 		/* A disarmed EPOLLONESHOT entry shows no events; EPOLL_CTL_ADD
 		 * would arm it for EPOLLERR|EPOLLHUP. */

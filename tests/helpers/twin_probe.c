@@ -89,6 +89,7 @@ static int ebpf_prog(void)
 }
 
 static int epfd = -1;
+static pid_t child = -1;
 
 /* The option set-up named by mode, on a fresh socket fd. */
 static void setup(int fd)
@@ -336,6 +337,15 @@ int main(int argc, char **argv)
 	} else if (!strcmp(mode, "refuse-dup")) {
 		if (dup(a) < 0)
 			die("dup");
+	} else if (!strcmp(mode, "refuse-fork")) {
+		/* A pre-fork server: a child holds the same socket. */
+		child = fork();
+		if (child < 0)
+			die("fork");
+		if (child == 0) {
+			pause();
+			_exit(0);
+		}
 	} else if (!strcmp(mode, "refuse-reuseport")) {
 		setint(a, SOL_SOCKET, SO_REUSEPORT, 1);
 	} else if (!strcmp(mode, "epoll") || !strcmp(mode, "refuse-oneshot")) {
@@ -361,6 +371,8 @@ int main(int argc, char **argv)
 	lr = listen(a, 16);
 	e = errno;
 	fstat(a, &after);
+	if (child > 0)
+		kill(child, SIGKILL);
 	if (lr < 0) {
 		printf("listen=-1 errno=%d same_socket=%d\n", e,
 		       before.st_ino == after.st_ino && port_of(a) == port);

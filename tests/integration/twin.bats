@@ -179,6 +179,10 @@ refused() {
 	refused refuse-dup "shares the socket"
 }
 
+@test "refused: a child process (fork) still holds the socket" {
+	refused refuse-fork "shares the socket"
+}
+
 @test "refused: SO_REUSEPORT (a reuseport BPF program can't be seen or read back)" {
 	refused refuse-reuseport "SO_REUSEPORT is set"
 }
