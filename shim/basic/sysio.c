@@ -165,15 +165,6 @@ uint64_t bw_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* The kernel's record layout for getdents64(2). */
-struct dirent64_rec {
-	uint64_t d_ino;          /* cppcheck-suppress unusedStructMember */
-	int64_t d_off;           /* cppcheck-suppress unusedStructMember */
-	unsigned short d_reclen;
-	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
-	char d_name[];
-};
-
 int bw_dir_each(int dirfd, int (*cb)(const char *name, void *ctx), void *ctx)
 {
 	char buf[1024] __attribute__((aligned(8)));
@@ -181,7 +172,7 @@ int bw_dir_each(int dirfd, int (*cb)(const char *name, void *ctx), void *ctx)
 	/* getdents64 through syscall(): readdir() allocates its DIR. */
 	while ((n = syscall(SYS_getdents64, dirfd, buf, sizeof(buf))) > 0) {
 		for (long off = 0; off < n;) {
-			const struct dirent64_rec *d = (const void *)(buf + off);
+			const struct bw_dirent64 *d = (const void *)(buf + off);
 			int r = cb(d->d_name, ctx);
 			if (r)
 				return r;

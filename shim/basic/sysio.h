@@ -38,6 +38,15 @@ int bw_copy_from_user(void *dst, const void *src, size_t n);
 /* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
 uint64_t bw_now_ns(void);
 
+/* The kernel's record layout for getdents64(2); only some fields are read. */
+struct bw_dirent64 {
+	uint64_t d_ino;          /* cppcheck-suppress unusedStructMember */
+	int64_t d_off;           /* cppcheck-suppress unusedStructMember */
+	unsigned short d_reclen;
+	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
+	char d_name[];
+};
+
 /* Calls cb with each entry name of the open directory dirfd (getdents64,
  * a 1 KiB buffer on the stack, no allocation) until cb returns non-zero,
  * which is then returned; 0 at the end, or -errno. */

@@ -13,15 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The kernel's record layout for getdents64(2); only some fields are read. */
-struct linux_dirent64 {
-	uint64_t d_ino;          /* cppcheck-suppress unusedStructMember */
-	int64_t d_off;           /* cppcheck-suppress unusedStructMember */
-	unsigned short d_reclen;
-	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
-	char d_name[];
-};
-
 /* getdents64 through syscall(): readdir() allocates its DIR. */
 static long getdents(int fd, char *buf, size_t n)
 {
@@ -89,7 +80,7 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 	atomic_fetch_add(&sc->procs_scanned, 1);
 	while (atomic_load(&sc->left) > 0 && (n = getdents(fdd, dents, sizeof(dents))) > 0) {
 		for (long off = 0; off < n;) {
-			struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+			struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
 			unsigned long fdnum;
 			struct stat st;
 			off += d->d_reclen;
@@ -133,7 +124,7 @@ static void scan_worker(struct scan *sc, unsigned id)
 		lseek(proc_fd, 0, SEEK_SET);
 		while (atomic_load(&sc->left) > 0 && (n = getdents(proc_fd, dents, sizeof(dents))) > 0) {
 			for (long off = 0; off < n && atomic_load(&sc->left) > 0;) {
-				struct linux_dirent64 *d = (struct linux_dirent64 *)(dents + off);
+				struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
 				unsigned long pid;
 				struct stat sb;
 				off += d->d_reclen;

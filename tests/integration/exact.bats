@@ -68,21 +68,10 @@ except OSError as e:
 
 @test "port 0 is never remapped: *=next with the ephemeral range exhausted fails as without the shim" {
 	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
-	capture eph unshare -n sh -c 'ip link set lo up &&
-		echo "40000 40001" >/proc/sys/net/ipv4/ip_local_port_range && exec "$@"' sh \
-		"$PYTHON3" -c 'import os, socket, subprocess, sys
-held = []
-for _ in range(2):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1)
-    held.append(s)
-print("held=%d" % len(held), flush=True)
-env = dict(os.environ, LD_PRELOAD=sys.argv[2], BINDWATCH_FORMAT="json", BINDWATCH_STACK="0",
-           BINDWATCH_REMAP="*=next")
-sys.exit(subprocess.run([sys.executable, "-c", sys.argv[1], "0"], env=env).returncode)' "$PY_MOVED" "$PRELOAD"
-	grep -q '^held=2' "$T/eph.out" || skip "could not set up the namespace: $(cat "$T/eph.err")"
-	assert_eq "program" "$(cat "$T/eph.out")" "$(printf 'held=2\nbind=-1 errno=98')"
+	capture eph with_exhausted_ports LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
+		BINDWATCH_REMAP='*=next' -- "$PYTHON3" -c "$PY_MOVED" 0
+	grep -q '^held=' "$T/eph.out" || skip "could not set up the namespace: $(cat "$T/eph.err")"
+	assert_eq "program" "$(cat "$T/eph.out")" "$(printf 'held=40000,40001\nbind=-1 errno=98')"
 	assert_eq "record" "$(jone "$T/eph.err" '[.cause, .remap] | map(tostring) | @tsv')" \
 		"$(printf 'ephemeral_exhausted\tnull')"
 }
