@@ -18,6 +18,7 @@
 #include "respond/failure.h"
 #include "lookup/procinfo.h"
 #include "report/ratelimit.h"
+#include "onstack.h"
 #include "real.h"
 #include "respond/remap.h"
 #include "report/report.h"
@@ -108,18 +109,47 @@ static bool active(void)
 	       (settings.trace != BW_TRACE_OFF || settings.remap || settings.unix_stale_unlink);
 }
 
-/* mmap, not malloc: async-signal-safe and independent of the host's
- * allocator state (we may have interrupted malloc itself). */
-static struct bw_failure_arena *arena_get(void)
+/* The failure path's own stack (onstack.h): mapped with the arena as
+ * [guard page][stack][struct bw_failure_arena], so an overflow faults on
+ * the guard instead of writing over anything. The path's peak is about
+ * 50 KiB (socket table and directory buffers, the unwinder). */
+#define BW_ARENA_STACK ((size_t)256 * 1024)
+
+struct arena_call {
+	int (*fn)(struct bw_failure_arena *a, void *ctx);
+	struct bw_failure_arena *a;
+	void *ctx;
+};
+
+static int arena_entry(void *p)
 {
-	void *p = mmap(NULL, sizeof(struct bw_failure_arena), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	struct arena_call *call = p;
+	return call->fn(call->a, call->ctx);
 }
 
-static void arena_put(struct bw_failure_arena *a)
+/* Runs fn(a fresh zeroed arena, ctx) on the arena's stack and returns
+ * its result in *ret; false when the mapping failed (fn did not run).
+ * mmap, not malloc: async-signal-safe and independent of the host's
+ * allocator state (we may have interrupted malloc itself). */
+static bool with_arena(int (*fn)(struct bw_failure_arena *a, void *ctx), void *ctx, int *ret)
 {
-	munmap(a, sizeof(*a));
+	size_t page = (size_t)getauxval(AT_PAGESZ);
+	size_t size, total;
+	struct arena_call call = {.fn = fn, .ctx = ctx};
+	char *m;
+
+	if (page == 0)
+		page = 4096;
+	size = (sizeof(struct bw_failure_arena) + page - 1) / page * page;
+	total = page + BW_ARENA_STACK + size;
+	m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return false;
+	mprotect(m, page, PROT_NONE); /* the guard; without it we still run */
+	call.a = (struct bw_failure_arena *)(m + page + BW_ARENA_STACK);
+	*ret = bw_on_stack(arena_entry, &call, m + page + BW_ARENA_STACK);
+	munmap(m, total);
+	return true;
 }
 
 static void emit(const char *buf, size_t n, void *ctx)
@@ -174,10 +204,12 @@ static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa
 
 /* The failing call, for the callbacks of the shared failure path. */
 struct failing {
+	const char *call;          /* "bind" or "listen" */
 	int fd;
 	const struct sockaddr *sa; /* NULL: listen */
 	socklen_t len;
 	int backlog;
+	int err;
 };
 
 static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen_t len,
@@ -212,26 +244,26 @@ static const struct bw_failure_ops ops = {
 	.emit = emit,
 };
 
+static int conflict_on_arena(struct bw_failure_arena *a, void *ctx)
+{
+	struct failing *k = ctx;
+	bw_failure_begin(a, k->call, getpid(), k->fd, k->err);
+	return bw_failure_handle(a, &settings, k->fd, k->sa, k->len, &ops, k);
+}
+
 /* The failure path shared by bind and listen. Returns 0 when a remap made
  * the call succeed. */
 static int conflict(const char *call, int fd, const struct sockaddr *sa, socklen_t len,
 		    int backlog, int err)
 {
-	struct failing k = {fd, sa, len, backlog};
-	struct bw_failure_arena *a;
+	struct failing k = {call, fd, sa, len, backlog, err};
 	int res;
 
 	if (busy || !active())
 		return -err;
 	busy = 1;
-	a = arena_get();
-	if (!a) {
-		busy = 0;
-		return -err;
-	}
-	bw_failure_begin(a, call, getpid(), fd, err);
-	res = bw_failure_handle(a, &settings, fd, sa, len, &ops, &k);
-	arena_put(a);
+	if (!with_arena(conflict_on_arena, &k, &res))
+		res = -err;
 	busy = 0;
 	return res;
 }
@@ -262,33 +294,57 @@ int bw_hook_listen_failed(int fd, int backlog, int r, int entry_errno)
 	return outcome("listen", fd, NULL, 0, backlog, r, entry_errno);
 }
 
+/* A successful call, for the trace record. */
+struct traced {
+	const char *call;
+	int fd;
+	const struct sockaddr *sa;
+	socklen_t len;
+	int r;
+};
+
+static int trace_on_arena(struct bw_failure_arena *a, void *ctx)
+{
+	const struct traced *k = ctx;
+	struct bw_trace_event *t = &a->t;
+	bw_diag_trace_socket(t, k->fd, k->sa, k->len);
+	t->call = k->call;
+	t->pid = getpid();
+	bw_proc_comm(t->pid, t->comm, sizeof(t->comm));
+	t->fd = k->fd;
+	t->result = k->r;
+	t->time = time(NULL);
+	t->have_frame = bw_unwind_capture(&t->frame, 1, (const void *)trace_on_arena, NULL) == 1;
+	emit(a->report, bw_report_trace(settings.format, t, a->report, sizeof(a->report)), NULL);
+	return 0;
+}
+
 /* BINDWATCH_TRACE=all: one line per successful call. */
 static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t len, int r)
 {
-	struct bw_failure_arena *a;
-	struct bw_trace_event *t;
-	char line[2048];
+	struct traced k = {call, fd, sa, len, r};
+	int ignored;
 
 	if (busy || !(flags_now() & FLAG_TRACE))
 		return;
 	busy = 1;
-	a = arena_get();
-	if (!a) {
-		busy = 0;
-		return;
-	}
-	t = &a->t;
-	bw_diag_trace_socket(t, fd, sa, len);
-	t->call = call;
-	t->pid = getpid();
-	bw_proc_comm(t->pid, t->comm, sizeof(t->comm));
-	t->fd = fd;
-	t->result = r;
-	t->time = time(NULL);
-	t->have_frame = bw_unwind_capture(&t->frame, 1, (const void *)trace, NULL) == 1;
-	emit(line, bw_report_trace(settings.format, t, line, sizeof(line)), NULL);
-	arena_put(a);
+	with_arena(trace_on_arena, &k, &ignored);
 	busy = 0;
+}
+
+/* An always-mode move, for its record. */
+struct moved {
+	const struct bw_rule *rule;
+	const struct bw_addr *want;
+	int fd, to;
+};
+
+static int moved_on_arena(struct bw_failure_arena *a, void *ctx)
+{
+	const struct moved *k = ctx;
+	bw_failure_begin(a, "bind", getpid(), k->fd, 0);
+	bw_failure_moved(a, &settings, k->rule, k->want, k->to, &ops, NULL);
+	return 0;
 }
 
 /* BINDWATCH_REMAP_MODE=always: a fixed rule (PORT, +N) moves the bind even
@@ -297,9 +353,9 @@ static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct sockaddr_storage moved, asked;
 	const struct bw_rule *rule;
-	struct bw_failure_arena *a;
 	struct bw_addr want;
-	int to;
+	struct moved k;
+	int to, ignored;
 
 	/* The kernel has not looked at sa yet: read it the way it would (a bad
 	 * pointer is EFAULT from the real bind, never a SIGSEGV here). */
@@ -310,14 +366,10 @@ static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
 	if (!bw_failure_always_target(&settings, fd, sa, len, &want, &rule, &moved, &to) ||
 	    bw_real_bind()(fd, (const struct sockaddr *)&moved, len) < 0)
 		return false; /* no rule, or its target is taken: bind as asked */
-	a = arena_get();
-	if (a) {
-		busy = 1;
-		bw_failure_begin(a, "bind", getpid(), fd, 0);
-		bw_failure_moved(a, &settings, rule, &want, to, &ops, NULL);
-		arena_put(a);
-		busy = 0;
-	}
+	k = (struct moved){rule, &want, fd, to};
+	busy = 1;
+	with_arena(moved_on_arena, &k, &ignored);
+	busy = 0;
 	trace("bind", fd, (const struct sockaddr *)&moved, len, 0);
 	return true;
 }

@@ -2,11 +2,15 @@
  * address ("bindwatch who PORT"). See bindwatch(1). */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -85,6 +89,45 @@ struct env_opt {
 	const char *val;
 };
 
+/* The loader ignores LD_PRELOAD (any name with a '/') in a program that
+ * runs in secure-execution mode (ld.so(8), AT_SECURE in getauxval(3)): the
+ * kernel sets it when execve() changes the effective uid or gid (a
+ * set-user-ID or set-group-ID file not on a nosuid mount) or, for a
+ * caller whose real uid is not 0, grants file capabilities
+ * (security/commoncap.c, cap_bprm_creds_from_file()). One line says so
+ * and what to do instead; nothing else changes. */
+static void secure_exec_notice(const char *cmd)
+{
+	char file[PATH_MAX], what[160], instead[160];
+	struct statvfs vfs;
+	struct stat st;
+
+	if (bw_command_path(cmd, file, sizeof(file)) < 0 || stat(file, &st) < 0 ||
+	    (statvfs(file, &vfs) == 0 && (vfs.f_flag & ST_NOSUID)))
+		return;
+	if ((st.st_mode & S_ISUID) && st.st_uid != getuid()) {
+		snprintf(what, sizeof(what), "is set-user-ID (owner uid %u)", (unsigned)st.st_uid);
+		snprintf(instead, sizeof(instead), "run it as uid %u", (unsigned)st.st_uid);
+	} else if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) &&
+		   st.st_gid != getgid()) {
+		const struct group *g = getgrgid(st.st_gid);
+		snprintf(what, sizeof(what), "is set-group-ID (group %s, gid %u)", g ? g->gr_name : "?",
+			 (unsigned)st.st_gid);
+		snprintf(instead, sizeof(instead), "run it with real gid %u (setpriv --regid %u)",
+			 (unsigned)st.st_gid, (unsigned)st.st_gid);
+	} else if (getuid() != 0 && getxattr(file, "security.capability", NULL, 0) > 0) {
+		snprintf(what, sizeof(what), "has file capabilities (security.capability)");
+		snprintf(instead, sizeof(instead), "run it as root");
+	} else {
+		return;
+	}
+	fprintf(stderr,
+		"bindwatch: %s %s: the loader ignores LD_PRELOAD there (secure execution), so its"
+		" bind()/listen() go unwatched; use --supervise (it then runs without that"
+		" privilege), or %s\n",
+		file, what, instead);
+}
+
 static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	       bool supervise)
 {
@@ -103,6 +146,7 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	kind = bw_command_kind(argv[0]);
 	if (kind > 0)
 		return bw_supervise(argv, kind);
+	secure_exec_notice(argv[0]);
 	r = find_shim(shim, sizeof(shim));
 	if (r < 0) {
 		fprintf(stderr, "bindwatch: cannot find libbindwatch.so (%s): %s\n", shim,

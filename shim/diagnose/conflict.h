@@ -11,6 +11,7 @@
 #include "basic/addr.h"
 #include "diagnose/cause.h"
 #include "diagnose/overlap.h"
+#include "diagnose/relation.h"
 #include "lookup/owner.h"
 #include "lookup/procinfo.h"
 #include "policy/settings.h"
@@ -18,18 +19,46 @@
 #include "stack/unwind.h"
 
 #define BW_HOLDERS_MAX 32
-#define BW_HINT_MAX 640
+#define BW_HINT_MAX 1024
+#define BW_HITS_MAX 1024   /* (process, socket) pairs kept; more are counted */
+#define BW_PROCS_MAX 64    /* distinct holder processes described in full */
 
 enum bw_unix_file { BW_UNIX_FILE_NA = 0, BW_UNIX_FILE_MISSING, BW_UNIX_FILE_SOCKET,
 		    BW_UNIX_FILE_OTHER };
 
+/* One process that has a holder socket open. */
+struct bw_holder_proc {
+	pid_t pid;
+	int fd;
+	int proc;                 /* index into bw_conflict.procs; -1: not described */
+	signed char inherited;    /* 1: its parent has the same socket open; -1: can't tell */
+	pid_t inherited_from;     /* that parent */
+	signed char across_exec;  /* inherited and then execve()d: 1, 0 (fork only), -1 can't tell */
+};
+
+/* One distinct process among the holders. */
+struct bw_process {
+	struct bw_proc proc;
+	bool have_proc;
+	bool have_exe;
+	dev_t exe_dev;            /* stat() of /proc/<pid>/exe */
+	ino_t exe_ino;
+	unsigned long long startstack;  /* 0: hidden (bw_proc_startstack) */
+	enum bw_relation relation;  /* to the failing process */
+	bool same_exe;              /* runs the failing process's executable */
+};
+
 struct bw_holder {
 	struct bw_sock sock;
 	enum bw_overlap overlap;
+	/* The process to act on first (the oldest that did not get the socket
+	 * from its parent); all of them in c->hprocs[first_proc..+n_procs). */
 	pid_t pid;                /* 0: the process could not be found or seen */
 	int fd;
 	bool have_proc;
 	struct bw_proc proc;
+	size_t first_proc, n_procs;
+	size_t similar;           /* sockets of its kind left out of the full table */
 	signed char reuseaddr;    /* the holder's SO_REUSEADDR / SO_REUSEPORT: */
 	signed char reuseport;    /* 1 set, 0 not, -1 unknown (not ours to peek) */
 	enum bw_cause cause;
@@ -66,6 +95,12 @@ struct bw_conflict {
 	size_t n_matching;        /* sockets that matched, including any beyond the cap */
 	struct bw_holder holders[BW_HOLDERS_MAX];
 	struct bw_owner_stats scan;
+	struct bw_owner_hit hits[BW_HITS_MAX];  /* the owner scan's raw answer */
+	size_t n_hits;
+	size_t n_hprocs, hprocs_dropped;       /* processes beyond BW_HITS_MAX: counted */
+	struct bw_holder_proc hprocs[BW_HITS_MAX];
+	size_t n_procs;
+	struct bw_process procs[BW_PROCS_MAX];
 	unsigned scan_workers;    /* threads for the owner scan; 0/1 in the shim */
 	int table_errno;          /* reading the socket table failed */
 	bool table_from_proc;     /* sock_diag failed: read from /proc/net */

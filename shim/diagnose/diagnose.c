@@ -120,6 +120,17 @@ static int holder_rank(const struct bw_sock *s)
 	return 3; /* TIME_WAIT and other orphans */
 }
 
+/* A socket left out (the table is full) still counts toward a kept one of
+ * its kind, so a report can say "300 TIME-WAIT" in one line. */
+static void count_similar(struct bw_conflict *c, const struct bw_sock *s, size_t n, size_t skip)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (i != skip && bw_sock_same_kind(&c->holders[i].sock, s)) {
+			c->holders[i].similar += n;
+			return;
+		}
+}
+
 static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap ov)
 {
 	struct bw_holder *h;
@@ -132,9 +143,12 @@ static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap
 		for (size_t i = 1; i < c->n_holders; i++)
 			if (holder_rank(&c->holders[i].sock) > holder_rank(&c->holders[worst].sock))
 				worst = i;
-		if (holder_rank(&c->holders[worst].sock) <= rank)
+		if (holder_rank(&c->holders[worst].sock) <= rank) {
+			count_similar(c, s, 1, BW_HOLDERS_MAX);
 			return;
+		}
 		h = &c->holders[worst];
+		count_similar(c, &h->sock, 1 + h->similar, worst);
 	}
 	memset(h, 0, sizeof(*h));
 	h->sock = *s;
@@ -298,53 +312,26 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 	}
 }
 
-/* The BPF iterator answers for every task at once; whatever it could not
- * place (a pid in another namespace, no privilege, old kernel) goes to the
- * /proc scan. */
+/* Every process holding each socket. The BPF iterator answers for every
+ * task at once; when it could not place some socket (a pid in another
+ * namespace, no privilege, old kernel), the /proc scan looks for all of
+ * them again (a (pid, fd) found twice is kept once). */
 static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
 			pid_t self_pid, uint64_t deadline_ns)
 {
-	struct bw_owner_query rest;
-	size_t map[BW_OWNER_MAX] = {0};
-	long r = -ENOTSUP;
+	size_t want = 0;
 
-	size_t want = 0, quick;
 	for (size_t i = 0; i < q->n; i++)
 		want += q->inode[i] != 0;
-	/* Daemons run under their own uid: a look at that uid's few processes
-	 * (and at ourselves) usually settles it in a millisecond or two. */
-	quick = bw_owner_find_quick(proc_root, self_pid, q, 16, &c->scan);
-	if (quick == want)
-		return;
 	if (extras.owner_find && bpf_allowed && strcmp(proc_root, "/proc") == 0 && geteuid() == 0) {
-		struct bw_owner_query left = *q;
-		r = extras.owner_find(&left);
+		long r = extras.owner_find(q);
 		if (r >= 0) {
 			c->scan.via_bpf = true;
-			for (size_t i = 0; i < q->n; i++)
-				if (q->pid[i] == 0 && left.pid[i] != 0) {
-					q->pid[i] = left.pid[i];
-					q->fd[i] = left.fd[i];
-					quick++;
-				}
-			if (quick == want)
+			if ((size_t)r == want)
 				return;
 		}
 	}
-	rest.n = 0;
-	for (size_t i = 0; i < q->n; i++) {
-		if (q->pid[i] != 0 || q->inode[i] == 0)
-			continue;
-		map[rest.n] = i;
-		rest.inode[rest.n] = q->inode[i];
-		rest.uid[rest.n] = q->uid[i];
-		rest.n++;
-	}
-	bw_owner_find_parallel(proc_root, self_pid, &rest, deadline_ns, &c->scan, c->scan_workers);
-	for (size_t j = 0; j < rest.n; j++) {
-		q->pid[map[j]] = rest.pid[j];
-		q->fd[map[j]] = rest.fd[j];
-	}
+	bw_owner_find_parallel(proc_root, self_pid, q, deadline_ns, &c->scan, c->scan_workers);
 }
 
 void bw_diag_use_settings(const struct bw_settings *s)
@@ -372,20 +359,28 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			read_tables(c, proc_root);
 	}
 
-	q.n = 0;
+	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
 		q.inode[q.n] = c->holders[i].sock.inode;
 		q.uid[q.n] = c->holders[i].sock.uid;
 		q.n++;
 	}
+	/* Every process that has a holder socket open, not just the first. */
+	q.hits = c->hits;
+	q.hits_cap = BW_HITS_MAX;
 	if (q.n > 0)
 		find_owners(c, &q, proc_root, self_pid, deadline_ns);
+	c->n_hits = q.n_hits;
+	c->hprocs_dropped = q.hits_dropped;
+	bw_relation_fill(c, proc_root);
 	for (size_t i = 0; i < c->n_holders; i++) {
 		struct bw_holder *h = &c->holders[i];
-		h->pid = q.pid[i];
-		h->fd = q.fd[i];
-		if (h->pid > 0 && bw_proc_info(proc_root, h->pid, &h->proc) == 0)
-			h->have_proc = true;
+		if (h->n_procs == 0 && q.pid[i] > 0) {
+			/* Its hits did not fit: the first holder found, at least. */
+			h->pid = q.pid[i];
+			h->fd = q.fd[i];
+			h->have_proc = bw_proc_info(proc_root, h->pid, &h->proc) == 0;
+		}
 		peek_options(h, self_pid);
 	}
 	if (c->pid > 0) {
@@ -398,4 +393,5 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		}
 	}
 	bw_classify(c);
+	bw_relation_hint(c);
 }

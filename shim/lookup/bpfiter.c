@@ -152,6 +152,18 @@ struct hit {
 	uint64_t ino;
 };
 
+/* Every (pid, fd) once: the iterator visits a thread with its own file
+ * table as a task of its own, under the same tgid. */
+static void add_hit(struct bw_owner_query *q, size_t i, pid_t pid, int fd)
+{
+	if (bw_owner_hit_known(q, q->n_hits, i, pid, fd))
+		return;
+	if (q->n_hits < q->hits_cap)
+		q->hits[q->n_hits++] = (struct bw_owner_hit){.slot = (uint32_t)i, .pid = pid, .fd = fd};
+	else
+		q->hits_dropped++;
+}
+
 /* Records a hit if /proc agrees: the pid is ours to name and the fd still
  * holds that socket. */
 static void record(struct bw_owner_query *q, const struct hit *h, long *found)
@@ -161,12 +173,17 @@ static void record(struct bw_owner_query *q, const struct hit *h, long *found)
 	snprintf(path, sizeof(path), "/proc/%u/fd/%u", h->tgid, h->fd);
 	if (stat(path, &st) < 0 || st.st_ino != h->ino || !S_ISSOCK(st.st_mode))
 		return;
-	for (size_t i = 0; i < q->n; i++)
-		if (q->inode[i] == h->ino && q->pid[i] == 0) {
+	for (size_t i = 0; i < q->n; i++) {
+		if (q->inode[i] != h->ino)
+			continue;
+		if (q->hits)
+			add_hit(q, i, (pid_t)h->tgid, (int)h->fd);
+		if (q->pid[i] == 0) {
 			q->pid[i] = (pid_t)h->tgid;
 			q->fd[i] = (int)h->fd;
 			(*found)++;
 		}
+	}
 }
 
 long bw_bpf_owner_find(struct bw_owner_query *q)

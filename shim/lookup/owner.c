@@ -46,6 +46,9 @@ struct scan {
 	atomic_uint procs_scanned, procs_unreadable, fds_checked;
 	int last_pass;            /* 0: only the wanted uids' processes */
 	unsigned max_procs;       /* 0: no limit */
+	bool all;                 /* q->hits: every holder, not the first */
+	size_t hits_base;         /* q->hits[0..hits_base) came from earlier scans */
+	atomic_size_t next_hit;   /* next free q->hits slot (may pass hits_cap) */
 };
 
 /* Claims inode slot i for (pid, fd) unless another thread got there first. */
@@ -58,6 +61,28 @@ static void claim(struct scan *sc, size_t i, pid_t pid, int fd)
 		atomic_fetch_sub(&sc->left, 1);
 		atomic_fetch_add(&sc->found, 1);
 	}
+}
+
+bool bw_owner_hit_known(const struct bw_owner_query *q, size_t upto, size_t slot, pid_t pid,
+			int fd)
+{
+	for (size_t k = 0; k < upto; k++)
+		if (q->hits[k].pid == pid && q->hits[k].fd == fd && q->hits[k].slot == slot)
+			return true;
+	return false;
+}
+
+/* Appends (pid, fd) for inode slot i unless an earlier scan already has
+ * it (this scan visits each process once, so only those can repeat). */
+static void add_hit(struct scan *sc, size_t i, pid_t pid, int fd)
+{
+	struct bw_owner_query *q = sc->q;
+	size_t k;
+	if (bw_owner_hit_known(q, sc->hits_base, i, pid, fd))
+		return;
+	k = atomic_fetch_add(&sc->next_hit, 1);
+	if (k < q->hits_cap)
+		q->hits[k] = (struct bw_owner_hit){.slot = (uint32_t)i, .pid = pid, .fd = fd};
 }
 
 /* Checks every fd of one process. stat() through /proc/<pid>/fd/N follows
@@ -89,10 +114,15 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 			checked++;
 			if (fstatat(fdd, d->d_name, &st, 0) < 0 || !S_ISSOCK(st.st_mode))
 				continue;
-			for (size_t i = 0; i < sc->q->n; i++)
-				if (sc->q->inode[i] == st.st_ino &&
-				    __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0)
-					claim(sc, i, pid, parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1);
+			for (size_t i = 0; i < sc->q->n; i++) {
+				int fd = parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1;
+				if (sc->q->inode[i] != st.st_ino)
+					continue;
+				if (sc->all)
+					add_hit(sc, i, pid, fd);
+				if (__atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0)
+					claim(sc, i, pid, fd);
+			}
 		}
 	}
 	atomic_fetch_add(&sc->fds_checked, checked);
@@ -102,8 +132,8 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 static bool wanted_uid(struct scan *sc, uid_t uid)
 {
 	for (size_t i = 0; i < sc->q->n; i++)
-		if (sc->q->inode[i] && __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0 &&
-		    sc->q->uid[i] == uid)
+		if (sc->q->inode[i] && sc->q->uid[i] == uid &&
+		    (sc->all || __atomic_load_n(&sc->q->pid[i], __ATOMIC_ACQUIRE) == 0))
 			return true;
 	return false;
 }
@@ -200,6 +230,16 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 		if (q->inode[i] != 0)
 			left++;
 	}
+	/* Looking for every holder, finding one of each is no reason to stop. */
+	sc.all = q->hits != NULL;
+	if (sc.all) {
+		if (q->n_hits > q->hits_cap)
+			q->n_hits = q->hits_cap;
+		sc.hits_base = q->n_hits;
+		atomic_store(&sc.next_hit, q->n_hits);
+		if (left > 0)
+			left = SIZE_MAX / 2;
+	}
 	atomic_store(&sc.left, left);
 	if (first > 0 && left > 0) {
 		int proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -229,6 +269,11 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 		scan_worker(&sc, 0);
 		for (unsigned w = 1; w <= started; w++)
 			pthread_join(tids[w], NULL);
+	}
+	if (sc.all) {
+		size_t next = atomic_load(&sc.next_hit);
+		q->n_hits = next < q->hits_cap ? next : q->hits_cap;
+		q->hits_dropped += next - q->n_hits;
 	}
 	if (stats) {
 		/* This scan's counts; via_bpf is the caller's to keep. */

@@ -9,12 +9,28 @@
 
 #define BW_OWNER_MAX 64 /* inodes looked up at once */
 
+/* One process that has one of the wanted sockets open. */
+struct bw_owner_hit {
+	uint32_t slot;                /* index into bw_owner_query.inode */
+	pid_t pid;
+	int fd;
+};
+
 struct bw_owner_query {
 	size_t n;
 	uint64_t inode[BW_OWNER_MAX];
 	uint32_t uid[BW_OWNER_MAX];   /* socket owner uid: its processes are tried first */
 	pid_t pid[BW_OWNER_MAX];      /* out: 0 when not found */
 	int fd[BW_OWNER_MAX];         /* out */
+	/* Every holder, not just the first: when hits is set (the caller's
+	 * storage, hits_cap entries), the scan visits every process until the
+	 * deadline and appends one hit per (pid, fd) holding a wanted inode
+	 * (a socket shared after fork() is open in several processes). Hits
+	 * past hits_cap are only counted. pid[]/fd[] still name the first. */
+	struct bw_owner_hit *hits;
+	size_t hits_cap;
+	size_t n_hits;                /* in/out: kept hits (earlier ones are kept) */
+	size_t hits_dropped;          /* out: found beyond hits_cap */
 };
 
 struct bw_owner_stats {
@@ -26,8 +42,9 @@ struct bw_owner_stats {
 };
 
 /* Resolves every inode in q; pid 'first' (e.g. the caller itself) is tried
- * before anyone else. Stops as soon as all are found or when deadline_ns
- * (CLOCK_MONOTONIC, 0 = none) passes. Returns how many were found. */
+ * before anyone else. Stops as soon as all are found (with q->hits: once
+ * every process was visited) or when deadline_ns (CLOCK_MONOTONIC, 0 =
+ * none) passes. Returns how many inodes were found. */
 size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
 		     uint64_t deadline_ns, struct bw_owner_stats *stats);
 
@@ -42,3 +59,6 @@ size_t bw_owner_find_quick(const char *proc_root, pid_t first, struct bw_owner_q
 size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,
 			      uint64_t deadline_ns, struct bw_owner_stats *stats, unsigned workers);
 
+/* Whether q->hits[0..upto) already has (slot, pid, fd). */
+bool bw_owner_hit_known(const struct bw_owner_query *q, size_t upto, size_t slot, pid_t pid,
+			int fd);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/sysio.h"
@@ -108,6 +109,71 @@ void bw_proc_comm(pid_t pid, char *buf, size_t size)
 		buf[0] = '\0';
 	else if (n > 0 && buf[n - 1] == '\n')
 		buf[n - 1] = '\0';
+}
+
+int bw_proc_stat_field(const char *buf, int field, unsigned long long *ret)
+{
+	/* Fields after comm are separated by single spaces (proc(5)). */
+	const char *p = strrchr(buf, ')');
+	if (!p || field < 4)
+		return -EINVAL;
+	p++;
+	for (int f = 3; f <= field; f++) {
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			return -EINVAL;
+		if (f == field) {
+			char *end;
+			*ret = strtoull(p, &end, 10);
+			return end == p ? -EINVAL : 0;
+		}
+		p += strcspn(p, " ");
+	}
+	return -EINVAL;
+}
+
+unsigned long long bw_proc_startstack(const char *proc_root, pid_t pid)
+{
+	char path[256], buf[1024];
+	unsigned long long v = 0;
+
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, (int)pid);
+	if (bw_read_file_at(AT_FDCWD, path, buf, sizeof(buf)) <= 0 ||
+	    bw_proc_stat_field(buf, 28, &v) < 0)
+		return 0;
+	return v;
+}
+
+int bw_proc_ppid(const char *proc_root, pid_t pid, pid_t *ret_ppid)
+{
+	char path[256], buf[1024];
+	unsigned long long v;
+	ssize_t n;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/%d/stat", proc_root, (int)pid);
+	n = bw_read_file_at(AT_FDCWD, path, buf, sizeof(buf));
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	r = bw_proc_stat_field(buf, 4, &v);
+	if (r < 0)
+		return r;
+	*ret_ppid = (pid_t)v;
+	return 0;
+}
+
+int bw_proc_exe_id(const char *proc_root, pid_t pid, dev_t *ret_dev, ino_t *ret_ino)
+{
+	char path[256];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
+	if (stat(path, &st) < 0)
+		return -errno;
+	*ret_dev = st.st_dev;
+	*ret_ino = st.st_ino;
+	return 0;
 }
 
 static void read_uid(int dfd, struct bw_proc *pr)

@@ -48,5 +48,22 @@ void bw_proc_cgroup_identity(const char *cgroup, char *unit, size_t unit_size, c
 /* Boot time (seconds since the epoch) from <proc_root>/stat's btime. */
 time_t bw_proc_boot_time(const char *proc_root);
 
+/* Field number 'field' (proc(5) numbering, >= 4) of a /proc/<pid>/stat
+ * text as a number. 0 or -EINVAL. */
+int bw_proc_stat_field(const char *buf, int field, unsigned long long *ret);
+
+/* The parent pid of pid from <proc_root>/<pid>/stat. 0 or -errno. */
+int bw_proc_ppid(const char *proc_root, pid_t pid, pid_t *ret_ppid);
+
+/* startstack (field 28) of pid: where its main stack begins. A fork()ed
+ * child keeps its parent's; execve() maps a new one (randomised by ASLR).
+ * 0 when hidden (the kernel shows it only with ptrace read access). */
+unsigned long long bw_proc_startstack(const char *proc_root, pid_t pid);
+
+/* Device and inode of the file pid executes (stat() through
+ * <proc_root>/<pid>/exe; needs ptrace read access: our uid, or root).
+ * 0 or -errno. */
+int bw_proc_exe_id(const char *proc_root, pid_t pid, dev_t *ret_dev, ino_t *ret_ino);
+
 /* /proc/<pid>/comm without its '\n' into buf ("" when unreadable). */
 void bw_proc_comm(pid_t pid, char *buf, size_t size);

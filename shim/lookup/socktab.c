@@ -282,6 +282,16 @@ const char *bw_tcp_state_name(int state)
 	return names[state];
 }
 
+bool bw_sock_same_kind(const struct bw_sock *a, const struct bw_sock *b)
+{
+	const struct bw_addr *x = &a->local, *y = &b->local;
+	return x->family == y->family && x->proto == y->proto && x->port == y->port &&
+	       memcmp(x->ip, y->ip, sizeof(x->ip)) == 0 && x->abstract == y->abstract &&
+	       x->path_len == y->path_len && memcmp(x->path, y->path, x->path_len) == 0 &&
+	       a->state == b->state && a->listening == b->listening && a->uid == b->uid &&
+	       a->v6only == b->v6only && (a->inode == 0) == (b->inode == 0);
+}
+
 bool bw_unix_owns(const struct bw_sock *s)
 {
 	return s->local.family == AF_UNIX &&

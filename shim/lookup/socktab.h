@@ -72,6 +72,11 @@ extern int bw_sockdiag_disabled;
 
 const char *bw_tcp_state_name(int state);
 
+/* Sockets of one kind, as a report folds them: the same local address and
+ * protocol, state, owner uid and IPV6_V6ONLY (TIME-WAIT leftovers of one
+ * port; SO_REUSEPORT listeners of one program). */
+bool bw_sock_same_kind(const struct bw_sock *a, const struct bw_sock *b);
+
 /* An AF_UNIX socket that owns the address it carries: a listener, a
  * socket bound but not connected (not listening yet, or a datagram
  * receiver) or any bound datagram socket. A connected stream socket only

@@ -51,30 +51,141 @@ static void finish(struct bw_buf *b)
 	}
 }
 
-static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h)
+/* Holders a report folds into one line: sockets of one kind held by the
+ * same process to act on first (or by none), blocking for the same reason. */
+static bool same_group(const struct bw_holder *a, const struct bw_holder *b)
 {
+	return bw_sock_same_kind(&a->sock, &b->sock) && a->pid == b->pid &&
+	       a->overlap == b->overlap && a->cause == b->cause && a->reuseaddr == b->reuseaddr &&
+	       a->reuseport == b->reuseport;
+}
+
+/* Whether holder i starts its group (no earlier holder folds it). */
+static bool group_leader(const struct bw_conflict *c, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (same_group(&c->holders[j], &c->holders[i]))
+			return false;
+	return true;
+}
+
+/* What a group of sockets led by holder i holds together. */
+struct group {
+	size_t sockets;           /* kept ones plus the similar ones left out */
+	long timer_ms;            /* the longest TIME-WAIT timer */
+	size_t others;            /* distinct processes besides the one to act on first */
+	bool forked;              /* every other one got the socket from its parent by fork() */
+	pid_t pids[8];            /* the first few of them */
+};
+
+static bool pid_seen(const struct bw_conflict *c, size_t lead, size_t upto_holder, size_t upto_k,
+		     pid_t pid)
+{
+	for (size_t j = lead; j <= upto_holder; j++) {
+		const struct bw_holder *g = &c->holders[j];
+		if (!same_group(g, &c->holders[lead]))
+			continue;
+		for (size_t k = 0; k < g->n_procs && (j < upto_holder || k < upto_k); k++)
+			if (c->hprocs[g->first_proc + k].pid == pid)
+				return true;
+	}
+	return false;
+}
+
+static void group_of(const struct bw_conflict *c, size_t lead, struct group *g)
+{
+	const struct bw_holder *l = &c->holders[lead];
+	memset(g, 0, sizeof(*g));
+	g->forked = true;
+	for (size_t j = lead; j < c->n_holders; j++) {
+		const struct bw_holder *h = &c->holders[j];
+		if (!same_group(h, l))
+			continue;
+		g->sockets += 1 + h->similar;
+		if (h->sock.timer_ms > g->timer_ms)
+			g->timer_ms = h->sock.timer_ms;
+		for (size_t k = 0; k < h->n_procs; k++) {
+			const struct bw_holder_proc *hp = &c->hprocs[h->first_proc + k];
+			if (hp->pid == l->pid || pid_seen(c, lead, j, k, hp->pid))
+				continue;
+			if (g->others < sizeof(g->pids) / sizeof(g->pids[0]))
+				g->pids[g->others] = hp->pid;
+			g->others++;
+			if (hp->inherited != 1 || hp->across_exec == 1)
+				g->forked = false;
+		}
+	}
+}
+
+/* " + 32 workers (pids 101, 102, ...)" */
+static void text_others(struct bw_buf *b, const struct group *g)
+{
+	size_t shown = sizeof(g->pids) / sizeof(g->pids[0]);
+	if (!g->others)
+		return;
+	if (g->others < shown)
+		shown = g->others;
+	bw_buf_printf(b, " + %zu %s%s (pid%s", g->others, g->forked ? "worker" : "other process",
+		      g->others == 1 ? "" : g->forked ? "s" : "es", g->others == 1 ? "" : "s");
+	for (size_t i = 0; i < shown; i++)
+		bw_buf_printf(b, "%s %d", i ? "," : "", (int)g->pids[i]);
+	bw_buf_puts(b, g->others > shown ? ", ...)" : ")");
+}
+
+/* The relation of the process to act on first, when there is one to say. */
+static const char *lead_relation(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	int pi;
+	if (!h->n_procs)
+		return NULL;
+	pi = c->hprocs[h->first_proc].proc;
+	if (pi < 0 || c->procs[pi].relation == BW_REL_NONE)
+		return NULL;
+	return bw_relation_name(c->procs[pi].relation);
+}
+
+static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t idx)
+{
+	const struct bw_holder *h = &c->holders[idx];
 	char addr[BW_ADDR_TEXT_MAX];
+	struct group g;
+	const char *rel = lead_relation(c, h);
+	group_of(c, idx, &g);
 	bw_addr_format(&h->sock.local, addr, sizeof(addr));
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
 		char rem[BW_ADDR_TEXT_MAX];
 		bw_addr_format(&h->sock.remote, rem, sizeof(rem));
 		bw_buf_puts(b, P "  blocked by ");
+		if (g.sockets > 1) {
+			bw_buf_printf(b, "%zu ", g.sockets);
+			holder_state(b, &h->sock);
+			bw_buf_printf(b, " sockets %s (connections such as -> %s; no process owns them;"
+					 " all expire within %lds)\n",
+				      addr, rem, (g.timer_ms + 999) / 1000);
+			return;
+		}
 		holder_state(b, &h->sock);
 		bw_buf_printf(b, " %s -> %s (no process owns it; expires in %lds)\n", addr, rem,
 			      (h->sock.timer_ms + 999) / 1000);
 		return;
 	}
 	if (h->pid == 0) {
-		bw_buf_printf(b, P "  held by a process not visible here: uid %u", (unsigned)h->sock.uid);
+		bw_buf_puts(b, P "  held by a process not visible here: ");
+		if (g.sockets > 1)
+			bw_buf_printf(b, "%zu sockets of ", g.sockets);
+		bw_buf_printf(b, "uid %u", (unsigned)h->sock.uid);
 		bw_buf_printf(b, " (socket inode %llu, ", (unsigned long long)h->sock.inode);
 		holder_state(b, &h->sock);
 		bw_buf_printf(b, " %s)\n", addr);
 		return;
 	}
 	bw_buf_puts(b, P "  ");
+	if (g.sockets > 1)
+		bw_buf_printf(b, "%zu sockets ", g.sockets);
 	sgr(b, c, "1;31");
 	bw_buf_printf(b, "held by pid %d", (int)h->pid);
 	sgr(b, c, "0");
+
 	if (h->have_proc) {
 		bw_buf_puts(b, " user ");
 		if (h->proc.user[0])
@@ -92,6 +203,7 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 		if (h->proc.cmdline_truncated)
 			bw_buf_puts(b, "...");
 	}
+	text_others(b, &g);
 	bw_buf_printf(b, "\n" P "    fd %d, ", h->fd);
 	holder_state(b, &h->sock);
 	bw_buf_printf(b, " %s", addr);
@@ -121,6 +233,8 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 			bw_buf_escape(b, h->proc.cgroup, strlen(h->proc.cgroup));
 		}
 	}
+	if (rel)
+		bw_buf_printf(b, ", relation %s", rel);
 	bw_buf_puts(b, "\n");
 }
 
@@ -176,6 +290,15 @@ static void json_remap(struct bw_buf *b, const struct bw_remap *m)
 	bw_buf_puts(b, "}");
 }
 
+/* Sockets past the holder table that no line folded in. */
+static size_t unfolded(const struct bw_conflict *c)
+{
+	size_t n = c->n_matching;
+	for (size_t i = 0; i < c->n_holders; i++)
+		n -= n >= 1 + c->holders[i].similar ? 1 + c->holders[i].similar : n;
+	return n;
+}
+
 static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
 {
 	char addr[BW_ADDR_TEXT_MAX];
@@ -210,10 +333,10 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 		bw_buf_puts(&b, "\n");
 	}
 	for (size_t i = 0; i < c->n_holders; i++)
-		text_holder(&b, c, &c->holders[i]);
-	if (c->n_matching > c->n_holders)
-		bw_buf_printf(&b, P "  ... and %zu more sockets on this address\n",
-			      c->n_matching - c->n_holders);
+		if (group_leader(c, i))
+			text_holder(&b, c, i);
+	if (unfolded(c) > 0)
+		bw_buf_printf(&b, P "  ... and %zu more sockets on this address\n", unfolded(c));
 	if (c->scan.budget_exhausted)
 		bw_buf_puts(&b, P "  (owner scan stopped at the BINDWATCH_SCAN_MS budget; some"
 				" processes were not scanned)\n");
@@ -259,7 +382,86 @@ static void json_addr(struct bw_buf *b, const struct bw_addr *a)
 	bw_buf_printf(b, ",\"port\":%u", a->port);
 }
 
-static void json_holder(struct bw_buf *b, const struct bw_holder *h)
+/* What /proc says about one holder process (after its pid). */
+static void json_proc(struct bw_buf *b, const struct bw_proc *p)
+{
+	json_strz(b, "comm", p->comm);
+	json_key(b, "cmdline");
+	bw_buf_json_str(b, p->cmdline, p->cmdline_len);
+	bw_buf_printf(b, ",\"uid\":%u", (unsigned)p->uid);
+	json_key(b, "user");
+	if (p->user[0])
+		bw_buf_json_str(b, p->user, strlen(p->user));
+	else
+		bw_buf_puts(b, "null");
+	bw_buf_printf(b, ",\"ppid\":%d", (int)p->ppid);
+	json_key(b, "since");
+	if (p->start) {
+		bw_buf_puts(b, "\"");
+		bw_buf_rfc3339(b, p->start);
+		bw_buf_puts(b, "\"");
+	} else {
+		bw_buf_puts(b, "null");
+	}
+	json_strz(b, "cgroup", p->cgroup);
+	json_strz(b, "unit", p->unit);
+	json_strz(b, "container", p->container);
+}
+
+static void json_tristate(struct bw_buf *b, const char *k, signed char v)
+{
+	json_key(b, k);
+	bw_buf_puts(b, v < 0 ? "null" : v ? "true" : "false");
+}
+
+/* How much of each process a JSON record carries: everything; when that
+ * does not fit the record, pid, fd, comm, ppid and the relation fields;
+ * then that for the first JSON_BRIEF_PROCS processes of each socket
+ * (processes_total still counts them all). */
+enum { JSON_FULL, JSON_COMPACT, JSON_BRIEF, JSON_BRIEF_PROCS = 4 };
+
+/* "processes": every process that has the socket open, the one to act on
+ * first in front. */
+static void json_processes(struct bw_buf *b, const struct bw_conflict *c,
+			   const struct bw_holder *h, int level)
+{
+	size_t n = h->n_procs;
+	if (level == JSON_BRIEF && n > JSON_BRIEF_PROCS)
+		n = JSON_BRIEF_PROCS;
+	bw_buf_printf(b, ",\"processes_total\":%zu,\"processes\":[", h->n_procs);
+	for (size_t k = 0; k < n; k++) {
+		const struct bw_holder_proc *hp = &c->hprocs[h->first_proc + k];
+		const struct bw_process *p = hp->proc >= 0 ? &c->procs[hp->proc] : NULL;
+		const char *rel = p ? bw_relation_name(p->relation) : NULL;
+		bw_buf_printf(b, "%s{\"pid\":%d,\"fd\":%d", k ? "," : "", (int)hp->pid, hp->fd);
+		if (p && p->have_proc && level == JSON_FULL) {
+			json_proc(b, &p->proc);
+		} else if (p && p->have_proc) {
+			json_strz(b, "comm", p->proc.comm);
+			bw_buf_printf(b, ",\"ppid\":%d", (int)p->proc.ppid);
+		} else {
+			bw_buf_puts(b, ",\"comm\":null,\"cmdline\":null,\"uid\":null,\"user\":null,"
+				       "\"ppid\":null,\"since\":null");
+		}
+		json_key(b, "relation");
+		if (rel)
+			bw_buf_json_str(b, rel, strlen(rel));
+		else
+			bw_buf_puts(b, "null");
+		json_tristate(b, "inherited", hp->inherited);
+		json_key(b, "inherited_from");
+		if (hp->inherited == 1)
+			bw_buf_printf(b, "%d", (int)hp->inherited_from);
+		else
+			bw_buf_puts(b, "null");
+		json_tristate(b, "across_exec", hp->inherited == 1 ? hp->across_exec : -1);
+		bw_buf_puts(b, "}");
+	}
+	bw_buf_puts(b, "]");
+}
+
+static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h,
+			int level)
 {
 	char st[24];
 	struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
@@ -267,27 +469,7 @@ static void json_holder(struct bw_buf *b, const struct bw_holder *h)
 	bw_buf_printf(b, "{\"pid\":%d", (int)h->pid);
 	bw_buf_printf(b, ",\"visible\":%s", h->pid > 0 ? "true" : "false");
 	if (h->have_proc) {
-		json_strz(b, "comm", h->proc.comm);
-		json_key(b, "cmdline");
-		bw_buf_json_str(b, h->proc.cmdline, h->proc.cmdline_len);
-		bw_buf_printf(b, ",\"uid\":%u", (unsigned)h->proc.uid);
-		json_key(b, "user");
-		if (h->proc.user[0])
-			bw_buf_json_str(b, h->proc.user, strlen(h->proc.user));
-		else
-			bw_buf_puts(b, "null");
-		bw_buf_printf(b, ",\"ppid\":%d", (int)h->proc.ppid);
-		json_key(b, "since");
-		if (h->proc.start) {
-			bw_buf_puts(b, "\"");
-			bw_buf_rfc3339(b, h->proc.start);
-			bw_buf_puts(b, "\"");
-		} else {
-			bw_buf_puts(b, "null");
-		}
-		json_strz(b, "cgroup", h->proc.cgroup);
-		json_strz(b, "unit", h->proc.unit);
-		json_strz(b, "container", h->proc.container);
+		json_proc(b, &h->proc);
 	} else {
 		bw_buf_printf(b, ",\"comm\":null,\"cmdline\":null,\"uid\":%u,\"user\":null,"
 				 "\"since\":null", (unsigned)h->sock.uid);
@@ -308,10 +490,14 @@ static void json_holder(struct bw_buf *b, const struct bw_holder *h)
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
 		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
 	json_strz(b, "cause", bw_cause_name(h->cause));
+	json_processes(b, c, h, level);
 	bw_buf_puts(b, "}");
 }
 
-size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
+/* The record at one level of detail; *more when it did not fit and a
+ * briefer level is left to try (at the last level, a minimal record). */
+static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, int level,
+			  bool *more)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
 
@@ -355,7 +541,7 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 	for (size_t i = 0; i < c->n_holders; i++) {
 		if (i)
 			bw_buf_puts(&b, ",");
-		json_holder(&b, &c->holders[i]);
+		json_holder(&b, c, &c->holders[i], level);
 	}
 	bw_buf_printf(&b, "],\"holders_total\":%zu", c->n_matching);
 	bw_buf_printf(&b, ",\"scan\":{\"method\":\"%s\",\"procs\":%u,\"unreadable\":%u,"
@@ -383,6 +569,10 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 		}
 	}
 close:
+	if (b.truncated && level < JSON_BRIEF) {
+		*more = true;
+		return 0;
+	}
 	if (b.truncated) {
 		/* Never emit broken JSON: fall back to a minimal valid record. */
 		b = (struct bw_buf)BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
@@ -407,6 +597,18 @@ close:
 	return b.len;
 }
 
+size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
+{
+	size_t n = 0;
+	for (int level = JSON_FULL; level <= JSON_BRIEF; level++) {
+		bool more = false;
+		n = json_render(c, buf, size, level, &more);
+		if (!more)
+			break;
+	}
+	return n;
+}
+
 size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size);
@@ -417,6 +619,10 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 		const struct bw_holder *h = &c->holders[i];
 		char local[BW_ADDR_TEXT_MAX], peer[BW_ADDR_TEXT_MAX], st[24];
 		struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
+		struct group g;
+		if (!group_leader(c, i))
+			continue;
+		group_of(c, i, &g);
 		const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
 				  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
 				  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
@@ -435,13 +641,20 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 		}
 		bw_buf_printf(&b, "%-6s %-11s %-28s %-28s ", netid, st, local, peer);
 		if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
-			bw_buf_printf(&b, "(no process, expires in %lds)\n",
-				      (h->sock.timer_ms + 999) / 1000);
+			if (g.sockets > 1)
+				bw_buf_printf(&b, "(no process; %zu sockets, all expire within %lds)\n",
+					      g.sockets, (g.timer_ms + 999) / 1000);
+			else
+				bw_buf_printf(&b, "(no process, expires in %lds)\n",
+					      (h->sock.timer_ms + 999) / 1000);
 			continue;
 		}
 		if (h->pid == 0) {
-			bw_buf_printf(&b, "(not visible: uid %u, inode %llu)\n", (unsigned)h->sock.uid,
+			bw_buf_printf(&b, "(not visible: uid %u, inode %llu", (unsigned)h->sock.uid,
 				      (unsigned long long)h->sock.inode);
+			if (g.sockets > 1)
+				bw_buf_printf(&b, "; %zu sockets", g.sockets);
+			bw_buf_puts(&b, ")\n");
 			continue;
 		}
 		bw_buf_printf(&b, "pid=%d,fd=%d", (int)h->pid, h->fd);
@@ -463,10 +676,13 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 				bw_buf_escape(&b, h->proc.cgroup, strlen(h->proc.cgroup));
 			}
 		}
+		text_others(&b, &g);
+		if (g.sockets > 1)
+			bw_buf_printf(&b, " [%zu sockets]", g.sockets);
 		bw_buf_puts(&b, "\n");
 	}
-	if (c->n_matching > c->n_holders)
-		bw_buf_printf(&b, "... and %zu more\n", c->n_matching - c->n_holders);
+	if (unfolded(c) > 0)
+		bw_buf_printf(&b, "... and %zu more\n", unfolded(c));
 	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
 		bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
 	finish(&b);

@@ -1,47 +1,50 @@
-#define UNW_LOCAL_ONLY
 #include "stack/unwind.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>
-#include <libunwind.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "stack/elfsym.h"
 
-/* The function names behind libunwind's macros, e.g. "_ULx86_64_step". */
-#define BW_STR_(x) #x
-#define BW_STR(x) BW_STR_(x)
+/* The unwinder: libgcc_s's _Unwind_Backtrace, the one C++ exceptions use,
+ * which walks the .eh_frame tables of the loaded objects (found through
+ * dl_iterate_phdr) and makes no system call of its own. libunwind (used
+ * before) calls mincore(2) in its one-time set-up (src/x86_64/Ginit.c,
+ * tdep_init_mem_validate), which systemd's @system-service filter lacks:
+ * a hardened service died with SIGSYS at start-up. libgcc_s is dlopen()ed
+ * RTLD_LOCAL: as a DT_NEEDED of a preloaded library it would be loaded
+ * into every host; a host that already has it (any C++ program) shares
+ * the same copy, so its exceptions are unaffected either way. */
+#define BW_UNWINDER_SONAME "libgcc_s.so.1"
+
+/* The Itanium C++ ABI's base unwinding interface (GCC's unwind.h, which
+ * the include path shadows with ours): the context is opaque, a trace
+ * callback returns URC_NO_REASON to go on or URC_END_OF_STACK to stop. */
+struct unw_ctx;
+enum { URC_NO_REASON = 0, URC_END_OF_STACK = 5 };
+typedef int (*unw_trace_fn)(struct unw_ctx *ctx, void *arg);
 
 static struct {
-	int (*getcontext)(unw_context_t *);
-	int (*init_local)(unw_cursor_t *, unw_context_t *);
-	int (*step)(unw_cursor_t *);
-	int (*get_reg)(unw_cursor_t *, unw_regnum_t, unw_word_t *);
-	unw_accessors_t *(*get_accessors)(unw_addr_space_t);
-	unw_addr_space_t *local_as;
+	int (*backtrace)(unw_trace_fn fn, void *arg);            /* _Unwind_Backtrace */
+	uintptr_t (*get_ip_info)(struct unw_ctx *ctx, int *exact); /* _Unwind_GetIPInfo */
 } unw;
 static atomic_int unw_state; /* 0 untried, 1 loaded, -1 unavailable */
-static const char *unw_missing = "libunwind (" BW_LIBUNWIND_SONAME ") could not be loaded";
+static const char *unw_missing = "the unwinder (" BW_UNWINDER_SONAME ") could not be loaded";
 
-/* fork() copies a mutex in whatever state it is in, and only the forking
- * thread goes on in the child. libunwind takes a global mutex while it
- * steps (the register-state cache lock, src/dwarf/Gparser.c get_rs_cache)
- * and the loader's dl_load_write_lock inside dl_iterate_phdr, which glibc
- * does not reset after fork (posix/fork.c resets dl_load_lock only); it
+/* fork() copies a lock in whatever state it is in, and only the forking
+ * thread goes on in the child. _Unwind_Backtrace takes the loader's
+ * dl_load_write_lock inside dl_iterate_phdr, which glibc does not reset
+ * after fork (posix/fork.c resets dl_load_lock only), and libgcc
  * registers no fork handler. A child forked while another thread was
  * unwinding would block on the first stack it captures. So: 'inside'
- * counts the threads between entering and leaving libunwind, and the child
- * handler, which sees that count as it was at the fork, marks the child's
- * copy unusable when it was not zero. No lock and no waiting anywhere:
- * fork() is never held up by us. */
+ * counts the threads between entering and leaving the unwinder, and the
+ * child handler, which sees that count as it was at the fork, marks the
+ * child's copy unusable when it was not zero. No lock and no waiting
+ * anywhere: fork() is never held up by us. */
 static atomic_int inside;
 static atomic_bool poisoned;
 
@@ -56,95 +59,18 @@ static void after_fork_child(void)
  * rewrote its title to); the real path is read once at start-up. */
 static char exe_path[BW_MODULE_MAX];
 
-static bool single_threaded(void)
-{
-	char buf[1024];
-	long n, entries = 0;
-	int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	while ((n = syscall(SYS_getdents64, fd, buf, sizeof(buf))) > 0)
-		for (long off = 0; off < n;) {
-			unsigned short reclen;
-			memcpy(&reclen, buf + off + 16, sizeof(reclen)); /* d_reclen */
-			if (buf[off + 19] != '.')                         /* d_name[0] */
-				entries++;
-			off += reclen;
-		}
-	close(fd);
-	return entries == 1;
-}
-
-/* libunwind's own memory check: read through the kernel, which fails with
- * EFAULT on an unmapped address instead of faulting. No fd, no lock. */
-static int checked_access_mem(unw_addr_space_t as, unw_word_t addr, unw_word_t *val, int write,
-			      void *arg)
-{
-	struct iovec local = {val, sizeof(*val)};
-	struct iovec remote = {(void *)addr, sizeof(*val)}; /* NOLINT(performance-no-int-to-ptr) */
-	(void)as;
-	(void)arg;
-	if (write)
-		return -UNW_EINVAL; /* only unw_resume/unw_set_reg write; we use neither */
-	return process_vm_readv(getpid(), &local, 1, &remote, 1, 0) == (ssize_t)sizeof(*val)
-		       ? 0
-		       : -UNW_EINVAL;
-}
-
-/* libunwind 1.6 checks stack addresses (CONSERVATIVE_CHECKS, on in Debian)
- * by write()ing them into a pipe that it opens on first use and never
- * closes (src/x86_64/Ginit.c, tdep_init_mem_validate, write_validate); it
- * reopens it whenever a read fails, and goes on using those fd numbers
- * after the program closed and reused them: a leaked pair, and a stray
- * read() on one of the program's descriptors. So: (1) the first use
- * happens here, single-threaded in our constructor, with the soft
- * RLIMIT_NOFILE at 0 so that pipe2() fails; (2) the local address space's
- * access_mem, the only caller of that check, is replaced by one that asks
- * the kernel (process_vm_readv) instead. libunwind then never opens a
- * descriptor of its own. */
-static bool tame_libunwind(void)
-{
-	struct rlimit old, none;
-	unw_accessors_t *acc;
-
-	if (!single_threaded()) {
-		unw_missing = "libunwind is set up only while the process is single-threaded,"
-			      " and it was not when bindwatch started";
-		return false;
-	}
-	if (getrlimit(RLIMIT_NOFILE, &old) < 0)
-		return false;
-	none = (struct rlimit){.rlim_cur = 0, .rlim_max = old.rlim_max};
-	if (setrlimit(RLIMIT_NOFILE, &none) < 0)
-		return false;
-	acc = unw.get_accessors(*unw.local_as); /* runs tdep_init() */
-	setrlimit(RLIMIT_NOFILE, &old);
-	if (!acc)
-		return false;
-	acc->access_mem = checked_access_mem;
-	return true;
-}
-
 bool bw_unwind_init(void)
 {
 	void *h;
 	int st = atomic_load(&unw_state);
 	if (st)
 		return st > 0;
-	/* RTLD_LOCAL keeps libunwind's _Unwind_* out of the global scope. */
-	h = dlopen(BW_LIBUNWIND_SONAME, RTLD_NOW | RTLD_LOCAL);
+	h = dlopen(BW_UNWINDER_SONAME, RTLD_NOW | RTLD_LOCAL);
 	if (h) {
-		*(void **)&unw.getcontext = dlsym(h, BW_STR(unw_tdep_getcontext));
-		*(void **)&unw.init_local = dlsym(h, BW_STR(unw_init_local));
-		*(void **)&unw.step = dlsym(h, BW_STR(unw_step));
-		*(void **)&unw.get_reg = dlsym(h, BW_STR(unw_get_reg));
-		*(void **)&unw.get_accessors = dlsym(h, BW_STR(unw_get_accessors));
-		unw.local_as = dlsym(h, BW_STR(unw_local_addr_space));
+		*(void **)&unw.backtrace = dlsym(h, "_Unwind_Backtrace");
+		*(void **)&unw.get_ip_info = dlsym(h, "_Unwind_GetIPInfo");
 	}
-	st = h && unw.getcontext && unw.init_local && unw.step && unw.get_reg &&
-			     unw.get_accessors && unw.local_as &&
-			     tame_libunwind()
-		     ? 1 : -1;
+	st = h && unw.backtrace && unw.get_ip_info ? 1 : -1;
 	if (st > 0) {
 		ssize_t n = readlink("/proc/self/exe", exe_path, sizeof(exe_path) - 1);
 		exe_path[n > 0 ? n : 0] = '\0';
@@ -195,9 +121,9 @@ static void describe(struct bw_frame *f, Dl_info *info, const struct link_map *l
 	}
 }
 
-/* Around every call into libunwind (not around our own symbol lookups:
- * dladdr's lock is reset by fork, and elfsym only preads). False when this
- * process's copy of libunwind may hold a lock nobody will release. */
+/* Around every call into the unwinder (not around our own symbol
+ * lookups: dladdr's lock is reset by fork, and elfsym only preads). False
+ * when this process's copy of the loader lock may be held by nobody. */
 static bool enter(void)
 {
 	atomic_fetch_add(&inside, 1);
@@ -212,16 +138,57 @@ static void leave(void)
 	atomic_fetch_sub(&inside, 1);
 }
 
+struct walk {
+	struct bw_frame *frames;
+	size_t max, n;
+	uintptr_t self_base;
+	bool past_self;          /* a frame of ours was seen (or none is looked for) */
+	int guard;
+};
+
+/* One frame, innermost first. Everything up to and including our own
+ * module's last frame (the unwinder itself, our hook, the stack switch)
+ * is dropped: the first frame kept is the one that called bind(). */
+static int one_frame(struct unw_ctx *ctx, void *arg)
+{
+	struct walk *w = arg;
+	struct bw_frame *f;
+	struct link_map *lm = NULL;
+	Dl_info info;
+	int exact = 0;
+	uintptr_t pc = unw.get_ip_info(ctx, &exact);
+
+	/* Bounded: a corrupt stack must not loop us forever. */
+	if (pc == 0 || ++w->guard > 512)
+		return URC_END_OF_STACK;
+	f = &w->frames[w->n];
+	memset(f, 0, sizeof(*f));
+	f->pc = pc;
+	/* A return address points after the call; look up pc-1 so the
+	 * symbol is the caller even when the call is its last instruction
+	 * (not for a frame interrupted by a signal: its pc is exact). */
+	/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
+	if (dladdr1((void *)(pc - (exact ? 0 : 1)), &info, (void **)&lm, RTLD_DL_LINKMAP) == 0) {
+		w->n++; /* an address no module claims: pc only */
+	} else if (w->self_base && (uintptr_t)info.dli_fbase == w->self_base) {
+		w->n = 0; /* ours: forget it and everything inside it */
+		w->past_self = true;
+		return URC_NO_REASON;
+	} else if (!w->past_self) {
+		return URC_NO_REASON; /* the unwinder's own frames */
+	} else {
+		describe(f, &info, lm);
+		w->n++;
+	}
+	return w->n < w->max ? URC_NO_REASON : URC_END_OF_STACK;
+}
+
 size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self,
 			 const char **why)
 {
-	unw_context_t ctx;
-	unw_cursor_t cur;
+	struct walk w = {.frames = frames, .max = max};
 	Dl_info me;
-	size_t n = 0;
-	uintptr_t self_base = 0;
 	const char *ignored;
-	int r;
 
 	if (!why)
 		why = &ignored;
@@ -233,43 +200,15 @@ size_t bw_unwind_capture(struct bw_frame *frames, size_t max, const void *self,
 		return 0;
 	}
 	if (self && dladdr(self, &me))
-		self_base = (uintptr_t)me.dli_fbase;
-	if (unw.getcontext(&ctx) != 0) {
-		*why = "libunwind could not read this thread's registers";
-		return 0;
-	}
+		w.self_base = (uintptr_t)me.dli_fbase;
+	w.past_self = w.self_base == 0;
 	if (!enter()) {
 		*why = "this process was forked while another thread was unwinding";
 		return 0;
 	}
-	r = unw.init_local(&cur, &ctx);
+	unw.backtrace(one_frame, &w);
 	leave();
-	/* Bounded: a corrupt stack must not loop us forever. */
-	for (int guard = 0; r == 0 && n < max && guard < 512; guard++) {
-		struct bw_frame *f = &frames[n];
-		struct link_map *lm = NULL;
-		unw_word_t ip = 0;
-		Dl_info info;
-		if (unw.get_reg(&cur, UNW_REG_IP, &ip) != 0 || ip == 0)
-			break;
-		memset(f, 0, sizeof(*f));
-		f->pc = (uintptr_t)ip;
-		/* A return address points after the call; look up pc-1 so the
-		 * symbol is the caller even when the call is its last
-		 * instruction. Our own frames are left out. */
-		/* NOLINTNEXTLINE(performance-no-int-to-ptr): a code address */
-		if (dladdr1((void *)(f->pc - 1), &info, (void **)&lm, RTLD_DL_LINKMAP) == 0) {
-			n++; /* an address no module claims: pc only */
-		} else if (!self_base || (uintptr_t)info.dli_fbase != self_base) {
-			describe(f, &info, lm);
-			n++;
-		}
-		if (!enter())
-			break;
-		r = unw.step(&cur) > 0 ? 0 : -1;
-		leave();
-	}
-	if (n == 0)
-		*why = "libunwind found no frame";
-	return n;
+	if (w.n == 0)
+		*why = "the unwinder found no frame";
+	return w.n;
 }

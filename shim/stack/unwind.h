@@ -1,9 +1,6 @@
-/* unwind: the caller's stack through libunwind, loaded privately.
- *
- * libunwind is dlopen()ed with RTLD_LOCAL instead of linked: as a DT_NEEDED
- * of a preloaded library it would join the global scope, and its
- * _Unwind_RaiseException & co. would then replace libgcc_s's for the whole
- * host, breaking C++ exceptions (eProsima/Fast-DDS#6330). */
+/* unwind: the caller's stack through libgcc_s's _Unwind_Backtrace, loaded
+ * privately (dlopen, RTLD_LOCAL) at start-up; no system call of its own
+ * while it walks (unwind.c says why not libunwind). */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -20,7 +17,7 @@ struct bw_frame {
 	char module[BW_MODULE_MAX];
 };
 
-/* Loads libunwind (idempotent). Call from a constructor: dlopen allocates. */
+/* Loads the unwinder (idempotent). Call from a constructor: dlopen allocates. */
 bool bw_unwind_init(void);
 
 /* Captures up to max frames of the current thread, skipping the frames that

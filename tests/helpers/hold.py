@@ -7,16 +7,23 @@ import socket
 import sys
 import time
 
-kind, addr = sys.argv[1], sys.argv[2]
-if kind == "unix":
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(addr)
-else:
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
-    if fam == socket.AF_INET6 and len(sys.argv) > 4 and sys.argv[4] != "":
-        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(sys.argv[4]))
-    s.bind((addr, int(sys.argv[3])))
-if kind != "udp":
-    s.listen(8)
-time.sleep(600)
+
+def make_socket(kind, addr, port=None, v6only=""):
+    """The socket hold.py holds (prefork.py shares it with its children)."""
+    if kind == "unix":
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(addr)
+    else:
+        fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM)
+        if fam == socket.AF_INET6 and v6only != "":
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, int(v6only))
+        s.bind((addr, int(port)))
+    if kind != "udp":
+        s.listen(8)
+    return s
+
+
+if __name__ == "__main__":
+    held = make_socket(sys.argv[1], sys.argv[2], *sys.argv[3:5])
+    time.sleep(600)

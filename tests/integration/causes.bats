@@ -25,28 +25,6 @@ shim_probe() {
 	capture "$name" env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$PROBE" "$@"
 }
 
-# shim_py NAME SCRIPT ARGS...: python3 -c SCRIPT under the shim (JSON, no stack).
-shim_py() {
-	local name=$1
-	shift
-	capture "$name" env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$PYTHON3" -c "$@"
-}
-
-# j NAME FILTER: FILTER over the single JSON record of NAME.err.
-j() {
-	jone "$BATS_TEST_TMPDIR/$1.err" "$2"
-}
-
-# hint_has NAME STRING: the record's hint contains STRING.
-hint_has() {
-	local hint
-	hint=$(j "$1" .hint)
-	if [[ $hint != *"$2"* ]]; then
-		printf 'hint lacks [%s]: %s\n' "$2" "$hint" >&2
-		return 1
-	fi
-}
-
 # fd_of PID INODE: the fd number under which PID holds socket INODE.
 fd_of() {
 	local f

@@ -1,4 +1,4 @@
-# Helpers shared by remap.bats and causes.bats (load after common):
+# Helpers shared by remap.bats, causes.bats and relation.bats (load after common):
 # runs of free ports, UDP/unix clients, JSON record queries and the
 # conflict situations TESTING.md describes.
 
@@ -149,4 +149,26 @@ args = sys.argv[1:]
 sep = args.index("--")
 env = dict(os.environ, **dict(a.split("=", 1) for a in args[:sep]))
 sys.exit(subprocess.run(args[sep + 1:], env=env).returncode)' "$@"
+}
+
+# shim_py NAME SCRIPT ARGS...: python3 -c SCRIPT under the shim (JSON, no stack).
+shim_py() {
+	local name=$1
+	shift
+	capture "$name" env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$PYTHON3" -c "$@"
+}
+
+# j NAME FILTER: FILTER over the single JSON record of NAME.err.
+j() {
+	jone "$BATS_TEST_TMPDIR/$1.err" "$2"
+}
+
+# hint_has NAME STRING: the record's hint contains STRING.
+hint_has() {
+	local hint
+	hint=$(j "$1" .hint)
+	if [[ $hint != *"$2"* ]]; then
+		printf 'hint lacks [%s]: %s\n' "$2" "$hint" >&2
+		return 1
+	fi
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # What libbindwatch.so adds to every process it is loaded into: only the
 # two interposed names, and no unwinder symbols that could take over C++
-# exception handling (libunwind is dlopen()ed RTLD_LOCAL on demand).
+# exception handling (the unwinder, libgcc_s, is dlopen()ed RTLD_LOCAL).
 
 load common
 
@@ -30,7 +30,7 @@ setup() {
 @test "footprint: after a reported failure, _Unwind_* in the global scope still is not libunwind's" {
 	port=$(free_port)
 	hold_tcp "$port"
-	# A conflict first, so the failure path (and libunwind) has run; then
+	# A conflict first, so the failure path (and the unwinder) has run; then
 	# look _Unwind_RaiseException up the way the C++ runtime's callers do.
 	run env LD_PRELOAD="$PRELOAD" "$PYTHON3" -c '
 import ctypes, socket, sys

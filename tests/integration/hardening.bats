@@ -177,7 +177,7 @@ sig_bind_run() {
 	# Rate limit off: the parent's threads are in the full failure path
 	# (stack capture included, the default) whenever fork() happens, and
 	# trace on: each of their successful binds walks the stack as well.
-	# So children are born with a copy of libunwind's lock taken (without
+	# So children are born with a copy of the loader's lock taken (without
 	# the fork guard in shim/stack/unwind.c, 1 to 3 of 200 hung here). A child
 	# that does not exit within 5 s is reported as hung.
 	run netns_run "BINDWATCH_LOG='$log' BINDWATCH_FORMAT=json BINDWATCH_RATELIMIT=0 BINDWATCH_TRACE=all \
@@ -345,7 +345,7 @@ SH
 	fi
 	capture plain "$HELPERS/life_bind" closeall "$port" 1 "$T/plain.result"
 	plain=$status
-	# BINDWATCH_STACK=0: the fd count is about stderr here, not libunwind.
+	# BINDWATCH_STACK=0: the fd count is about stderr here, not the unwinder.
 	capture shim env BINDWATCH_STACK=0 LD_PRELOAD="$PRELOAD" \
 		"$HELPERS/life_bind" closeall "$port" 1 "$T/shim.result"
 	assert_equal "$status" "$plain"
@@ -535,7 +535,7 @@ tsan_build() {
 		gcc -fsanitize=thread -O1 -g -pthread -o "$TSAN_STRESS" "$BW_SRCDIR/tests/helpers/stress_bind.c" \
 			2>"$dir/cc.err" || skip "gcc -fsanitize=thread does not build here: $(head -c 200 "$dir/cc.err")"
 		gcc -shared -fPIC -fsanitize=thread -O1 -g -std=gnu17 -D_GNU_SOURCE -fvisibility=hidden \
-			$(pkg-config --cflags libunwind 2>/dev/null) -I"$conf" -I"$BW_SRCDIR/shim" \
+			-I"$conf" -I"$BW_SRCDIR/shim" \
 			$(tsan_sources) -Wl,--version-script="$BW_SRCDIR/shim/libbindwatch.map" -ldl \
 			-o "$TSAN_SHIM" 2>"$dir/cc.err" || { cat "$dir/cc.err" >&2; return 1; }
 		# Some kernels' mmap layout (high ASLR entropy) breaks the TSan
@@ -581,7 +581,7 @@ tsan_stress() {
 	done
 }
 
-@test "tsan: the same with the default stack capture (libunwind), rate limit off: exit 0, no ThreadSanitizer report" {
+@test "tsan: the same with the default stack capture (the unwinder), rate limit off: exit 0, no ThreadSanitizer report" {
 	need_netns
 	tsan_build
 	tsan_stress 3 BINDWATCH_RATELIMIT=0

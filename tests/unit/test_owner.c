@@ -371,6 +371,56 @@ static void test_built_root(void)
 	check_rm_rf(root);
 }
 
+/* With q.hits, every process that has the socket open: here, this one
+ * and a child forked after the socket was made; with the child named
+ * first, neither the scan's start nor an early stop hides the other. */
+static void test_all_holders(void)
+{
+	struct bw_owner_hit hits[4];
+	struct bw_owner_query q;
+	struct bw_owner_stats st;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), p[2];
+	bool seen_self = false, seen_child = false;
+	pid_t kid;
+	char b;
+
+	CHECK(s >= 0 && pipe(p) == 0);
+	kid = fork();
+	if (kid == 0) {
+		close(p[1]);
+		while (read(p[0], &b, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(p[0]);
+	query1(&q, inode_of(s));
+	q.hits = hits;
+	q.hits_cap = 4;
+	CHECK_EQ_INT(bw_owner_find("/proc", kid, &q, 0, &st), 1);
+	CHECK_EQ_INT(q.pid[0], kid);
+	CHECK_EQ_INT(q.n_hits, 2);
+	CHECK_EQ_INT(q.hits_dropped, 0);
+	for (size_t i = 0; i < q.n_hits; i++) {
+		CHECK_EQ_INT(hits[i].slot, 0);
+		CHECK_EQ_INT(hits[i].fd, s);
+		seen_self |= hits[i].pid == getpid();
+		seen_child |= hits[i].pid == kid;
+	}
+	CHECK(seen_self && seen_child);
+	/* A second scan into the same storage adds nothing twice. */
+	CHECK_EQ_INT(bw_owner_find_parallel("/proc", 0, &q, 0, &st, 3), 1);
+	CHECK_EQ_INT(q.n_hits, 2);
+	/* No room: counted, not kept. */
+	q.n_hits = 0;
+	q.hits_cap = 1;
+	CHECK_EQ_INT(bw_owner_find("/proc", getpid(), &q, 0, &st), 1);
+	CHECK_EQ_INT(q.n_hits, 1);
+	CHECK_EQ_INT(q.hits_dropped, 1);
+	close(p[1]);
+	waitpid(kid, NULL, 0);
+	close(s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -381,5 +431,6 @@ int main(void)
 	test_unreadable();
 	test_fixture_root();
 	test_built_root();
+	test_all_holders();
 	return check_done("owner");
 }

@@ -432,6 +432,60 @@ static void test_truncation(void)
 	CHECK_EQ_INT(bad_end, 0);
 }
 
+/* 32 SO_REUSEPORT listeners, each open in a master and 31 workers with
+ * long command lines: far more than a 48 KiB record holds in full. The
+ * record keeps every socket and every count, and drops detail instead of
+ * falling back to the minimal truncated record. */
+static void test_json_many_processes(void)
+{
+	static char rec[48 * 1024];
+	struct bw_conflict *c = filled();
+	char cmd[400];
+	size_t n;
+
+	memset(cmd, 'x', sizeof(cmd));
+	c->n_holders = c->n_matching = 0;
+	c->n_procs = BW_HITS_MAX / BW_HOLDERS_MAX; /* 32: as many as the hits table holds */
+	for (size_t k = 0; k < c->n_procs; k++) {
+		struct bw_process *p = &c->procs[k];
+		memset(p, 0, sizeof(*p));
+		p->have_proc = true;
+		p->proc.pid = (pid_t)(100 + k);
+		p->proc.ppid = k ? 100 : 1;
+		snprintf(p->proc.comm, sizeof(p->proc.comm), "nginx");
+		memcpy(p->proc.cmdline, cmd, sizeof(cmd));
+		p->proc.cmdline_len = sizeof(cmd);
+		p->relation = BW_REL_NONE;
+	}
+	c->n_hprocs = 0;
+	for (size_t i = 0; i < BW_HOLDERS_MAX; i++) {
+		struct bw_holder *h = add(c, "127.0.0.1:8080", "0.0.0.0:0", BW_TCP_LISTEN, 5000 + i, 0);
+		set_proc(h, 100, (int)(6 + i), "nginx", cmd, sizeof(cmd));
+		h->first_proc = c->n_hprocs;
+		h->n_procs = c->n_procs;
+		for (size_t k = 0; k < c->n_procs; k++)
+			c->hprocs[c->n_hprocs++] = (struct bw_holder_proc){
+				.pid = (pid_t)(100 + k), .fd = (int)(6 + i), .proc = (int)k,
+				.inherited = k ? 1 : -1, .inherited_from = k ? 100 : 0, .across_exec = 0};
+	}
+	bw_classify(c);
+	n = bw_report_json(c, rec, sizeof(rec));
+	CHECK(n > 0 && n < sizeof(rec));
+	CHECK_EQ_INT(python_check("full", rec, n), 0);
+	CHECK_NOT_CONTAINS(rec, "\"truncated\"");
+	CHECK_CONTAINS(rec, "\"holders_total\":32");
+	CHECK_CONTAINS(rec, "\"processes_total\":32,\"processes\":[{\"pid\":100,\"fd\":6,\"comm\":\"nginx\",\"ppid\":1,");
+	CHECK_CONTAINS(rec, "{\"pid\":103,\"fd\":37,\"comm\":\"nginx\",\"ppid\":100,\"relation\":\"none\",\"inherited\":true,\"inherited_from\":100,\"across_exec\":false}]");
+	CHECK_NOT_CONTAINS(rec, "{\"pid\":104,");
+
+	/* One such socket fits: every process in full. */
+	c->n_holders = c->n_matching = 1;
+	n = bw_report_json(c, rec, sizeof(rec));
+	CHECK_EQ_INT(python_check("full", rec, n), 0);
+	CHECK_CONTAINS(rec, "\"processes_total\":32,\"processes\":[{\"pid\":100,\"fd\":6,\"comm\":\"nginx\",\"cmdline\":\"xxx");
+	CHECK_CONTAINS(rec, "{\"pid\":131,\"fd\":6,\"comm\":\"nginx\",\"cmdline\":\"xxx");
+}
+
 int main(void)
 {
 	test_json_full();
@@ -440,5 +494,6 @@ int main(void)
 	test_stack_missing();
 	test_hostile();
 	test_truncation();
+	test_json_many_processes();
 	return check_done("report");
 }

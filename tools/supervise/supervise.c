@@ -985,37 +985,42 @@ done:
 	return status;
 }
 
-/* The file execvp() would run: cmd itself when it has a '/', else the
- * first executable regular file along PATH (execvp(3)'s default path when
- * PATH is unset). */
-int bw_command_kind(const char *cmd)
+int bw_command_path(const char *cmd, char *file, size_t size)
 {
 	const char *path = getenv("PATH"), *colon;
-	char file[PATH_MAX];
 	struct stat st;
-	int fd, r;
 
 	if (!cmd || !*cmd)
 		return -ENOENT;
 	if (strchr(cmd, '/')) {
-		snprintf(file, sizeof(file), "%s", cmd);
-	} else {
-		if (!path)
-			path = "/bin:/usr/bin";
-		for (const char *p = path;; p = colon + 1) {
-			size_t dl;
-			colon = strchrnul(p, ':');
-			dl = (size_t)(colon - p);
-			if (dl == 0)
-				snprintf(file, sizeof(file), "%s", cmd);
-			else
-				snprintf(file, sizeof(file), "%.*s/%s", (int)dl, p, cmd);
-			if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0)
-				break;
-			if (!*colon)
-				return -ENOENT;
-		}
+		snprintf(file, size, "%s", cmd);
+		return 0;
 	}
+	if (!path)
+		path = "/bin:/usr/bin";
+	for (const char *p = path;; p = colon + 1) {
+		size_t dl;
+		colon = strchrnul(p, ':');
+		dl = (size_t)(colon - p);
+		if (dl == 0)
+			snprintf(file, size, "%s", cmd);
+		else
+			snprintf(file, size, "%.*s/%s", (int)dl, p, cmd);
+		if (stat(file, &st) == 0 && S_ISREG(st.st_mode) && access(file, X_OK) == 0)
+			return 0;
+		if (!*colon)
+			return -ENOENT;
+	}
+}
+
+int bw_command_kind(const char *cmd)
+{
+	char file[PATH_MAX];
+	int fd, r;
+
+	r = bw_command_path(cmd, file, sizeof(file));
+	if (r < 0)
+		return r;
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

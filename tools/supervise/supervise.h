@@ -6,6 +6,7 @@
  * See bindwatch(1), "SUPERVISED MODE". */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 
 /* Runs argv (execvp) supervised until it and every process and thread it
  * started (they inherit the filter) are gone. Settings come from
@@ -15,6 +16,11 @@
  * Returns main()'s exit status: the command's, 128+N when signal N killed
  * it, 126/127 when it cannot be run, 125 when supervision cannot start. */
 int bw_supervise(char **argv, int auto_kind);
+
+/* The file execvp() would run for cmd: cmd itself when it has a '/', else
+ * the first executable regular file along PATH (execvp(3)'s default path
+ * when PATH is unset), into file. 0 or -ENOENT. */
+int bw_command_path(const char *cmd, char *file, size_t size);
 
 /* BW_ELF_* flags (elfsym.h) of the file execvp() would run for cmd,
  * searching PATH as it does; 0 for a dynamic program, -errno when cmd is

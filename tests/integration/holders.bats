@@ -1,0 +1,216 @@
+#!/usr/bin/env bats
+# Every process that holds a socket: a socket open in several processes
+# (pre-fork servers, nginx master + workers, a parent and the child it
+# forked) lists all of them, in the shim's report and in `who` alike, one
+# entry per socket; identical sockets fold into one line with a count.
+
+load common
+load diag_helpers
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	export BINDWATCH_SCAN_MS=60000 BINDWATCH_RATELIMIT=0
+	NGINX_PID=
+}
+
+teardown() {
+	if [ -n "$NGINX_PID" ]; then
+		kill "$NGINX_PID" 2>/dev/null || true
+		wait "$NGINX_PID" 2>/dev/null || true
+	fi
+	kill_bg
+}
+
+# prefork KIND ADDR PORT N: tests/helpers/prefork.py (a socket shared by a
+# parent and N forked children); PARENT and CHILDREN (array) are set.
+prefork() {
+	bg "$PYTHON3" "$BW_SRCDIR/tests/helpers/prefork.py" "$@" "$T/prefork.pids"
+	wait_file "$T/prefork.pids"
+	read -r PARENT rest <"$T/prefork.pids"
+	read -r -a CHILDREN <<<"$rest"
+}
+
+# start_nginx PORT WORKERS: Debian's nginx, master + WORKERS workers,
+# listening on 127.0.0.1:PORT with reuseport (a socket per worker, each
+# open in the master and in the workers). Waits for all sockets and workers.
+start_nginx() {
+	command -v nginx >/dev/null || skip "nginx not installed (nginx-light)"
+	mkdir -p "$T/ngx"
+	cat >"$T/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes $2;
+pid $T/nginx.pid;
+error_log $T/nginx.log;
+events { worker_connections 16; }
+http {
+	access_log off;
+	client_body_temp_path $T/ngx/body;
+	proxy_temp_path $T/ngx/proxy;
+	fastcgi_temp_path $T/ngx/fcgi;
+	uwsgi_temp_path $T/ngx/uwsgi;
+	scgi_temp_path $T/ngx/scgi;
+	server { listen 127.0.0.1:$1 reuseport; return 204; }
+}
+EOF
+	nginx -c "$T/nginx.conf" -p "$T/ngx" >/dev/null 2>&1 &
+	NGINX_PID=$!
+	poll_until 200 nginx_ready "$1" "$2" || {
+		cat "$T/nginx.log" >&2
+		return 1
+	}
+}
+
+nginx_ready() {
+	[ "$(ss -Hltn "sport = :$1" | wc -l)" -eq "$2" ] && [ "$(pgrep -P "$NGINX_PID" | wc -l)" -eq "$2" ]
+}
+
+# holder_set FILE: the single record's holders, one line per socket:
+# inode, state, address and its processes' sorted (pid, fd) pairs; sorted.
+holder_set() {
+	"$PYTHON3" -c 'import json, sys
+recs = [l for l in open(sys.argv[1]) if l.startswith("{\"event\"")]
+assert len(recs) == 1, "expected one record in %s: %r" % (sys.argv[1], recs)
+j = json.loads(recs[0])
+rows = []
+for h in j["holders"]:
+    procs = sorted((p["pid"], p["fd"]) for p in h["processes"])
+    rows.append("%s %s %s %s %s" % (h["inode"], h["state"], h.get("addr", h.get("path")), h.get("port", ""), procs))
+print("\n".join(sorted(rows)))
+print("total", j["holders_total"])' "$1"
+}
+
+# same_holders tcp|udp|unix ADDR [PORT]: a bind of ADDR:PORT under the shim
+# fails and its report names the same sockets, each with the same
+# processes, as `bindwatch who` on that address. Leaves the two sets in
+# $T/shim.set and $T/who.set.
+same_holders() {
+	local proto=$1 addr=$2 port=${3:-}
+	if [ "$proto" = unix ]; then
+		capture shim env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
+			"$PYTHON3" -c "$PY_BIND_UNIX" "$addr"
+		assert_eq "bind" "$(cat "$T/shim.out")" "bind=-1 errno=98"
+		"$CLI" who --json unix "$addr" >"$T/who.json"
+	else
+		local flags=()
+		[ "$proto" = udp ] && flags=(-u)
+		capture shim env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
+			"$PROBE" "${flags[@]}" "$addr" "$port"
+		assert_eq "bind" "$(cat "$T/shim.out")" "bind=-1 errno=98"
+		"$CLI" who --json "$proto" "$addr:$port" >"$T/who.json"
+	fi
+	holder_set "$T/shim.err" >"$T/shim.set"
+	holder_set "$T/who.json" >"$T/who.set"
+	if ! diff -u "$T/shim.set" "$T/who.set" >&2; then
+		echo "shim and who disagree" >&2
+		return 1
+	fi
+}
+
+# ss_pids PORT: the pids ss -p lists for TCP listeners on PORT, sorted.
+ss_pids() {
+	ss -Hltnp "sport = :$1" | grep -o 'pid=[0-9]*' | cut -d= -f2 | sort -n | uniq
+}
+
+@test "who: a listener that a parent shares with the child it forked lists both processes, as ss -p does" {
+	port=$(free_port)
+	prefork tcp 127.0.0.1 "$port" 1
+	"$CLI" who --json "$port" >"$T/who.json"
+	run jq -r '[.holders_total, (.holders | length), (.holders[0].processes | length),
+		.holders[0].pid, .holders[0].processes[0].pid, .holders[0].processes[1].pid,
+		.holders[0].processes[1].inherited, .holders[0].processes[1].inherited_from,
+		.holders[0].processes[1].across_exec] | map(tostring) | join(" ")' "$T/who.json"
+	assert_output "1 1 2 $PARENT $PARENT ${CHILDREN[0]} true $PARENT false"
+	# The same set of processes as ss -p.
+	assert_equal "$(jq -r '.holders[].processes[].pid' "$T/who.json" | sort -n | uniq)" "$(ss_pids "$port")"
+	# Text: one line for the socket, the parent to act on first, the child folded in.
+	run "$CLI" who "$port"
+	assert_success
+	assert_line --partial "pid=$PARENT,fd="
+	assert_output --partial "+ 1 worker (pid ${CHILDREN[0]})"
+	assert_equal "$(grep -c LISTEN <<<"$output")" 1
+}
+
+@test "shim and who: a plain listener" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	same_holders tcp 127.0.0.1 "$port"
+	grep -q "\[($HOLDER_PID, " "$T/who.set"
+}
+
+@test "shim and who: a pre-fork parent and its children" {
+	port=$(free_port)
+	prefork tcp 127.0.0.1 "$port" 3
+	same_holders tcp 127.0.0.1 "$port"
+	# One socket, four processes, the parent first in the record.
+	assert_equal "$(jq -r '.holders | length' "$T/who.json")" 1
+	assert_equal "$(jq -r '.holders[0].processes | map(.pid) | sort | map(tostring) | join(" ")' "$T/who.json")" \
+		"$(printf '%s\n' "$PARENT" "${CHILDREN[@]}" | sort | tr '\n' ' ' | sed 's/ $//')"
+	assert_equal "$(jone "$T/shim.err" '.holders[0].processes[0].pid')" "$PARENT"
+	assert_equal "$(jq -r '.holders[0].pid' "$T/who.json")" "$PARENT"
+	assert_file_has "$T/shim.err" "\"relation\":\"sibling\""
+}
+
+@test "shim and who: nginx master and workers with reuseport fold into one line with a count" {
+	port=$(free_port)
+	start_nginx "$port" 4
+	same_holders tcp 127.0.0.1 "$port"
+	master=$NGINX_PID
+	# Four sockets, each open in the master and the four workers, the master first.
+	run jq -r '[.holders_total, (.holders | length), ([.holders[].processes | length] | unique | map(tostring) | join(",")),
+		([.holders[].pid] | unique | map(tostring) | join(","))] | map(tostring) | join(" ")' "$T/who.json"
+	assert_output "4 4 5 $master"
+	assert_equal "$(jq -r '[.holders[].processes[].pid] | unique | length' "$T/who.json")" 5
+	assert_equal "$(jq -r '[.holders[].processes[].pid] | unique | map(tostring) | join("\n")' "$T/who.json")" "$(ss_pids "$port")"
+	# Text: the four sockets are one line.
+	capture text env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$port"
+	assert_file_has "$T/text.err" "4 sockets held by pid $master user "
+	assert_file_has "$T/text.err" "+ 4 workers (pids "
+	assert_equal "$(grep -c 'held by' "$T/text.err")" 1
+	run "$CLI" who "$port"
+	assert_output --partial "pid=$master,fd="
+	assert_output --partial "[4 sockets]"
+	assert_equal "$(grep -c LISTEN <<<"$output")" 1
+}
+
+@test "shim and who: TIME-WAIT leftovers; forty of them fold into one line with their count" {
+	port=$(free_port)
+	"$PYTHON3" - "$port" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", port))
+l.listen(64)
+for _ in range(40):
+    c = socket.create_connection(("127.0.0.1", port))
+    a, _ = l.accept()
+    a.close()
+    c.close()
+l.close()
+PY
+	n=$(ss -Htan state time-wait "sport = :$port" | wc -l)
+	[ "$n" -ge 33 ] || skip "the kernel left only $n TIME-WAIT sockets on port $port"
+	same_holders tcp 127.0.0.1 "$port"
+	assert_equal "$(jq -r .holders_total "$T/who.json")" "$n"
+	capture text env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$port"
+	assert_file_has "$T/text.err" "blocked by $n TIME-WAIT sockets 127.0.0.1:$port"
+	assert_equal "$(grep -c 'blocked by' "$T/text.err")" 1
+	assert_file_lacks "$T/text.err" "more sockets on this address"
+}
+
+@test "shim and who: a unix path shared by a parent and its child" {
+	path=$T/pf.sock
+	[ ${#path} -lt 100 ] || skip "temp dir path too long for sun_path"
+	prefork unix "$path" 0 1
+	same_holders unix "$path"
+	assert_equal "$(jq -r '.holders[0].processes | length' "$T/who.json")" 2
+}
+
+@test "shim and who: a UDP socket shared by a parent and its children" {
+	port=$(free_port udp)
+	prefork udp 127.0.0.1 "$port" 2
+	wait_listen "$port" udp
+	same_holders udp 127.0.0.1 "$port"
+	assert_equal "$(jq -r '.holders[0].processes | length' "$T/who.json")" 3
+}
