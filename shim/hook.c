@@ -70,20 +70,7 @@ void bw_hook_init(void)
 	atomic_store(&state, 2);
 }
 
-/* The settings warnings, once per process, at its first bind() or listen()
- * (a forked child shares its parent's "once"; an exec'd program is a new
- * process). */
-static void warn_once(void)
-{
-	static atomic_int done;
-	int saved = errno;
-	if (atomic_exchange(&done, 1))
-		return;
-	__atomic_fetch_and(&bw_hook_flags, ~FLAG_WARN, __ATOMIC_RELAXED);
-	for (size_t i = 0; i < settings.n_warnings; i++)
-		bw_emit_warning(settings.warnings[i], strlen(settings.warnings[i]));
-	errno = saved;
-}
+static void warn_once(void);
 
 static int flags_now(void)
 {
@@ -150,6 +137,30 @@ static bool with_arena(int (*fn)(struct bw_failure_arena *a, void *ctx), void *c
 	*ret = bw_on_stack(arena_entry, &call, m + page + BW_ARENA_STACK);
 	munmap(m, total);
 	return true;
+}
+
+static int warn_on_arena(struct bw_failure_arena *a, void *ctx)
+{
+	(void)a;
+	(void)ctx;
+	for (size_t i = 0; i < settings.n_warnings; i++)
+		bw_emit_warning(settings.warnings[i], strlen(settings.warnings[i]));
+	return 0;
+}
+
+/* The settings warnings, once per process, at its first bind() or listen()
+ * (a forked child shares its parent's "once"; an exec'd program is a new
+ * process); on the arena's stack, as the syslog datagram is built on the
+ * stack. */
+static void warn_once(void)
+{
+	static atomic_int done;
+	int saved = errno, ignored;
+	if (atomic_exchange(&done, 1))
+		return;
+	__atomic_fetch_and(&bw_hook_flags, ~FLAG_WARN, __ATOMIC_RELAXED);
+	with_arena(warn_on_arena, NULL, &ignored);
+	errno = saved;
 }
 
 static void emit(const char *buf, size_t n, void *ctx)
