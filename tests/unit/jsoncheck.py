@@ -3,7 +3,7 @@
 
 usage: jsoncheck.py MODE FILE
 
-Every line of FILE is one record and must be a JSON object, valid UTF-8 (bytes that are not UTF-8 escaped as \udcNN),
+Every line of FILE is one record and must be a JSON object, valid UTF-8 (bytes that are not UTF-8 escaped as \\udcNN),
 without duplicate keys. MODE adds:
   valid   nothing more (truncated records)
   full    the full bind_conflict schema: top-level, holder and stack keys
