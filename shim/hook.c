@@ -237,7 +237,7 @@ static void capture_stack(struct bw_conflict *c, void *ctx)
 static int fix(struct bw_conflict *c, const struct bw_rule *rule, void *ctx)
 {
 	const struct failing *k = ctx;
-	struct bw_remap_ops real_ops;
+	struct bw_remap_ops real_ops = {0}; /* owner 0: the socket is ours */
 	if (rule) {
 		real_ops.bind = bw_real_bind();
 		real_ops.listen = bw_real_listen();

@@ -91,7 +91,8 @@ static int twin_listen(struct attempt *at, const struct sockaddr *sa)
 
 	if (!at->checked) {
 		at->checked = true;
-		at->refused = bw_twin_check(at->fd, &at->plan, &why);
+		at->refused = bw_twin_check(at->fd, at->ops->owner_pid, at->ops->owner_fd,
+					    &at->plan, &why);
 	}
 	if (at->refused == 0) {
 		out->attempts++;

@@ -339,26 +339,38 @@ static int epoll_lines(const char *p, size_t n, void *ctx)
 }
 
 struct fd_scan {
-	int fd, dirfd;
-	pid_t pid; /* 0: this process */
+	int dirfd;
+	pid_t home;  /* the process whose socket it is (0: this one) */
+	int home_fd; /* its fd number there */
+	pid_t pid;   /* the process being scanned (0: this one) */
 	struct bw_twin_plan *plan;
 	struct bw_buf *why;
 	int res;
 };
 
-/* One entry of /proc/self/fd: another fd on the same socket refuses the
- * remap; an epoll set is searched for registrations of fd. */
+static void proc_path(char *buf, size_t size, pid_t pid, const char *what)
+{
+	if (pid)
+		snprintf(buf, size, "/proc/%d/%s", (int)pid, what);
+	else
+		snprintf(buf, size, "/proc/self/%s", what);
+}
+
+/* One entry of a /proc/<pid>/fd: another fd on the same socket refuses the
+ * remap; in the socket's own process, an epoll set is searched for
+ * registrations of its fd. */
 static int fd_entry(const char *name, void *ctx)
 {
 	struct fd_scan *sc = ctx;
 	char link[64], want[40];
+	bool home = sc->pid == sc->home;
 	ssize_t n;
 	int other;
 
 	if (name[0] < '0' || name[0] > '9')
 		return 0;
 	other = atoi(name);
-	if (!sc->pid && other == sc->fd)
+	if (home && other == sc->home_fd)
 		return 0;
 	n = readlinkat(sc->dirfd, name, link, sizeof(link) - 1);
 	if (n < 0)
@@ -366,20 +378,29 @@ static int fd_entry(const char *name, void *ctx)
 	link[n] = '\0';
 	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)sc->plan->inode);
 	if (strcmp(link, want) == 0) {
-		if (sc->pid)
-			bw_buf_printf(sc->why, "pid %d (fd %d) shares the socket", (int)sc->pid, other);
-		else
+		if (home)
 			bw_buf_printf(sc->why, "fd %d shares the socket (dup'ed)", other);
+		else
+			bw_buf_printf(sc->why, "pid %d (fd %d) shares the socket", (int)sc->pid, other);
 		sc->res = -ECANCELED;
 		return 1;
 	}
-	if (!sc->pid && strcmp(link, "anon_inode:[eventpoll]") == 0) {
-		char path[64], buf[512];
-		struct epoll_scan es = {sc->fd, other, sc->plan->inode, sc->plan, false};
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", other);
+	if (home && strcmp(link, "anon_inode:[eventpoll]") == 0) {
+		char path[64], what[32], buf[512];
+		struct epoll_scan es = {sc->home_fd, other, sc->plan->inode, sc->plan, false};
+		snprintf(what, sizeof(what), "fdinfo/%d", other);
+		proc_path(path, sizeof(path), sc->pid, what);
 		bw_read_lines_at(AT_FDCWD, path, buf, sizeof(buf), epoll_lines, &es);
 		if (es.too_many) {
 			bw_buf_printf(sc->why, "more than %d epoll registrations", BW_TWIN_EPOLL_MAX);
+			sc->res = -ECANCELED;
+			return 1;
+		}
+		if (sc->home && sc->plan->n_epoll) {
+			/* epoll keys an entry by (file, fd number in the caller of
+			 * epoll_ctl): only the program itself could re-make it. */
+			bw_buf_printf(sc->why, "epoll fd %d of pid %d watches the socket", other,
+				      (int)sc->home);
 			sc->res = -ECANCELED;
 			return 1;
 		}
@@ -387,20 +408,29 @@ static int fd_entry(const char *name, void *ctx)
 	return 0;
 }
 
-/* Another process holding the socket: the parent and the children (what
- * fork(2) shares, e.g. a pre-fork server) are looked at, where their fd
- * tables are readable. */
+/* The fd table of pid (0: this process); -ECANCELED when it could not be
+ * read and must be (the socket's own process). */
 static int scan_pid(struct fd_scan *sc, pid_t pid)
 {
 	char path[40];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	int r;
+	proc_path(path, sizeof(path), pid, "fd");
 	sc->pid = pid;
 	sc->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (sc->dirfd < 0)
-		return 0;
-	bw_dir_each(sc->dirfd, fd_entry, sc);
-	close(sc->dirfd);
-	return sc->res;
+		r = -errno;
+	else {
+		r = bw_dir_each(sc->dirfd, fd_entry, sc);
+		close(sc->dirfd);
+	}
+	if (sc->res < 0)
+		return sc->res;
+	if (r < 0 && pid == sc->home) {
+		bw_buf_printf(sc->why, "%s could not be read: other descriptors and epoll sets on the"
+				       " socket can't be checked", path);
+		return sc->res = -ECANCELED;
+	}
+	return 0;
 }
 
 static int child_pids(const char *p, size_t n, void *ctx)
@@ -421,21 +451,28 @@ static int child_pids(const char *p, size_t n, void *ctx)
 	return sc->res;
 }
 
+/* Another process holding the socket: the parent (for this process) and
+ * the children (what fork(2) shares, e.g. a pre-fork server) are looked
+ * at, where their fd tables are readable. A supervised program's parent
+ * is the supervisor, whose duplicate is meant. */
 static int scan_relatives(struct fd_scan *sc)
 {
-	char buf[256], path[64];
-	pid_t self = getpid();
-	if (getppid() > 1 && scan_pid(sc, getppid()) < 0)
+	char buf[256], path[64], what[40];
+	pid_t home = sc->home ? sc->home : getpid();
+	if (!sc->home && getppid() > 1 && scan_pid(sc, getppid()) < 0)
 		return sc->res;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)self, (int)self);
+	snprintf(what, sizeof(what), "task/%d/children", (int)home);
+	proc_path(path, sizeof(path), sc->home, what);
 	bw_read_lines_at(AT_FDCWD, path, buf, sizeof(buf), child_pids, sc);
 	return sc->res;
 }
 
-int bw_twin_check(int fd, struct bw_twin_plan *plan, struct bw_buf *why)
+int bw_twin_check(int fd, pid_t owner_pid, int owner_fd, struct bw_twin_plan *plan,
+		  struct bw_buf *why)
 {
-	struct fd_scan sc = {.fd = fd, .plan = plan, .why = why};
-	int reuseport = 0, r;
+	struct fd_scan sc = {.home = owner_pid, .home_fd = owner_pid ? owner_fd : fd,
+			     .plan = plan, .why = why};
+	int reuseport = 0;
 	socklen_t ol = sizeof(reuseport);
 
 	memset(plan, 0, sizeof(*plan));
@@ -450,21 +487,7 @@ int bw_twin_check(int fd, struct bw_twin_plan *plan, struct bw_buf *why)
 				 " (SO_ATTACH_REUSEPORT_*) on it can't be read back");
 		return -ECANCELED;
 	}
-	sc.dirfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (sc.dirfd < 0) {
-		bw_buf_puts(why, "/proc/self/fd is not readable: other descriptors and epoll sets"
-				 " on the socket can't be checked");
-		return -ECANCELED;
-	}
-	r = bw_dir_each(sc.dirfd, fd_entry, &sc);
-	close(sc.dirfd);
-	if (sc.res < 0)
-		return sc.res;
-	if (r < 0) {
-		bw_buf_puts(why, "/proc/self/fd could not be read to the end");
-		return -ECANCELED;
-	}
-	if (scan_relatives(&sc) < 0)
+	if (scan_pid(&sc, owner_pid) < 0 || scan_relatives(&sc) < 0)
 		return sc.res;
 	for (size_t i = 0; i < plan->n_epoll; i++) {
 		/* A disarmed EPOLLONESHOT entry shows no events; EPOLL_CTL_ADD

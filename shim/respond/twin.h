@@ -7,6 +7,7 @@
  * reading it back; what can't be carried refuses the remap. */
 #pragma once
 #include <stdint.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include "basic/fmt.h"
@@ -27,11 +28,15 @@ struct bw_twin_plan {
 typedef int (*bw_twin_bind_fn)(int, const struct sockaddr *, socklen_t);
 typedef int (*bw_twin_listen_fn)(int, int);
 
-/* Whether fd can be replaced by a twin at all: 0 and *plan filled, or
- * -ECANCELED with the reason in why ("shared with fd 7", "SO_REUSEPORT is
- * set: ...", "an eBPF socket filter ..."), or another -errno. Reads
- * /proc/self/fd and /proc/self/fdinfo (epoll sets holding fd). */
-int bw_twin_check(int fd, struct bw_twin_plan *plan, struct bw_buf *why);
+/* Whether the socket (fd: a descriptor of it here; owner_pid, owner_fd:
+ * where it lives, 0 for this process and fd) can be
+ * replaced by a twin at all: 0 and *plan filled, or -ECANCELED with the
+ * reason in why ("fd 7 shares the socket", "SO_REUSEPORT is set: ...", an
+ * epoll registration in another process), or another -errno. Reads the
+ * owner's /proc/<pid>/fd and its epoll sets' fdinfo, and the fd tables of
+ * its parent (this process only) and children. */
+int bw_twin_check(int fd, pid_t owner_pid, int owner_fd, struct bw_twin_plan *plan,
+		  struct bw_buf *why);
 
 /* Builds the twin of fd, carries everything (SOL_SOCKET, IP, IPv6 and TCP
  * options; buffer sizes only when the program set them, at the size it

@@ -370,7 +370,7 @@ static int real_listen(int fd, int backlog)
 	return listen(fd, backlog);
 }
 
-static const struct bw_remap_ops real_ops = {real_bind, real_listen};
+static const struct bw_remap_ops real_ops = {.bind = real_bind, .listen = real_listen};
 
 /* Appends to the remap's note (shown when it failed). */
 static void note(struct bw_remap *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -406,6 +406,7 @@ static int remap_listen(struct sup *sv, struct call *k, const struct bw_rule *ru
 			struct bw_conflict *c)
 {
 	struct seccomp_notif_addfd add = {0};
+	struct bw_remap_ops ops = real_ops;
 	struct stat st;
 	bool have_st;
 	int r;
@@ -421,7 +422,9 @@ static int remap_listen(struct sup *sv, struct call *k, const struct bw_rule *ru
 	}
 	add.newfd_flags = fd_cloexec(k);
 	have_st = fstat(k->dup, &st) == 0;
-	r = bw_remap_listen(rule, &real_ops, k->dup, k->backlog, c, &c->remap);
+	ops.owner_pid = k->pid;
+	ops.owner_fd = k->fd;
+	r = bw_remap_listen(rule, &ops, k->dup, k->backlog, c, &c->remap);
 	if (r < 0)
 		return r;
 	if (have_st && fchown(k->dup, st.st_uid, st.st_gid) < 0) {
