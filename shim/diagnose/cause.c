@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "diagnose/conflict.h"
+#include "diagnose/remedy.h"
 #include "basic/fmt.h"
 
 const char *bw_cause_name(enum bw_cause c)
@@ -22,6 +23,7 @@ const char *bw_cause_name(enum bw_cause c)
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED: return "ephemeral_exhausted";
 	case BW_CAUSE_SOCKET_ACTIVATION: return "socket_activation";
 	case BW_CAUSE_NOT_VISIBLE: return "not_visible";
+	case BW_CAUSE_REUSEADDR_MISMATCH: return "reuseaddr_mismatch";
 	default: return "unknown";
 	}
 }
@@ -29,7 +31,7 @@ const char *bw_cause_name(enum bw_cause c)
 /* Most actionable first: what the user can act on beats what merely exists. */
 static const enum bw_cause priority[] = {
 	BW_CAUSE_SELF, BW_CAUSE_SOCKET_ACTIVATION, BW_CAUSE_UNIX_LIVE, BW_CAUSE_REUSEPORT_MISMATCH,
-	BW_CAUSE_LISTENER,
+	BW_CAUSE_REUSEADDR_MISMATCH, BW_CAUSE_LISTENER,
 	BW_CAUSE_DUAL_STACK, BW_CAUSE_WILDCARD_OVERLAP, BW_CAUSE_NOT_VISIBLE,
 	BW_CAUSE_TIME_WAIT, BW_CAUSE_UNKNOWN,
 };
@@ -49,36 +51,71 @@ static bool is_orphan_state(const struct bw_sock *s)
 	return s->local.proto == BW_PROTO_TCP && s->inode == 0;
 }
 
-/* SO_REUSEPORT lets sockets share a port only if every one of them set it
- * before bind() and all have the same effective uid (socket(7); kernel:
- * net/ipv4/inet_connection_sock.c, inet_bind_conflict() and
- * sk_reuseport_match()). A conflict where at least one side set it is
- * about that rule, provided both sides' options are known. */
-static bool reuseport_mismatch(const struct bw_conflict *c, const struct bw_holder *h)
-{
-	if (c->pid == 0 || c->want_reuseport < 0 || h->reuseport < 0)
-		return false;
-	if (c->want_reuseport != h->reuseport)
-		return true;
-	return c->want_reuseport == 1 && c->have_uid && h->sock.uid != c->uid;
-}
-
-/* Service managers that create sockets for others (comm is at most 15
- * bytes: "systemd-socket-" is systemd-socket-activate). */
-static bool is_manager(const char *comm)
-{
-	return strncmp(comm, "systemd", 7) == 0 || strcmp(comm, "inetd") == 0 ||
-	       strcmp(comm, "xinetd") == 0 || strcmp(comm, "launchd") == 0;
-}
-
-/* The socket belongs to socket activation when its holder is a service
- * manager (pid 1 when we can't tell more), or a service that received it
- * through LISTEN_FDS. A container's own pid 1 (an app) is a listener. */
+/* A socket the service manager holds for socket activation: the holder
+ * is a service manager (diagnose.c recognises one by its executable,
+ * not its name: systemd-resolved is an ordinary daemon), or a service
+ * that received the socket through LISTEN_FDS. Unseen, only pid 1 is
+ * taken for the manager; a container's own pid 1 (an app) is a listener. */
 static bool socket_activation(const struct bw_holder *h)
 {
 	if (!h->have_proc)
-		return h->pid == 1;
-	return is_manager(h->proc.comm) || h->proc.listen_fds;
+		return h->pid == 1 && h->manager;
+	return h->manager || h->proc.listen_fds;
+}
+
+/* Would the pair stop conflicting if the caller changed its options as
+ * given (-1: leave as is)? By the kernel's rules (bindrules.h). */
+static bool caller_change_works(const struct bw_conflict *c, const struct bw_holder *h, int v6only,
+				int reuseaddr, int reuseport)
+{
+	struct bw_bind_sock b, hs;
+	struct bw_bind_verdict v;
+	bw_remedy_binder(c, &b);
+	bw_remedy_holder_sock(c, h, &hs);
+	if (v6only >= 0) {
+		if (b.addr.family != AF_INET6 || bw_addr_is_v4mapped(&b.addr) || b.v6only == 1)
+			return false;
+		b.v6only = (signed char)v6only;
+	}
+	if (reuseaddr >= 0) {
+		if (b.reuseaddr == 1)
+			return false;
+		b.reuseaddr = (signed char)reuseaddr;
+	}
+	if (reuseport >= 0) {
+		if (b.reuseport == 1)
+			return false;
+		b.reuseport = (signed char)reuseport;
+	}
+	bw_bind_check(&b, &hs, &v);
+	return !v.conflict;
+}
+
+/* Both could share the address with SO_REUSEADDR on both (the holder is
+ * not listening), and exactly one side has it (unknown counts as off). */
+static bool reuseaddr_mismatch(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	struct bw_bind_sock b, hs;
+	struct bw_bind_verdict v;
+	bw_remedy_binder(c, &b);
+	bw_remedy_holder_sock(c, h, &hs);
+	if ((b.reuseaddr == 1) == (hs.reuseaddr == 1))
+		return false;
+	b.reuseaddr = hs.reuseaddr = 1;
+	bw_bind_check(&b, &hs, &v);
+	return !v.conflict;
+}
+
+/* SO_REUSEPORT is the way out only among sockets of one program: one of
+ * them lacks it, or both have it under different owners. */
+static bool reuseport_mismatch(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	if (!h->same_program || c->pid == 0)
+		return false;
+	if (caller_change_works(c, h, -1, -1, 1))
+		return true;
+	return c->want_reuseport == 1 && h->reuseport == 1 && c->have_want_uid &&
+	       h->sock.uid != c->want_uid;
 }
 
 static enum bw_cause classify_holder(const struct bw_conflict *c, const struct bw_holder *h)
@@ -91,16 +128,28 @@ static enum bw_cause classify_holder(const struct bw_conflict *c, const struct b
 	}
 	if (is_orphan_state(&h->sock))
 		return BW_CAUSE_TIME_WAIT;
+	/* The caller's own IPV6_V6ONLY settles a dual-stack meeting, whoever
+	 * holds the IPv4 side (itself included: nginx's "listen P; listen
+	 * [::]:P ipv6only=off"). */
+	if (c->want.family == AF_INET6 && caller_change_works(c, h, 1, -1, -1))
+		return BW_CAUSE_DUAL_STACK;
 	if (h->pid == 0)
 		return BW_CAUSE_NOT_VISIBLE;
-	if (c->pid != 0 && h->pid == c->pid)
+	if (c->pid != 0 && h->pid == c->pid) {
+		if (reuseaddr_mismatch(c, h))
+			return BW_CAUSE_REUSEADDR_MISMATCH;
+		if (reuseport_mismatch(c, h))
+			return BW_CAUSE_REUSEPORT_MISMATCH;
 		return BW_CAUSE_SELF;
+	}
 	if (socket_activation(h))
 		return BW_CAUSE_SOCKET_ACTIVATION;
-	if (reuseport_mismatch(c, h))
-		return BW_CAUSE_REUSEPORT_MISMATCH;
 	if (h->overlap == BW_OVERLAP_DUAL_STACK)
 		return BW_CAUSE_DUAL_STACK;
+	if (reuseaddr_mismatch(c, h))
+		return BW_CAUSE_REUSEADDR_MISMATCH;
+	if (reuseport_mismatch(c, h))
+		return BW_CAUSE_REUSEPORT_MISMATCH;
 	if (h->overlap == BW_OVERLAP_WILDCARD)
 		return BW_CAUSE_WILDCARD_OVERLAP;
 	return BW_CAUSE_LISTENER;
@@ -125,9 +174,11 @@ static void who(struct bw_buf *b, const struct bw_holder *h)
 	}
 }
 
-static void write_hint(struct bw_conflict *c)
+/* The hint's explanation of the cause (what holds the address and why);
+ * the remedies follow from c->fixes. */
+static void explain(struct bw_conflict *c, struct bw_buf *bp)
 {
-	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
+	struct bw_buf b = *bp;
 	const struct bw_holder *h = first_with(c, c->cause);
 	char addr[BW_ADDR_TEXT_MAX];
 
@@ -137,10 +188,9 @@ static void write_hint(struct bw_conflict *c)
 		if (h->have_proc && h->sock.listening)
 			bw_buf_puts(&b, " (a double bind, or a listening fd inherited across fork/exec"
 					" from the parent that set it up)");
-		bw_buf_puts(&b, "; reuse that fd or close it before binding again");
 		break;
 	case BW_CAUSE_SOCKET_ACTIVATION:
-		if (h->have_proc && h->proc.listen_fds && !is_manager(h->proc.comm)) {
+		if (h->have_proc && h->proc.listen_fds && !h->manager) {
 			who(&b, h);
 			bw_buf_puts(&b, " got the socket from its service manager (LISTEN_FDS): the"
 					" .socket unit owns the port and restarts the service on demand;"
@@ -161,41 +211,59 @@ static void write_hint(struct bw_conflict *c)
 	case BW_CAUSE_UNIX_LIVE:
 		bw_buf_puts(&b, "another process holds it: ");
 		who(&b, h);
-		bw_buf_puts(&b, "; stop it, pick another port/path, or let bindwatch remap"
-				" (BINDWATCH_REMAP)");
+		if (h->sock.local.family == AF_UNIX && h->sock.local.abstract && h->other_pidns)
+			bw_buf_puts(&b, ", in another pid namespace that shares this network namespace"
+					" (abstract unix names live per network namespace, not per pid"
+					" namespace or container)");
+		break;
+	case BW_CAUSE_REUSEADDR_MISMATCH:
+		bw_buf_printf(&b, "%s could share the address, but only if every socket on it sets"
+				  " SO_REUSEADDR before bind(): ",
+			      h->sock.local.proto == BW_PROTO_UDP ? "a UDP port shared by design"
+								  : "a TCP port nobody listens on");
+		if (c->want_reuseaddr == 1) {
+			bw_buf_puts(&b, "the holder ");
+			who(&b, h);
+			bw_buf_puts(&b, h->reuseaddr == 0 ? " lacks it" : " lacks it (assumed: bindwatch can't read another process's options)");
+		} else {
+			bw_buf_puts(&b, "this socket lacks it (the holder ");
+			who(&b, h);
+			bw_buf_puts(&b, " has it)");
+		}
 		break;
 	case BW_CAUSE_REUSEPORT_MISMATCH:
-		if (c->want_reuseport != h->reuseport) {
+		if (c->want_reuseport != 1 || h->reuseport != 1) {
 			bw_buf_printf(&b, "only %s set SO_REUSEPORT (", h->reuseport == 1 ? "the holder" : "this socket");
 			who(&b, h);
 			bw_buf_puts(&b, h->reuseport == 1 ? " has it, this socket does not)" : " does not)");
-			bw_buf_puts(&b, "; sockets share a port only if every one of them sets"
-					" SO_REUSEPORT before bind()");
+			bw_buf_puts(&b, "; sockets of one program share a port only if every one of them"
+					" sets SO_REUSEPORT before bind()");
 		} else {
 			bw_buf_printf(&b, "both set SO_REUSEPORT, but the kernel lets only sockets of"
-					  " the same effective uid share a port: the holder ");
+					  " the same owner uid share a port: the holder ");
 			who(&b, h);
 			bw_buf_printf(&b, " is uid %u, this process uid %u; run both as one user",
-				      (unsigned)h->sock.uid, (unsigned)c->uid);
+				      (unsigned)h->sock.uid, (unsigned)c->want_uid);
 		}
 		break;
 	case BW_CAUSE_DUAL_STACK:
 		bw_addr_format(&h->sock.local, addr, sizeof(addr));
-		if (h->sock.local.family == AF_INET6) {
-			bw_buf_printf(&b, "the IPv6 socket %s of ", addr);
-			who(&b, h);
-			bw_buf_puts(&b, " is dual-stack (IPV6_V6ONLY off, the default while"
-					" net.ipv6.bindv6only=0) and covers IPv4 on this port; set"
-					" IPV6_V6ONLY on the IPv6 socket or bind only one family");
-		} else {
+		if (c->want.family == AF_INET6 && !bw_addr_is_v4mapped(&c->want) && !c->want_v6only &&
+		    (h->sock.local.family == AF_INET || bw_addr_is_v4mapped(&h->sock.local) ||
+		     h->pid == c->pid)) {
 			/* We are the IPv6 side (ipv6(7): a v6 socket without
 			 * IPV6_V6ONLY also takes the port for IPv4). */
 			bw_buf_puts(&b, "this IPv6 socket is dual-stack (IPV6_V6ONLY off, the default"
 					" while net.ipv6.bindv6only=0) and so also needs IPv4 on this"
-					" port, which the IPv4 socket ");
+					" port, which ");
 			bw_buf_printf(&b, "%s of ", addr);
 			who(&b, h);
-			bw_buf_puts(&b, " holds; set IPV6_V6ONLY on this socket or bind only one family");
+			bw_buf_puts(&b, " holds");
+		} else {
+			bw_buf_printf(&b, "the IPv6 socket %s of ", addr);
+			who(&b, h);
+			bw_buf_puts(&b, " is dual-stack (IPV6_V6ONLY off, the default while"
+					" net.ipv6.bindv6only=0) and covers IPv4 on this port");
 		}
 		break;
 	case BW_CAUSE_WILDCARD_OVERLAP:
@@ -204,19 +272,21 @@ static void write_hint(struct bw_conflict *c)
 			bw_buf_puts(&b, "this bind is to the wildcard address, which covers the specific ");
 			bw_buf_printf(&b, "address %s already held by ", addr);
 			who(&b, h);
-			bw_buf_puts(&b, "; bind a specific address instead, or stop the holder");
 		} else {
 			bw_buf_printf(&b, "the wildcard %s held by ", addr);
 			who(&b, h);
-			bw_buf_puts(&b, " covers every local address on this port; make it bind a"
-					" specific address, or stop it");
+			bw_buf_puts(&b, " covers every local address on this port");
 		}
 		break;
 	case BW_CAUSE_NOT_VISIBLE:
 		bw_buf_printf(&b, "a socket of uid %u (inode %llu) holds it, but its process is not"
-				  " visible here (another user, or another pid namespace/container);"
-				  " run as root or as that user to see more",
+				  " visible here (another user, or another pid namespace/container)",
 			      (unsigned)h->sock.uid, (unsigned long long)h->sock.inode);
+		if (h->sock.local.family == AF_UNIX && h->sock.local.abstract)
+			bw_buf_puts(&b, "; abstract unix names live per network namespace, so a process"
+					" in another pid namespace or container that shares this network"
+					" namespace holds the name for everyone here");
+		bw_buf_puts(&b, "; run as root or as that user to see more");
 		break;
 	case BW_CAUSE_TIME_WAIT: {
 		long ms = 0;
@@ -225,8 +295,8 @@ static void write_hint(struct bw_conflict *c)
 				ms = c->holders[i].sock.timer_ms;
 		bw_buf_printf(&b, "only closed connections in TIME-WAIT remain (expire in %lds):"
 				  " SO_REUSEADDR lets the bind succeed only if both the new socket and"
-				  " the old one set it, otherwise wait; net.ipv4.tcp_tw_reuse affects"
-				  " outgoing connections only and tcp_tw_recycle was removed in Linux 4.12",
+				  " the old one set it; net.ipv4.tcp_tw_reuse affects outgoing"
+				  " connections only and tcp_tw_recycle was removed in Linux 4.12",
 			      (ms + 999) / 1000);
 		break;
 	}
@@ -248,9 +318,13 @@ static void write_hint(struct bw_conflict *c)
 		break;
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
 		bw_buf_printf(&b, "no free port in the local port range %d-%d"
-				  " (net.ipv4.ip_local_port_range; %d ports in use): widen the range,"
-				  " or close idle sockets",
+				  " (net.ipv4.ip_local_port_range; %d ports in use",
 			      c->port_lo, c->port_hi, c->ports_in_use);
+		if (c->n_holders && c->holders[0].pid > 0) {
+			bw_buf_puts(&b, ", most by ");
+			who(&b, &c->holders[0]);
+		}
+		bw_buf_puts(&b, "): widen the range, or close idle sockets");
 		break;
 	default:
 		bw_buf_puts(&b, "no visible socket matches: checked ");
@@ -270,6 +344,20 @@ static void write_hint(struct bw_conflict *c)
 				      c->table_errno);
 		break;
 	}
+	*bp = b;
+}
+
+static void write_hint(struct bw_conflict *c)
+{
+	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
+	explain(c, &b);
+	for (size_t i = 0; i < c->n_fixes; i++) {
+		bw_buf_puts(&b, i == 0 ? "; remedies: " : "; or ");
+		bw_remedy_words(&b, c, &c->fixes[i]);
+	}
+	for (unsigned bit = 1; bit <= BW_ASSUMED_CALLER_OPTIONS; bit <<= 1)
+		if (c->assumed & bit)
+			bw_buf_printf(&b, " (assumed: %s)", bw_assumed_text(bit));
 }
 
 /* Inside a host the shim can't read another process's socket options
@@ -326,6 +414,11 @@ void bw_classify(struct bw_conflict *c)
 	    c->port_hi > 0)
 		best = BW_CAUSE_EPHEMERAL_EXHAUSTED;
 	c->cause = best;
+	c->assumed = 0;
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (c->holders[i].cause == best)
+			c->assumed |= c->holders[i].assumed;
+	bw_remedy_build(c);
 	write_hint(c);
 	if (c->pid > 0)
 		options_unknown(c);

@@ -18,6 +18,9 @@ enum bw_cause {
 	BW_CAUSE_EPHEMERAL_EXHAUSTED,
 	BW_CAUSE_SOCKET_ACTIVATION,
 	BW_CAUSE_NOT_VISIBLE,
+	/* Both sockets could share the address (the holder is not listening:
+	 * UDP, a TCP socket bound or connected) if both set SO_REUSEADDR; one lacks it. */
+	BW_CAUSE_REUSEADDR_MISMATCH,
 };
 
 const char *bw_cause_name(enum bw_cause c);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "basic/addr.h"
+#include "diagnose/bindrules.h"
 #include "diagnose/cause.h"
 #include "diagnose/overlap.h"
 #include "diagnose/relation.h"
@@ -62,7 +63,31 @@ struct bw_holder {
 	signed char reuseaddr;    /* the holder's SO_REUSEADDR / SO_REUSEPORT: */
 	signed char reuseport;    /* 1 set, 0 not, -1 unknown (not ours to peek) */
 	enum bw_cause cause;
+	/* The kernel's rules (bindrules.h) for the failing socket against
+	 * this one: whether it blocks, on which unknown facts that rests. */
+	bool blocks;
+	unsigned assumed;             /* BW_ASSUMED_* */
+	bool same_program;            /* self, or the same executable as the caller */
+	bool manager;                 /* a service manager (systemd, inetd...) */
+	bool other_pidns;             /* lives in another pid namespace than the caller */
 };
+
+/* A remedy (JSON "fixes"): who changes what so that the bind succeeds.
+ * Built from the kernel's rules by remedy.c, in the order to try them. */
+enum bw_fix_target { BW_FIX_CALLER, BW_FIX_HOLDER };
+enum bw_fix_kind { BW_FIX_SOCKOPT, BW_FIX_ADDRESS, BW_FIX_STOP, BW_FIX_WAIT, BW_FIX_PORT,
+		   BW_FIX_UNLINK };
+struct bw_fix {
+	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */
+	const char *assumes;          /* NULL, or the unknown fact this fix needs */
+	enum bw_fix_target target;
+	enum bw_fix_kind kind;
+	int level, name, value;       /* sockopt: e.g. IPPROTO_IPV6, IPV6_V6ONLY, 1 */
+	int seconds;                  /* wait */
+	pid_t pid;                    /* stop: the process to stop (0 unknown) */
+	int fd;                       /* stop: its descriptor, -1 unknown */
+};
+#define BW_FIXES_MAX 8
 
 /* The outcome of a BINDWATCH_REMAP rule (carried out by respond/remap.c). */
 struct bw_remap {
@@ -117,7 +142,12 @@ struct bw_conflict {
 	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
 	int ports_in_use;
 
+	size_t n_fixes;
+	struct bw_fix fixes[BW_FIXES_MAX];
+	unsigned assumed;         /* BW_ASSUMED_* the cause rests on */
+	uint32_t want_uid;        /* owner of the failing socket (fstat: sock_i_uid()) */
 	enum bw_cause cause;
+	bool have_want_uid;
 	char hint[BW_HINT_MAX];
 
 	struct bw_remap remap;

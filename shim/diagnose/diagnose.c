@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "basic/sysio.h"
+#include "diagnose/remedy.h"
 
 /* Lookups outside the shim's system-call set, installed by the bindwatch
  * process only (diagnose/foreign.c); both NULL inside a host. */
@@ -62,8 +63,12 @@ static signed char bool_opt(int fd, int name)
 int bw_diag_from_fd(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct stat st;
-	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode))
+	if (fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)) {
 		c->own_inode = st.st_ino;
+		/* The socket inode's owner is sock_i_uid(), what SO_REUSEPORT compares. */
+		c->want_uid = st.st_uid;
+		c->have_want_uid = true;
+	}
 	c->want_reuseaddr = bool_opt(fd, SO_REUSEADDR);
 	c->want_reuseport = bool_opt(fd, SO_REUSEPORT);
 	return bw_diag_describe_socket(fd, sa, len, &c->want, &c->want_v6only);
@@ -131,7 +136,7 @@ static void count_similar(struct bw_conflict *c, const struct bw_sock *s, size_t
 		}
 }
 
-static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap ov)
+static struct bw_holder *keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap ov)
 {
 	struct bw_holder *h;
 	int rank = holder_rank(s);
@@ -145,7 +150,7 @@ static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap
 				worst = i;
 		if (holder_rank(&c->holders[worst].sock) <= rank) {
 			count_similar(c, s, 1, BW_HOLDERS_MAX);
-			return;
+			return NULL;
 		}
 		h = &c->holders[worst];
 		count_similar(c, &h->sock, 1 + h->similar, worst);
@@ -154,6 +159,9 @@ static void keep(struct bw_conflict *c, const struct bw_sock *s, enum bw_overlap
 	h->sock = *s;
 	h->overlap = ov;
 	h->fd = -1;
+	h->blocks = true;
+	h->reuseaddr = h->reuseport = -1;
+	return h;
 }
 
 static bool same_unix_name(const struct bw_addr *want, const struct bw_addr *have)
@@ -189,7 +197,6 @@ static bool holds_unix(const struct bw_conflict *c, const struct bw_sock *s)
 
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 {
-	enum bw_overlap ov;
 	if (c->own_inode && s->inode == c->own_inode)
 		return;
 	if (c->want.family == AF_UNIX) {
@@ -201,9 +208,137 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 		return;
 	if (c->want.proto != BW_PROTO_UNKNOWN && s->local.proto != c->want.proto)
 		return;
-	ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
-	if (ov != BW_OVERLAP_NONE)
-		keep(c, s, ov);
+	if (c->want.family == AF_UNSPEC) {
+		/* A bare port (bindwatch who): every socket on it. */
+		enum bw_overlap ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
+		if (ov != BW_OVERLAP_NONE)
+			keep(c, s, ov);
+		return;
+	}
+	/* The kernel's rules decide, with the holder's SO_REUSE* unknown for
+	 * now (taken as off, which blocks); bw_diagnose revisits the verdict
+	 * once the owner is known. */
+	struct bw_bind_sock b, hs;
+	struct bw_bind_verdict v;
+	struct bw_holder *h;
+	bw_remedy_binder(c, &b);
+	bw_remedy_sock(c, s, -1, -1, &hs);
+	bw_bind_check(&b, &hs, &v);
+	if (v.conflict && (h = keep(c, s, v.overlap)) != NULL)
+		h->assumed = v.assumed;
+}
+
+/* The verdict again with what the owner scan learnt (the holder's
+ * SO_REUSE*); holders that turn out not to block are dropped, unless
+ * none would be left (then the rules missed something: keep them all). */
+static void revisit(struct bw_conflict *c)
+{
+	size_t n = 0, blocking = 0;
+	if (!(c->want.family == AF_INET || c->want.family == AF_INET6))
+		return;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *h = &c->holders[i];
+		struct bw_bind_sock b, hs;
+		struct bw_bind_verdict v;
+		bw_remedy_binder(c, &b);
+		bw_remedy_holder_sock(c, h, &hs);
+		bw_bind_check(&b, &hs, &v);
+		h->blocks = v.conflict;
+		h->assumed = v.assumed;
+		blocking += v.conflict;
+	}
+	if (blocking == 0)
+		return;
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (c->holders[i].blocks)
+			c->holders[n++] = c->holders[i];
+	c->n_matching -= c->n_holders - n;
+	c->n_holders = n;
+}
+
+/* readlinkat <proc_root>/<pid>/exe into buf; "" when unreadable (another
+ * user's process without privilege). */
+static void exe_of(const char *proc_root, pid_t pid, char *buf, size_t size)
+{
+	char path[64];
+	ssize_t n;
+	snprintf(path, sizeof(path), "%s/%d/exe", proc_root, (int)pid);
+	n = readlinkat(AT_FDCWD, path, buf, size - 1);
+	buf[n > 0 ? n : 0] = '\0';
+}
+
+static const char *base_name(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+/* A service manager is known by its executable, never by its name (a
+ * daemon may call itself anything, and systemd-resolved is no manager):
+ * systemd as pid 1 or as a user manager (systemd --user),
+ * systemd-socket-activate, inetd, xinetd. When the executable can't be
+ * read (pid 1 of another user), its argv[0]. */
+static bool is_manager(const char *proc_root, const struct bw_holder *h)
+{
+	char exe[256];
+	const char *name, *args;
+	exe_of(proc_root, h->pid, exe, sizeof(exe));
+	if (!exe[0] && h->have_proc && h->proc.cmdline_len) {
+		/* argv[0]: the command line up to its first space. */
+		size_t n = strcspn(h->proc.cmdline, " ");
+		if (n >= sizeof(exe))
+			n = sizeof(exe) - 1;
+		memcpy(exe, h->proc.cmdline, n);
+		exe[n] = '\0';
+	}
+	if (!exe[0])
+		return false;
+	name = base_name(exe);
+	args = h->have_proc ? h->proc.cmdline : "";
+	if (strcmp(name, "systemd") == 0)
+		return h->pid == 1 || strstr(args, " --user") != NULL;
+	return strcmp(name, "systemd-socket-activate") == 0 || strcmp(name, "inetd") == 0 ||
+	       strcmp(name, "xinetd") == 0;
+}
+
+static bool same_ns(const char *proc_root, pid_t a, pid_t b)
+{
+	char pa[64], pb[64];
+	struct stat sa, sb;
+	snprintf(pa, sizeof(pa), "%s/%d/ns/pid", proc_root, (int)a);
+	snprintf(pb, sizeof(pb), "%s/%d/ns/pid", proc_root, (int)b);
+	if (stat(pa, &sa) < 0 || stat(pb, &sb) < 0)
+		return true; /* can't tell */
+	return sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
+}
+
+/* Another instance of the same program: the same executable file
+ * (bw_proc_exe_id) run with the same arguments (one interpreter runs
+ * many programs). */
+static bool same_program(const char *proc_root, const struct bw_holder *h, pid_t me)
+{
+	struct bw_proc me_proc;
+	dev_t d1, d2;
+	ino_t i1, i2;
+	if (!h->have_proc || bw_proc_exe_id(proc_root, h->pid, &d1, &i1) < 0 ||
+	    bw_proc_exe_id(proc_root, me, &d2, &i2) < 0 || d1 != d2 || i1 != i2)
+		return false;
+	return bw_proc_info(proc_root, me, &me_proc) == 0 &&
+	       me_proc.cmdline_len == h->proc.cmdline_len &&
+	       memcmp(me_proc.cmdline, h->proc.cmdline, me_proc.cmdline_len) == 0;
+}
+
+/* Who the holder is to the caller, as far as the rules' remedies care. */
+static void holder_identity(struct bw_conflict *c, struct bw_holder *h, const char *proc_root,
+			    pid_t self_pid)
+{
+	pid_t me = c->pid ? c->pid : self_pid;
+	if (h->pid <= 0)
+		return;
+	h->manager = is_manager(proc_root, h);
+	h->same_program = c->pid && (h->pid == c->pid || same_program(proc_root, h, c->pid));
+	if (me > 0)
+		h->other_pidns = !same_ns(proc_root, h->pid, me);
 }
 
 static int consider_cb(const struct bw_sock *s, void *ctx)
@@ -254,7 +389,9 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 static void stat_unix_path(struct bw_conflict *c)
 {
 	struct stat st;
-	if (c->want.abstract || c->want.path_len == 0)
+	/* Already looked at by the caller: the supervisor resolves the path
+	 * in the program's root and cwd, which are not ours. */
+	if (c->want.abstract || c->want.path_len == 0 || c->unix_file != BW_UNIX_FILE_NA)
 		return;
 	if (lstat(c->want.path, &st) < 0) {
 		c->unix_file = BW_UNIX_FILE_MISSING;
@@ -267,6 +404,35 @@ static void stat_unix_path(struct bw_conflict *c)
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_ino = st.st_ino;
 	c->unix_dev = st.st_dev;
+}
+
+struct abstract_query {
+	struct bw_addr want;
+	bool found;
+};
+
+static int abstract_cb(const struct bw_sock *s, void *ctx)
+{
+	struct abstract_query *q = ctx;
+	if (s->local.family == AF_UNIX && same_unix_name(&q->want, &s->local))
+		q->found = true;
+	return 0;
+}
+
+int bw_diag_unix_abstract_taken(const struct sockaddr *sa, socklen_t len)
+{
+	struct abstract_query q = {.found = false};
+	int r = bw_addr_from_sockaddr(sa, len, &q.want);
+	if (r < 0)
+		return r;
+	if (q.want.family != AF_UNIX || !q.want.abstract)
+		return -EINVAL;
+	r = bw_sockdiag_query(AF_UNIX, BW_PROTO_UNKNOWN, -1, abstract_cb, &q);
+	if (r < 0) {
+		q.found = false;
+		r = bw_socktab_read("/proc", AF_UNIX, BW_PROTO_UNKNOWN, abstract_cb, &q);
+	}
+	return r < 0 ? r : q.found;
 }
 
 /* One table: sock_diag first, /proc/net as the fallback. */
@@ -382,6 +548,7 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			h->have_proc = bw_proc_info(proc_root, h->pid, &h->proc) == 0;
 		}
 		peek_options(h, self_pid);
+		holder_identity(c, h, proc_root, self_pid);
 	}
 	if (c->pid > 0) {
 		char path[64];
@@ -392,6 +559,12 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			c->have_uid = true;
 		}
 	}
+	bw_diag_settle(c);
+}
+
+void bw_diag_settle(struct bw_conflict *c)
+{
+	revisit(c);
 	bw_classify(c);
 	bw_relation_hint(c);
 }

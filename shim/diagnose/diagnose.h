@@ -54,6 +54,19 @@ void bw_diag_allow_foreign(void);
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		 uint64_t deadline_ns);
 
+/* Whether a unix socket of the reader's network namespace (abstract names
+ * are per namespace, unix(7)) is bound to the abstract name in sa: 1 yes,
+ * 0 no, -errno (-EINVAL: sa is not an abstract unix address). From
+ * sock_diag, /proc/net/unix as the fallback. For the supervisor, which
+ * can't make an AF_UNIX bind for the program and must tell beforehand. */
+int bw_diag_unix_abstract_taken(const struct sockaddr *sa, socklen_t len);
+
 /* The socket-table half alone (tests feed tables through it): considers one
  * socket and keeps it in c->holders if it blocks c->want. */
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s);
+
+/* The second half of bw_diagnose once the holders' owners and options are
+ * filled in (tests fill them by hand): the kernel's rules revisited with
+ * what is now known (holders that do not block are dropped unless none
+ * would be left; h->blocks says which do), then classification. */
+void bw_diag_settle(struct bw_conflict *c);

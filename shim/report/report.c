@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "basic/fmt.h"
+#include "diagnose/remedy.h"
 
 #define P "bindwatch: "
 
@@ -494,6 +495,59 @@ static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 	bw_buf_puts(b, "}");
 }
 
+/* "fixes": the remedies in order (remedy.h), and "assumed": the unknown
+ * facts the cause rests on. */
+static void json_fixes(struct bw_buf *b, const struct bw_conflict *c)
+{
+	char ip[64];
+	bool first = true;
+	bw_buf_puts(b, ",\"fixes\":[");
+	for (size_t i = 0; i < c->n_fixes; i++) {
+		const struct bw_fix *f = &c->fixes[i];
+		bw_buf_printf(b, "%s{\"target\":\"%s\",\"kind\":\"%s\"", i ? "," : "",
+			      f->target == BW_FIX_CALLER ? "caller" : "holder", bw_fix_kind_name(f->kind));
+		switch (f->kind) {
+		case BW_FIX_SOCKOPT:
+			bw_buf_printf(b, ",\"level\":\"%s\",\"name\":\"%s\",\"value\":%d",
+				      bw_sockopt_level_name(f->level), bw_sockopt_name(f->level, f->name),
+				      f->value);
+			break;
+		case BW_FIX_ADDRESS:
+			bw_addr_format_ip(&f->addr, ip, sizeof(ip));
+			json_strz(b, "addr", ip);
+			break;
+		case BW_FIX_STOP:
+			if (f->pid > 0)
+				bw_buf_printf(b, ",\"pid\":%d", (int)f->pid);
+			else
+				bw_buf_puts(b, ",\"pid\":null");
+			if (f->fd >= 0)
+				bw_buf_printf(b, ",\"fd\":%d", f->fd);
+			break;
+		case BW_FIX_WAIT:
+			bw_buf_printf(b, ",\"seconds\":%d", f->seconds);
+			break;
+		case BW_FIX_UNLINK:
+			json_key(b, "path");
+			bw_buf_json_str(b, f->addr.path, f->addr.path_len);
+			break;
+		default:
+			break;
+		}
+		if (f->assumes)
+			json_strz(b, "assumes", f->assumes);
+		bw_buf_puts(b, "}");
+	}
+	bw_buf_puts(b, "],\"assumed\":[");
+	for (unsigned bit = 1; bit <= BW_ASSUMED_CALLER_OPTIONS; bit <<= 1)
+		if (c->assumed & bit) {
+			bw_buf_printf(b, "%s", first ? "" : ",");
+			bw_buf_json_str(b, bw_assumed_text(bit), strlen(bw_assumed_text(bit)));
+			first = false;
+		}
+	bw_buf_puts(b, "]");
+}
+
 /* The record at one level of detail; *more when it did not fit and a
  * briefer level is left to try (at the last level, a minimal record). */
 static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, int level,
@@ -533,6 +587,7 @@ static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, i
 	}
 	json_strz(&b, "cause", bw_cause_name(c->cause));
 	json_strz(&b, "hint", c->hint);
+	json_fixes(&b, c);
 	json_remap(&b, &c->remap);
 	if (c->cause == BW_CAUSE_EPHEMERAL_EXHAUSTED)
 		bw_buf_printf(&b, ",\"port_range\":[%d,%d],\"ports_in_use\":%d", c->port_lo,

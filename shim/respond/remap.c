@@ -73,41 +73,93 @@ struct attempt {
 	struct sockaddr_storage orig;
 	socklen_t len;
 	struct bw_remap *out;
+	bool aborted;                /* ops->before/socket/pause said stop, or a twin was refused */
 	bool checked;                /* listen: bw_twin_check ran */
-	int refused;                 /* listen: -ECANCELED when a twin can't be faithful */
 	struct bw_twin_plan plan;
 };
+
+/* ops->before: 0, or the error this attempt fails with. */
+static int before(struct attempt *at, int fd, const struct sockaddr *sa)
+{
+	int r;
+	if (!at->ops->before)
+		return 0;
+	r = at->ops->before(fd, sa, sa ? at->len : 0, at->ops->ctx);
+	if (r < 0 && !(sa && r == -EACCES))
+		at->aborted = true;
+	return r;
+}
+
+static int do_bind(struct attempt *at, int fd, const struct sockaddr *sa)
+{
+	int r = before(at, fd, sa);
+	if (r < 0)
+		return r;
+	return at->ops->bind(fd, sa, at->len) == 0 ? 0 : -errno;
+}
+
+static int do_listen(struct attempt *at, int fd)
+{
+	int r = before(at, fd, NULL);
+	if (r < 0)
+		return r;
+	return at->ops->listen(fd, at->backlog) == 0 ? 0 : -errno;
+}
+
+/* The twin's socket, bind and listen go through ops (the supervisor makes
+ * them in the program's network namespace, with its credentials). */
+static int twin_socket(int domain, int type, int protocol, void *ctx)
+{
+	struct attempt *at = ctx;
+	int fd;
+	if (at->ops->socket) {
+		fd = at->ops->socket(domain, type, protocol, at->ops->ctx);
+		if (fd < 0)
+			at->aborted = true;
+		return fd;
+	}
+	fd = socket(domain, type, protocol);
+	return fd < 0 ? -errno : fd;
+}
+
+static int twin_bind(int fd, const struct sockaddr *sa, socklen_t len, void *ctx)
+{
+	(void)len;
+	return do_bind(ctx, fd, sa);
+}
+
+static int twin_listen_cb(int fd, int backlog, void *ctx)
+{
+	(void)backlog;
+	return do_listen(ctx, fd);
+}
 
 /* listen(): the socket is already bound, and Linux has no unbind: a twin
  * takes its place (respond/twin.h), if it can be a faithful one. Checked
  * once, at the first move; a refusal ends the rule and says why. */
 static int twin_listen(struct attempt *at, const struct sockaddr *sa)
 {
+	const struct bw_twin_ops tops = {twin_socket, twin_bind, twin_listen_cb, at};
 	struct bw_remap *out = at->out;
 	struct bw_buf note = BW_BUF_INIT(out->note + strlen(out->note),
 					 sizeof(out->note) - strlen(out->note));
 	char why_buf[200] = "";
 	struct bw_buf why = BW_BUF_INIT(why_buf, sizeof(why_buf));
+	int r = 0;
 
 	if (!at->checked) {
 		at->checked = true;
-		at->refused = bw_twin_check(at->fd, at->ops->owner_pid, at->ops->owner_fd,
-					    &at->plan, &why);
+		r = bw_twin_check(at->fd, at->ops->owner_pid, at->ops->owner_fd, &at->plan, &why);
 	}
-	if (at->refused == 0) {
+	if (r == 0) {
 		out->attempts++;
-		at->refused = bw_twin_listen(at->fd, &at->plan, sa, at->len, at->backlog,
-					     at->ops->bind, at->ops->listen, &why);
-		if (at->refused != -ECANCELED) {
-			int r = at->refused;
-			at->refused = 0;
-			return r;
-		}
+		r = bw_twin_listen(at->fd, &at->plan, sa, at->len, at->backlog, &tops, &why);
 	}
-	if (why_buf[0])
+	if (r == -ECANCELED) {
+		at->aborted = true;
 		bw_buf_printf(&note, "not remapped: %s; ", why_buf);
-	why_buf[0] = '\0';
-	return at->refused;
+	}
+	return r;
 }
 
 static int try_port(struct attempt *at, int port)
@@ -122,12 +174,12 @@ static int try_port(struct attempt *at, int port)
 	if (at->listen) {
 		if (port < 0) {
 			at->out->attempts++;
-			return at->ops->listen(at->fd, at->backlog) == 0 ? 0 : -errno;
+			return do_listen(at, at->fd);
 		}
 		return twin_listen(at, sa);
 	}
 	at->out->attempts++;
-	return at->ops->bind(at->fd, sa, at->len) == 0 ? 0 : -errno;
+	return do_bind(at, at->fd, sa);
 }
 
 static int run_action(struct attempt *at, const struct bw_action *act, const struct bw_conflict *c)
@@ -144,17 +196,23 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (;;) {
 			r = try_port(at, -1);
-			if (r != -EADDRINUSE)
+			if (r != -EADDRINUSE || at->aborted)
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			/* Whole seconds alone would end the wait at the next
 			 * second boundary, up to a second early. */
-			if ((t.tv_sec - t0.tv_sec) * 1000L + (t.tv_nsec - t0.tv_nsec) / 1000000L >=
+			if (at->ops->waited_ms + (t.tv_sec - t0.tv_sec) * 1000L +
+				    (t.tv_nsec - t0.tv_nsec) / 1000000L >=
 			    act->a * 1000L)
 				break;
-			sleep_ms(100);
+			if (!at->ops->pause) {
+				sleep_ms(100);
+			} else if ((r = at->ops->pause(100, at->ops->ctx)) < 0) {
+				at->aborted = true;
+				break;
+			}
 		}
-		if (r < 0)
+		if (r < 0 && !at->aborted)
 			bw_buf_printf(&note, "wait:%ld: still in use after %lds; ", act->a, act->a);
 		return r;
 	}
@@ -171,13 +229,13 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 		if (setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
 			return -errno;
 		r = try_port(at, -1);
-		if (r < 0) {
+		if (r < 0)
 			/* A failed action leaves the socket as the program made it. */
 			setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &was, sizeof(was));
+		if (r < 0 && !at->aborted)
 			bw_buf_printf(&note, "reuseaddr: still in use: the TIME-WAIT socket's owner did"
 					     " not set SO_REUSEADDR (it expires in %lds); ",
 				      time_wait_left(c));
-		}
 		return r;
 	}
 	default:
@@ -185,7 +243,7 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 			if (act->kind != BW_ACT_AUTO && port == out->from_port)
 				continue;
 			r = try_port(at, port);
-			if (r != -EADDRINUSE && r != -EACCES)
+			if ((r != -EADDRINUSE && r != -EACCES) || at->aborted)
 				break;
 		}
 		return r;
@@ -202,14 +260,14 @@ static int apply(struct attempt *at, const struct bw_rule *r, const struct bw_co
 	snprintf(out->rule, sizeof(out->rule), "%s", r->text);
 	for (size_t i = 0; i < r->n_actions; i++) {
 		res = run_action(at, &r->actions[i], c);
-		if (res == -ECANCELED)
-			break; /* refused: no other action can do better */
 		if (res == 0) {
 			out->ok = true;
 			out->action = r->actions[i].kind;
 			out->to_port = bound_port(at->fd);
 			return 0;
 		}
+		if (at->aborted)
+			break;
 	}
 	return res;
 }

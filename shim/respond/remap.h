@@ -24,6 +24,21 @@ struct bw_remap_ops {
 	 * its own duplicate (what a listen()-time twin must check). */
 	pid_t owner_pid;
 	int owner_fd;
+	/* The rest is optional (NULL/0: plain behaviour); the seccomp
+	 * supervisor acts for another process and needs them. */
+	/* Before each bind (sa) or listen (sa NULL) on fd: 0 to go ahead, else
+	 * -errno: a bind then counts as failed with that errno (-EACCES: try
+	 * the next candidate, as the kernel's own EACCES), anything else ends
+	 * the rule. */
+	int (*before)(int fd, const struct sockaddr *sa, socklen_t len, void *ctx);
+	/* Makes the twin socket of a listen()-time remap (socket(2)'s
+	 * arguments); -errno ends the rule. */
+	int (*socket)(int domain, int type, int protocol, void *ctx);
+	/* Between the attempts of wait:N, ms milliseconds: 0 to go on, else
+	 * -errno, which ends the rule. */
+	int (*pause)(long ms, void *ctx);
+	long waited_ms; /* wait:N began this long ago (an earlier, interrupted try) */
+	void *ctx;
 };
 
 /* bind(): tries the rule's actions in order on fd. 0 when fd is now bound

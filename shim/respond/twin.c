@@ -547,8 +547,7 @@ undo:
 }
 
 int bw_twin_listen(int fd, const struct bw_twin_plan *plan, const struct sockaddr *sa,
-		   socklen_t len, int backlog, bw_twin_bind_fn bind_fn, bw_twin_listen_fn listen_fn,
-		   struct bw_buf *why)
+		   socklen_t len, int backlog, const struct bw_twin_ops *ops, struct bw_buf *why)
 {
 	int type, proto = 0, twin, r;
 	socklen_t ol = sizeof(int);
@@ -560,9 +559,9 @@ int bw_twin_listen(int fd, const struct bw_twin_plan *plan, const struct sockadd
 	ol = sizeof(int);
 	if (getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &ol) < 0)
 		proto = 0;
-	twin = socket(fam, type | SOCK_CLOEXEC, proto);
+	twin = ops->socket(fam, type | SOCK_CLOEXEC, proto, ops->ctx);
 	if (twin < 0)
-		return -errno;
+		return twin;
 	/* Everything before bind(): SO_BINDTODEVICE, IP_FREEBIND,
 	 * IPV6_V6ONLY and SO_REUSE* decide what the bind may take. */
 	r = carry_filter(fd, twin, why);
@@ -570,10 +569,10 @@ int bw_twin_listen(int fd, const struct bw_twin_plan *plan, const struct sockadd
 		r = carry_opts(fd, twin, fam, why);
 	if (r == 0)
 		r = carry_file(fd, twin, why);
-	if (r == 0 && bind_fn(twin, sa, len) < 0)
-		r = -errno;
-	if (r == 0 && listen_fn(twin, backlog) < 0)
-		r = -errno;
+	if (r == 0)
+		r = ops->bind(twin, sa, len, ops->ctx);
+	if (r == 0)
+		r = ops->listen(twin, backlog, ops->ctx);
 	if (r == 0)
 		r = swap(fd, twin, plan, why);
 	close(twin);

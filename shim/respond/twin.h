@@ -25,8 +25,13 @@ struct bw_twin_plan {
 	} epoll[BW_TWIN_EPOLL_MAX];
 };
 
-typedef int (*bw_twin_bind_fn)(int, const struct sockaddr *, socklen_t);
-typedef int (*bw_twin_listen_fn)(int, int);
+/* How the twin is made, bound and listened (each 0/fd or -errno). */
+struct bw_twin_ops {
+	int (*socket)(int domain, int type, int protocol, void *ctx);
+	int (*bind)(int fd, const struct sockaddr *sa, socklen_t len, void *ctx);
+	int (*listen)(int fd, int backlog, void *ctx);
+	void *ctx;
+};
 
 /* Whether the socket (fd: a descriptor of it here; owner_pid, owner_fd:
  * where it lives, 0 for this process and fd) can be
@@ -40,11 +45,10 @@ int bw_twin_check(int fd, pid_t owner_pid, int owner_fd, struct bw_twin_plan *pl
 
 /* Builds the twin of fd, carries everything (SOL_SOCKET, IP, IPv6 and TCP
  * options; buffer sizes only when the program set them, at the size it
- * set; a classic filter; O_NONBLOCK/O_ASYNC, F_SETOWN_EX, F_SETSIG), binds
- * it to sa with bind_fn, listens with listen_fn, and swaps it onto fd's
+ * set; a classic filter; O_NONBLOCK/O_ASYNC, F_SETOWN_EX, F_SETSIG), all
+ * through ops (socket, bind, listen), and swaps it onto fd's
  * number (FD_CLOEXEC kept) with plan's epoll registrations re-made (same
  * set, events and data). 0; -ECANCELED when something could not be carried
  * (why says what); the bind's or listen's -errno (fd untouched). */
 int bw_twin_listen(int fd, const struct bw_twin_plan *plan, const struct sockaddr *sa,
-		   socklen_t len, int backlog, bw_twin_bind_fn bind_fn, bw_twin_listen_fn listen_fn,
-		   struct bw_buf *why);
+		   socklen_t len, int backlog, const struct bw_twin_ops *ops, struct bw_buf *why);

@@ -76,6 +76,29 @@ static void fill_frame(struct fuzz_in *in, struct bw_frame *f)
 	fuzz_str(in, f->module, BW_MODULE_MAX - 1);  /* a file name: any bytes */
 }
 
+/* One process as procinfo leaves it (f: its flag byte). */
+static void fill_proc(struct fuzz_in *in, struct bw_proc *p, pid_t pid, uint8_t f)
+{
+	p->pid = pid;
+	p->ppid = (pid_t)fuzz_u32(in);
+	p->uid = fuzz_u32(in);
+	p->have_uid = true;
+	fuzz_str(in, p->comm, BW_COMM_MAX - 1);
+	p->cmdline_len = fuzz_bytes(in, p->cmdline, BW_CMDLINE_MAX - 1);
+	p->cmdline_truncated = f >> 5 & 1;
+	/* boot time + starttime / HZ: never near the time_t limits */
+	p->start = (time_t)bounded(in, 58);
+	fuzz_str(in, p->cgroup, BW_CGROUP_MAX - 1);
+	/* unit: a cgroup path component, named by whoever made it;
+	 * container: 64 hex digits or nothing (bw_proc_cgroup_identity) */
+	fuzz_str(in, p->unit, sizeof(p->unit) - 1);
+	if (fuzz_bool(in))
+		for (int i = 0; i < 64; i++)
+			p->container[i] = "0123456789abcdef"[fuzz_u8(in) & 15];
+	fuzz_str(in, p->user, BW_USER_MAX - 1);
+	printable(p->user);
+}
+
 static void fill_holder(struct fuzz_in *in, struct bw_holder *h)
 {
 	uint8_t f = fuzz_u8(in);
@@ -97,28 +120,42 @@ static void fill_holder(struct fuzz_in *in, struct bw_holder *h)
 	h->reuseaddr = (signed char)(fuzz_u8(in) % 3) - 1;  /* 1, 0, -1 unknown */
 	h->reuseport = (signed char)(fuzz_u8(in) % 3) - 1;
 	h->have_proc = f >> 4 & 1;
-	if (h->have_proc) {
-		struct bw_proc *p = &h->proc;
-		p->pid = h->pid;
-		p->ppid = (pid_t)fuzz_u32(in);
-		p->uid = fuzz_u32(in);
-		p->have_uid = true;
-		fuzz_str(in, p->comm, BW_COMM_MAX - 1);
-		p->cmdline_len = fuzz_bytes(in, p->cmdline, BW_CMDLINE_MAX - 1);
-		p->cmdline_truncated = f >> 5 & 1;
-		/* boot time + starttime / HZ: never near the time_t limits */
-		p->start = (time_t)bounded(in, 58);
-		fuzz_str(in, p->cgroup, BW_CGROUP_MAX - 1);
-		/* unit: a cgroup path component, named by whoever made it;
-		 * container: 64 hex digits or nothing (bw_proc_cgroup_identity) */
-		fuzz_str(in, p->unit, sizeof(p->unit) - 1);
-		if (fuzz_bool(in))
-			for (int i = 0; i < 64; i++)
-				p->container[i] = "0123456789abcdef"[fuzz_u8(in) & 15];
-		fuzz_str(in, p->user, BW_USER_MAX - 1);
-		printable(p->user);
+	if (h->have_proc)
+		fill_proc(in, &h->proc, h->pid, f);
+}
+
+/* The processes that have holder sockets open: a pool of distinct ones
+ * (some not described) and a few per socket, folded by the report. */
+static void fill_processes(struct fuzz_in *in, struct bw_conflict *c)
+{
+	c->n_procs = fuzz_u8(in) % 9;
+	for (size_t k = 0; k < c->n_procs; k++) {
+		struct bw_process *p = &c->procs[k];
+		uint8_t f = fuzz_u8(in);
+		p->have_proc = f & 1;
+		p->proc.pid = (pid_t)fuzz_u32(in);
+		if (p->have_proc)
+			fill_proc(in, &p->proc, p->proc.pid, f);
+		p->relation = (enum bw_relation)(fuzz_u8(in) % 9);
+		p->same_exe = f >> 1 & 1;
+	}
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *h = &c->holders[i];
+		h->first_proc = c->n_hprocs;
+		h->n_procs = fuzz_u8(in) % 6;
+		h->similar = fuzz_u8(in) & 1 ? fuzz_u32(in) : 0;
+		for (size_t k = 0; k < h->n_procs; k++) {
+			struct bw_holder_proc *hp = &c->hprocs[c->n_hprocs++];
+			hp->pid = (pid_t)fuzz_u32(in);
+			hp->fd = (int)fuzz_u32(in);
+			hp->proc = c->n_procs ? (int)(fuzz_u8(in) % (c->n_procs + 1)) - 1 : -1;
+			hp->inherited = fuzz_u8(in) & 1 ? 1 : -1;
+			hp->inherited_from = (pid_t)fuzz_u32(in);
+			hp->across_exec = (signed char)(fuzz_u8(in) % 3) - 1;
+		}
 	}
 }
+
 
 static void fill_conflict(struct fuzz_in *in, struct bw_conflict *c)
 {
@@ -146,6 +183,7 @@ static void fill_conflict(struct fuzz_in *in, struct bw_conflict *c)
 	c->n_holders = fuzz_u8(in) % (BW_HOLDERS_MAX + 1);
 	for (size_t i = 0; i < c->n_holders; i++)
 		fill_holder(in, &c->holders[i]);
+	fill_processes(in, c);
 	c->n_matching = c->n_holders + (g & 8 ? fuzz_u32(in) : 0);
 	c->scan.procs_scanned = fuzz_u32(in);
 	c->scan.procs_unreadable = fuzz_u32(in);

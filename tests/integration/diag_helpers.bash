@@ -151,6 +151,14 @@ env = dict(os.environ, **dict(a.split("=", 1) for a in args[:sep]))
 sys.exit(subprocess.run(args[sep + 1:], env=env).returncode)' "$@"
 }
 
+# shim_probe NAME ARGS...: conflict_probe ARGS under the shim with JSON
+# reports and no stack; output in NAME.out / NAME.err, exit in status.
+shim_probe() {
+	local name=$1
+	shift
+	capture "$name" env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$PROBE" "$@"
+}
+
 # shim_py NAME SCRIPT ARGS...: python3 -c SCRIPT under the shim (JSON, no stack).
 shim_py() {
 	local name=$1
@@ -171,4 +179,23 @@ hint_has() {
 		printf 'hint lacks [%s]: %s\n' "$2" "$hint" >&2
 		return 1
 	fi
+}
+
+# sup_py NAME SCRIPT ARGS...: python3 -c SCRIPT under bindwatch --supervise
+# (JSON, no stack): the diagnosis runs in the bindwatch process, which may
+# read a holder's socket options (pidfd_getfd); the shim inside a host may not.
+sup_py() {
+	local name=$1
+	shift
+	capture "$name" env BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$CLI" --supervise -- "$PYTHON3" -c "$@"
+}
+
+# probe_blocked NAME ADDR PORT CAUSE PID: conflict_probe's bind of
+# ADDR:PORT under the shim fails with EADDRINUSE and its record names
+# CAUSE, with PID as the first holder.
+probe_blocked() {
+	shim_probe "$1" "$2" "$3"
+	assert_eq "probe" "$(cat "$BATS_TEST_TMPDIR/$1.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j "$1" '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
+		"$(printf '%s\t%s' "$4" "$5")"
 }

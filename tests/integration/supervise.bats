@@ -14,6 +14,7 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	gcc -O2 -static -o "$d/probe_static" "$BW_SRCDIR/tests/helpers/conflict_probe.c"
 	gcc -O2 -static -pthread -o "$d/threads_bind" "$BW_SRCDIR/tests/helpers/threads_bind.c"
+	gcc -O2 -static -o "$d/intr_bind" "$BW_SRCDIR/tests/helpers/intr_bind.c"
 	if command -v go >/dev/null; then
 		mkdir -p "$d/go"
 		cat >"$d/go/main.go" <<'GO'
@@ -55,6 +56,16 @@ GO
 	fi
 }
 
+teardown() {
+	kill_bg
+	if [ -n "${PUB:-}" ]; then
+		rm -rf "$PUB"
+	fi
+	if [ -n "${CG:-}" ]; then
+		rmdir "$CG"
+	fi
+}
+
 setup() {
 	T=$BATS_TEST_TMPDIR
 	D=$BATS_FILE_TMPDIR
@@ -81,6 +92,37 @@ wait_exit() {
 	fi
 	status=0
 	wait "$pid" || status=$?
+}
+
+# PY_HOLD_REUSE PORT: listens on 0.0.0.0:PORT with SO_REUSEADDR: bound
+# after a SO_REUSEADDR socket that did not listen yet, it makes that
+# socket's listen() conflict.
+PY_HOLD_REUSE='import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen(8)
+time.sleep(600)'
+
+# fed CMD...: CMD (bindwatch, in sup) with stdin from a FIFO written
+# through $feed and output in $T/sv.out and $T/sv.err; returns once its
+# conflict_probe -p has bound.
+fed() {
+	mkfifo "$T/probe.in"
+	"$@" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/probe.in"
+	wait_file_has "$T/sv.out" "bind=0 errno=0"
+}
+
+# listen_conflict PORT: a SO_REUSEADDR listener takes PORT, then the fed
+# probe goes on to its listen(), which conflicts; waits for its result.
+listen_conflict() {
+	bg "$PYTHON3" -c "$PY_HOLD_REUSE" "$1"
+	wait_listen "$1"
+	echo go >&"$feed"
+	wait_file_has "$T/sv.out" "listen="
 }
 
 # gone PID: PID has exited.
@@ -269,24 +311,10 @@ print(s.makefile().readline(), end="")' "$to"
 
 @test "listen()-time remap: the new socket is installed at the program's own fd number" {
 	port=$(free_port)
-	mkfifo "$T/probe.in"
-	"$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
-		"$D/probe_static" -r -l -p -w 0.0.0.0 "$port" <"$T/probe.in" >"$T/sv.out" 2>"$T/sv.err" &
-	sup=$!
-	BG_PIDS+=("$sup")
-	exec {feed}>"$T/probe.in"
-	wait_file_has "$T/sv.out" "bind=0 errno=0"
+	fed "$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
+		"$D/probe_static" -r -l -p -w 0.0.0.0 "$port"
 	probe=$(child_of "$sup")
-	# The holder: SO_REUSEADDR too, bound after the probe, listening.
-	bg "$PYTHON3" -c 'import socket, sys, time
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", int(sys.argv[1])))
-s.listen(8)
-time.sleep(600)' "$port"
-	wait_listen "$port"
-	echo go >&"$feed"
-	wait_file_has "$T/sv.out" "listen="
+	listen_conflict "$port"
 	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
 	to=$(port_file_to "$T/ports")
 	[ "$to" -gt "$port" ]
@@ -323,11 +351,9 @@ exit "$r"' sh "$port" "$D/probe_static"
 	assert_output "('busybox', True, True)"
 }
 
-@test "privileged ports: an unprivileged program still gets EACCES (the kernel checks its credentials, not ours)" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
-	# A free port below 1024, found by binding (we are root).
-	port=$("$PYTHON3" -c 'import socket
+# low_free_port: a free port below 1024, found by binding (we are root).
+low_free_port() {
+	"$PYTHON3" -c 'import socket
 for p in range(1023, 600, -1):
     s = socket.socket()
     try:
@@ -335,13 +361,62 @@ for p in range(1023, 600, -1):
     except OSError:
         continue
     print(p)
-    break')
+    break'
+}
+
+@test "privileged ports: an unprivileged program still gets EACCES (the kernel checks its credentials, not ours)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	port=$(low_free_port)
 	[ -n "$port" ]
 	drop=(setpriv --reuid 65534 --regid 65534 --clear-groups)
 	capture plain "${drop[@]}" "$D/probe_static" 127.0.0.1 "$port"
 	capture sv "$CLI" --supervise -- "${drop[@]}" "$D/probe_static" 127.0.0.1 "$port"
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=13"
 	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=13"
+}
+
+@test "privileged ports: a remap or an always-mode move never gives an unprivileged program a port it could not bind" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	low=$(low_free_port)
+	[ -n "$low" ]
+	[ "$low" -lt "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" ] ||
+		skip "net.ipv4.ip_unprivileged_port_start is below $low here"
+	drop=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+	# Natively, nobody binding the low port: EACCES.
+	capture plain "${drop[@]}" "$D/probe_static" 127.0.0.1 "$low"
+	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=13"
+
+	# A conflict remapped to the low port: the move is refused as the
+	# kernel would refuse it, the program keeps its EADDRINUSE.
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	capture sv "$CLI" --supervise --json --remap "$port=$low" -- "${drop[@]}" "$D/probe_static" 127.0.0.1 "$port"
+	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=98"
+	run bw_json "$T/sv.err" 'j["remap"]["ok"]'
+	assert_output "false"
+	run ss -Hltn "sport = :$low"
+	assert_output ""
+
+	# Always-mode: the bind stays where the program asked.
+	other=$(free_port)
+	mkfifo "$T/in"
+	"$CLI" --supervise --remap-mode always --remap "$other=$low" -- \
+		"${drop[@]}" "$D/probe_static" -l -w 127.0.0.1 "$other" <"$T/in" >"$T/always.out" 2>"$T/always.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/in"
+	wait_file_has "$T/always.out" "listen="
+	assert_equal "$(cat "$T/always.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+	run ss -Hltn "sport = :$other"
+	assert_output --partial "127.0.0.1:$other"
+	run ss -Hltn "sport = :$low"
+	assert_output ""
+	echo done >&"$feed"
+	exec {feed}>&-
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
 }
 
 @test "exit status: the command's, 128+N for a signal, 127 for a missing command" {
@@ -421,4 +496,250 @@ supervised_nc() {
 	kill -KILL "$tb"
 	wait_exit "$sup" 20
 	[ "$status" -eq 137 ]
+}
+
+# count_lines FILE LINE: how many lines of FILE are exactly LINE.
+count_lines() {
+	grep -cxF -- "$2" "$1" 2>/dev/null || true
+}
+
+# has_count FILE LINE N: FILE has at least N lines LINE.
+has_count() {
+	[ "$(count_lines "$1" "$2")" -ge "$3" ]
+}
+
+# intr_run OUT FLAGS...: intr_bind with FLAGS under --supervise (its
+# output in $T/OUT.out, bindwatch's stderr in $T/OUT.err); sup: bindwatch.
+intr_run() {
+	local out=$1
+	shift
+	"$CLI" --supervise "$@" >"$T/$out.out" 2>"$T/$out.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+}
+
+@test "one result per call: signal handlers run during a wait:N bind, which then gets exactly one answer (with and without SA_RESTART)" {
+	for restart in "" -R; do
+		port=$(free_port)
+		hold_tcp "$port" 127.0.0.1
+		# Three SIGALRMs, 200 ms apart, while the bind waits for the port.
+		intr_run run$restart --remap "$port=wait:30" -- "$D/intr_bind" $restart -t 200 -n 3 127.0.0.1 "$port"
+		# Each handler runs at once, while bind() is still in progress...
+		poll_until 200 has_count "$T/run$restart.out" "signal 14" 3
+		assert_file_lacks "$T/run$restart.out" "bind="
+		# ...which then succeeds once the holder is gone: never EINTR
+		# (bind(2) has no such error), and the socket is bound exactly
+		# once (a second bind: EINVAL, the kernel's answer).
+		kill "$HOLDER_PID"
+		wait_exit "$sup" 20
+		[ "$status" -eq 0 ]
+		run grep -v '^signal ' "$T/run$restart.out"
+		assert_output "$(printf 'bind=0 errno=0 local=%s alarms=3\nagain=-1 errno=22' "$port")"
+		run grep -c 'remapped: port' "$T/run$restart.err"
+		assert_output 1
+	done
+}
+
+@test "one result per call: a restarted call resumes the wait instead of starting it again" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	# SIGALRM every 250 ms for 10 s (SA_RESTART), wait:3: each restart
+	# resuming the same 3 s wait ends it long before the alarms stop; a
+	# fresh wait per restart would last until 3 s after the last one.
+	intr_run run --remap "$port=wait:3" -- "$D/intr_bind" -R -t 250 -n 40 127.0.0.1 "$port"
+	wait_exit "$sup" 30
+	[ "$status" -eq 0 ]
+	run grep '^bind=' "$T/run.out"
+	assert_output --regexp "^bind=-1 errno=98 local=0 alarms=[0-9]+$"
+	alarms=$(sed -n 's/^bind=.* alarms=//p' "$T/run.out")
+	[ "$alarms" -ge 4 ] && [ "$alarms" -lt 40 ]
+	# Two calls (the second bind of the unbound socket waits too), two
+	# reports: none for the restarted ones.
+	assert_file_has "$T/run.out" "again=-1 errno=98"
+	run grep -c "remap failed: rule '$port=wait:3'" "$T/run.err"
+	assert_output 2
+}
+
+@test "signals keep flowing during wait:N: SIGTERM to bindwatch reaches the program at once" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+
+	# A program that handles SIGTERM: its handler runs while the bind
+	# still waits, and the bind goes on.
+	intr_run handled --remap "$port=wait:60" -- "$D/intr_bind" -T 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	kill -TERM "$sup"
+	poll_until 200 grep -qx "signal 15" "$T/handled.out"
+	assert_file_lacks "$T/handled.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/handled.out" "bind=0 errno=0 local=$port alarms=0"
+
+	# One that doesn't: SIGTERM ends it at once.
+	hold_tcp "$port" 127.0.0.1
+	intr_run plain --remap "$port=wait:60" -- "$D/intr_bind" 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	kill -TERM "$sup"
+	wait_exit "$sup" 10
+	[ "$status" -eq 143 ]
+}
+
+@test "automatic supervision degrades: under another seccomp supervisor a static program runs unwatched, with one notice; --supervise fails loudly" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	holder=$HOLDER_PID
+	capture plain "$D/probe_static" 127.0.0.1 "$port"
+	plain=$status
+
+	# The outer bindwatch's filter has the listener: the inner one's
+	# filter is refused (EBUSY), and it picked supervision by itself.
+	capture nested "$CLI" --supervise -- "$CLI" -- "$D/probe_static" 127.0.0.1 "$port"
+	assert_equal "$(cat "$T/nested.out")" "bind=-1 errno=98"
+	assert_equal "$status" "$plain"
+	run grep -c '^bindwatch: .*probe_static: cannot supervise it (seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)); running it unwatched$' "$T/nested.err"
+	assert_output 1
+	assert_file_lacks "$T/nested.err" "supervising it with seccomp"
+	# The outer supervisor still watches it.
+	assert_file_has "$T/nested.err" "held by pid $holder"
+
+	# Asked for explicitly: 125 and why; the program never runs.
+	capture explicit "$CLI" --supervise -- "$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+	[ "$status" -eq 125 ]
+	assert_equal "$(cat "$T/explicit.out")" ""
+	assert_file_has "$T/explicit.err" "bindwatch: --supervise: cannot install the seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)"
+}
+
+@test "symbols are read only from regular files: a mapped path that became a FIFO does not hang bindwatch" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
+	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
+	# Unprivileged, bindwatch can't use /proc/PID/map_files and reads the
+	# program's file by the path its maps show: the program decides what
+	# is there. After the bind, the file is deleted (maps then shows
+	# "PATH (deleted)") and a FIFO takes that name.
+	# The test's own directory is root's alone: one nobody can reach.
+	PUB=$(mktemp -d /tmp/bindwatch-fifo.XXXXXX)
+	chmod 755 "$PUB"
+	mkdir "$PUB/bin"
+	cp "$D/probe_static" "$PUB/bin/prog"
+	port=$(free_port)
+	fed setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" --supervise -- \
+		"$PUB/bin/prog" -r -l -p 0.0.0.0 "$port"
+	rm "$PUB/bin/prog"
+	mkfifo "$PUB/bin/prog (deleted)"
+	chmod 666 "$PUB/bin/prog (deleted)"
+	# A listen()-time conflict: the stack is symbolized from the file.
+	bg "$PYTHON3" -c "$PY_HOLD_REUSE" "$port"
+	wait_listen "$port"
+	echo go >&"$feed"
+	exec {feed}>&-
+	# A bindwatch stuck in open() would not even die of SIGTERM.
+	if ! wait_exit "$sup" 20; then
+		kill -KILL "$sup"
+		false
+	fi
+	[ "$status" -eq 1 ]
+	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=-1 errno=98')"
+	run grep -E "listen\(fd [0-9]+, 0\.0\.0\.0:$port/tcp\) failed: Address already in use" "$T/sv.err"
+	assert_success
+	assert_file_has "$T/sv.err" "bin/prog (deleted)"
+}
+
+@test "listen()-time remap: the new socket belongs to the program's cgroup, not bindwatch's" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to make a cgroup"
+	root=$(findmnt -n -t cgroup2 -o TARGET | head -n1)
+	[ -n "$root" ] || skip "no cgroup2 hierarchy mounted"
+	mkdir "$root/bindwatch-test.$$" || skip "cannot make a cgroup under $root"
+	CG=$root/bindwatch-test.$$
+	port=$(free_port)
+	# The program moves itself into the new cgroup, then binds.
+	fed "$CLI" --supervise --remap "$port=next" --port-file "$T/ports" -- \
+		sh -c 'echo $$ >"$1/cgroup.procs" && exec "$2" -r -l -p -w 0.0.0.0 "$3"' \
+		sh "$CG" "$D/probe_static" "$port"
+	probe=$(child_of "$sup")
+	assert_equal "$(sed -n 's/^0:://p' /proc/"$probe"/cgroup)" "/bindwatch-test.$$"
+	listen_conflict "$port"
+	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+	to=$(port_file_to "$T/ports")
+	# sock_diag's cgroup id of the new listener (ss resolves it to a path).
+	run ss -Hltnp --cgroup "sport = :$to"
+	assert_output --partial "pid=$probe,"
+	assert_output --partial "cgroup:/bindwatch-test.$$"
+	echo done >&"$feed"
+	exec {feed}>&-
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
+}
+
+# PY_UNIX ADDR: binds an AF_UNIX stream socket to ADDR (@NAME: the
+# abstract NAME); prints "bind=0" or "bind=-1 errno=E".
+PY_UNIX='import socket, sys
+a = sys.argv[1]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.bind("\0" + a[1:] if a.startswith("@") else a)
+    print("bind=0")
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno)'
+
+# What must agree between the shim's and the supervisor's record (the
+# stack, times and the failing pid differ by nature, and so does the
+# hint's relation between holder and program: under the shim the program
+# is the holder's sibling, under the supervisor bindwatch's child).
+UNIX_FIELDS='j["event"], j["comm"], j["fd"], j["errno"], j["family"], j["proto"], j["path"], j["abstract"], j["cause"], [(h["pid"], h.get("state"), h["cause"]) for h in j["holders"]], j["holders_total"], j["hint"].split(";")[0]'
+
+# unix_both NAME DIR ADDR: python3 binding ADDR from the directory DIR
+# under the shim and under --supervise: $T/NAME-shim.*, $T/NAME-sv.*.
+unix_both() {
+	capture "$1-shim" sh -c 'cd "$1" && shift && exec "$@"' sh "$2" \
+		"$CLI" --json -- "$PYTHON3" -c "$PY_UNIX" "$3"
+	capture "$1-sv" sh -c 'cd "$1" && shift && exec "$@"' sh "$2" \
+		"$CLI" --supervise --json -- "$PYTHON3" -c "$PY_UNIX" "$3"
+}
+
+@test "AF_UNIX: stale and live paths (absolute, relative to the program's cwd) and abstract names are diagnosed as by the shim" {
+	mkdir "$T/run"
+	# Stale: the file of a socket closed without unlink.
+	"$PYTHON3" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])' "$T/run/stale.sock"
+	[ -S "$T/run/stale.sock" ]
+	hold unix "$T/run/live.sock"
+	live=$HOLDER_PID
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind("\0" + sys.argv[1])
+s.listen(4)
+time.sleep(600)' "bindwatch-test-$$"
+	abstract=$!
+	poll_until 100 grep -q "@bindwatch-test-$$" /proc/net/unix
+
+	unix_both stale / "$T/run/stale.sock"
+	unix_both live / "$T/run/live.sock"
+	# bindwatch runs elsewhere: the path is the program's, from its cwd.
+	unix_both rel "$T/run" live.sock
+	unix_both abs / "@bindwatch-test-$$"
+	for name in stale live rel abs; do
+		assert_equal "$(cat "$T/$name-sv.out")" "bind=-1 errno=98"
+		assert_equal "$(cat "$T/$name-sv.out")" "$(cat "$T/$name-shim.out")"
+		shim=$(bw_json "$T/$name-shim.err" "$UNIX_FIELDS")
+		run bw_json "$T/$name-sv.err" "$UNIX_FIELDS"
+		assert_output "$shim"
+	done
+	run bw_json "$T/stale-sv.err" 'j["cause"], j["path"]'
+	assert_output "('unix_stale', '$T/run/stale.sock')"
+	run bw_json "$T/rel-sv.err" 'j["cause"], j["path"], j["holders"][0]["pid"]'
+	assert_output "('unix_live', 'live.sock', $live)"
+	run bw_json "$T/abs-sv.err" 'j["holders"][0]["pid"]'
+	assert_output "$abstract"
+
+	# A free path: no report, the kernel's bind.
+	capture free "$CLI" --supervise --json -- "$PYTHON3" -c "$PY_UNIX" "$T/run/free.sock"
+	assert_equal "$(cat "$T/free.out")" "bind=0"
+	assert_file_lacks "$T/free.err" '"event"'
+	[ -S "$T/run/free.sock" ]
 }

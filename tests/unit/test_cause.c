@@ -78,6 +78,9 @@ static void owned(struct bw_holder *h, pid_t pid, int fd, const char *comm)
 		snprintf(h->proc.comm, sizeof(h->proc.comm), "%s", comm);
 		snprintf(h->proc.cmdline, sizeof(h->proc.cmdline), "/usr/bin/%s", comm);
 		h->proc.cmdline_len = strlen(h->proc.cmdline);
+		/* What diagnose.c finds from the executable: /usr/bin/systemd
+		 * is a service manager (as pid 1 or systemd --user). */
+		h->manager = strcmp(comm, "systemd") == 0;
 	}
 }
 
@@ -251,8 +254,17 @@ static void test_socket_activation(void)
 	/* pid 1 without a readable record. */
 	c = conflict("0.0.0.0:22", BW_PROTO_TCP);
 	owned(sock(c, LISTEN_TCP("0.0.0.0:22", 100)), 1, 50, NULL);
+	c->holders[0].manager = true;
 	bw_classify(c);
 	CAUSE_IS(c, "socket_activation");
+
+	/* A daemon whose name merely starts with "systemd" is an ordinary
+	 * holder (issue 10: systemd-resolved was named socket activation). */
+	c = conflict("127.0.0.53:53", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.53:53", 100)), 321, 12, "systemd-resolve");
+	bw_classify(c);
+	CAUSE_IS(c, "listener");
+	CHECK_CONTAINS(c->hint, "stop the holder (pid 321)");
 
 	/* A user manager (systemd --user) is socket activation too, but it is
 	 * not pid 1... */

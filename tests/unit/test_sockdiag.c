@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <sys/socket.h>
 
 #include "check.h"
@@ -148,6 +152,52 @@ static void test_unix(void)
 	CHECK(abstract);
 }
 
+/* A unix_diag record with the attributes the unix dump asks for: the name,
+ * the uid and the bound file (UNIX_DIAG_VFS: inode and device in the
+ * kernel's encoding, net/unix/diag.c sk_diag_dump_vfs). */
+static void test_unix_vfs(void)
+{
+	struct {
+		struct nlmsghdr h;
+		struct unix_diag_msg m;
+		struct rtattr name_a;
+		char name[12];
+		struct rtattr vfs_a;
+		struct unix_diag_vfs vfs;
+		struct rtattr uid_a;
+		uint32_t uid;
+	} msg;
+	struct dump d = {0};
+	memset(&msg, 0, sizeof(msg));
+	msg.h.nlmsg_len = sizeof(msg);
+	msg.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	msg.m.udiag_family = AF_UNIX;
+	msg.m.udiag_type = SOCK_STREAM;
+	msg.m.udiag_state = 7; /* TCP_CLOSE: bound, neither listening nor connected */
+	msg.m.udiag_ino = 4242;
+	msg.name_a = (struct rtattr){RTA_LENGTH(sizeof(msg.name)), UNIX_DIAG_NAME};
+	memcpy(msg.name, "/run/a.sock", 12);
+	msg.vfs_a = (struct rtattr){RTA_LENGTH(sizeof(msg.vfs)), UNIX_DIAG_VFS};
+	msg.vfs = (struct unix_diag_vfs){.udiag_vfs_ino = 777, .udiag_vfs_dev = (8u << 20) | 3};
+	msg.uid_a = (struct rtattr){RTA_LENGTH(sizeof(msg.uid)), UNIX_DIAG_UID};
+	msg.uid = 1000;
+	CHECK_EQ_INT(bw_sockdiag_parse(&msg, sizeof(msg), BW_PROTO_UNIX_STREAM, collect, &d), 0);
+	CHECK_EQ_INT((int)d.n, 1);
+	CHECK_EQ_INT((int)d.s[0].vfs_ino, 777);
+	CHECK_EQ_INT((int)d.s[0].vfs_dev, (int)((8u << 20) | 3));
+	CHECK_EQ_INT((int)d.s[0].uid, 1000);
+	CHECK_EQ_INT((int)d.s[0].inode, 4242);
+	CHECK(strcmp(d.s[0].local.path, "/run/a.sock") == 0);
+	/* A connected stream socket (an accepted one carries the listener's
+	 * name) does not own the path; bound or datagram ones do. */
+	CHECK_EQ_INT(d.s[0].state, 1);
+	CHECK(bw_unix_owns(&d.s[0]));
+	d.s[0].state = 3;
+	CHECK(!bw_unix_owns(&d.s[0]));
+	d.s[0].local.proto = BW_PROTO_UNIX_DGRAM;
+	CHECK(bw_unix_owns(&d.s[0]));
+}
+
 static void test_errors(void)
 {
 	/* An NLMSG_ERROR carrying -EPERM, and a header claiming more bytes
@@ -175,6 +225,7 @@ int main(void)
 	test_tcp6();
 	test_udp4();
 	test_unix();
+	test_unix_vfs();
 	test_errors();
 	return check_done("sockdiag");
 }

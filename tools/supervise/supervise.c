@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <linux/audit.h>
 #include <linux/filter.h>
+#include <linux/sched.h> /* struct clone_args, CLONE_INTO_CGROUP */
 #include <linux/seccomp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@
 #include "report/report.h"
 #include "policy/settings.h"
 #include "supervise/syscallsite.h"
+#include "supervise/target.h"
 #include "basic/sysio.h"
 
 #if defined(__x86_64__)
@@ -47,7 +50,10 @@
 #define EXIT_SETUP 125
 #define STACK_WINDOW ((size_t)BW_FP_WINDOW_WORDS * 8)
 #define MAPS_MAX (4u << 20)
-#define CAP_NET_BIND_SERVICE_BIT 10
+/* The kernel's own "restart this call, whatever the handler's SA_RESTART"
+ * (include/linux/errno.h; never seen by programs: the signal code restarts
+ * the call, arch_do_signal_or_restart()). */
+#define BW_ERESTARTNOINTR 513
 
 /* Everything one notification needs that is too big for the stack. */
 struct arena {
@@ -62,9 +68,22 @@ struct sup {
 	struct seccomp_notif *req;
 	struct seccomp_notif_resp *resp;
 	struct arena *a;
-	bool bind_cap;                /* we may bind ports below unpriv_start */
 	int own_netns;                /* to come back after a diagnosis in the caller's */
-	int unpriv_start;             /* our netns' net.ipv4.ip_unprivileged_port_start */
+	pid_t child;                  /* COMMAND */
+	int pidfd, sigfd;             /* COMMAND's pidfd; signals to forward */
+	bool reaped, stop;
+	/* A call we had the kernel restart (a signal to handle, see
+	 * sup_pause): its restart resumes the wait where it was. */
+	struct {
+		pid_t tid;
+		uint64_t ino;
+		int nr, backlog;
+		socklen_t len;
+		struct sockaddr_storage ss;
+		struct timespec wait_start;
+		bool done;
+	} restart;
+	bool have_restart;
 };
 
 /* One intercepted call. tid is the calling thread (the notification's
@@ -77,7 +96,13 @@ struct call {
 	struct sockaddr_storage ss;   /* bind: the address, read from its memory */
 	socklen_t len;
 	int backlog;
+	uint64_t ino;                 /* its socket's inode */
 	bool in_netns;                /* we are in its network namespace now */
+	bool restart;                 /* answer BW_ERESTARTNOINTR: a signal waits */
+	long waited_ms;               /* a restarted call's wait so far */
+	struct timespec wait_start;   /* when its wait:N began (valid once waited) */
+	bool wait_started;
+	int bind_service;             /* bw_target_bind_service, cached; 2: not yet */
 };
 
 enum verdict { V_CONTINUE, V_ANSWER, V_GONE };
@@ -118,32 +143,13 @@ static ssize_t read_proc(pid_t pid, const char *what, char *buf, size_t size)
 	return bw_read_file_at(AT_FDCWD, path, buf, size);
 }
 
-/* The value after "Name:" in /proc/<pid>/status, or NULL. */
-static const char *status_field(const char *status, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = status; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (strncmp(p, name, n) == 0 && p[n] == ':')
-			return p + n + 1;
-	return NULL;
-}
-
 static pid_t tgid_of(pid_t tid)
 {
 	char buf[2048];
 	const char *v;
-	if (read_proc(tid, "status", buf, sizeof(buf)) < 0 || !(v = status_field(buf, "Tgid")))
+	if (read_proc(tid, "status", buf, sizeof(buf)) < 0 || !(v = bw_status_field(buf, "Tgid")))
 		return -1;
 	return (pid_t)strtol(v, NULL, 10);
-}
-
-static bool has_cap(pid_t pid, int bit)
-{
-	char buf[2048];
-	const char *v;
-	if (read_proc(pid, "status", buf, sizeof(buf)) < 0 || !(v = status_field(buf, "CapEff")))
-		return false;
-	return (strtoull(v, NULL, 16) >> bit) & 1;
 }
 
 /* Whether pid shares our namespace 'ns' ("net", "user"). */
@@ -225,21 +231,25 @@ static bool is_return(uint64_t addr, void *ctx)
 
 /* The mapped file itself: map_files names exactly what is mapped (even
  * deleted or replaced since), but needs CAP_CHECKPOINT_RESTORE; the path
- * through the process's root is the fallback. Cached per mapping. */
+ * in the process's root is the fallback. The program controls both (a
+ * mapped device, a path replaced by a FIFO since): each is looked at with
+ * O_PATH first and read only if it is a regular file, without blocking
+ * (bw_reopen_regular). Cached per mapping. */
 static int module_fd(struct stack_ctx *sc, const struct bw_map *m)
 {
-	char path[PATH_MAX];
-	int fd;
+	char path[64];
+	int fd, at;
 	for (size_t i = 0; i < sc->n_mods; i++)
 		if (sc->mods[i].start == m->start)
 			return sc->mods[i].fd;
 	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)sc->pid,
 		 (unsigned long long)m->start, (unsigned long long)m->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 && m->path[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", (int)sc->pid, m->path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	}
+	at = open(path, O_PATH | O_CLOEXEC);
+	if (at < 0 && m->path[0] == '/')
+		at = bw_target_path(sc->pid, m->path);
+	fd = at < 0 ? at : bw_reopen_regular(at);
+	if (at >= 0)
+		close(at);
 	if (sc->n_mods < sizeof(sc->mods) / sizeof(sc->mods[0]))
 		sc->mods[sc->n_mods++] = (typeof(sc->mods[0])){m->start, fd};
 	else if (fd >= 0) {
@@ -358,393 +368,7 @@ static size_t capture_stack(struct sup *sv, const struct call *k, struct bw_fram
 	return n;
 }
 
-/* ---- reports and remaps ----------------------------------------------- */
-
-static int real_bind(int fd, const struct sockaddr *sa, socklen_t len)
-{
-	return bind(fd, sa, len);
-}
-
-static int real_listen(int fd, int backlog)
-{
-	return listen(fd, backlog);
-}
-
-static const struct bw_remap_ops real_ops = {.bind = real_bind, .listen = real_listen};
-
-/* Appends to the remap's note (shown when it failed). */
-static void note(struct bw_remap *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void note(struct bw_remap *m, const char *fmt, ...)
-{
-	size_t used = strlen(m->note);
-	va_list ap;
-	va_start(ap, fmt);
-	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
-	vsnprintf(m->note + used, sizeof(m->note) - used, fmt, ap);
-	va_end(ap);
-}
-
-/* O_CLOEXEC of the caller's fd, from /proc/<pid>/fdinfo ("flags:" octal). */
-static unsigned fd_cloexec(const struct call *k)
-{
-	char what[64], buf[1024];
-	const char *v;
-	snprintf(what, sizeof(what), "fdinfo/%d", k->fd);
-	if (read_proc(k->pid, what, buf, sizeof(buf)) < 0 || !(v = status_field(buf, "flags")))
-		return 0;
-	return (strtoul(v, NULL, 8) & O_CLOEXEC) ? O_CLOEXEC : 0;
-}
-
-/* listen(): bw_remap_listen builds a twin socket at the new port and
- * dup3()s it over the fd it is given, which here is only our duplicate.
- * SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SETFD then puts the
- * twin at the caller's fd number, as dup2() there would (Linux 5.9,
- * seccomp_unotify(2)). The twin is created here: in the caller's network
- * namespace (enter_netns) or not at all, and given the original socket's
- * owner (fchown on a socket sets sk_uid, net/socket.c sockfs_setattr). */
-static int remap_listen(struct sup *sv, struct call *k, const struct bw_rule *rule,
-			struct bw_conflict *c)
-{
-	struct seccomp_notif_addfd add = {0};
-	struct bw_remap_ops ops = real_ops;
-	struct stat st;
-	bool have_st;
-	int r;
-
-	if (!k->in_netns) {
-		c->remap.attempted = true;
-		c->remap.from_port = c->want.port;
-		snprintf(c->remap.rule, sizeof(c->remap.rule), "%s", rule->text);
-		note(&c->remap, "%s",
-		     "a listen()-time remap needs to enter the program's network namespace"
-		     " (CAP_SYS_ADMIN); ");
-		return -EADDRINUSE;
-	}
-	add.newfd_flags = fd_cloexec(k);
-	have_st = fstat(k->dup, &st) == 0;
-	ops.owner_pid = k->pid;
-	ops.owner_fd = k->fd;
-	r = bw_remap_listen(rule, &ops, k->dup, k->backlog, c, &c->remap);
-	if (r < 0)
-		return r;
-	if (have_st && fchown(k->dup, st.st_uid, st.st_gid) < 0) {
-		/* Not root: the twin stays ours, which is the same user. */
-	}
-	add.id = k->req->id;
-	add.flags = SECCOMP_ADDFD_FLAG_SETFD;
-	add.srcfd = (uint32_t)k->dup;
-	add.newfd = (uint32_t)k->fd;
-	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
-		int e = errno;
-		c->remap.ok = false;
-		note(&c->remap, "could not install the new socket in the program (errno %d); ", e);
-		return -e;
-	}
-	return 0;
-}
-
-/* The socket tables (sock_diag, /proc/self/net) are those of the reader's
- * network namespace: the diagnosis runs in the caller's, and so does a
- * twin socket for a listen()-time remap. setns(2) needs CAP_SYS_ADMIN
- * there; without it the caller must share ours. 1 when we moved. */
-static int enter_netns(struct sup *sv, struct call *k)
-{
-	char path[64];
-	int fd, r;
-	k->in_netns = same_ns(k->pid, "net");
-	if (k->in_netns || sv->own_netns < 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)k->pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	r = setns(fd, CLONE_NEWNET);
-	close(fd);
-	if (r < 0)
-		return -errno;
-	k->in_netns = true;
-	return 1;
-}
-
-static void leave_netns(struct sup *sv, int entered)
-{
-	/* Back into a namespace we were in: only a vanished fd could fail. */
-	if (entered == 1 && setns(sv->own_netns, CLONE_NEWNET) < 0)
-		perror("bindwatch: --supervise: returning to our network namespace");
-}
-
-/* The call in hand, for the callbacks of the shared failure path. */
-struct failing {
-	struct sup *sv;
-	struct call *k;
-};
-
-static void failing_stack(struct bw_conflict *c, void *ctx)
-{
-	struct failing *f = ctx;
-	c->n_frames = capture_stack(f->sv, f->k, c->frames, (size_t)f->sv->s.stack_depth);
-	if (!c->n_frames)
-		c->stack_missing = "the target's registers or stack could not be read";
-}
-
-static int failing_enter(void *ctx)
-{
-	struct failing *f = ctx;
-	return enter_netns(f->sv, f->k);
-}
-
-static void failing_leave(void *ctx, int entered)
-{
-	struct failing *f = ctx;
-	leave_netns(f->sv, entered);
-}
-
-/* A remap by rule, made on our copy of the caller's socket. */
-static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *ctx)
-{
-	struct failing *f = ctx;
-	struct call *k = f->k;
-	if (!rule)
-		return -c->err;
-	return k->nr == SYS_bind ? bw_remap_bind(rule, &real_ops, k->dup,
-						 (const struct sockaddr *)&k->ss, k->len, c,
-						 &c->remap)
-				 : remap_listen(f->sv, k, rule, c);
-}
-
-static void failing_emit(const char *buf, size_t n, void *ctx)
-{
-	struct failing *f = ctx;
-	emit(f->sv, buf, n);
-}
-
-static const struct bw_failure_ops failing_ops = {
-	.capture_stack = failing_stack,
-	.enter = failing_enter,
-	.leave = failing_leave,
-	.fix = failing_fix,
-	.emit = failing_emit,
-};
-
-/* The failure path, shared with the shim (shim/respond/failure.c). 0 when a remap
- * made the call succeed, else -err. */
-static int conflict(struct sup *sv, struct call *k, int err)
-{
-	struct failing f = {sv, k};
-	const struct sockaddr *sa = k->nr == SYS_bind ? (const struct sockaddr *)&k->ss : NULL;
-
-	bw_failure_begin(&sv->a->f, sa ? "bind" : "listen", k->pid, k->fd, err);
-	return bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
-}
-
-/* BINDWATCH_TRACE=all: one line per successful call. The frame is the
- * wrapper's caller when the walk found it, else the system call site. */
-static void trace(struct sup *sv, const struct call *k, const struct sockaddr *sa, socklen_t len)
-{
-	struct bw_trace_event *t = &sv->a->f.t;
-	struct bw_frame frames[2];
-	size_t n;
-	char line[2048];
-
-	if (sv->s.trace != BW_TRACE_ALL)
-		return;
-	memset(t, 0, sizeof(*t));
-	bw_diag_trace_socket(t, k->dup, sa, len);
-	t->call = k->nr == SYS_bind ? "bind" : "listen";
-	t->pid = k->pid;
-	bw_proc_comm(k->pid, t->comm, sizeof(t->comm));
-	t->fd = k->fd;
-	t->time = time(NULL);
-	n = capture_stack(sv, k, frames, 2);
-	if (n > 0) {
-		t->have_frame = true;
-		t->frame = frames[n - 1];
-	}
-	emit(sv, line, bw_report_trace(sv->s.format, t, line, sizeof(line)));
-}
-
-/* BINDWATCH_REMAP_MODE=always: a fixed rule moves the bind even without a
- * conflict (as in the shim). true when it did. */
-static bool bind_always(struct sup *sv, struct call *k)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
-	struct failing f = {sv, k};
-	struct sockaddr_storage moved;
-	const struct bw_rule *rule;
-	struct bw_addr want;
-	int to;
-
-	if (!bw_failure_always_target(&sv->s, k->dup, sa, k->len, &want, &rule, &moved, &to) ||
-	    bind(k->dup, (const struct sockaddr *)&moved, k->len) < 0)
-		return false;
-	bw_failure_begin(&sv->a->f, "bind", k->pid, k->fd, 0);
-	bw_failure_moved(&sv->a->f, &sv->s, rule, &want, to, &failing_ops, &f);
-	trace(sv, k, (const struct sockaddr *)&moved, k->len);
-	return true;
-}
-
-/* ---- one notification ------------------------------------------------- */
-
-/* bind() checks CAP_NET_BIND_SERVICE of the *calling* task for ports below
- * ip_unprivileged_port_start (net/ipv4/af_inet.c __inet_bind, and
- * net/ipv6/af_inet6.c): made by us, it would check ours. When we could
- * pass where the program could not, the kernel makes the call itself. */
-static bool needs_its_creds(struct sup *sv, const struct call *k)
-{
-	uint16_t port;
-	int limit;
-	if (k->len < offsetof(struct sockaddr_in, sin_port) + sizeof(port) || !sv->bind_cap)
-		return false;
-	/* sin_port and sin6_port share the offset. */
-	memcpy(&port, (const char *)&k->ss + offsetof(struct sockaddr_in, sin_port), sizeof(port));
-	port = ntohs(port);
-	limit = same_ns(k->pid, "net") ? sv->unpriv_start : 65536;
-	if (port == 0 || port >= limit)
-		return false;
-	return !(same_ns(k->pid, "user") && has_cap(k->pid, CAP_NET_BIND_SERVICE_BIT));
-}
-
-static int do_bind(struct sup *sv, struct call *k)
-{
-	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
-	int e;
-	if (bind_always(sv, k))
-		return 0;
-	if (bind(k->dup, sa, k->len) == 0) {
-		trace(sv, k, sa, k->len);
-		return 0;
-	}
-	e = errno;
-	return e == EADDRINUSE ? conflict(sv, k, e) : -e;
-}
-
-static int do_listen(struct sup *sv, struct call *k)
-{
-	int e;
-	if (listen(k->dup, k->backlog) == 0) {
-		trace(sv, k, NULL, 0);
-		return 0;
-	}
-	e = errno;
-	return e == EADDRINUSE ? conflict(sv, k, e) : -e;
-}
-
-/* Decides one notification. V_CONTINUE lets the kernel run the call as the
- * program made it (whatever we cannot do faithfully: other families, a
- * socket or an address we could not fetch); V_GONE: the caller is gone. */
-static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_resp *resp)
-{
-	enum verdict v = V_CONTINUE;
-	int domain = 0, r;
-	socklen_t ol = sizeof(domain);
-
-	/* BINDWATCH_TRACE=off silences reports (bw_emit), not a remap. */
-	if (sv->s.disable || (sv->s.trace == BW_TRACE_OFF && !sv->s.remap))
-		goto out;
-	k->pid = tgid_of(k->tid);
-	if (k->pid <= 0)
-		goto out;
-	/* The calling thread's own fd table; before Linux 6.9, its leader's. */
-	k->pidfd = sys_pidfd_open(k->tid, PIDFD_THREAD);
-	if (k->pidfd < 0)
-		k->pidfd = sys_pidfd_open(k->pid, 0);
-	if (k->pidfd < 0)
-		goto out;
-	k->dup = sys_pidfd_getfd(k->pidfd, k->fd);
-	if (k->dup < 0)
-		goto out;
-	/* AF_UNIX bind resolves the path in the caller's root, cwd and
-	 * credentials, and AF_UNIX listen records the caller as the peer
-	 * (SO_PEERCRED): neither can be done from here. */
-	if (getsockopt(k->dup, SOL_SOCKET, SO_DOMAIN, &domain, &ol) < 0 ||
-	    (domain != AF_INET && domain != AF_INET6))
-		goto out;
-	if (k->nr == SYS_bind) {
-		int len = (int)(uint32_t)k->req->data.args[2];
-		if (len < 0 || (size_t)len > sizeof(k->ss))
-			goto out; /* EINVAL, from the kernel */
-		k->len = (socklen_t)len;
-		if (peek(k->tid, k->req->data.args[1], &k->ss, k->len) != k->len)
-			goto out; /* EFAULT, from the kernel */
-	} else {
-		k->backlog = (int)k->req->data.args[1];
-	}
-	/* What we read is only the caller's if it still waits in this very
-	 * call (seccomp_unotify(2), "Caveats"). */
-	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &k->req->id) < 0) {
-		v = V_GONE;
-		goto out;
-	}
-	if (k->nr == SYS_bind && needs_its_creds(sv, k))
-		goto out;
-	v = V_ANSWER;
-	r = k->nr == SYS_bind ? do_bind(sv, k) : do_listen(sv, k);
-	resp->error = r < 0 ? r : 0;
-	resp->val = r < 0 ? -1 : 0;
-out:
-	if (k->dup >= 0)
-		close(k->dup);
-	if (k->pidfd >= 0)
-		close(k->pidfd);
-	if (v == V_CONTINUE) {
-		resp->error = 0;
-		resp->val = 0;
-		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-	}
-	return v;
-}
-
-/* Receives and answers one notification. -errno only when the listener
- * itself fails; a caller that vanished midway is no error (ENOENT from
- * RECV, ID_VALID or SEND: it was killed or its call interrupted). */
-static int serve_one(struct sup *sv)
-{
-	struct call k = {.pidfd = -1, .dup = -1};
-	memset(sv->req, 0, sv->sizes.seccomp_notif);
-	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_RECV, sv->req) < 0)
-		return errno == ENOENT || errno == EINTR ? 0 : -errno;
-	memset(sv->resp, 0, sv->sizes.seccomp_notif_resp);
-	sv->resp->id = sv->req->id;
-	k.req = sv->req;
-	k.tid = (pid_t)sv->req->pid;
-	k.nr = sv->req->data.nr;
-	k.fd = (int)sv->req->data.args[0];
-	if (handle(sv, &k, sv->resp) == V_GONE)
-		return 0;
-	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_SEND, sv->resp) < 0 && errno != ENOENT)
-		return errno == EINTR ? 0 : -errno;
-	return 0;
-}
-
-/* ---- the child -------------------------------------------------------- */
-
-static int install_filter(void)
-{
-#ifdef BW_AUDIT_ARCH
-	/* Another ABI (i386, x32 on x86-64) has other numbers: let it be. */
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, BW_AUDIT_ARCH, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_bind, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_listen, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
-	};
-	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
-	int fd;
-	/* Unprivileged filters need no_new_privs (seccomp(2)): setuid and
-	 * file capabilities no longer raise privileges in COMMAND. */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return -errno;
-	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-			  &prog);
-	return fd < 0 ? -errno : fd;
-#else
-	return -ENOSYS;
-#endif
-}
+/* ---- passing descriptors ---------------------------------------------- */
 
 /* Sends fd (or, when fd < 0, just the error) over the socketpair. */
 static void send_fd(int sock, int fd)
@@ -790,15 +414,718 @@ static int recv_fd(int sock)
 	return fd >= 0 ? fd : -EPROTO;
 }
 
-static _Noreturn void child(int sock, char **argv, const sigset_t *mask)
+/* ---- acting for the caller --------------------------------------------- */
+
+/* The socket tables (sock_diag, /proc/self/net) are those of the reader's
+ * network namespace: the diagnosis runs in the caller's, and so does a
+ * twin socket for a listen()-time remap. setns(2) needs CAP_SYS_ADMIN
+ * there; without it the caller must share ours. 1 when we moved. */
+static int enter_netns(struct sup *sv, struct call *k)
+{
+	char path[64];
+	int fd, r;
+	k->in_netns = same_ns(k->pid, "net");
+	if (k->in_netns || sv->own_netns < 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)k->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = setns(fd, CLONE_NEWNET);
+	close(fd);
+	if (r < 0)
+		return -errno;
+	k->in_netns = true;
+	return 1;
+}
+
+static void leave_netns(struct sup *sv, int entered)
+{
+	/* Back into a namespace we were in: only a vanished fd could fail. */
+	if (entered == 1 && setns(sv->own_netns, CLONE_NEWNET) < 0)
+		perror("bindwatch: --supervise: returning to our network namespace");
+}
+
+/* Whether the caller still waits in this very call: checked immediately
+ * before anything we do for it that changes state, so that a caller that
+ * was killed (or, without SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV, had its
+ * wait interrupted) gets nothing done in its name (seccomp_unotify(2),
+ * "Caveats"). */
+static bool still_waiting(const struct sup *sv, const struct call *k)
+{
+	uint64_t id = k->req->id;
+	return ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0;
+}
+
+/* The port of an AF_INET/AF_INET6 address (sin_port and sin6_port share
+ * the offset), or 0. */
+static int sa_port(const struct sockaddr *sa, socklen_t len)
+{
+	uint16_t port;
+	sa_family_t fam;
+	if (len < offsetof(struct sockaddr_in, sin_port) + sizeof(port))
+		return 0;
+	memcpy(&fam, sa, sizeof(fam));
+	if (fam != AF_INET && fam != AF_INET6)
+		return 0;
+	memcpy(&port, (const char *)sa + offsetof(struct sockaddr_in, sin_port), sizeof(port));
+	return ntohs(port);
+}
+
+/* bind() checks CAP_NET_BIND_SERVICE of the *calling* task for ports below
+ * ip_unprivileged_port_start (net/ipv4/af_inet.c __inet_bind, and
+ * net/ipv6/af_inet6.c): a bind we make would check ours. 0 when the
+ * caller itself may bind port, -EACCES when it may not, and also when
+ * that can't be told (its namespace not enterable, its status unreadable):
+ * a remap is refused rather than made with our privileges. */
+static int its_port(struct sup *sv, struct call *k, int port)
+{
+	bool was = k->in_netns;
+	int entered, start;
+
+	if (port <= 0)
+		return 0;
+	if (k->bind_service == 2)
+		k->bind_service = bw_target_bind_service(k->pid);
+	if (k->bind_service == 1)
+		return 0;
+	/* The sysctl is per network namespace: read it in the caller's. */
+	entered = was ? 0 : enter_netns(sv, k);
+	start = entered >= 0 && k->in_netns ? bw_target_unpriv_start() : -EPERM;
+	leave_netns(sv, entered);
+	k->in_netns = was;
+	return start >= 0 && port >= start ? 0 : -EACCES;
+}
+
+static int real_bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	return bind(fd, sa, len);
+}
+
+static int real_listen(int fd, int backlog)
+{
+	return listen(fd, backlog);
+}
+
+/* Appends to the remap's note (shown when it failed). */
+static void note(struct bw_remap *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct bw_remap *m, const char *fmt, ...)
+{
+	size_t used = strlen(m->note);
+	va_list ap;
+	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): clang 14 false positive */
+	vsnprintf(m->note + used, sizeof(m->note) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* O_CLOEXEC of the caller's fd, from /proc/<pid>/fdinfo ("flags:" octal). */
+static unsigned fd_cloexec(const struct call *k)
+{
+	char what[64], buf[1024];
+	const char *v;
+	snprintf(what, sizeof(what), "fdinfo/%d", k->fd);
+	if (read_proc(k->pid, what, buf, sizeof(buf)) < 0 || !(v = bw_status_field(buf, "flags")))
+		return 0;
+	return (strtoul(v, NULL, 8) & O_CLOEXEC) ? O_CLOEXEC : 0;
+}
+
+/* listen(): bw_remap_listen builds a twin socket at the new port and
+ * dup3()s it over the fd it is given, which here is only our duplicate.
+ * SECCOMP_IOCTL_NOTIF_ADDFD with SECCOMP_ADDFD_FLAG_SETFD then puts the
+ * twin at the caller's fd number, as dup2() there would (Linux 5.9,
+ * seccomp_unotify(2)). The twin is created in the caller's network
+ * namespace (enter_netns) and cgroup (sup_socket) or not at all, and given
+ * the original socket's owner (fchown on a socket sets sk_uid,
+ * net/socket.c sockfs_setattr). */
+static int remap_listen(struct sup *sv, struct call *k, const struct bw_rule *rule,
+			const struct bw_remap_ops *ops, struct bw_conflict *c)
+{
+	struct seccomp_notif_addfd add = {0};
+	struct stat st;
+	bool have_st;
+	int r;
+
+	if (!k->in_netns) {
+		c->remap.attempted = true;
+		c->remap.from_port = c->want.port;
+		snprintf(c->remap.rule, sizeof(c->remap.rule), "%s", rule->text);
+		note(&c->remap, "%s",
+		     "a listen()-time remap needs to enter the program's network namespace"
+		     " (CAP_SYS_ADMIN); ");
+		return -EADDRINUSE;
+	}
+	add.newfd_flags = fd_cloexec(k);
+	have_st = fstat(k->dup, &st) == 0;
+	r = bw_remap_listen(rule, ops, k->dup, k->backlog, c, &c->remap);
+	if (r < 0)
+		return r;
+	if (have_st && fchown(k->dup, st.st_uid, st.st_gid) < 0) {
+		/* Not root: the twin stays ours, which is the same user. */
+	}
+	add.id = k->req->id;
+	add.flags = SECCOMP_ADDFD_FLAG_SETFD;
+	add.srcfd = (uint32_t)k->dup;
+	add.newfd = (uint32_t)k->fd;
+	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &add) < 0) {
+		int e = errno;
+		c->remap.ok = false;
+		note(&c->remap, "could not install the new socket in the program (errno %d); ", e);
+		return -e;
+	}
+	return 0;
+}
+
+/* The call in hand, for the callbacks of the shared failure path. */
+struct failing {
+	struct sup *sv;
+	struct call *k;
+	struct bw_conflict *c;
+};
+
+static void failing_stack(struct bw_conflict *c, void *ctx)
+{
+	struct failing *f = ctx;
+	c->n_frames = capture_stack(f->sv, f->k, c->frames, (size_t)f->sv->s.stack_depth);
+	if (!c->n_frames)
+		c->stack_missing = "the target's registers or stack could not be read";
+}
+
+static int failing_enter(void *ctx)
+{
+	struct failing *f = ctx;
+	return enter_netns(f->sv, f->k);
+}
+
+static void failing_leave(void *ctx, int entered)
+{
+	struct failing *f = ctx;
+	leave_netns(f->sv, entered);
+}
+
+/* bw_remap_ops.before: each bind or listen of a remap is made only while
+ * the caller still waits, and a bind only to a port the caller could
+ * bind itself. */
+static int sup_before(int fd, const struct sockaddr *sa, socklen_t len, void *ctx)
+{
+	struct failing *f = ctx;
+	(void)fd;
+	if (!still_waiting(f->sv, f->k))
+		return -ESRCH;
+	return sa ? its_port(f->sv, f->k, sa_port(sa, len)) : 0;
+}
+
+/* A socket records its creator's cgroup (v2) when it is made
+ * (cgroup_sk_alloc()): cgroup-bpf programs and the socket's accounting
+ * follow it. The twin of a listen()-time remap is made by a short-lived
+ * child started directly in the caller's cgroup (clone3(2)
+ * CLONE_INTO_CGROUP, Linux 5.7), in our current network namespace (the
+ * caller's, by now), and handed back over a socketpair. -errno when that
+ * cannot be done: the remap is then refused, with the reason. */
+static int sup_socket(int domain, int type, int protocol, void *ctx)
+{
+	struct failing *f = ctx;
+	struct clone_args args = {.flags = CLONE_INTO_CGROUP, .exit_signal = SIGCHLD};
+	int sp[2], cg, fd, e;
+	pid_t pid;
+
+	if (!bw_target_other_cgroup(f->k->pid)) {
+		fd = socket(domain, type, protocol);
+		return fd < 0 ? -errno : fd;
+	}
+	cg = bw_target_cgroup_fd(f->k->pid);
+	if (cg < 0) {
+		e = cg;
+		goto refuse;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
+		e = -errno;
+		close(cg);
+		goto refuse;
+	}
+	args.cgroup = (uint64_t)cg;
+	pid = (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		fd = socket(domain, type, protocol);
+		send_fd(sp[1], fd < 0 ? -errno : fd);
+		_exit(0);
+	}
+	e = pid < 0 ? -errno : 0;
+	close(cg);
+	close(sp[1]);
+	fd = pid < 0 ? e : recv_fd(sp[0]);
+	close(sp[0]);
+	if (pid > 0)
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	if (fd >= 0)
+		return fd;
+	e = fd;
+refuse:
+	note(&f->c->remap,
+	     "refused: the new socket must be made in the program's cgroup, which failed (%s); ",
+	     strerror(-e));
+	return e;
+}
+
+/* Signals someone sent us go on to COMMAND; once it is reaped (only its
+ * descendants are left), a signal tells us to stop. */
+static void forward_signals(struct sup *sv)
+{
+	struct signalfd_siginfo si;
+	while (read(sv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		/* From the kernel (a terminal signals the whole process group,
+		 * COMMAND included): not ours to pass on. */
+		if (si.ssi_code > 0)
+			continue;
+		if (!sv->reaped)
+			syscall(SYS_pidfd_send_signal, sv->pidfd, (int)si.ssi_signo, NULL, 0);
+		else
+			sv->stop = true;
+	}
+}
+
+/* bw_remap_ops.pause, between the attempts of wait:N. Signals keep
+ * flowing: those sent to us are passed on at once. The caller waits
+ * killable only (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): a fatal signal
+ * ends it at once, but a handler could run only after our answer. So when
+ * a signal it catches waits for this thread, the call ends with the
+ * kernel's ERESTARTNOINTR: the handler runs and the same call is made
+ * again, as if the signal had come just before it (with or without
+ * SA_RESTART: arch_do_signal_or_restart()); its restart resumes this wait
+ * (sv->restart). -EINTR then, -ESRCH when the caller no longer waits. */
+static int sup_pause(long ms, void *ctx)
+{
+	struct failing *f = ctx;
+	struct sup *sv = f->sv;
+	struct call *k = f->k;
+	struct pollfd p = {sv->sigfd, POLLIN, 0};
+
+	if (!k->wait_started) {
+		clock_gettime(CLOCK_MONOTONIC, &k->wait_start);
+		k->wait_start.tv_sec -= k->waited_ms / 1000;
+		k->wait_start.tv_nsec -= (k->waited_ms % 1000) * 1000000L;
+		if (k->wait_start.tv_nsec < 0) {
+			k->wait_start.tv_nsec += 1000000000L;
+			k->wait_start.tv_sec--;
+		}
+		k->wait_started = true;
+	}
+	if (poll(&p, 1, (int)ms) > 0)
+		forward_signals(sv);
+	if (sv->stop || !still_waiting(sv, k))
+		return -ESRCH;
+	if (bw_target_signal_waiting(k->pid, k->tid) == 1) {
+		k->restart = true;
+		return -EINTR;
+	}
+	return 0;
+}
+
+/* A remap by rule, made on our copy of the caller's socket. */
+static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *ctx)
+{
+	struct failing *f = ctx;
+	struct call *k = f->k;
+	struct bw_remap_ops ops = {.bind = real_bind, .listen = real_listen,
+				   .before = sup_before, .socket = sup_socket,
+				   .pause = sup_pause, .waited_ms = k->waited_ms, .ctx = f,
+				   .owner_pid = k->pid, .owner_fd = k->fd};
+	f->c = c;
+	if (!rule)
+		return -c->err;
+	return k->nr == SYS_bind ? bw_remap_bind(rule, &ops, k->dup,
+						 (const struct sockaddr *)&k->ss, k->len, c,
+						 &c->remap)
+				 : remap_listen(f->sv, k, rule, &ops, c);
+}
+
+/* A call we have the kernel restart is not over: its restart reports. */
+static void failing_emit(const char *buf, size_t n, void *ctx)
+{
+	struct failing *f = ctx;
+	if (!f->k->restart)
+		emit(f->sv, buf, n);
+}
+
+static const struct bw_failure_ops failing_ops = {
+	.capture_stack = failing_stack,
+	.enter = failing_enter,
+	.leave = failing_leave,
+	.fix = failing_fix,
+	.emit = failing_emit,
+};
+
+/* The failure path, shared with the shim (shim/respond/failure.c). 0 when a remap
+ * made the call succeed, else -err. */
+static int conflict(struct sup *sv, struct call *k, int err)
+{
+	struct failing f = {sv, k, NULL};
+	const struct sockaddr *sa = k->nr == SYS_bind ? (const struct sockaddr *)&k->ss : NULL;
+
+	bw_failure_begin(&sv->a->f, sa ? "bind" : "listen", k->pid, k->fd, err);
+	return bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
+}
+
+/* BINDWATCH_TRACE=all: one line per successful call. The frame is the
+ * wrapper's caller when the walk found it, else the system call site. */
+static void trace(struct sup *sv, const struct call *k, const struct sockaddr *sa, socklen_t len)
+{
+	struct bw_trace_event *t = &sv->a->f.t;
+	struct bw_frame frames[2];
+	size_t n;
+	char line[2048];
+
+	if (sv->s.trace != BW_TRACE_ALL)
+		return;
+	memset(t, 0, sizeof(*t));
+	bw_diag_trace_socket(t, k->dup, sa, len);
+	t->call = k->nr == SYS_bind ? "bind" : "listen";
+	t->pid = k->pid;
+	bw_proc_comm(k->pid, t->comm, sizeof(t->comm));
+	t->fd = k->fd;
+	t->time = time(NULL);
+	n = capture_stack(sv, k, frames, 2);
+	if (n > 0) {
+		t->have_frame = true;
+		t->frame = frames[n - 1];
+	}
+	emit(sv, line, bw_report_trace(sv->s.format, t, line, sizeof(line)));
+}
+
+/* BINDWATCH_REMAP_MODE=always: a fixed rule moves the bind even without a
+ * conflict (as in the shim). true when it did. */
+static bool bind_always(struct sup *sv, struct call *k)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
+	struct failing f = {sv, k, NULL};
+	struct sockaddr_storage moved;
+	const struct bw_rule *rule;
+	struct bw_addr want;
+	int to;
+
+	/* Where the caller may not bind, the move is not made. */
+	if (!bw_failure_always_target(&sv->s, k->dup, sa, k->len, &want, &rule, &moved, &to) ||
+	    its_port(sv, k, to) < 0 || !still_waiting(sv, k) ||
+	    bind(k->dup, (const struct sockaddr *)&moved, k->len) < 0)
+		return false;
+	bw_failure_begin(&sv->a->f, "bind", k->pid, k->fd, 0);
+	bw_failure_moved(&sv->a->f, &sv->s, rule, &want, to, &failing_ops, &f);
+	trace(sv, k, (const struct sockaddr *)&moved, k->len);
+	return true;
+}
+
+/* ---- one notification ------------------------------------------------- */
+
+/* For a port the program may not bind (or when that can't be told), the
+ * kernel makes the call itself, with its credentials (its_port). */
+static bool needs_its_creds(struct sup *sv, struct call *k)
+{
+	return its_port(sv, k, sa_port((const struct sockaddr *)&k->ss, k->len)) < 0;
+}
+
+static int do_bind(struct sup *sv, struct call *k)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
+	int e;
+	if (bind_always(sv, k))
+		return 0;
+	if (!still_waiting(sv, k))
+		return -ESRCH;
+	if (bind(k->dup, sa, k->len) == 0) {
+		trace(sv, k, sa, k->len);
+		return 0;
+	}
+	e = errno;
+	return e == EADDRINUSE ? conflict(sv, k, e) : -e;
+}
+
+static int do_listen(struct sup *sv, struct call *k)
+{
+	int e;
+	if (!still_waiting(sv, k))
+		return -ESRCH;
+	if (listen(k->dup, k->backlog) == 0) {
+		trace(sv, k, NULL, 0);
+		return 0;
+	}
+	e = errno;
+	return e == EADDRINUSE ? conflict(sv, k, e) : -e;
+}
+
+/* AF_UNIX bind creates the socket file with the caller's root, cwd,
+ * credentials and umask, and SO_PEERCRED of a unix listener names the
+ * caller: we can't make the call for it, the kernel does (CONTINUE). It
+ * fails with EADDRINUSE exactly when something exists at the path
+ * (unix_bind_bsd(): mknod's EEXIST), or, for an abstract name, when a
+ * socket of its network namespace is bound to it: when we find that just
+ * before, the conflict is diagnosed and reported as the shim would (no
+ * BINDWATCH_UNIX_STALE=unlink here: the file is the program's to remove). */
+static void unix_bind(struct sup *sv, struct call *k)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
+	const size_t off = offsetof(struct sockaddr_un, sun_path);
+	struct bw_conflict *c = &sv->a->f.c;
+	struct failing f = {sv, k, NULL};
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	struct stat st = {0};
+	int r;
+
+	if (k->len <= off || k->len > sizeof(struct sockaddr_un))
+		return; /* autobind, or EINVAL from the kernel */
+	memcpy(path, (const char *)sa + off, k->len - off);
+	path[k->len - off] = '\0';
+	if (path[0] == '\0') {
+		int entered = enter_netns(sv, k);
+		r = entered >= 0 && k->in_netns ? bw_diag_unix_abstract_taken(sa, k->len) : -EPERM;
+		leave_netns(sv, entered);
+		k->in_netns = false;
+		if (r != 1)
+			return;
+	} else {
+		int fd = bw_target_path(k->pid, path);
+		if (fd < 0)
+			return;
+		r = fstat(fd, &st);
+		close(fd);
+		if (r < 0)
+			return;
+	}
+	bw_failure_begin(&sv->a->f, "bind", k->pid, k->fd, EADDRINUSE);
+	if (path[0] != '\0') {
+		c->unix_file = S_ISSOCK(st.st_mode) ? BW_UNIX_FILE_SOCKET : BW_UNIX_FILE_OTHER;
+		c->unix_ino = st.st_ino;
+		c->unix_dev = st.st_dev;
+	}
+	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
+}
+
+/* Remembers k for its thread's next call: done, it succeeded but the
+ * answer could not be given (the caller's wait was interrupted, on a
+ * kernel without WAIT_KILLABLE_RECV); else we had the kernel restart it
+ * during its wait:N. */
+static void remember(struct sup *sv, const struct call *k, bool done)
+{
+	sv->have_restart = true;
+	sv->restart.done = done;
+	sv->restart.tid = k->tid;
+	sv->restart.ino = k->ino;
+	sv->restart.nr = k->nr;
+	sv->restart.backlog = k->backlog;
+	sv->restart.len = k->len;
+	memcpy(&sv->restart.ss, &k->ss, k->len);
+	sv->restart.wait_start = k->wait_start;
+}
+
+/* Whether k repeats the remembered call (same thread, socket, call and
+ * arguments): the restart of an interrupted call. The memory lasts until
+ * that thread's next call. */
+static bool repeats(struct sup *sv, const struct call *k)
+{
+	if (!sv->have_restart || sv->restart.tid != k->tid)
+		return false;
+	sv->have_restart = false;
+	return sv->restart.ino == k->ino && sv->restart.nr == k->nr &&
+	       (k->nr == SYS_bind ? sv->restart.len == k->len &&
+					    memcmp(&sv->restart.ss, &k->ss, k->len) == 0
+				  : sv->restart.backlog == k->backlog);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+/* Decides one notification. V_CONTINUE lets the kernel run the call as the
+ * program made it (whatever we cannot do faithfully: other families, a
+ * socket or an address we could not fetch); V_GONE: the caller is gone. */
+static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_resp *resp)
+{
+	enum verdict v = V_CONTINUE;
+	int domain = 0, r;
+	socklen_t ol = sizeof(domain);
+	struct stat st;
+
+	/* BINDWATCH_TRACE=off silences reports (bw_emit), not a remap. */
+	if (sv->s.disable || (sv->s.trace == BW_TRACE_OFF && !sv->s.remap))
+		goto out;
+	k->pid = tgid_of(k->tid);
+	if (k->pid <= 0)
+		goto out;
+	/* The calling thread's own fd table; before Linux 6.9, its leader's. */
+	k->pidfd = sys_pidfd_open(k->tid, PIDFD_THREAD);
+	if (k->pidfd < 0)
+		k->pidfd = sys_pidfd_open(k->pid, 0);
+	if (k->pidfd < 0)
+		goto out;
+	k->dup = sys_pidfd_getfd(k->pidfd, k->fd);
+	if (k->dup < 0)
+		goto out;
+	if (getsockopt(k->dup, SOL_SOCKET, SO_DOMAIN, &domain, &ol) < 0 ||
+	    (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) ||
+	    (domain == AF_UNIX && k->nr != SYS_bind))
+		goto out;
+	if (k->nr == SYS_bind) {
+		int len = (int)(uint32_t)k->req->data.args[2];
+		if (len < 0 || (size_t)len > sizeof(k->ss))
+			goto out; /* EINVAL, from the kernel */
+		k->len = (socklen_t)len;
+		if (peek(k->tid, k->req->data.args[1], &k->ss, k->len) != k->len)
+			goto out; /* EFAULT, from the kernel */
+	} else {
+		k->backlog = (int)k->req->data.args[1];
+	}
+	/* What we read is only the caller's if it still waits in this very
+	 * call (seccomp_unotify(2), "Caveats"). */
+	if (!still_waiting(sv, k)) {
+		v = V_GONE;
+		goto out;
+	}
+	if (fstat(k->dup, &st) == 0)
+		k->ino = st.st_ino;
+	if (domain == AF_UNIX) {
+		unix_bind(sv, k);
+		goto out; /* the kernel makes it */
+	}
+	if (repeats(sv, k)) {
+		if (sv->restart.done) {
+			/* Made already: this is the call it answers. */
+			v = V_ANSWER;
+			goto out;
+		}
+		k->waited_ms = ms_since(&sv->restart.wait_start);
+	}
+	if (k->nr == SYS_bind && needs_its_creds(sv, k))
+		goto out;
+	v = V_ANSWER;
+	r = k->nr == SYS_bind ? do_bind(sv, k) : do_listen(sv, k);
+	if (r == -ESRCH && !still_waiting(sv, k)) {
+		v = V_GONE;
+	} else if (k->restart) {
+		resp->error = -BW_ERESTARTNOINTR;
+		resp->val = -1;
+		remember(sv, k, false);
+	} else {
+		resp->error = r < 0 ? r : 0;
+		resp->val = r < 0 ? -1 : 0;
+	}
+out:
+	if (k->dup >= 0)
+		close(k->dup);
+	if (k->pidfd >= 0)
+		close(k->pidfd);
+	if (v == V_CONTINUE) {
+		resp->error = 0;
+		resp->val = 0;
+		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	}
+	return v;
+}
+
+/* Receives and answers one notification. -errno only when the listener
+ * itself fails; a caller that vanished midway is no error (ENOENT from
+ * RECV, ID_VALID or SEND: it was killed or its call interrupted). */
+static int serve_one(struct sup *sv)
+{
+	struct call k = {.pidfd = -1, .dup = -1, .bind_service = 2};
+	memset(sv->req, 0, sv->sizes.seccomp_notif);
+	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_RECV, sv->req) < 0)
+		return errno == ENOENT || errno == EINTR ? 0 : -errno;
+	memset(sv->resp, 0, sv->sizes.seccomp_notif_resp);
+	sv->resp->id = sv->req->id;
+	k.req = sv->req;
+	k.tid = (pid_t)sv->req->pid;
+	k.nr = sv->req->data.nr;
+	k.fd = (int)sv->req->data.args[0];
+	if (handle(sv, &k, sv->resp) == V_GONE)
+		return 0;
+	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_SEND, sv->resp) < 0) {
+		if (errno == ENOENT && sv->resp->error == 0 &&
+		    !(sv->resp->flags & SECCOMP_USER_NOTIF_FLAG_CONTINUE))
+			remember(sv, &k, true);
+		else if (errno != ENOENT)
+			return errno == EINTR ? 0 : -errno;
+	}
+	return 0;
+}
+
+/* ---- the child -------------------------------------------------------- */
+
+/* bind and listen of the native ABI go to us, everything else passes. Not
+ * libseccomp: Debian 12's 2.5 cannot ask for WAIT_KILLABLE_RECV (2.6 can:
+ * SCMP_FLTATR_CTL_WAITKILL), and the whole filter is eight instructions. */
+static int install_filter(void)
+{
+#ifdef BW_AUDIT_ARCH
+	/* Another ABI (i386, x32 on x86-64) has other numbers: let it be. */
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, BW_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_bind, 2, 0),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_listen, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+	};
+	struct sock_fprog prog = {.len = sizeof(f) / sizeof(f[0]), .filter = f};
+	int fd;
+	/* Unprivileged filters need no_new_privs (seccomp(2)): setuid and
+	 * file capabilities no longer raise privileges in COMMAND. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	/* WAIT_KILLABLE_RECV (Linux 6.0): once we have taken a call, only a
+	 * fatal signal ends the caller's wait, so what we did in its name is
+	 * what it is told (see sup_pause); older kernels refuse the flag. */
+	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+			  &prog);
+	if (fd < 0 && errno == EINVAL)
+		fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+				  SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	return fd < 0 ? -errno : fd;
+#else
+	return -ENOSYS;
+#endif
+}
+
+static void announce(const char *cmd, int kind)
+{
+	fprintf(stderr,
+		"bindwatch: %s %s: LD_PRELOAD cannot see its bind()/listen(); supervising it with"
+		" seccomp (--supervise)\n",
+		cmd, (kind & BW_ELF_GO) ? "is a Go program" : "is statically linked");
+}
+
+/* The why of a filter that could not be installed, after strerror. */
+static const char *install_hint(int err)
+{
+	return err == EBUSY ? " (another seccomp supervisor already watches this process)" : "";
+}
+
+/* Installs the filter, hands the listener to the parent and runs COMMAND.
+ * auto_kind > 0 (supervision chosen for a static or Go program): one line
+ * says so, or, when the filter cannot be installed, that COMMAND runs
+ * unwatched; the program runs either way. */
+static _Noreturn void child(int sock, char **argv, const sigset_t *mask, int auto_kind)
 {
 	int fd, e;
 	sigprocmask(SIG_SETMASK, mask, NULL);
 	fd = install_filter();
 	send_fd(sock, fd);
-	if (fd < 0)
+	if (fd < 0 && auto_kind <= 0)
 		_exit(EXIT_SETUP);
-	close(fd);
+	if (fd < 0)
+		fprintf(stderr,
+			"bindwatch: %s: cannot supervise it (seccomp filter: %s%s); running it"
+			" unwatched\n",
+			argv[0], strerror(-fd), install_hint(-fd));
+	else if (auto_kind > 0)
+		announce(argv[0], auto_kind);
+	if (fd >= 0)
+		close(fd);
 	close(sock);
 	execvp(argv[0], argv);
 	e = errno;
@@ -826,9 +1153,10 @@ static void flush_one(const char *desc, unsigned count, void *ctx)
 
 static int setup(struct sup *sv)
 {
-	char buf[32];
 	sv->nfd = -1;
 	sv->own_netns = -1;
+	sv->pidfd = -1;
+	sv->sigfd = -1;
 	bw_emit_capture_stderr();
 	bw_settings_load(&sv->s, env, false);
 	sv->s.color = sv->s.color && sv->s.dest == BW_DEST_STDERR && isatty(2);
@@ -848,43 +1176,40 @@ static int setup(struct sup *sv)
 	sv->a = calloc(1, sizeof(*sv->a));
 	if (!sv->req || !sv->resp || !sv->a)
 		return -ENOMEM;
-	sv->bind_cap = has_cap(getpid(), CAP_NET_BIND_SERVICE_BIT);
 	sv->own_netns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	sv->unpriv_start = 1024;
-	if (bw_read_file_at(AT_FDCWD, "/proc/sys/net/ipv4/ip_unprivileged_port_start", buf,
-			    sizeof(buf)) > 0)
-		sv->unpriv_start = atoi(buf);
 	return 0;
 }
 
-static void announce(const char *cmd, int kind)
-{
-	fprintf(stderr,
-		"bindwatch: %s %s: LD_PRELOAD cannot see its bind()/listen(); supervising it with"
-		" seccomp (--supervise)\n",
-		cmd, (kind & BW_ELF_GO) ? "is a Go program" : "is statically linked");
-}
-
-/* Signals someone sent us (not the terminal: it signals the whole process
- * group, COMMAND included) go on to COMMAND. */
+/* Signals someone sent us go on to COMMAND (forward_signals). */
 static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
 
 int bw_supervise(char **argv, int auto_kind)
 {
 	struct sup sv = {0};
 	sigset_t fwd, old;
-	int sp[2], pidfd = -1, sigfd = -1, st = 0, r, status = EXIT_SETUP;
-	bool reaped = false, listening = true;
+	int sp[2], st = 0, r, status = EXIT_SETUP, e;
+	bool listening = true;
 	pid_t pid;
 
 	r = setup(&sv);
+	if (r < 0 && auto_kind > 0) {
+		/* Chosen for the user: the program runs anyway, unwatched. */
+		fprintf(stderr,
+			"bindwatch: %s: cannot supervise it (seccomp user notification unavailable: %s);"
+			" running it unwatched\n",
+			argv[0], strerror(-r));
+		fflush(NULL);
+		execvp(argv[0], argv);
+		e = errno;
+		fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(e));
+		status = e == ENOENT ? 127 : 126;
+		goto done;
+	}
 	if (r < 0) {
 		fprintf(stderr, "bindwatch: --supervise: seccomp user notification unavailable: %s\n",
 			strerror(-r));
 		goto done;
 	}
-	if (auto_kind > 0)
-		announce(argv[0], auto_kind);
 	sigemptyset(&fwd);
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		sigaddset(&fwd, forwarded[i]);
@@ -904,32 +1229,34 @@ int bw_supervise(char **argv, int auto_kind)
 	}
 	if (pid == 0) {
 		close(sp[0]);
-		child(sp[1], argv, &old);
+		child(sp[1], argv, &old, auto_kind);
 	}
+	sv.child = pid;
 	close(sp[1]);
 	sv.nfd = recv_fd(sp[0]);
 	close(sp[0]);
-	pidfd = sys_pidfd_open(pid, 0);
-	sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
+	sv.pidfd = sys_pidfd_open(pid, 0);
+	sv.sigfd = signalfd(-1, &fwd, SFD_CLOEXEC | SFD_NONBLOCK);
 	signal(SIGPIPE, SIG_IGN);
-	if (sv.nfd < 0 || pidfd < 0 || sigfd < 0) {
+	if ((sv.nfd < 0 && auto_kind <= 0) || sv.pidfd < 0 || sv.sigfd < 0) {
 		r = sv.nfd < 0 ? sv.nfd : -errno;
 		fprintf(stderr, "bindwatch: --supervise: cannot install the seccomp filter: %s%s\n",
-			strerror(-r),
-			r == -EBUSY ? " (another seccomp supervisor already watches this process)" : "");
+			strerror(-r), install_hint(-r));
 		kill(pid, SIGKILL);
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		status = EXIT_SETUP;
 		goto done;
 	}
+	/* Automatic and refused: the child said so and runs COMMAND as is. */
+	listening = sv.nfd >= 0;
 
 	/* Until every task that holds the filter is gone: the listener then
 	 * polls POLLHUP (Linux 5.8). Our own child counts until reaped. */
-	while (!reaped || listening) {
+	while ((!sv.reaped || listening) && !sv.stop) {
 		struct pollfd p[3] = {{listening ? sv.nfd : -1, POLLIN, 0},
-				      {reaped ? -1 : pidfd, POLLIN, 0},
-				      {sigfd, POLLIN, 0}};
+				      {sv.reaped ? -1 : sv.pidfd, POLLIN, 0},
+				      {sv.sigfd, POLLIN, 0}};
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -939,19 +1266,14 @@ int bw_supervise(char **argv, int auto_kind)
 		if (p[1].revents) {
 			pid_t w = waitpid(pid, &st, WNOHANG);
 			if (w == pid || (w < 0 && errno == ECHILD)) {
-				reaped = true;
+				sv.reaped = true;
 				status = w == pid ? exit_status(st) : EXIT_SETUP;
 			}
 		}
-		if (p[2].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(sigfd, &si, sizeof(si)) == sizeof(si) && si.ssi_code <= 0) {
-				if (!reaped)
-					syscall(SYS_pidfd_send_signal, pidfd, (int)si.ssi_signo, NULL, 0);
-				else
-					break; /* only its descendants are left: stop when asked */
-			}
-		}
+		if (p[2].revents & POLLIN)
+			forward_signals(&sv);
+		if (sv.stop)
+			break; /* only its descendants are left: stop when asked */
 		if (p[0].revents & POLLIN) {
 			r = serve_one(&sv);
 			if (r < 0) {
@@ -966,7 +1288,7 @@ int bw_supervise(char **argv, int auto_kind)
 			listening = false;
 		}
 	}
-	if (!reaped) {
+	if (!sv.reaped) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		status = exit_status(st);
@@ -976,10 +1298,10 @@ int bw_supervise(char **argv, int auto_kind)
 done:
 	if (sv.nfd >= 0)
 		close(sv.nfd);
-	if (pidfd >= 0)
-		close(pidfd);
-	if (sigfd >= 0)
-		close(sigfd);
+	if (sv.pidfd >= 0)
+		close(sv.pidfd);
+	if (sv.sigfd >= 0)
+		close(sv.sigfd);
 	if (sv.own_netns >= 0)
 		close(sv.own_netns);
 	free(sv.req);
@@ -1024,9 +1346,14 @@ int bw_command_kind(const char *cmd)
 	r = bw_command_path(cmd, file, sizeof(file));
 	if (r < 0)
 		return r;
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	/* Only a regular file is read (a FIFO would block us). */
+	r = open(file, O_PATH | O_CLOEXEC);
+	if (r < 0)
 		return -errno;
+	fd = bw_reopen_regular(r);
+	close(r);
+	if (fd < 0)
+		return fd;
 	r = bw_elf_kind(fd);
 	close(fd);
 	return r;

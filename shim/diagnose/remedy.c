@@ -1,0 +1,393 @@
+#include "diagnose/remedy.h"
+
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "diagnose/conflict.h"
+
+void bw_remedy_binder(const struct bw_conflict *c, struct bw_bind_sock *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->addr = c->want;
+	ret->v6only = c->want_v6only;
+	/* `who` asks about a plain bind(): no options. */
+	ret->reuseaddr = c->pid ? c->want_reuseaddr : 0;
+	ret->reuseport = c->pid ? c->want_reuseport : 0;
+	if (c->have_want_uid) {
+		ret->have_uid = true;
+		ret->uid = c->want_uid;
+	} else if (c->have_uid) {
+		ret->have_uid = true;
+		ret->uid = c->uid;
+	}
+	ret->state = BW_TCP_CLOSE;
+}
+
+void bw_remedy_sock(const struct bw_conflict *c, const struct bw_sock *s, signed char reuseaddr,
+		    signed char reuseport, struct bw_bind_sock *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->addr = s->local;
+	/* IPV6_V6ONLY: sock_diag reports it for full sockets. A v4-mapped
+	 * socket never has it; bind() of a specific IPv6 address sets it
+	 * (net/ipv6/af_inet6.c __inet6_bind(): sk_ipv6only = 1), which
+	 * /proc/net can't show but a listener proves. A TIME-WAIT socket has
+	 * its connection's, inherited from the listener: not in sock_diag
+	 * (inet_twsk_diag_fill() sends no attributes), so unknown. */
+	if (s->local.family != AF_INET6 || bw_addr_is_v4mapped(&s->local))
+		ret->v6only = 0;
+	else if (s->inode == 0)
+		ret->v6only = s->v6only ? 1 : -1;
+	else if (!c->table_from_proc)
+		ret->v6only = s->v6only;
+	else
+		ret->v6only = !bw_addr_is_wildcard(&s->local) &&
+				      (s->listening || s->local.proto == BW_PROTO_UDP) ? 1 : -1;
+	ret->reuseaddr = reuseaddr;
+	ret->reuseport = reuseport;
+	ret->have_uid = s->inode != 0;
+	ret->uid = s->uid;
+	ret->state = s->state;
+}
+
+void bw_remedy_holder_sock(const struct bw_conflict *c, const struct bw_holder *h,
+			   struct bw_bind_sock *ret)
+{
+	bw_remedy_sock(c, &h->sock, h->reuseaddr, h->reuseport, ret);
+}
+
+static bool is_inet(const struct bw_addr *a)
+{
+	return a->family == AF_INET || a->family == AF_INET6;
+}
+
+/* Would b bind? assume: BW_ASSUMED_HOLDER_REUSEADDR / _REUSEPORT bits,
+ * the holders' unknown options to take as set (for a fix that needs the
+ * holder to have it too). */
+static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, unsigned assume)
+{
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_holder *h = &c->holders[i];
+		struct bw_bind_sock hs;
+		struct bw_bind_verdict v;
+		if (!is_inet(&h->sock.local))
+			continue;
+		bw_remedy_holder_sock(c, h, &hs);
+		if ((assume & BW_ASSUMED_HOLDER_REUSEADDR) && hs.reuseaddr < 0)
+			hs.reuseaddr = 1;
+		if ((assume & BW_ASSUMED_HOLDER_REUSEPORT) && hs.reuseport < 0)
+			hs.reuseport = 1;
+		bw_bind_check(b, &hs, &v);
+		if (v.conflict)
+			return false;
+	}
+	return true;
+}
+
+bool bw_remedy_binds(const struct bw_conflict *c, const struct bw_bind_sock *b)
+{
+	return binds(c, b, 0);
+}
+
+static struct bw_fix *add(struct bw_conflict *c, enum bw_fix_target t, enum bw_fix_kind k)
+{
+	struct bw_fix *f;
+	if (c->n_fixes >= BW_FIXES_MAX)
+		return NULL;
+	f = &c->fixes[c->n_fixes++];
+	memset(f, 0, sizeof(*f));
+	f->target = t;
+	f->kind = k;
+	f->fd = -1;
+	return f;
+}
+
+static void add_sockopt(struct bw_conflict *c, enum bw_fix_target t, int level, int name,
+			const char *assumes)
+{
+	struct bw_fix *f = add(c, t, BW_FIX_SOCKOPT);
+	if (!f)
+		return;
+	f->level = level;
+	f->name = name;
+	f->value = 1;
+	f->assumes = assumes;
+}
+
+static const struct bw_holder *primary(const struct bw_conflict *c)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (c->holders[i].cause == c->cause)
+			return &c->holders[i];
+	return c->n_holders ? &c->holders[0] : NULL;
+}
+
+static bool all_same_program(const struct bw_conflict *c)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (!c->holders[i].same_program)
+			return false;
+	return c->n_holders > 0;
+}
+
+static bool is_orphan(const struct bw_holder *h)
+{
+	return h->sock.inode == 0 && is_inet(&h->sock.local);
+}
+
+/* alt (the caller with SOL_SOCKET option 'name' set) as a fix: 1 when it
+ * binds, 0 (and a fix that needs the holder's option 'assume') when it
+ * binds only if the holder has that unknown option too. */
+static int try_option(struct bw_conflict *c, const struct bw_bind_sock *alt, int name,
+		      unsigned assume, const char *assumes)
+{
+	if (binds(c, alt, 0)) {
+		add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, name, NULL);
+		return 1;
+	}
+	if (binds(c, alt, assume))
+		add_sockopt(c, BW_FIX_CALLER, SOL_SOCKET, name, assumes);
+	return 0;
+}
+
+/* Caller-side changes of options or address that the rules say work,
+ * in the order: IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, a specific
+ * address. Returns how many work without an assumption. */
+static int caller_changes(struct bw_conflict *c)
+{
+	struct bw_bind_sock b, alt;
+	int sure = 0;
+
+	bw_remedy_binder(c, &b);
+	if (b.addr.family == AF_INET6 && b.v6only != 1 && !bw_addr_is_v4mapped(&b.addr)) {
+		alt = b;
+		alt.v6only = 1;
+		if (binds(c, &alt, 0)) {
+			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IPV6, IPV6_V6ONLY, NULL);
+			sure++;
+		}
+	}
+	if (b.reuseaddr != 1) {
+		alt = b;
+		alt.reuseaddr = 1;
+		sure += try_option(c, &alt, SO_REUSEADDR, BW_ASSUMED_HOLDER_REUSEADDR,
+				   "the holder set SO_REUSEADDR too");
+	}
+	/* SO_REUSEPORT splits the traffic between the sockets: a way out only
+	 * among sockets of one program, never with an unrelated listener. */
+	if (b.reuseport != 1 && all_same_program(c)) {
+		alt = b;
+		alt.reuseport = 1;
+		sure += try_option(c, &alt, SO_REUSEPORT, BW_ASSUMED_HOLDER_REUSEPORT,
+				   "the holder set SO_REUSEPORT too");
+	}
+	if (bw_addr_is_wildcard(&b.addr)) {
+		/* A specific address: the loopback one of the family, if free. */
+		alt = b;
+		memset(alt.addr.ip, 0, sizeof(alt.addr.ip));
+		if (alt.addr.family == AF_INET) {
+			alt.addr.ip[0] = 127;
+			alt.addr.ip[3] = 1;
+		} else {
+			alt.addr.ip[15] = 1;
+		}
+		if (binds(c, &alt, 0)) {
+			struct bw_fix *f = add(c, BW_FIX_CALLER, BW_FIX_ADDRESS);
+			if (f)
+				f->addr = alt.addr;
+			sure++;
+		}
+	}
+	return sure;
+}
+
+static void caller_wait_port(struct bw_conflict *c)
+{
+	long ms = 0;
+	bool orphans_only = c->n_holders > 0;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		if (!is_orphan(&c->holders[i]))
+			orphans_only = false;
+		else if (c->holders[i].sock.timer_ms > ms)
+			ms = c->holders[i].sock.timer_ms;
+	}
+	if (orphans_only) {
+		struct bw_fix *f = add(c, BW_FIX_CALLER, BW_FIX_WAIT);
+		if (f)
+			f->seconds = (int)((ms + 999) / 1000);
+	}
+	add(c, BW_FIX_CALLER, BW_FIX_PORT);
+}
+
+/* Holder-side changes for h: its own IPV6_V6ONLY (a dual-stack socket
+ * covering IPv4), its SO_REUSEADDR (when the caller has it and sharing is
+ * possible), and stopping it. */
+static void holder_changes(struct bw_conflict *c, const struct bw_holder *h)
+{
+	struct bw_bind_sock b, hs, alt;
+	struct bw_bind_verdict v;
+
+	if (!h || is_orphan(h))
+		return;
+	bw_remedy_binder(c, &b);
+	bw_remedy_holder_sock(c, h, &hs);
+	if (is_inet(&h->sock.local)) {
+		if (hs.addr.family == AF_INET6 && hs.v6only != 1 && !bw_addr_is_v4mapped(&hs.addr)) {
+			alt = hs;
+			alt.v6only = 1;
+			bw_bind_check(&b, &alt, &v);
+			if (!v.conflict)
+				add_sockopt(c, BW_FIX_HOLDER, IPPROTO_IPV6, IPV6_V6ONLY, NULL);
+		}
+		if (hs.reuseaddr != 1 && b.reuseaddr == 1) {
+			alt = hs;
+			alt.reuseaddr = 1;
+			bw_bind_check(&b, &alt, &v);
+			if (!v.conflict)
+				add_sockopt(c, BW_FIX_HOLDER, SOL_SOCKET, SO_REUSEADDR, NULL);
+		}
+	}
+	if (h->pid > 0 || h->sock.inode != 0) {
+		struct bw_fix *f = add(c, BW_FIX_HOLDER, BW_FIX_STOP);
+		if (f) {
+			f->pid = h->pid;
+			f->fd = h->fd;
+		}
+	}
+}
+
+void bw_remedy_build(struct bw_conflict *c)
+{
+	const struct bw_holder *h = primary(c);
+	size_t mark;
+
+	c->n_fixes = 0;
+	switch (c->cause) {
+	case BW_CAUSE_UNIX_STALE: {
+		struct bw_fix *f = add(c, BW_FIX_CALLER, BW_FIX_UNLINK);
+		if (f)
+			f->addr = c->want;
+		return;
+	}
+	case BW_CAUSE_UNIX_LIVE:
+		holder_changes(c, h);
+		return;
+	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
+		/* A socket bound only to pick its source address before
+		 * connect() need not reserve a port at bind() (ip(7)). */
+		if (c->want.proto == BW_PROTO_TCP)
+			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, NULL);
+		holder_changes(c, h);
+		return;
+	default:
+		break;
+	}
+	if (c->want.family == AF_UNIX) {
+		holder_changes(c, h);
+		return;
+	}
+	if (!is_inet(&c->want)) {
+		holder_changes(c, h);
+		add(c, BW_FIX_CALLER, BW_FIX_PORT);
+		return;
+	}
+	/* The caller's own sure changes first; otherwise the holder's. */
+	if (caller_changes(c) > 0) {
+		caller_wait_port(c);
+		holder_changes(c, h);
+		return;
+	}
+	mark = c->n_fixes;
+	holder_changes(c, h);
+	if (c->n_fixes > mark && mark > 0) {
+		/* Conditional caller fixes after the holder's sure ones. */
+		struct bw_fix tmp[BW_FIXES_MAX];
+		size_t n = c->n_fixes;
+		memcpy(tmp, c->fixes, n * sizeof(tmp[0]));
+		memcpy(c->fixes, tmp + mark, (n - mark) * sizeof(tmp[0]));
+		memcpy(c->fixes + (n - mark), tmp, mark * sizeof(tmp[0]));
+	}
+	caller_wait_port(c);
+}
+
+const char *bw_sockopt_level_name(int level)
+{
+	switch (level) {
+	case SOL_SOCKET: return "SOL_SOCKET";
+	case IPPROTO_IP: return "IPPROTO_IP";
+	case IPPROTO_IPV6: return "IPPROTO_IPV6";
+	default: return "?";
+	}
+}
+
+const char *bw_sockopt_name(int level, int name)
+{
+	if (level == SOL_SOCKET && name == SO_REUSEADDR)
+		return "SO_REUSEADDR";
+	if (level == SOL_SOCKET && name == SO_REUSEPORT)
+		return "SO_REUSEPORT";
+	if (level == IPPROTO_IPV6 && name == IPV6_V6ONLY)
+		return "IPV6_V6ONLY";
+	if (level == IPPROTO_IP && name == IP_BIND_ADDRESS_NO_PORT)
+		return "IP_BIND_ADDRESS_NO_PORT";
+	return "?";
+}
+
+const char *bw_fix_kind_name(int kind)
+{
+	switch (kind) {
+	case BW_FIX_SOCKOPT: return "sockopt";
+	case BW_FIX_ADDRESS: return "address";
+	case BW_FIX_STOP: return "stop";
+	case BW_FIX_WAIT: return "wait";
+	case BW_FIX_PORT: return "port";
+	case BW_FIX_UNLINK: return "unlink";
+	default: return "?";
+	}
+}
+
+void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct bw_fix *f)
+{
+	char ip[64];
+	const char *opt = bw_sockopt_name(f->level, f->name);
+
+	switch (f->kind) {
+	case BW_FIX_SOCKOPT:
+		if (f->target == BW_FIX_CALLER && f->name == IP_BIND_ADDRESS_NO_PORT &&
+		    f->level == IPPROTO_IP)
+			bw_buf_puts(b, "if the socket is bound only to choose its source address before"
+				       " connect(), set IP_BIND_ADDRESS_NO_PORT=1 so the port is picked"
+				       " at connect() time");
+		else if (f->target == BW_FIX_CALLER)
+			bw_buf_printf(b, "set %s=1 on this socket before bind()", opt);
+		else
+			bw_buf_printf(b, "have the holder set %s=1 before its bind()", opt);
+		if (f->assumes)
+			bw_buf_printf(b, " (works only if %s; bindwatch can't see that)", f->assumes);
+		break;
+	case BW_FIX_ADDRESS:
+		bw_addr_format_ip(&f->addr, ip, sizeof(ip));
+		bw_buf_printf(b, "bind the specific address %s instead of the wildcard", ip);
+		break;
+	case BW_FIX_STOP:
+		if (f->pid > 0 && f->pid == c->pid)
+			bw_buf_printf(b, "close this process's own fd %d first, or reuse it", f->fd);
+		else if (f->pid > 0)
+			bw_buf_printf(b, "stop the holder (pid %d)", (int)f->pid);
+		else
+			bw_buf_puts(b, "stop the holder");
+		break;
+	case BW_FIX_WAIT:
+		bw_buf_printf(b, "wait %ds until it expires", f->seconds);
+		break;
+	case BW_FIX_PORT:
+		bw_buf_puts(b, "use another port (or let bindwatch remap: BINDWATCH_REMAP)");
+		break;
+	case BW_FIX_UNLINK:
+		bw_buf_puts(b, "remove the stale file and bind again");
+		break;
+	default:
+		break;
+	}
+}

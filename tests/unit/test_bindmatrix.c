@@ -1,0 +1,448 @@
+/* bindmatrix: the kernel is the oracle for bindwatch's model of its
+ * bind-conflict rules (diagnose/bindrules.c). In a private network
+ * namespace, for every combination of two sockets' family and address
+ * kind (wildcard, loopback, another local address, IPv4-mapped),
+ * IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, owner uid (same, other: the
+ * socket is created under fsuid 65534) and the holder's type and state
+ * (TCP LISTEN, TCP bound only, TCP TIME-WAIT, UDP), one socket is set up,
+ * the kernel is asked to bind the other, and bindwatch diagnoses the same
+ * table (sock_diag, bw_diag_consider, bw_diag_settle) as the shim would:
+ *   - with every fact known (as `bindwatch who` as root knows them): the
+ *     kernel refuses exactly when the model finds a blocking socket;
+ *   - with what the shim knows (no holder SO_REUSE*, no TIME-WAIT
+ *     IPV6_V6ONLY): every refusal is still explained;
+ * and for each refused pair the first caller-side fix (JSON "fixes")
+ * makes the kernel accept a fresh bind. Then, where the holder was only
+ * bound and the second bind succeeded, the holder listens and the second
+ * socket's listen() is compared the same way (the listen-time check).
+ * Needs root (unshare(CLONE_NEWNET)); skips (77) otherwise. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fsuid.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diagnose/conflict.h"
+#include "diagnose/diagnose.h"
+#include "lookup/socktab.h"
+
+struct kind {
+	int family;
+	const char *text;
+	const char *connect_to; /* where a client reaches a listener on it */
+};
+
+static const struct kind kinds[] = {
+	{AF_INET, "0.0.0.0", "127.0.0.1"},
+	{AF_INET, "127.0.0.1", "127.0.0.1"},
+	{AF_INET, "127.0.0.2", "127.0.0.2"},
+	{AF_INET6, "::", "::1"},
+	{AF_INET6, "::1", "::1"},
+	{AF_INET6, "::2", "::2"},
+	{AF_INET6, "::ffff:127.0.0.1", "127.0.0.1"},
+	{AF_INET6, "::ffff:0.0.0.0", "127.0.0.1"},
+};
+#define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+enum hstate { H_LISTEN, H_BOUND, H_TIME_WAIT, H_UDP, H_STATES };
+static const char *const state_names[] = {"tcp-listen", "tcp-bound", "tcp-time-wait", "udp"};
+
+struct side {
+	int kind;
+	int v6only, reuseaddr, reuseport;
+	int other_uid;
+};
+
+static struct bw_conflict C;
+static int next_port = 10000;
+static unsigned pairs, refused, skipped, disagreements, listen_pairs, shim_unexplained;
+static unsigned fix_kinds[8], holder_only, wait_checked;
+static unsigned verbose_left = 40;
+
+static socklen_t sockaddr_of(const struct kind *k, const char *ip, int port,
+			     struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (k->family == AF_INET) {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, ip, &a->sin_addr);
+		return sizeof(*a);
+	}
+	struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+	a->sin6_family = AF_INET6;
+	a->sin6_port = htons((uint16_t)port);
+	inet_pton(AF_INET6, ip, &a->sin6_addr);
+	return sizeof(*a);
+}
+
+static int make_sock(int family, int type, const struct side *s)
+{
+	int fd, one = 1;
+	if (s->other_uid)
+		setfsuid(65534);
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	if (s->other_uid)
+		setfsuid(0);
+	if (fd < 0)
+		return -1;
+	if (s->reuseaddr)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (s->reuseport)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &s->v6only, sizeof(s->v6only));
+	return fd;
+}
+
+struct census {
+	int port;
+	unsigned tw, other;
+};
+
+static int census_cb(const struct bw_sock *s, void *ctx)
+{
+	struct census *k = ctx;
+	if (s->local.port != k->port)
+		return 0;
+	if (s->state == BW_TCP_TIME_WAIT)
+		k->tw++;
+	else
+		k->other++;
+	return 0;
+}
+
+/* Polls sock_diag until only TIME-WAIT sockets are left on port. */
+static bool only_time_wait(int port)
+{
+	for (int i = 0; i < 2000; i++) {
+		struct census k = {port, 0, 0};
+		bw_sockdiag_query(AF_INET, BW_PROTO_TCP, port, census_cb, &k);
+		bw_sockdiag_query(AF_INET6, BW_PROTO_TCP, port, census_cb, &k);
+		if (k.tw > 0 && k.other == 0)
+			return true;
+		usleep(200);
+	}
+	return false;
+}
+
+/* The holder: bound (and listening) on kind h->kind:port, or a TIME-WAIT
+ * leftover of a connection accepted there. Returns its fd (-2 for
+ * TIME-WAIT: no fd), or -1 when this combination can't be set up. */
+static int setup_holder(enum hstate st, const struct side *h, int port)
+{
+	const struct kind *k = &kinds[h->kind];
+	struct sockaddr_storage ss, cs;
+	socklen_t len = sockaddr_of(k, k->text, port, &ss), clen;
+	int fd = make_sock(k->family, st == H_UDP ? SOCK_DGRAM : SOCK_STREAM, h);
+	int cl, a;
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (st == H_BOUND || st == H_UDP)
+		return fd;
+	if (listen(fd, 8) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (st == H_LISTEN)
+		return fd;
+	/* TIME-WAIT on the server side: the accepted socket closes first. */
+	{
+		const struct kind ck = {strchr(k->connect_to, ':') ? AF_INET6 : AF_INET, NULL, NULL};
+		clen = sockaddr_of(&ck, k->connect_to, port, &cs);
+		cl = socket(ck.family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	}
+	if (cl < 0 || connect(cl, (struct sockaddr *)&cs, clen) < 0) {
+		if (cl >= 0)
+			close(cl);
+		close(fd);
+		return -1;
+	}
+	a = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+	if (a >= 0)
+		close(a);
+	close(cl);
+	close(fd);
+	return a >= 0 && only_time_wait(port) ? -2 : -1;
+}
+
+static int consider_cb(const struct bw_sock *s, void *ctx)
+{
+	bw_diag_consider(ctx, s);
+	return 0;
+}
+
+static bool fill_tw_v6only(struct bw_holder *hd, const struct side *h)
+{
+	const char *t = kinds[h->kind].text;
+	if (hd->sock.local.family != AF_INET6 || bw_addr_is_v4mapped(&hd->sock.local))
+		return false;
+	return h->v6only || (kinds[h->kind].family == AF_INET6 && strcmp(t, "::") != 0);
+}
+
+/* bindwatch's diagnosis of fd's failed call, as the shim makes it, with
+ * the holder's facts filled in as the owner scan would (full: every fact
+ * known). Returns whether some socket blocks. */
+static bool diagnose(int fd, const struct sockaddr *sa, socklen_t len, const char *call,
+		     const struct side *h, bool full)
+{
+	struct bw_conflict *c = &C;
+	bool blocks = false;
+
+	memset(c, 0, sizeof(*c));
+	c->event = strcmp(call, "bind") == 0 ? "bind_conflict" : "listen_conflict";
+	c->call = call;
+	c->pid = getpid();
+	c->fd = fd;
+	c->err = EADDRINUSE;
+	if (bw_diag_from_fd(c, fd, sa, len) < 0)
+		return false;
+	c->uid = 0;
+	c->have_uid = true;
+	bw_sockdiag_query(AF_INET, c->want.proto, c->want.port, consider_cb, c);
+	bw_sockdiag_query(AF_INET6, c->want.proto, c->want.port, consider_cb, c);
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *hd = &c->holders[i];
+		/* Another program, not looked up (no /proc record). */
+		hd->pid = hd->sock.inode ? getpid() + 100000 : 0;
+		hd->fd = hd->sock.inode ? 3 : -1;
+		if (full) {
+			hd->reuseaddr = (signed char)h->reuseaddr;
+			hd->reuseport = (signed char)h->reuseport;
+			/* A TIME-WAIT socket's IPV6_V6ONLY, not in sock_diag: its
+			 * listener's, which bind() of a specific IPv6 address set. */
+			if (hd->sock.inode == 0 && fill_tw_v6only(hd, h))
+				hd->sock.v6only = true;
+		} else if (hd->sock.inode == 0) {
+			hd->reuseaddr = hd->reuseport = -1;
+		}
+	}
+	if (!full)
+		for (size_t i = 0; i < c->n_holders; i++)
+			c->holders[i].reuseaddr = c->holders[i].reuseport = -1;
+	bw_diag_settle(c);
+	for (size_t i = 0; i < c->n_holders; i++)
+		blocks |= c->holders[i].blocks;
+	return blocks;
+}
+
+/* The first caller-side fix of C applied to a fresh socket like the
+ * caller's (closed already): does the kernel accept it now? */
+static bool first_fix_works(const struct side *cs, enum hstate st, int port, bool listen_too,
+			    bool skip_assumed)
+{
+	const struct bw_fix *f = NULL;
+	const struct kind *k = &kinds[cs->kind];
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r, one = 1;
+
+	for (size_t i = 0; i < C.n_fixes && !f; i++)
+		if (C.fixes[i].target == BW_FIX_CALLER && !(skip_assumed && C.fixes[i].assumes))
+			f = &C.fixes[i];
+	if (!f) {
+		holder_only++;
+		return true; /* bindwatch said only the holder can change */
+	}
+	fix_kinds[f->kind]++;
+	if (f->kind == BW_FIX_WAIT) {
+		/* Not waited for: every blocking socket is TIME-WAIT and expires
+		 * within the seconds said. */
+		wait_checked++;
+		for (size_t i = 0; i < C.n_holders; i++)
+			if (C.holders[i].blocks && (C.holders[i].sock.inode != 0 ||
+						    C.holders[i].sock.timer_ms > f->seconds * 1000L))
+				return false;
+		return f->seconds > 0 && f->seconds <= 60;
+	}
+	fd = make_sock(k->family, st == H_UDP ? SOCK_DGRAM : SOCK_STREAM, cs);
+	if (fd < 0)
+		return false;
+	if (f->kind == BW_FIX_SOCKOPT)
+		setsockopt(fd, f->level, f->name, &one, sizeof(one));
+	if (f->kind == BW_FIX_ADDRESS) {
+		char ip[64];
+		struct kind ak = {f->addr.family, NULL, NULL};
+		inet_ntop(f->addr.family, f->addr.ip, ip, sizeof(ip));
+		len = sockaddr_of(&ak, ip, port, &ss);
+	} else {
+		len = sockaddr_of(k, k->text, f->kind == BW_FIX_PORT ? next_port++ : port, &ss);
+	}
+	r = bind(fd, (struct sockaddr *)&ss, len);
+	if (r == 0 && listen_too)
+		r = listen(fd, 8);
+	close(fd);
+	return r == 0;
+}
+
+static void describe(const char *what, enum hstate st, const struct side *h,
+		     const struct side *cs, const char *extra)
+{
+	if (!verbose_left)
+		return;
+	verbose_left--;
+	fprintf(stderr,
+		"bindmatrix: %s: holder %s %s v6only=%d reuseaddr=%d reuseport=%d uid=%s;"
+		" caller %s v6only=%d reuseaddr=%d reuseport=%d: %s [cause %s, hint: %s]\n",
+		what, state_names[st], kinds[h->kind].text, h->v6only, h->reuseaddr, h->reuseport,
+		h->other_uid ? "other" : "same", kinds[cs->kind].text, cs->v6only, cs->reuseaddr,
+		cs->reuseport, extra, bw_cause_name(C.cause), C.hint);
+}
+
+/* One pair: the kernel's verdict on bind (and maybe listen) of cs
+ * against the holder, compared with bindwatch's. */
+static void run_pair(enum hstate st, const struct side *h, const struct side *cs)
+{
+	const struct kind *k = &kinds[cs->kind];
+	int port = next_port++, hfd, fd, r, err;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool model, kernel;
+
+	hfd = setup_holder(st, h, port);
+	if (hfd == -1) {
+		skipped++;
+		return;
+	}
+	fd = make_sock(k->family, st == H_UDP ? SOCK_DGRAM : SOCK_STREAM, cs);
+	len = sockaddr_of(k, k->text, port, &ss);
+	r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&ss, len);
+	err = errno;
+	if (r < 0 && err != EADDRINUSE) {
+		/* EINVAL (v4-mapped on an IPv6-only socket) and the like. */
+		skipped++;
+		goto out;
+	}
+	pairs++;
+	kernel = r < 0;
+	refused += kernel;
+	model = diagnose(fd, (struct sockaddr *)&ss, len, "bind", h, true);
+	if (model != kernel) {
+		disagreements++;
+		describe("DISAGREE", st, h, cs, kernel ? "kernel refused, model allowed"
+						     : "kernel allowed, model refused");
+	}
+	if (kernel) {
+		if (C.cause == BW_CAUSE_UNKNOWN || !C.n_fixes) {
+			disagreements++;
+			describe("DISAGREE", st, h, cs, "refused without a cause or fixes");
+		}
+		/* The refused socket holds nothing: a fresh one tries the fix. */
+		if (!first_fix_works(cs, st, port, false, false)) {
+			disagreements++;
+			describe("DISAGREE", st, h, cs, "the first caller fix did not work");
+		}
+		/* What the shim knows must still explain the refusal, and its
+		 * first caller fix that needs no assumption must work too. */
+		if (!diagnose(fd, (struct sockaddr *)&ss, len, "bind", h, false)) {
+			shim_unexplained++;
+			describe("SHIM", st, h, cs, "the shim's facts found nothing blocking");
+		} else if (!first_fix_works(cs, st, port, false, true)) {
+			disagreements++;
+			describe("DISAGREE", st, h, cs, "the first caller fix (shim facts) did not work");
+		}
+		goto out;
+	}
+	if (st != H_BOUND || hfd < 0)
+		goto out;
+	/* The listen-time check: the holder listens, then the caller. */
+	if (listen(hfd, 8) < 0)
+		goto out;
+	r = listen(fd, 8);
+	err = errno;
+	if (r < 0 && err != EADDRINUSE)
+		goto out;
+	listen_pairs++;
+	kernel = r < 0;
+	refused += kernel;
+	model = diagnose(fd, NULL, 0, "listen", h, true);
+	if (model != kernel) {
+		disagreements++;
+		describe("DISAGREE(listen)", H_LISTEN, h, cs,
+			 kernel ? "kernel refused, model allowed" : "kernel allowed, model refused");
+	}
+	if (kernel) {
+		close(fd);
+		fd = -1;
+		if (!first_fix_works(cs, H_LISTEN, port, true, true)) {
+			disagreements++;
+			describe("DISAGREE(listen)", H_LISTEN, h, cs, "the first caller fix did not work");
+		}
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (hfd >= 0)
+		close(hfd);
+}
+
+static bool mapped(int kind)
+{
+	return strncmp(kinds[kind].text, "::ffff:", 7) == 0;
+}
+
+/* Every value of one side's options for its address kind. */
+static int v6only_values(int kind)
+{
+	return kinds[kind].family == AF_INET6 && !mapped(kind) ? 2 : 1;
+}
+
+static int netns_setup(void)
+{
+	if (unshare(CLONE_NEWNET) < 0)
+		return -errno;
+	if (system("ip link set lo up && ip -6 addr add ::2/128 dev lo nodad &&"
+		   " echo '40000 60999' > /proc/sys/net/ipv4/ip_local_port_range") != 0)
+		return -EIO;
+	return 0;
+}
+
+int main(void)
+{
+	int r;
+	if (geteuid() != 0) {
+		printf("bindmatrix: SKIP: needs root for a private network namespace\n");
+		return 77;
+	}
+	r = netns_setup();
+	if (r < 0) {
+		printf("bindmatrix: SKIP: no private network namespace (%s)\n", strerror(-r));
+		return 77;
+	}
+	for (int st = 0; st < H_STATES; st++)
+		for (int hk = 0; hk < (int)N_KINDS; hk++)
+			for (int ck = 0; ck < (int)N_KINDS; ck++)
+				for (int hv = 0; hv < v6only_values(hk); hv++)
+					for (int cv = 0; cv < v6only_values(ck); cv++)
+						for (int ho = 0; ho < 4; ho++)
+							for (int co = 0; co < 4; co++)
+								for (int u = 0; u < 2; u++) {
+									struct side h = {hk, hv, ho & 1, ho >> 1, u};
+									struct side cs = {ck, cv, co & 1, co >> 1, 0};
+									/* The owner uid matters only to SO_REUSEPORT on both. */
+									if (u && !(h.reuseport && cs.reuseport))
+										continue;
+									run_pair((enum hstate)st, &h, &cs);
+								}
+	printf("bindmatrix: %u bind pairs + %u listen pairs (%u refused), %u combinations not"
+	       " set up (EINVAL/EADDRNOTAVAIL), %u disagreements\n",
+	       pairs, listen_pairs, refused, skipped, disagreements);
+	printf("bindmatrix: first caller fixes: sockopt %u, address %u, wait %u (checked against"
+	       " the timers, not waited), port %u, holder only %u; refusals the shim's facts could"
+	       " not explain: %u\n",
+	       fix_kinds[BW_FIX_SOCKOPT], fix_kinds[BW_FIX_ADDRESS], wait_checked,
+	       fix_kinds[BW_FIX_PORT], holder_only, shim_unexplained);
+	return disagreements || shim_unexplained ? 1 : 0;
+}
