@@ -372,7 +372,8 @@ PY
 	[[ $(cat "$result") =~ ^bind=-1\ errno=98\ pid=([0-9]+)$ ]]
 	dpid=${BASH_REMATCH[1]}
 	wait_file "$syslog"
-	assert_file_has "$syslog" "<28>bindwatch[$dpid]: bindwatch: python3[$dpid] bind(fd"
+	assert_file_has "$syslog" "<28>bindwatch[$dpid]: bindwatch: bind 0.0.0.0:$P/tcp: in use by python3"
+	assert_file_has "$syslog" "python3[$dpid] bind(fd"
 	assert_file_has "$syslog" "0.0.0.0:$P/tcp) failed"
 	assert_file_has "$syslog" "cause: listener"
 }
