@@ -22,7 +22,8 @@ int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lin
 /* Appends buf to the file at path with one write(2) where the kernel
  * allows, opened for this record only (a daemon that closes every fd can't
  * lose it) with O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, and written only if it is
- * a regular file owned by the effective uid (or created now, mode 0600).
+ * a regular file owned by the effective uid (or created now, mode 0600);
+ * /dev/null is accepted and nothing is written.
  * 0, or -ELOOP (a symlink), -ENXIO or -EINVAL (a FIFO, a device: not a
  * regular file), -EPERM (another owner), another -errno. */
 int bw_append_file(const char *path, const char *buf, size_t n);
