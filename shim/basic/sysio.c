@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -123,6 +124,15 @@ int bw_write_all(int fd, const void *buf, size_t n)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+long bw_getdents64(int fd, void *buf, size_t n)
+{
+	long r;
+	do
+		r = syscall(SYS_getdents64, fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
 }
 
 uint64_t bw_now_ns(void)

@@ -1,8 +1,8 @@
 /* sysio: the few raw I/O helpers every module shares; no allocation, no
  * locks, EINTR handled, so they are safe on the diagnosis path. */
 #pragma once
-#include <stdint.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 ssize_t bw_read_retry(int fd, void *buf, size_t n);
@@ -26,6 +26,18 @@ int bw_append_file(const char *path, const char *buf, size_t n);
 /* Writes all of buf in as few write(2) calls as the kernel allows (one for
  * any regular file, pipe <= PIPE_BUF or tty); 0 or -errno. */
 int bw_write_all(int fd, const void *buf, size_t n);
+
+/* The kernel's record layout for getdents64(2). */
+struct bw_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+/* getdents64(2) on a directory fd into buf (records of struct bw_dirent64):
+ * bytes read, 0 at the end, or -errno. readdir() would allocate its DIR. */
+long bw_getdents64(int fd, void *buf, size_t n);
 
 /* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
 uint64_t bw_now_ns(void);

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "diagnose/conflict.h"
+#include "diagnose/freecmd.h"
 #include "diagnose/remedy.h"
 #include "basic/fmt.h"
 
@@ -176,12 +177,24 @@ static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_c
 
 static void who(struct bw_buf *b, const struct bw_holder *h)
 {
+	const struct bw_manager *m = &h->mgr;
 	bw_buf_printf(b, "pid %d", (int)h->pid);
 	if (h->have_proc) {
 		/* comm is whatever the process set with PR_SET_NAME. */
 		bw_buf_puts(b, " (");
 		bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
 		bw_buf_puts(b, ")");
+	}
+	/* Managed: stopping the process alone would not last (a proxy is
+	 * replaced with its container, a service restarted). */
+	if ((m->kind == BW_MGR_DOCKER || m->kind == BW_MGR_PODMAN) && !m->orphaned &&
+	    (m->name[0] || m->id[0])) {
+		bw_buf_puts(b, m->proxy ? " publishing container " : " in container ");
+		bw_buf_escape(b, m->name[0] ? m->name : m->id, m->name[0] ? strlen(m->name) : 12);
+	} else if ((m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER) &&
+		   strstr(m->unit, ".service") && strncmp(m->unit, "user@", 5) != 0) {
+		bw_buf_puts(b, " of unit ");
+		bw_buf_escape(b, m->unit, strlen(m->unit));
 	}
 }
 
@@ -208,6 +221,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 					" .socket unit owns the port and restarts the service on demand;"
 					" stop the socket unit too ('systemctl list-sockets'), not just the"
 					" service");
+		} else if (h->pid == 1 && h->mgr.socket_unit[0]) {
+			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
+					" the socket unit ");
+			bw_buf_escape(&b, h->mgr.socket_unit, strlen(h->mgr.socket_unit));
+			bw_buf_puts(&b, " owns the port; stop it, or accept the fd via LISTEN_FDS");
 		} else if (h->pid == 1) {
 			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
 					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
@@ -435,6 +453,8 @@ void bw_classify(struct bw_conflict *c)
 	for (size_t i = 0; i < c->n_holders; i++)
 		if (c->holders[i].cause == best)
 			c->assumed |= c->holders[i].assumed;
+	/* The one command first: the remedies' "stop the holder" names it. */
+	bw_free_choose(c);
 	bw_remedy_build(c);
 	write_hint(c);
 	if (c->pid > 0)

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include "diagnose/conflict.h"
+#include "diagnose/freecmd.h"
 
 void bw_remedy_binder(const struct bw_conflict *c, struct bw_bind_sock *ret)
 {
@@ -393,7 +394,14 @@ void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct
 	case BW_FIX_STOP:
 		if (f->pid > 0 && f->pid == c->pid)
 			bw_buf_printf(b, "close this process's own fd %d first, or reuse it", f->fd);
-		else if (f->pid > 0)
+		else if (f->pid > 0 && c->free_kind == BW_FREE_MANAGER && c->free_holder >= 0 &&
+			 c->holders[c->free_holder].pid == f->pid) {
+			/* Its manager would restart a killed process: name the manager's command. */
+			char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)];
+			bw_free_command(c, cmd, sizeof(cmd));
+			bw_buf_printf(b, "stop the holder (pid %d) through its manager: %s", (int)f->pid,
+				      cmd);
+		} else if (f->pid > 0)
 			bw_buf_printf(b, "stop the holder (pid %d)", (int)f->pid);
 		else
 			bw_buf_puts(b, "stop the holder");

@@ -196,9 +196,7 @@ s.close()' "$path"
 
 @test "cause ephemeral_exhausted: bind(port 0) with a two-port range, both taken" {
 	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
-	capture eph unshare -n sh -c 'ip link set lo up &&
-		echo "40000 40001" >/proc/sys/net/ipv4/ip_local_port_range && exec "$@"' sh \
-		"$PYTHON3" -c 'import os, socket, subprocess, sys
+	netns_py eph "40000 40001" 'import os, socket, subprocess, sys
 probe, preload = sys.argv[1], sys.argv[2]
 held = []
 for _ in range(2):

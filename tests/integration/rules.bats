@@ -97,9 +97,7 @@ print("fixed=0")'
 
 @test "issue 10 input 5: ten TCP sockets bound to port 0 and never connected exhaust a ten-port range" {
 	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
-	capture eph unshare -n sh -c 'ip link set lo up &&
-		echo "40000 40009" >/proc/sys/net/ipv4/ip_local_port_range && exec "$@"' sh \
-		"$PYTHON3" -c 'import os, socket, subprocess, sys
+	netns_py eph "40000 40009" 'import os, socket, subprocess, sys
 probe, preload = sys.argv[1], sys.argv[2]
 held = []
 for _ in range(10):
