@@ -44,8 +44,6 @@ struct scan {
 	atomic_size_t found;
 	atomic_bool out_of_time;
 	atomic_uint procs_scanned, procs_unreadable, fds_checked;
-	int last_pass;            /* 0: only the wanted uids' processes */
-	unsigned max_procs;       /* 0: no limit */
 	bool all;                 /* q->hits: every holder, not the first */
 	size_t hits_base;         /* q->hits[0..hits_base) came from earlier scans */
 	atomic_size_t next_hit;   /* next free q->hits slot (may pass hits_cap) */
@@ -148,7 +146,7 @@ static void scan_worker(struct scan *sc, unsigned id)
 	int proc_fd = open(sc->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return;
-	for (int pass = 0; pass <= sc->last_pass && atomic_load(&sc->left) > 0; pass++) {
+	for (int pass = 0; pass <= 1 && atomic_load(&sc->left) > 0; pass++) {
 		unsigned long seen = 0;
 		long n;
 		lseek(proc_fd, 0, SEEK_SET);
@@ -167,8 +165,6 @@ static void scan_worker(struct scan *sc, unsigned id)
 				if (wanted_uid(sc, sb.st_uid) != (pass == 0))
 					continue;
 				scan_pid(sc, proc_fd, d->d_name, (pid_t)pid);
-				if (sc->max_procs && atomic_load(&sc->procs_scanned) >= sc->max_procs)
-					goto done;
 				if (sc->deadline_ns && bw_now_ns() > sc->deadline_ns) {
 					atomic_store(&sc->out_of_time, true);
 					goto done;
@@ -196,19 +192,11 @@ static void *worker_main(void *p)
 
 static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats);
 
-size_t bw_owner_find_quick(const char *proc_root, pid_t first, struct bw_owner_query *q,
-			   unsigned max_procs, struct bw_owner_stats *stats)
-{
-	struct scan sc = {.proc_root = proc_root, .first = first, .q = q, .workers = 1,
-			  .last_pass = 0, .max_procs = max_procs};
-	return find(&sc, stats);
-}
-
 size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,
 			      uint64_t deadline_ns, struct bw_owner_stats *stats, unsigned workers)
 {
 	struct scan sc = {.proc_root = proc_root, .first = first, .q = q,
-			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1, .last_pass = 1};
+			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1};
 	return find(&sc, stats);
 }
 

@@ -48,12 +48,6 @@ struct bw_owner_stats {
 size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *q,
 		     uint64_t deadline_ns, struct bw_owner_stats *stats);
 
-/* A quick look where the holder usually is: only the processes running as
- * a wanted socket's uid, and at most max_procs of them (the caller itself
- * first). Returns how many were found; the rest stay pid 0. */
-size_t bw_owner_find_quick(const char *proc_root, pid_t first, struct bw_owner_query *q,
-			   unsigned max_procs, struct bw_owner_stats *stats);
-
 /* The same with 'workers' threads splitting the processes between them
  * (the CLI; the shim never starts threads inside its host). */
 size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,

@@ -214,3 +214,23 @@ PY
 	same_holders udp 127.0.0.1 "$port"
 	assert_equal "$(jq -r '.holders[0].processes | length' "$T/who.json")" 3
 }
+
+@test "shim and who: a dual-stack IPv6 listener and a bind to the IPv4 wildcard" {
+	port=$(free_port)
+	hold tcp :: "$port" 0
+	same_holders tcp 0.0.0.0 "$port"
+	grep -q "\[($HOLDER_PID, " "$T/who.set"
+}
+
+@test "shim and who: socat listening, forked children serving two clients" {
+	command -v socat >/dev/null || skip "socat not installed"
+	port=$(free_port)
+	bg socat "TCP-LISTEN:$port,bind=127.0.0.1,fork" EXEC:cat
+	wait_listen "$port"
+	# Two connections: socat forks a child per client (each keeps the listener open
+	# only until it closes it; whatever holds it, both answers must agree).
+	exec 7<>"/dev/tcp/127.0.0.1/$port" 8<>"/dev/tcp/127.0.0.1/$port"
+	same_holders tcp 127.0.0.1 "$port"
+	exec 7>&- 8>&-
+	grep -q "\[($!, " "$T/who.set"
+}

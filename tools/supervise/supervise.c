@@ -485,16 +485,16 @@ static int its_port(struct sup *sv, struct call *k, int port)
 
 	if (port <= 0)
 		return 0;
-	if (k->bind_service == 2)
-		k->bind_service = bw_target_bind_service(k->pid);
-	if (k->bind_service == 1)
-		return 0;
 	/* The sysctl is per network namespace: read it in the caller's. */
 	entered = was ? 0 : enter_netns(sv, k);
 	start = entered >= 0 && k->in_netns ? bw_target_unpriv_start() : -EPERM;
 	leave_netns(sv, entered);
 	k->in_netns = was;
-	return start >= 0 && port >= start ? 0 : -EACCES;
+	if (start >= 0 && port >= start)
+		return 0;
+	if (k->bind_service == 2)
+		k->bind_service = bw_target_bind_service(k->pid);
+	return k->bind_service == 1 ? 0 : -EACCES;
 }
 
 static int real_bind(int fd, const struct sockaddr *sa, socklen_t len)
