@@ -192,7 +192,15 @@ static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa
 			 "not removed: not a socket file owned by this user; ");
 		return -EADDRINUSE;
 	}
-	if (st.st_ino != c->unix_ino || st.st_dev != c->unix_dev) {
+	if (c->unix_in_use) {
+		snprintf(c->remap.note, sizeof(c->remap.note),
+			 "not removed: a socket still carries this name or is bound to a file"
+			 " with its inode; ");
+		return -EADDRINUSE;
+	}
+	if (st.st_ino != c->unix_ino || st.st_dev != c->unix_dev ||
+	    st.st_ctim.tv_sec != c->unix_ctime.tv_sec ||
+	    st.st_ctim.tv_nsec != c->unix_ctime.tv_nsec) {
 		snprintf(c->remap.note, sizeof(c->remap.note),
 			 "not removed: the file was replaced while it was checked; ");
 		return -EADDRINUSE;

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "diagnose/diagnose.h"
 #include "basic/fmt.h"
@@ -23,7 +24,8 @@
 
 static const char usage_text[] =
 	"usage: bindwatch [OPTIONS] -- COMMAND [ARGS...]\n"
-	"       bindwatch who [--json] [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|PATH|@NAME\n"
+	"       bindwatch who [-tux46H] [--json] [[tcp|udp|unix] PORT|ADDR:PORT|SERVICE|PATH|@NAME]\n"
+	"       bindwatch wait [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|SERVICE|PATH|@NAME\n"
 	"\n"
 	"Runs COMMAND with libbindwatch.so preloaded: a bind()/listen() that fails\n"
 	"with EADDRINUSE is reported (holder, cause, stack); the program's own\n"
@@ -44,12 +46,12 @@ static const char usage_text[] =
 	"  -h, --help        this text\n"
 	"  -V, --version     version\n";
 
+/* One line per mistake (cli.h). */
 static int usage_error(const char *fmt, const char *arg)
 {
-	fprintf(stderr, "bindwatch: ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry 'bindwatch --help'.\n");
-	return 2;
+	char msg[512];
+	snprintf(msg, sizeof(msg), fmt, arg);
+	return bw_cli_error("%s (see 'bindwatch --help')", msg);
 }
 
 /* The shim: $BINDWATCH_SHIM, else next to a build-tree CLI
@@ -170,88 +172,6 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	return r == ENOENT ? 127 : 126;
 }
 
-static const char *env_get(const char *name)
-{
-	return getenv(name);
-}
-
-static int who(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {0}};
-	bool json = false;
-	enum bw_proto proto = BW_PROTO_UNKNOWN;
-	bool want_unix = false;
-	const size_t out_size = (size_t)256 * 1024;
-	struct bw_conflict *c = NULL;
-	char *out = NULL;
-	size_t n;
-	int opt, found;
-
-	optind = 1;
-	while ((opt = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
-		if (opt == 'j')
-			json = true;
-		else if (opt == 'h')
-			return fputs(usage_text, stdout), 0;
-		else
-			return usage_error("%s", "bad option for 'who'");
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc == 2) {
-		if (strcmp(argv[0], "tcp") == 0)
-			proto = BW_PROTO_TCP;
-		else if (strcmp(argv[0], "udp") == 0)
-			proto = BW_PROTO_UDP;
-		else if (strcmp(argv[0], "unix") == 0)
-			want_unix = true;
-		else
-			return usage_error("'%s': expected tcp, udp or unix", argv[0]);
-		argc--;
-		argv++;
-	}
-	if (argc != 1)
-		return usage_error("%s", "'who' takes one address: PORT, ADDR:PORT, [V6]:PORT, PATH or @NAME");
-	/* The lookup honours the same switches as the shim. */
-	static struct bw_settings set;
-	bw_settings_load(&set, env_get, false);
-	for (size_t i = 0; i < set.n_warnings; i++)
-		fputs(set.warnings[i], stderr);
-	bw_diag_use_settings(&set);
-	bw_diag_allow_foreign(); /* not a host process: BPF and pidfd_getfd are fine here */
-	c = calloc(1, sizeof(*c));
-	out = malloc(out_size);
-	if (!c || !out) {
-		perror("bindwatch");
-		found = 2;
-		goto out;
-	}
-	if (bw_addr_parse(argv[0], &c->want) < 0) {
-		found = usage_error("'%s': expected PORT (0-65535), ADDR:PORT, [V6]:PORT, /PATH or @NAME",
-				    argv[0]);
-		goto out;
-	}
-	if (want_unix && c->want.family != AF_UNIX) {
-		found = usage_error("'%s': unix needs a /PATH or @NAME", argv[0]);
-		goto out;
-	}
-	if (c->want.family != AF_UNIX)
-		c->want.proto = proto;
-	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-	c->event = "lookup";
-	c->call = "who";
-	c->time = time(NULL);
-	bw_diagnose(c, "/proc", 0, 0);
-	n = json ? bw_report_json(c, out, out_size) : bw_report_table(c, out, out_size);
-	fwrite(out, 1, n, stdout);
-	found = c->n_holders > 0 || c->cause == BW_CAUSE_UNIX_STALE ? 0 : 1;
-out:
-	free(out);
-	free(c);
-	return found;
-}
-
 static bool one_of(const char *v, const char *a, const char *b, const char *c)
 {
 	return strcmp(v, a) == 0 || strcmp(v, b) == 0 || (c && strcmp(v, c) == 0);
@@ -278,12 +198,16 @@ int main(int argc, char **argv)
 	struct env_opt envs[16];
 	size_t n = 0;
 	bool supervise = false;
-	int opt;
+	int opt, li;
 	long v;
 
-	if (argc > 1 && strcmp(argv[1], "who") == 0)
-		return who(argc - 1, argv + 1);
-	while ((opt = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
+	bool json = false;
+	const char *run_only = NULL;
+
+	opterr = 0; /* our own one-line messages (bw_cli_bad_option) */
+	while ((li = -1, opt = getopt_long(argc, argv, "+:hV", opts, &li)) != -1) {
+		if (li >= 0 && opt != 'j' && opt != 'h' && opt != 'V')
+			run_only = opts[li].name;
 		switch (opt) {
 		case 'l':
 			if (!one_of(optarg, "stderr", "syslog", NULL) && optarg[0] != '/')
@@ -292,6 +216,7 @@ int main(int argc, char **argv)
 			envs[n++] = (struct env_opt){"BINDWATCH_LOG", optarg};
 			break;
 		case 'j':
+			json = true;
 			envs[n++] = (struct env_opt){"BINDWATCH_FORMAT", "json"};
 			break;
 		case 's':
@@ -351,10 +276,23 @@ int main(int argc, char **argv)
 			printf("bindwatch %s\n", BW_VERSION);
 			return 0;
 		default:
-			return usage_error("%s", "unknown option");
+			return bw_cli_bad_option(NULL, opt, argv);
 		}
 		if (n == sizeof(envs) / sizeof(envs[0]))
 			return usage_error("%s", "too many options");
+	}
+	/* `bindwatch [OPTIONS] who|wait ...` is the subcommand; after "--" the
+	 * word is a command to run (`bindwatch -- who` is coreutils' who). */
+	if (optind < argc && strcmp(argv[optind - 1], "--") != 0 &&
+	    (strcmp(argv[optind], "who") == 0 || strcmp(argv[optind], "wait") == 0)) {
+		bool is_who = argv[optind][1] == 'h';
+		if (run_only || (json && !is_who))
+			return bw_cli_error("--%s applies when bindwatch runs a COMMAND, not to '%s'"
+					    " (to run a program named %s: bindwatch [OPTIONS] -- %s ...)",
+					    run_only ? run_only : "json", argv[optind], argv[optind],
+					    argv[optind]);
+		return is_who ? bw_cli_who(argc - optind, argv + optind, json)
+			      : bw_cli_wait(argc - optind, argv + optind);
 	}
 	return run(argc - optind, argv + optind, envs, n, supervise);
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 ssize_t bw_read_retry(int fd, void *buf, size_t n)
@@ -180,4 +181,13 @@ int bw_dir_each(int dirfd, int (*cb)(const char *name, void *ctx), void *ctx)
 		}
 	}
 	return n < 0 ? -errno : 0;
+}
+
+unsigned bw_tty_columns(int fd)
+{
+	struct winsize ws;
+	/* ioctl is in systemd's @system-service set. */
+	if (ioctl(fd, TIOCGWINSZ, &ws) < 0)
+		return 0;
+	return ws.ws_col;
 }

@@ -51,3 +51,7 @@ struct bw_dirent64 {
  * a 1 KiB buffer on the stack, no allocation) until cb returns non-zero,
  * which is then returned; 0 at the end, or -errno. */
 int bw_dir_each(int dirfd, int (*cb)(const char *name, void *ctx), void *ctx);
+
+/* The width of the terminal on fd (TIOCGWINSZ, tty_ioctl(4)); 0 when fd
+ * is not a terminal or it reports no width. */
+unsigned bw_tty_columns(int fd);

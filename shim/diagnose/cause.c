@@ -63,6 +63,13 @@ static bool socket_activation(const struct bw_holder *h)
 	return h->manager || h->proc.listen_fds;
 }
 
+/* The rules need a binder: an address of one family (`who PORT` asks
+ * about a bare port, which is no bind). */
+static bool modelled(const struct bw_conflict *c)
+{
+	return c->want.family == AF_INET || c->want.family == AF_INET6;
+}
+
 /* Would the pair stop conflicting if the caller changed its options as
  * given (-1: leave as is)? By the kernel's rules (bindrules.h). */
 static bool caller_change_works(const struct bw_conflict *c, const struct bw_holder *h, int v6only,
@@ -70,6 +77,8 @@ static bool caller_change_works(const struct bw_conflict *c, const struct bw_hol
 {
 	struct bw_bind_sock b, hs;
 	struct bw_bind_verdict v;
+	if (!modelled(c))
+		return false;
 	bw_remedy_binder(c, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if (v6only >= 0) {
@@ -97,6 +106,8 @@ static bool reuseaddr_mismatch(const struct bw_conflict *c, const struct bw_hold
 {
 	struct bw_bind_sock b, hs;
 	struct bw_bind_verdict v;
+	if (!modelled(c))
+		return false;
 	bw_remedy_binder(c, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if ((b.reuseaddr == 1) == (hs.reuseaddr == 1))
@@ -181,6 +192,7 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 	struct bw_buf b = *bp;
 	const struct bw_holder *h = first_with(c, c->cause);
 	char addr[BW_ADDR_TEXT_MAX];
+	size_t n;
 
 	switch (c->cause) {
 	case BW_CAUSE_SELF:
@@ -215,6 +227,9 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, ", in another pid namespace that shares this network namespace"
 					" (abstract unix names live per network namespace, not per pid"
 					" namespace or container)");
+		if (h->sock.local.proto == BW_PROTO_UDP && c->want_reuseaddr != 1)
+			bw_buf_puts(&b, "; a UDP port is shared only when every socket on it sets"
+					" SO_REUSEADDR before bind(), and this socket does not");
 		break;
 	case BW_CAUSE_REUSEADDR_MISMATCH:
 		bw_buf_printf(&b, "%s could share the address, but only if every socket on it sets"
@@ -320,9 +335,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		bw_buf_printf(&b, "no free port in the local port range %d-%d"
 				  " (net.ipv4.ip_local_port_range; %d ports in use",
 			      c->port_lo, c->port_hi, c->ports_in_use);
-		if (c->n_holders && c->holders[0].pid > 0) {
-			bw_buf_puts(&b, ", most by ");
-			who(&b, &c->holders[0]);
+		if ((h = bw_remedy_top_holder(c, &n)) != NULL) {
+			/* Named from the sockets looked up (at most BW_HOLDERS_MAX). */
+			bw_buf_puts(&b, "; the most held by ");
+			who(&b, h);
+			bw_buf_printf(&b, ": %zu of the %zu sockets looked up", n, c->n_holders);
 		}
 		bw_buf_puts(&b, "): widen the range, or close idle sockets");
 		break;

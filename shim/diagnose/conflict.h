@@ -138,6 +138,13 @@ struct bw_conflict {
 	 * out by the holder cap): a unix_stale verdict is then certain for
 	 * this network namespace. The /proc/net fallback only has names. */
 	bool unix_vfs_checked;
+	struct timespec unix_ctime; /* and its ctime: an inode number is reused at once */
+	/* Some socket of the table carries the path's name, or is bound to a
+	 * file with the path's inode on any device (overlayfs reports the
+	 * upper layer's device to sock_diag, the overlay's to lstat; a
+	 * connected socket keeps the name it bound): a reason never to remove
+	 * the file, even when no socket matched it exactly. */
+	bool unix_in_use;
 
 	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
 	int ports_in_use;
@@ -152,6 +159,7 @@ struct bw_conflict {
 
 	struct bw_remap remap;
 	bool color;               /* text report: highlight holder and cause (ANSI) */
+	unsigned char text_stack_lines; /* text report: stack lines before a summary (0 all) */
 
 	size_t n_frames;
 	struct bw_frame frames[BW_STACK_DEPTH_MAX];

@@ -200,6 +200,11 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 	if (c->own_inode && s->inode == c->own_inode)
 		return;
 	if (c->want.family == AF_UNIX) {
+		if (s->local.family == AF_UNIX && !c->want.abstract &&
+		    ((s->vfs_ino != 0 && c->unix_file == BW_UNIX_FILE_SOCKET &&
+		      s->vfs_ino == (uint32_t)c->unix_ino) ||
+		     (s->local.path_len > 0 && same_unix_name(&c->want, &s->local))))
+			c->unix_in_use = true;
 		if (holds_unix(c, s))
 			keep(c, s, BW_OVERLAP_EXACT);
 		return;
@@ -234,7 +239,7 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 static void revisit(struct bw_conflict *c)
 {
 	size_t n = 0, blocking = 0;
-	if (!(c->want.family == AF_INET || c->want.family == AF_INET6))
+	if (!(c->want.family == AF_INET || c->want.family == AF_INET6) || c->want.port == 0)
 		return;
 	for (size_t i = 0; i < c->n_holders; i++) {
 		struct bw_holder *h = &c->holders[i];
@@ -348,19 +353,32 @@ static int consider_cb(const struct bw_sock *s, void *ctx)
 }
 
 struct range_count {
+	struct bw_conflict *c;
 	int lo, hi;
 	unsigned char used[65536 / 8];
 };
 
+/* A socket on a port of the range takes it (bound only, listening or
+ * connected alike); its owner is looked up like a holder's, so that the
+ * report names the processes that hold the most. */
 static int count_cb(const struct bw_sock *s, void *ctx)
 {
 	struct range_count *rc = ctx;
 	int p = s->local.port;
-	if (p >= rc->lo && p <= rc->hi)
-		rc->used[p / 8] |= (unsigned char)(1u << (p % 8));
+	if (p < rc->lo || p > rc->hi)
+		return 0;
+	rc->used[p / 8] |= (unsigned char)(1u << (p % 8));
+	if (s->inode != 0)
+		keep(rc->c, s, BW_OVERLAP_EXACT);
 	return 0;
 }
 
+static int read_table_with(struct bw_conflict *c, const char *proc_root, int family,
+			   enum bw_proto proto, int port, bw_sock_cb cb, void *ctx);
+
+/* Ports of net.ipv4.ip_local_port_range in use, counted from the whole
+ * table: sock_diag lists TCP sockets bound but not connected too (Linux
+ * 6.8+), which /proc/net/tcp leaves out. */
 static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 {
 	struct range_count rc;
@@ -372,10 +390,11 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 	    sscanf(buf, "%d %d", &c->port_lo, &c->port_hi) != 2)
 		return;
 	memset(&rc, 0, sizeof(rc));
+	rc.c = c;
 	rc.lo = c->port_lo < 0 ? 0 : c->port_lo;
 	rc.hi = c->port_hi > 65535 ? 65535 : c->port_hi;
-	bw_socktab_read(proc_root, AF_INET, proto, count_cb, &rc);
-	bw_socktab_read(proc_root, AF_INET6, proto, count_cb, &rc);
+	read_table_with(c, proc_root, AF_INET, proto, -1, count_cb, &rc);
+	read_table_with(c, proc_root, AF_INET6, proto, -1, count_cb, &rc);
 	c->ports_in_use = 0;
 	for (int p = rc.lo; p <= rc.hi; p++)
 		if (rc.used[p / 8] & (1u << (p % 8)))
@@ -404,6 +423,7 @@ static void stat_unix_path(struct bw_conflict *c)
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_ino = st.st_ino;
 	c->unix_dev = st.st_dev;
+	c->unix_ctime = st.st_ctim;
 }
 
 struct abstract_query {
@@ -435,20 +455,27 @@ int bw_diag_unix_abstract_taken(const struct sockaddr *sa, socklen_t len)
 	return r < 0 ? r : q.found;
 }
 
-/* One table: sock_diag first, /proc/net as the fallback. */
-static int read_table(struct bw_conflict *c, const char *proc_root, int family,
-		      enum bw_proto proto)
+/* One table through cb: sock_diag first (port >= 0: only that port),
+ * /proc/net as the fallback. */
+static int read_table_with(struct bw_conflict *c, const char *proc_root, int family,
+			   enum bw_proto proto, int port, bw_sock_cb cb, void *ctx)
 {
 	size_t n_holders = c->n_holders, n_matching = c->n_matching;
-	int port = family == AF_UNIX || c->want.family == AF_UNIX ? -1 : c->want.port;
-	int r = bw_sockdiag_query(family, proto, port, consider_cb, c);
+	int r = bw_sockdiag_query(family, proto, port, cb, ctx);
 	if (r == 0)
 		return 0;
 	/* Drop anything a half-finished dump delivered, then reread. */
 	c->n_holders = n_holders;
 	c->n_matching = n_matching;
 	c->table_from_proc = true;
-	return bw_socktab_read(proc_root, family, proto, consider_cb, c);
+	return bw_socktab_read(proc_root, family, proto, cb, ctx);
+}
+
+static int read_table(struct bw_conflict *c, const char *proc_root, int family,
+		      enum bw_proto proto)
+{
+	int port = family == AF_UNIX || c->want.family == AF_UNIX ? -1 : c->want.port;
+	return read_table_with(c, proc_root, family, proto, port, consider_cb, c);
 }
 
 static void read_tables(struct bw_conflict *c, const char *proc_root)
@@ -511,19 +538,10 @@ void bw_diag_use_extras(const struct bw_diag_extras *x)
 	extras = *x;
 }
 
-void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
-		 uint64_t deadline_ns)
+void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+			  uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
-
-	c->n_holders = c->n_matching = 0;
-	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
-	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
-		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
-			ephemeral_usage(c, proc_root);
-		else
-			read_tables(c, proc_root);
-	}
 
 	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
@@ -550,6 +568,20 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		peek_options(h, self_pid);
 		holder_identity(c, h, proc_root, self_pid);
 	}
+}
+
+void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+		 uint64_t deadline_ns)
+{
+	c->n_holders = c->n_matching = 0;
+	if (c->want.family == AF_INET || c->want.family == AF_INET6 ||
+	    c->want.family == AF_UNSPEC || c->want.family == AF_UNIX) {
+		if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0)
+			ephemeral_usage(c, proc_root);
+		else
+			read_tables(c, proc_root);
+	}
+	bw_diag_find_holders(c, proc_root, self_pid, deadline_ns);
 	if (c->pid > 0) {
 		char path[64];
 		struct stat st;

@@ -54,6 +54,12 @@ void bw_diag_allow_foreign(void);
 void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 		 uint64_t deadline_ns);
 
+/* The owner half alone: the process (pid, fd, /proc facts, socket options)
+ * of every socket already in c->holders[0..n_holders), e.g. sockets a
+ * listing put there. No classification. */
+void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
+			  uint64_t deadline_ns);
+
 /* Whether a unix socket of the reader's network namespace (abstract names
  * are per namespace, unix(7)) is bound to the abstract name in sa: 1 yes,
  * 0 no, -errno (-EINVAL: sa is not an abstract unix address). From

@@ -123,6 +123,26 @@ static const struct bw_holder *primary(const struct bw_conflict *c)
 	return c->n_holders ? &c->holders[0] : NULL;
 }
 
+const struct bw_holder *bw_remedy_top_holder(const struct bw_conflict *c, size_t *ret_count)
+{
+	const struct bw_holder *best = NULL;
+	size_t best_n = 0;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		size_t n = 0;
+		if (c->holders[i].pid <= 0)
+			continue;
+		for (size_t j = 0; j < c->n_holders; j++)
+			n += c->holders[j].pid == c->holders[i].pid;
+		if (n > best_n) {
+			best = &c->holders[i];
+			best_n = n;
+		}
+	}
+	if (ret_count)
+		*ret_count = best_n;
+	return best;
+}
+
 static bool all_same_program(const struct bw_conflict *c)
 {
 	for (size_t i = 0; i < c->n_holders; i++)
@@ -278,7 +298,7 @@ void bw_remedy_build(struct bw_conflict *c)
 		 * connect() need not reserve a port at bind() (ip(7)). */
 		if (c->want.proto == BW_PROTO_TCP)
 			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, NULL);
-		holder_changes(c, h);
+		holder_changes(c, bw_remedy_top_holder(c, NULL));
 		return;
 	default:
 		break;

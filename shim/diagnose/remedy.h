@@ -4,6 +4,7 @@
  * "fixes") and words them for the hint. Pure. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "basic/fmt.h"
 #include "diagnose/bindrules.h"
@@ -30,6 +31,10 @@ void bw_remedy_holder_sock(const struct bw_conflict *c, const struct bw_holder *
 /* Would 'b' bind with no holder of c blocking it (unknown holder facts
  * taken the way that blocks)? */
 bool bw_remedy_binds(const struct bw_conflict *c, const struct bw_bind_sock *b);
+
+/* The visible holder process with the most of c's holder sockets (the
+ * count into *ret_count, if given), or NULL. */
+const struct bw_holder *bw_remedy_top_holder(const struct bw_conflict *c, size_t *ret_count);
 
 /* The remedies for c->cause, in the order to try them, into c->fixes. */
 void bw_remedy_build(struct bw_conflict *c);

@@ -241,3 +241,57 @@ int bw_sockdiag_query(int family, enum bw_proto proto, int port, bw_sock_cb cb, 
 		return query_unix(cb, ctx);
 	return query_inet(family, proto, port, cb, ctx);
 }
+
+int bw_sockdiag_watch_destroy(enum bw_proto proto)
+{
+	int groups[2] = {SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY};
+	struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
+	int fd;
+
+	if (bw_sockdiag_disabled)
+		return -ENOPROTOOPT;
+	if (proto == BW_PROTO_UDP) {
+		groups[0] = SKNLGRP_INET_UDP_DESTROY;
+		groups[1] = SKNLGRP_INET6_UDP_DESTROY;
+	} else if (proto != BW_PROTO_TCP) {
+		return -EINVAL;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
+	if (fd < 0)
+		return -errno;
+	/* Joining needs CAP_NET_ADMIN (sock_diag sets no NL_CFG_F_NONROOT_RECV);
+	 * the groups exist since Linux 4.5 (net/core/sock_diag.c,
+	 * sock_diag_broadcast_destroy(), sent from sk_destruct()). */
+	if (bind(fd, (struct sockaddr *)&nl, sizeof(nl)) < 0)
+		goto fail;
+	for (size_t i = 0; i < 2; i++)
+		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
+			       sizeof(groups[i])) < 0)
+			goto fail;
+	return fd;
+fail:
+	{
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+}
+
+int bw_sockdiag_watch_drain(int fd)
+{
+	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
+	int n = 0;
+	for (;;) {
+		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r > 0) {
+			n++;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		/* ENOBUFS: events were dropped; the caller re-checks anyway. */
+		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS))
+			return n;
+		return r < 0 ? -errno : n;
+	}
+}

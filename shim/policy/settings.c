@@ -173,7 +173,10 @@ void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
 	s->secure = secure;
 	s->ratelimit_s = 10;
 	s->trace = BW_TRACE_CONFLICTS;
-	s->color = get("NO_COLOR") == NULL;  /* https://no-color.org; the hook adds isatty() */
+	/* https://no-color.org, and a terminal that says it can't (TERM=dumb,
+	 * terminfo's name for no capabilities); the hook adds isatty(). */
+	v = get("TERM");
+	s->color = get("NO_COLOR") == NULL && !(v && strcmp(v, "dumb") == 0);
 
 	get_bool(s, get, "BINDWATCH_DISABLE", &s->disable);
 	get_bool(s, get, "BINDWATCH_STACK", &s->stack);
@@ -182,6 +185,8 @@ void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
 	s->bpf = true;
 	get_bool(s, get, "BINDWATCH_BPF", &s->bpf);
 	get_int(s, get, "BINDWATCH_STACK_DEPTH", 1, BW_STACK_DEPTH_MAX, &s->stack_depth);
+	v = get("BINDWATCH_STACK_DEPTH");
+	s->text_stack_lines = v && *v ? 0 : BW_TEXT_STACK_LINES;
 	get_int(s, get, "BINDWATCH_SCAN_MS", 0, 60000, &s->scan_ms);
 
 	v = get("BINDWATCH_FORMAT");

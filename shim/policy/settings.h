@@ -22,6 +22,7 @@ struct bw_settings {
 	char log_path[PATH_MAX];
 	bool stack;
 	int stack_depth;
+	int text_stack_lines;     /* text: stack lines shown (0 all: BINDWATCH_STACK_DEPTH was set) */
 	int scan_ms;
 	int ratelimit_s;          /* identical conflicts within this window: one report */
 	enum bw_trace trace;
@@ -40,6 +41,9 @@ struct bw_settings {
 
 #define BW_STACK_DEPTH_DEFAULT 32
 #define BW_STACK_DEPTH_MAX 64
+/* A text report shows this many stack lines (runs of symbol-less frames
+ * folded) unless BINDWATCH_STACK_DEPTH asks for a depth; JSON has all. */
+#define BW_TEXT_STACK_LINES 8
 
 typedef const char *(*bw_getenv_fn)(const char *name);
 

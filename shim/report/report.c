@@ -93,12 +93,12 @@ static bool pid_seen(const struct bw_conflict *c, size_t lead, size_t upto_holde
 	return false;
 }
 
-static void group_of(const struct bw_conflict *c, size_t lead, struct group *g)
+static void group_of(const struct bw_conflict *c, size_t lead, bool alone, struct group *g)
 {
 	const struct bw_holder *l = &c->holders[lead];
 	memset(g, 0, sizeof(*g));
 	g->forked = true;
-	for (size_t j = lead; j < c->n_holders; j++) {
+	for (size_t j = lead; j < (alone ? lead + 1 : c->n_holders); j++) {
 		const struct bw_holder *h = &c->holders[j];
 		if (!same_group(h, l))
 			continue;
@@ -151,7 +151,7 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 	char addr[BW_ADDR_TEXT_MAX];
 	struct group g;
 	const char *rel = lead_relation(c, h);
-	group_of(c, idx, &g);
+	group_of(c, idx, false, &g);
 	bw_addr_format(&h->sock.local, addr, sizeof(addr));
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
 		char rem[BW_ADDR_TEXT_MAX];
@@ -239,6 +239,52 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 	bw_buf_puts(b, "\n");
 }
 
+static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f);
+
+/* Frames i..j-1 (j > i+1) of one module, none with a symbol: one line
+ * with every module offset, still enough for addr2line. */
+static void text_frames_folded(struct bw_buf *b, const struct bw_frame *fr, size_t i, size_t j)
+{
+	bw_buf_printf(b, P "    #%zu-#%zu ?? x%zu (", i, j - 1, j - i);
+	bw_buf_escape(b, fr[i].module, strlen(fr[i].module));
+	for (size_t k = i; k < j; k++)
+		bw_buf_printf(b, " +0x%lx", (unsigned long)fr[k].module_offset);
+	bw_buf_puts(b, ")\n");
+}
+
+/* Where a run of symbol-less frames of fr[i]'s module ends. */
+static size_t fold_end(const struct bw_frame *fr, size_t n, size_t i)
+{
+	size_t j = i;
+	if (fr[i].symbol[0] || !fr[i].module[0])
+		return i + 1;
+	while (j < n && !fr[j].symbol[0] && strcmp(fr[j].module, fr[i].module) == 0)
+		j++;
+	return j;
+}
+
+/* The stack as text: runs of symbol-less frames of one module fold into
+ * one line; with a line budget (c->text_stack_lines, 0 = none) the rest
+ * is summed up in one line (the JSON record has every frame). */
+static void text_stack(struct bw_buf *b, const struct bw_conflict *c)
+{
+	size_t lines = 0, i = 0;
+	while (i < c->n_frames) {
+		size_t j = fold_end(c->frames, c->n_frames, i);
+		if (c->text_stack_lines && lines + 1 == c->text_stack_lines && j < c->n_frames) {
+			bw_buf_printf(b, P "    #%zu-#%zu: %zu more frames (all of them in the JSON record:"
+					   " --json)\n", i, c->n_frames - 1, c->n_frames - i);
+			return;
+		}
+		if (j > i + 1)
+			text_frames_folded(b, c->frames, i, j);
+		else
+			text_frame(b, i, &c->frames[i]);
+		lines++;
+		i = j;
+	}
+}
+
 static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f)
 {
 	bw_buf_printf(b, P "    #%zu 0x%lx ", i, (unsigned long)f->pc);
@@ -307,6 +353,81 @@ static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
 	bw_buf_printf(b, "%s/%s", addr, bw_proto_name(c->want.proto));
 }
 
+/* The holder the cause is about: the first one of that cause. */
+static const struct bw_holder *main_holder(const struct bw_conflict *c)
+{
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (c->holders[i].cause == c->cause)
+			return &c->holders[i];
+	return c->n_holders ? &c->holders[0] : NULL;
+}
+
+/* Line 1: "bind 0.0.0.0:8000/tcp: in use by python3 (pid 2719, root) on
+ * 127.0.0.1:8000: wildcard_overlap". */
+static void headline(struct bw_buf *b, const struct bw_conflict *c)
+{
+	const struct bw_holder *h = main_holder(c);
+
+	bw_buf_printf(b, P "%s ", c->call);
+	want_desc(b, c);
+	bw_buf_puts(b, ": ");
+	if (!h) {
+		bw_buf_puts(b, err_desc(c->err));
+	} else {
+		char addr[BW_ADDR_TEXT_MAX];
+		bw_addr_format(&h->sock.local, addr, sizeof(addr));
+		bw_buf_puts(b, "in use by ");
+		sgr(b, c, "1;31");
+		if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
+			bw_buf_puts(b, "a closed connection (TIME-WAIT)");
+		} else if (h->pid <= 0) {
+			bw_buf_printf(b, "a process not visible here (uid %u)", (unsigned)h->sock.uid);
+		} else {
+			if (h->have_proc) {
+				bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
+				bw_buf_puts(b, " ");
+			}
+			bw_buf_printf(b, "(pid %d", (int)h->pid);
+			if (h->have_proc && h->proc.user[0])
+				bw_buf_printf(b, ", %s", h->proc.user);
+			else if (h->have_proc)
+				bw_buf_printf(b, ", uid %u", (unsigned)h->proc.uid);
+			bw_buf_puts(b, ")");
+		}
+		sgr(b, c, "0");
+		bw_buf_printf(b, " on %s", addr);
+		if (c->n_matching > 1)
+			bw_buf_printf(b, " (and %zu more socket%s)", c->n_matching - 1,
+				      c->n_matching == 2 ? "" : "s");
+	}
+	bw_buf_puts(b, ": ");
+	sgr(b, c, "1;33");
+	bw_buf_puts(b, bw_cause_name(c->cause));
+	sgr(b, c, "0");
+	bw_buf_puts(b, "\n");
+}
+
+/* Line 2: what to do: the first remedy (diagnose/remedy.h), else the
+ * hint's first clause after the diagnosis (hints separate them with "; "). */
+static void todo_line(struct bw_buf *b, const struct bw_conflict *c)
+{
+	const char *fix = strstr(c->hint, "; ");
+	const char *end;
+	if (c->n_fixes) {
+		bw_buf_puts(b, P "  do: ");
+		bw_remedy_words(b, c, &c->fixes[0]);
+		bw_buf_puts(b, "\n");
+		return;
+	}
+	if (!fix)
+		return;
+	fix += 2;
+	end = strstr(fix, "; ");
+	bw_buf_puts(b, P "  do: ");
+	bw_buf_putn(b, fix, end ? (size_t)(end - fix) : strlen(fix));
+	bw_buf_puts(b, "\n");
+}
+
 size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size);
@@ -323,7 +444,11 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 		return b.len;
 	}
 	if (c->pid) {
-		bw_buf_puts(&b, P);
+		/* The answer first: what failed, who holds it, why; then what to
+		 * do; then the details and the stack. */
+		headline(&b, c);
+		todo_line(&b, c);
+		bw_buf_puts(&b, P "  ");
 		bw_buf_escape(&b, c->comm, strlen(c->comm));
 		bw_buf_printf(&b, "[%d] %s(fd %d, ", (int)c->pid, c->call, c->fd);
 		want_desc(&b, c);
@@ -349,8 +474,7 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 	text_remap(&b, &c->remap);
 	if (c->n_frames) {
 		bw_buf_puts(&b, P "  called from:\n");
-		for (size_t i = 0; i < c->n_frames; i++)
-			text_frame(&b, i, &c->frames[i]);
+		text_stack(&b, c);
 	} else if (c->stack_missing) {
 		bw_buf_printf(&b, P "  called from: (no stack: %s)\n", c->stack_missing);
 	}
@@ -548,6 +672,18 @@ static void json_fixes(struct bw_buf *b, const struct bw_conflict *c)
 	bw_buf_puts(b, "]");
 }
 
+size_t bw_report_json_holder(const struct bw_conflict *c, size_t i, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	json_holder(&b, c, &c->holders[i], JSON_FULL);
+	if (b.truncated) {
+		/* Never broken JSON: the smallest object that parses. */
+		b = (struct bw_buf)BW_BUF_INIT(buf, size);
+		bw_buf_printf(&b, "{\"pid\":%d,\"truncated\":true}", (int)c->holders[i].pid);
+	}
+	return b.truncated ? 0 : b.len;
+}
+
 /* The record at one level of detail; *more when it did not fit and a
  * briefer level is left to try (at the last level, a minimal record). */
 static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, int level,
@@ -664,82 +800,103 @@ size_t bw_report_json(const struct bw_conflict *c, char *buf, size_t size)
 	return n;
 }
 
+/* One row of the table: the socket of holder i with its group (alone: this
+ * socket only, as the listing shows every socket). */
+static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, bool alone)
+{
+	const struct bw_holder *h = &c->holders[i];
+	char local[BW_ADDR_TEXT_MAX], peer[BW_ADDR_TEXT_MAX], st[24];
+	struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
+	struct group g;
+	group_of(c, i, alone, &g);
+	const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
+			  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
+			  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
+			  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
+	holder_state(&sb, &h->sock);
+	bw_addr_format(&h->sock.local, local, sizeof(local));
+	if (h->sock.local.family == AF_UNIX) {
+		snprintf(peer, sizeof(peer), "*");
+	} else if (h->sock.remote.port == 0) {
+		struct bw_buf pb = BW_BUF_INIT(peer, sizeof(peer));
+		char ip[64];
+		bw_addr_format_ip(&h->sock.remote, ip, sizeof(ip));
+		bw_buf_printf(&pb, h->sock.remote.family == AF_INET6 ? "[%s]:*" : "%s:*", ip);
+	} else {
+		bw_addr_format(&h->sock.remote, peer, sizeof(peer));
+	}
+	bw_buf_printf(b, "%-6s %-11s %-28s %-28s ", netid, st, local, peer);
+	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
+		if (g.sockets > 1)
+			bw_buf_printf(b, "(no process; %zu sockets, all expire within %lds)\n",
+				      g.sockets, (g.timer_ms + 999) / 1000);
+		else
+			bw_buf_printf(b, "(no process, expires in %lds)\n",
+				      (h->sock.timer_ms + 999) / 1000);
+		return;
+	}
+	if (h->pid == 0) {
+		bw_buf_printf(b, "(not visible: uid %u, inode %llu", (unsigned)h->sock.uid,
+			      (unsigned long long)h->sock.inode);
+		if (g.sockets > 1)
+			bw_buf_printf(b, "; %zu sockets", g.sockets);
+		bw_buf_puts(b, ")\n");
+		return;
+	}
+	bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, h->fd);
+	if (h->have_proc) {
+		if (h->proc.user[0])
+			bw_buf_printf(b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);
+		else
+			bw_buf_printf(b, " uid=%u", (unsigned)h->proc.uid);
+		if (h->proc.start) {
+			bw_buf_puts(b, " since=");
+			bw_buf_rfc3339(b, h->proc.start);
+		}
+		bw_buf_puts(b, " cmd=\"");
+		bw_buf_escape(b, h->proc.cmdline_len ? h->proc.cmdline : h->proc.comm,
+			      h->proc.cmdline_len ? h->proc.cmdline_len : strlen(h->proc.comm));
+		bw_buf_puts(b, "\"");
+		if (h->proc.cgroup[0]) {
+			bw_buf_puts(b, " cgroup=");
+			bw_buf_escape(b, h->proc.cgroup, strlen(h->proc.cgroup));
+		}
+	}
+	text_others(b, &g);
+	if (g.sockets > 1)
+		bw_buf_printf(b, " [%zu sockets]", g.sockets);
+	bw_buf_puts(b, "\n");
+}
+
+size_t bw_report_table_header(char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	bw_buf_printf(&b, "%-6s %-11s %-28s %-28s %s\n", "Netid", "State", "Local Address:Port",
+		      "Peer Address:Port", "Process");
+	finish(&b);
+	return b.len;
+}
+
+size_t bw_report_table_row(const struct bw_conflict *c, size_t i, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	table_row(&b, c, i, true);
+	finish(&b);
+	return b.len;
+}
+
 size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size);
 
-	bw_buf_printf(&b, "%-6s %-11s %-28s %-28s %s\n", "Netid", "State", "Local Address:Port",
-		      "Peer Address:Port", "Process");
-	for (size_t i = 0; i < c->n_holders; i++) {
-		const struct bw_holder *h = &c->holders[i];
-		char local[BW_ADDR_TEXT_MAX], peer[BW_ADDR_TEXT_MAX], st[24];
-		struct bw_buf sb = BW_BUF_INIT(st, sizeof(st));
-		struct group g;
-		if (!group_leader(c, i))
-			continue;
-		group_of(c, i, &g);
-		const char *netid = h->sock.local.proto == BW_PROTO_UDP ? "udp"
-				  : h->sock.local.proto == BW_PROTO_TCP ? "tcp"
-				  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
-				  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
-		holder_state(&sb, &h->sock);
-		bw_addr_format(&h->sock.local, local, sizeof(local));
-		if (h->sock.local.family == AF_UNIX) {
-			snprintf(peer, sizeof(peer), "*");
-		} else if (h->sock.remote.port == 0) {
-			struct bw_buf pb = BW_BUF_INIT(peer, sizeof(peer));
-			char ip[64];
-			bw_addr_format_ip(&h->sock.remote, ip, sizeof(ip));
-			bw_buf_printf(&pb, h->sock.remote.family == AF_INET6 ? "[%s]:*" : "%s:*", ip);
-		} else {
-			bw_addr_format(&h->sock.remote, peer, sizeof(peer));
-		}
-		bw_buf_printf(&b, "%-6s %-11s %-28s %-28s ", netid, st, local, peer);
-		if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
-			if (g.sockets > 1)
-				bw_buf_printf(&b, "(no process; %zu sockets, all expire within %lds)\n",
-					      g.sockets, (g.timer_ms + 999) / 1000);
-			else
-				bw_buf_printf(&b, "(no process, expires in %lds)\n",
-					      (h->sock.timer_ms + 999) / 1000);
-			continue;
-		}
-		if (h->pid == 0) {
-			bw_buf_printf(&b, "(not visible: uid %u, inode %llu", (unsigned)h->sock.uid,
-				      (unsigned long long)h->sock.inode);
-			if (g.sockets > 1)
-				bw_buf_printf(&b, "; %zu sockets", g.sockets);
-			bw_buf_puts(&b, ")\n");
-			continue;
-		}
-		bw_buf_printf(&b, "pid=%d,fd=%d", (int)h->pid, h->fd);
-		if (h->have_proc) {
-			if (h->proc.user[0])
-				bw_buf_printf(&b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);
-			else
-				bw_buf_printf(&b, " uid=%u", (unsigned)h->proc.uid);
-			if (h->proc.start) {
-				bw_buf_puts(&b, " since=");
-				bw_buf_rfc3339(&b, h->proc.start);
-			}
-			bw_buf_puts(&b, " cmd=\"");
-			bw_buf_escape(&b, h->proc.cmdline_len ? h->proc.cmdline : h->proc.comm,
-				      h->proc.cmdline_len ? h->proc.cmdline_len : strlen(h->proc.comm));
-			bw_buf_puts(&b, "\"");
-			if (h->proc.cgroup[0]) {
-				bw_buf_puts(&b, " cgroup=");
-				bw_buf_escape(&b, h->proc.cgroup, strlen(h->proc.cgroup));
-			}
-		}
-		text_others(&b, &g);
-		if (g.sockets > 1)
-			bw_buf_printf(&b, " [%zu sockets]", g.sockets);
-		bw_buf_puts(&b, "\n");
-	}
+	b.len = bw_report_table_header(buf, size);
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (group_leader(c, i))
+			table_row(&b, c, i, false);
 	if (unfolded(c) > 0)
 		bw_buf_printf(&b, "... and %zu more\n", unfolded(c));
-	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
-		bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
+	/* Also when nothing was found: the hint says where we looked. */
+	bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
 	finish(&b);
 	return b.len;
 }
@@ -858,4 +1015,81 @@ size_t bw_report_render(struct bw_conflict *c, enum bw_format fmt, bool color, c
 {
 	c->color = color;
 	return fmt == BW_FORMAT_JSON ? bw_report_json(c, buf, size) : bw_report_text(c, buf, size);
+}
+
+/* Bytes of the ANSI SGR sequence at p ("\033[...m"), 0 if none. */
+static size_t sgr_len(const char *p, const char *end)
+{
+	const char *q = p;
+	if (q + 1 >= end || q[0] != '\033' || q[1] != '[')
+		return 0;
+	for (q += 2; q < end && ((*q >= '0' && *q <= '9') || *q == ';'); q++)
+		;
+	return q < end && *q == 'm' ? (size_t)(q + 1 - p) : 0;
+}
+
+size_t bw_report_wrap(char *buf, size_t len, size_t size, unsigned cols)
+{
+	static const char prefix[] = P;
+	const size_t plen = sizeof(prefix) - 2; /* "bindwatch:" without its space */
+	size_t start = 0, cont_start = (size_t)-1, base_indent = 0;
+
+	/* Narrower than a prefix and some words: wrapping would not help. */
+	if (cols < 40)
+		return len;
+	while (start < len) {
+		char *line = buf + start, *end = buf + len;
+		char *eol = memchr(line, '\n', (size_t)(end - line));
+		size_t indent = 0, col = 0, cont_len, need;
+		bool prefixed = (size_t)(end - line) > plen && memcmp(line, prefix, plen) == 0;
+		char *p, *text, *space = NULL;
+
+		if (!eol)
+			eol = end;
+		p = prefixed ? line + plen : line;
+		while (p < eol && *p == ' ')
+			p++, indent++;
+		/* A continuation keeps its first line's indentation. */
+		if (start != cont_start)
+			base_indent = indent;
+		text = p;
+		col = (size_t)(p - line);
+		for (; p < eol; p++) {
+			size_t k = sgr_len(p, eol);
+			if (k) {
+				p += k - 1;
+				continue;
+			}
+			if (col >= cols)
+				break;
+			if (*p == ' ' && p > text)
+				space = p;
+			col++;
+		}
+		if (p >= eol) {
+			start = (size_t)(eol - buf) + 1;
+			continue;
+		}
+		/* Break at the last space that fits, else mid-word. */
+		cont_len = (prefixed ? plen : 0) + base_indent + 4;
+		if (cont_len + 10 >= cols)
+			return len;
+		need = 1 + cont_len - (space ? 1 : 0);
+		if (len + need >= size)
+			return len;
+		{
+			char *at = space ? space : p;
+			size_t skip = space ? 1 : 0;
+			size_t pos = (size_t)(at - buf);
+			memmove(at + need + skip, at + skip, len - pos - skip);
+			at[0] = '\n';
+			if (prefixed)
+				memcpy(at + 1, prefix, plen);
+			memset(at + 1 + (prefixed ? plen : 0), ' ', base_indent + 4);
+			len += need;
+			buf[len] = '\0';
+			start = cont_start = pos + 1;
+		}
+	}
+	return len;
 }

@@ -10,7 +10,17 @@
 
 static size_t render(struct bw_failure_arena *a, const struct bw_settings *s)
 {
-	return bw_report_render(&a->c, s->format, s->color, a->report, sizeof(a->report));
+	size_t n;
+	unsigned cols;
+
+	a->c.text_stack_lines = (unsigned char)s->text_stack_lines;
+	n = bw_report_render(&a->c, s->format, s->color, a->report, sizeof(a->report));
+	/* On a terminal, long lines wrap at its width (asked per record: it
+	 * may have been resized). */
+	if (s->format == BW_FORMAT_TEXT && s->dest == BW_DEST_STDERR &&
+	    (cols = bw_tty_columns(2)) > 0)
+		n = bw_report_wrap(a->report, n, sizeof(a->report), cols);
+	return n;
 }
 
 void bw_failure_begin(struct bw_failure_arena *a, const char *call, pid_t pid, int fd, int err)

@@ -2,6 +2,7 @@
 
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,9 @@
 #else
 #define BW_EM EM_NONE
 #endif
+
+/* Where Debian's *-dbgsym packages put split debug files. */
+#define BW_DEBUG_ROOT "/usr/lib/debug"
 
 /* Bounds against hostile files: more is not a program we would run. */
 #define SECTIONS_MAX 65536u
@@ -263,4 +267,166 @@ int bw_elf_symbol(int fd, uint64_t vaddr, char *name, size_t size, uint64_t *ret
 	snprintf(name, size, "%s", tmp);
 	*ret_value = b.value;
 	return 0;
+}
+
+/* The GNU build-id note (NT_GNU_BUILD_ID in a PT_NOTE segment, elf(5)):
+ * its length, or -ENOENT. */
+static int build_id(int fd, const Elf64_Ehdr *eh, uint8_t *id, size_t size)
+{
+	Elf64_Phdr ph;
+	for (unsigned i = 0; i < eh->e_phnum; i++) {
+		uint64_t off, end;
+		if (read_phdr(fd, eh, i, &ph) < 0)
+			return -ENOEXEC;
+		if (ph.p_type != PT_NOTE)
+			continue;
+		off = ph.p_offset;
+		end = ph.p_offset + ph.p_filesz;
+		while (off + sizeof(Elf64_Nhdr) <= end) {
+			Elf64_Nhdr nh;
+			char name[4];
+			uint64_t desc;
+			if (read_at(fd, &nh, sizeof(nh), off) < 0)
+				return -ENOEXEC;
+			desc = off + sizeof(nh) + ((nh.n_namesz + 3u) & ~3u);
+			if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && nh.n_descsz > 0 &&
+			    nh.n_descsz <= size && desc + nh.n_descsz <= end &&
+			    read_at(fd, name, 4, off + sizeof(nh)) == 0 && memcmp(name, "GNU", 4) == 0)
+				return read_at(fd, id, nh.n_descsz, desc) < 0 ? -ENOEXEC : (int)nh.n_descsz;
+			off = desc + ((nh.n_descsz + 3u) & ~3u);
+		}
+	}
+	/* A separate debug file keeps the note as a section (its segments may
+	 * be gone): look there too. */
+	{
+		Elf64_Shdr names, sh;
+		unsigned n_sec, strndx;
+		if (section_counts(fd, eh, &n_sec, &strndx) < 0 || strndx == SHN_UNDEF ||
+		    read_shdr(fd, eh, strndx, &names) < 0)
+			return -ENOENT;
+		for (unsigned i = 1; i < n_sec; i++) {
+			Elf64_Nhdr nh;
+			if (read_shdr(fd, eh, i, &sh) < 0)
+				return -ENOEXEC;
+			if (sh.sh_type != SHT_NOTE || !section_named(fd, &names, &sh, ".note.gnu.build-id"))
+				continue;
+			if (sh.sh_size < sizeof(nh) + 4 || read_at(fd, &nh, sizeof(nh), sh.sh_offset) < 0 ||
+			    nh.n_namesz != 4 || nh.n_descsz == 0 || nh.n_descsz > size ||
+			    sizeof(nh) + 4 + nh.n_descsz > sh.sh_size)
+				return -ENOENT;
+			return read_at(fd, id, nh.n_descsz, sh.sh_offset + sizeof(nh) + 4) < 0
+				       ? -ENOEXEC
+				       : (int)nh.n_descsz;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Whether the file has a .symtab of its own, and its .gnu_debuglink name
+ * (into link, "" when none). */
+static int symtab_and_link(int fd, const Elf64_Ehdr *eh, bool *has_symtab, char *link, size_t size)
+{
+	Elf64_Shdr names, sh;
+	unsigned n_sec, strndx;
+	int r;
+
+	*has_symtab = false;
+	link[0] = '\0';
+	r = section_counts(fd, eh, &n_sec, &strndx);
+	if (r < 0)
+		return r;
+	if (strndx == SHN_UNDEF || read_shdr(fd, eh, strndx, &names) < 0)
+		return 0;
+	for (unsigned i = 1; i < n_sec; i++) {
+		if (read_shdr(fd, eh, i, &sh) < 0)
+			return -ENOEXEC;
+		if (sh.sh_type == SHT_SYMTAB)
+			*has_symtab = true;
+		else if (sh.sh_type == SHT_PROGBITS && section_named(fd, &names, &sh, ".gnu_debuglink") &&
+			 sh.sh_size > 1) {
+			size_t n = sh.sh_size < size ? (size_t)sh.sh_size : size - 1;
+			if (read_at(fd, link, n, sh.sh_offset) < 0)
+				return -ENOEXEC;
+			link[n] = '\0'; /* the name is NUL-terminated, then a CRC */
+			if (strchr(link, '/'))
+				link[0] = '\0'; /* a file name, never a path */
+		}
+	}
+	return 0;
+}
+
+/* Opens path if it is an ELF file whose build-id (when both have one)
+ * matches id. */
+static int open_debug_candidate(const char *path, const uint8_t *id, int id_len)
+{
+	uint8_t other[64];
+	Elf64_Ehdr eh;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int n;
+	if (fd < 0)
+		return -errno;
+	if (read_ehdr(fd, &eh) < 0) {
+		close(fd);
+		return -ENOEXEC;
+	}
+	n = build_id(fd, &eh, other, sizeof(other));
+	if (id_len > 0 && n > 0 && (n != id_len || memcmp(other, id, (size_t)n) != 0)) {
+		close(fd);
+		return -ESTALE; /* another build's debug file */
+	}
+	return fd;
+}
+
+int bw_elf_open_debug(int fd, const char *path)
+{
+	uint8_t id[64];
+	char link[128], cand[512], dir[320];
+	const char *slash;
+	bool has_symtab;
+	Elf64_Ehdr eh;
+	int r, n, dfd;
+
+	r = read_ehdr(fd, &eh);
+	if (r < 0)
+		return r;
+	r = symtab_and_link(fd, &eh, &has_symtab, link, sizeof(link));
+	if (r < 0)
+		return r;
+	if (has_symtab)
+		return -EEXIST;
+	/* gdb's order ("Separate Debug Files"): the build-id tree, then the
+	 * debuglink name next to the file, in .debug/, and under the global
+	 * debug directory. */
+	n = build_id(fd, &eh, id, sizeof(id));
+	if (n > 1) {
+		size_t len = (size_t)snprintf(cand, sizeof(cand), BW_DEBUG_ROOT "/.build-id/%02x/", id[0]);
+		for (int i = 1; i < n; i++)
+			len += (size_t)snprintf(cand + len, sizeof(cand) - len, "%02x", id[i]);
+		/* 64 id bytes at most: always fits in cand. */
+		{
+			memcpy(cand + len, ".debug", sizeof(".debug"));
+			dfd = open_debug_candidate(cand, id, n);
+			if (dfd >= 0)
+				return dfd;
+		}
+	}
+	slash = path ? strrchr(path, '/') : NULL;
+	if (!link[0] || !slash || (size_t)(slash - path) >= sizeof(dir))
+		return -ENOENT;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	{
+		static const char *const forms[] = {"%s/%s", "%s/.debug/%s", BW_DEBUG_ROOT "%s/%s"};
+		for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+			if (snprintf(cand, sizeof(cand), forms[i], dir, link) >= (int)sizeof(cand))
+				continue;
+			/* Not the file itself (a debuglink naming its own file). */
+			if (strcmp(cand, path) == 0)
+				continue;
+			dfd = open_debug_candidate(cand, n > 0 ? id : NULL, n > 0 ? n : 0);
+			if (dfd >= 0)
+				return dfd;
+		}
+	}
+	return -ENOENT;
 }

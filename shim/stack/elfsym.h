@@ -26,3 +26,13 @@ int bw_elf_offset_to_vaddr(int fd, uint64_t off, uint64_t *ret_vaddr);
  * name (NUL-terminated, truncated to size) and value are written only on
  * success. 0, -ENOENT (no symbol covers it), -ENOEXEC, -errno. */
 int bw_elf_symbol(int fd, uint64_t vaddr, char *name, size_t size, uint64_t *ret_value);
+
+/* The separate debug file of the ELF file open at fd (path: where it was
+ * opened from), as Debian installs them: /usr/lib/debug/.build-id/xx/
+ * yyyy.debug by the NT_GNU_BUILD_ID note, else the .gnu_debuglink name
+ * next to the file, in its .debug/ directory, or under /usr/lib/debug plus
+ * its directory (gdb's search, "Separate Debug Files"). A candidate whose
+ * build-id differs is skipped. Returns an O_CLOEXEC fd (its .symtab serves
+ * bw_elf_symbol at the same addresses), -EEXIST when the file has a
+ * .symtab of its own (no need), -ENOENT, -ENOEXEC. */
+int bw_elf_open_debug(int fd, const char *path);

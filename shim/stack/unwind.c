@@ -106,7 +106,16 @@ static void describe(struct bw_frame *f, Dl_info *info, const struct link_map *l
 		uint64_t value;
 		if (fd >= 0) {
 			uint64_t vaddr = (uint64_t)(f->pc - lm->l_addr);
-			if (bw_elf_symbol(fd, vaddr - 1, f->symbol, sizeof(f->symbol), &value) == 0)
+			/* A stripped file's functions are in its separate debug
+			 * file, where Debian's -dbgsym packages put it. */
+			int dfd = bw_elf_open_debug(fd, info->dli_fname);
+			if (dfd >= 0) {
+				if (bw_elf_symbol(dfd, vaddr - 1, f->symbol, sizeof(f->symbol), &value) == 0)
+					f->offset = (uintptr_t)(vaddr - value);
+				close(dfd);
+			}
+			if (!f->symbol[0] &&
+			    bw_elf_symbol(fd, vaddr - 1, f->symbol, sizeof(f->symbol), &value) == 0)
 				f->offset = (uintptr_t)(vaddr - value);
 			close(fd);
 		}

@@ -196,8 +196,17 @@ s.close()' "$path"
 
 @test "cause ephemeral_exhausted: bind(port 0) with a two-port range, both taken" {
 	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
-	capture eph with_exhausted_ports LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
-		-- "$PROBE" 127.0.0.1 0
+	netns_py eph "40000 40001" 'import os, socket, subprocess, sys
+probe, preload = sys.argv[1], sys.argv[2]
+held = []
+for _ in range(2):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    held.append(s)
+print("held=" + ",".join(sorted(str(s.getsockname()[1]) for s in held)), flush=True)
+env = dict(os.environ, LD_PRELOAD=preload, BINDWATCH_FORMAT="json", BINDWATCH_STACK="0")
+sys.exit(subprocess.run([probe, "127.0.0.1", "0"], env=env).returncode)' "$PROBE" "$PRELOAD"
 	# No "held=" line: the namespace setup (lo, the sysctl) failed before
 	# anything of ours ran.
 	grep -q '^held=' "$BATS_TEST_TMPDIR/eph.out" ||
@@ -372,7 +381,8 @@ PY
 	[[ $(cat "$result") =~ ^bind=-1\ errno=98\ pid=([0-9]+)$ ]]
 	dpid=${BASH_REMATCH[1]}
 	wait_file "$syslog"
-	assert_file_has "$syslog" "<28>bindwatch[$dpid]: bindwatch: python3[$dpid] bind(fd"
+	assert_file_has "$syslog" "<28>bindwatch[$dpid]: bindwatch: bind 0.0.0.0:$P/tcp: in use by python3"
+	assert_file_has "$syslog" "python3[$dpid] bind(fd"
 	assert_file_has "$syslog" "0.0.0.0:$P/tcp) failed"
 	assert_file_has "$syslog" "cause: listener"
 }

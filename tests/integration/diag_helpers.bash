@@ -199,3 +199,14 @@ probe_blocked() {
 	assert_eq "record" "$(j "$1" '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
 		"$(printf '%s\t%s' "$4" "$5")"
 }
+
+# netns_py NAME "LO HI" SCRIPT ARGS...: python3 -c SCRIPT ARGS in a private
+# network namespace with lo up and ip_local_port_range LO HI; output in
+# NAME.out / NAME.err.
+netns_py() {
+	local name=$1 range=$2
+	shift 2
+	capture "$name" unshare -n sh -c 'ip link set lo up &&
+		echo "$0" >/proc/sys/net/ipv4/ip_local_port_range && exec "$@"' "$range" \
+		"$PYTHON3" -c "$@"
+}

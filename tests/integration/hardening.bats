@@ -211,7 +211,7 @@ print("stackless=%d reasons=%s" % (sum(1 for r in got if not r["stack"]), sorted
 			"$HELPERS/life_bind" "$how" "$PROBE" 127.0.0.1 "$port"
 		assert_equal "$status" 0
 		assert_equal "$(cat "$T/$how.out")" "$(printf 'bind=-1 errno=98\nexit=1')"
-		assert_file_has "$T/$how.err" "bindwatch: conflict_probe["
+		assert_file_has "$T/$how.err" "bindwatch:   conflict_probe["
 		assert_file_has "$T/$how.err" "127.0.0.1:$port/tcp) failed: Address already in use"
 		assert_file_has "$T/$how.err" "held by pid $HOLDER_PID "
 	done
@@ -465,7 +465,7 @@ leak_check() {
 	assert_equal "$status" 0
 	assert_equal "$(cat "$T/secure.out")" "$(printf 'at_secure=1 euid=0\ntcp bind=-1 errno=98\nunix bind=-1 errno=98')"
 	# The shim was loaded and reported, to stderr only.
-	assert_file_has "$T/secure.err" "bindwatch: life_bind["
+	assert_file_has "$T/secure.err" "bindwatch:   life_bind["
 	assert_file_has "$T/secure.err" "127.0.0.1:$port/tcp) failed: Address already in use"
 	assert_file_has "$T/secure.err" "held by pid $HOLDER_PID "
 	assert_file_has "$T/secure.err" "cause: unix_stale"

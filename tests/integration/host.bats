@@ -314,7 +314,78 @@ UNIT
 	assert_file_has "$BATS_TEST_TMPDIR/plain.show" "ExecMainStatus=3"
 	assert_eq "systemctl show" "$(cat "$BATS_TEST_TMPDIR/shim.show")" "$(cat "$BATS_TEST_TMPDIR/plain.show")"
 	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "bind=-1 errno=98"
-	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "bindwatch: python3["
+	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "bindwatch:   python3["
 	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "cause: listener"
 	assert_file_has "$BATS_TEST_TMPDIR/shim.journal" "called from:"
+}
+
+@test "stale means stale: a connected client that bound its own path keeps it (UNIX_STALE=unlink)" {
+	srv=$BATS_TEST_TMPDIR/srv.sock
+	cli=$BATS_TEST_TMPDIR/cli.sock
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1]); s.listen(4)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.bind(sys.argv[2]); c.connect(sys.argv[1])
+a, _ = s.accept()
+open(sys.argv[3], "w").write("connected\n")
+time.sleep(600)' "$srv" "$cli" "$BATS_TEST_TMPDIR/ready"
+	wait_file "$BATS_TEST_TMPDIR/ready"
+	inode=$(stat -c %i "$cli")
+	capture py env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
+		BINDWATCH_UNIX_STALE=unlink "$PYTHON3" -c "$PY_BIND_UNIX" "$cli"
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "inode" "$(stat -c %i "$cli")" "$inode"
+}
+
+@test "stale means stale: two instances taking over one stale file at once never both bind (UNIX_STALE=unlink)" {
+	path=$BATS_TEST_TMPDIR/race.sock
+	# Each instance binds and listens, says whether its bind succeeded,
+	# and stays a moment so that the other one meets it.
+	prog='import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.bind(sys.argv[1]); s.listen(4); print(1)
+except OSError:
+    print(0)
+sys.stdout.flush()
+time.sleep(0.3)'
+	both=0
+	for round in $(seq 1 20); do
+		rm -f "$path"
+		"$PYTHON3" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$path"
+		sleep 0.02 # a later file never shares the stale one's ctime tick
+		env LD_PRELOAD="$PRELOAD" BINDWATCH_UNIX_STALE=unlink BINDWATCH_LOG=/dev/null BINDWATCH_STACK=0 \
+			"$PYTHON3" -c "$prog" "$path" >"$BATS_TEST_TMPDIR/a" &
+		env LD_PRELOAD="$PRELOAD" BINDWATCH_UNIX_STALE=unlink BINDWATCH_LOG=/dev/null BINDWATCH_STACK=0 \
+			"$PYTHON3" -c "$prog" "$path" >"$BATS_TEST_TMPDIR/b" &
+		wait
+		[ "$(cat "$BATS_TEST_TMPDIR/a")$(cat "$BATS_TEST_TMPDIR/b")" = 11 ] && both=$((both + 1))
+	done
+	assert_eq "rounds where both bound" "$both" 0
+}
+
+@test "stale means stale: a live listener on overlayfs (upper and lower on different filesystems) keeps its path" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root for a mount namespace"
+	d=$BATS_TEST_TMPDIR/ovl
+	mkdir -p "$d/lower" "$d/up" "$d/m"
+	run unshare -m sh -c '
+		set -e
+		d=$1
+		mount -t tmpfs tmpfs "$d/up"
+		mkdir "$d/up/u" "$d/up/w"
+		mount -t overlay overlay -o "lowerdir=$d/lower,upperdir=$d/up/u,workdir=$d/up/w" "$d/m"
+		"$2" -c "import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+open(sys.argv[2], \"w\").write(\"ready\")
+time.sleep(30)" "$d/m/live.sock" "$d/ready" &
+		holder=$!
+		i=0; while [ ! -s "$d/ready" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+		before=$(stat -c %i "$d/m/live.sock")
+		env LD_PRELOAD="$3" BINDWATCH_UNIX_STALE=unlink BINDWATCH_STACK=0 BINDWATCH_LOG=/dev/null \
+			"$2" -c "$4" "$d/m/live.sock"
+		echo "inode $( [ "$(stat -c %i "$d/m/live.sock")" = "$before" ] && echo same || echo changed)"
+		kill $holder' sh "$d" "$PYTHON3" "$PRELOAD" "$PY_BIND_UNIX"
+	assert_success
+	assert_output "$(printf 'bind=-1 errno=98\ninode same')"
 }

@@ -7,7 +7,15 @@
 load common
 load diag_helpers
 
+# Processes that are pid 1 of a pid namespace of their own: they ignore
+# SIGTERM from outside, so teardown sends SIGKILL, by pid.
+NS_INIT_PIDS=()
+
 teardown() {
+	local p
+	for p in "${NS_INIT_PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null || true
+	done
 	kill_bg
 }
 
@@ -85,4 +93,125 @@ print("fixed=0")'
 		"$BATS_TEST_TMPDIR/who.json")" "$(printf 'listener\t%s\ttrue' "$hp")"
 	assert_eq "fixes agree" "$(jq -c '[.fixes[] | .target + ":" + .kind]' "$BATS_TEST_TMPDIR/who.json")" \
 		"$(j probe '[.fixes[] | .target + ":" + .kind]' | jq -c .)"
+}
+
+@test "issue 10 input 5: ten TCP sockets bound to port 0 and never connected exhaust a ten-port range" {
+	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
+	netns_py eph "40000 40009" 'import os, socket, subprocess, sys
+probe, preload = sys.argv[1], sys.argv[2]
+held = []
+for _ in range(10):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print("pid=%d" % os.getpid(), flush=True)
+env = dict(os.environ, LD_PRELOAD=preload, BINDWATCH_FORMAT="json", BINDWATCH_STACK="0")
+subprocess.run([probe, "127.0.0.1", "0"], env=env)
+# The first fix: IP_BIND_ADDRESS_NO_PORT (24, ip(7)) leaves the port to connect().
+f = socket.socket()
+f.setsockopt(socket.IPPROTO_IP, 24, 1)
+f.bind(("127.0.0.1", 0))
+print("fixed=0", flush=True)' "$PROBE" "$PRELOAD"
+	grep -q '^pid=' "$BATS_TEST_TMPDIR/eph.out" ||
+		skip "could not set up the namespace: $(cat "$BATS_TEST_TMPDIR/eph.err")"
+	hp=$(sed -n 's/^pid=//p' "$BATS_TEST_TMPDIR/eph.out")
+	assert_eq "output" "$(sed 1d "$BATS_TEST_TMPDIR/eph.out")" "$(printf 'bind=-1 errno=98\nfixed=0')"
+	assert_eq "record" "$(j eph '[.cause, (.port_range | map(tostring) | join("-")), .ports_in_use, .holders[0].pid] | map(tostring) | @tsv')" \
+		"$(printf 'ephemeral_exhausted\t40000-40009\t10\t%s' "$hp")"
+	hint_has eph "10 ports in use"
+	hint_has eph "the most held by pid $hp"
+	assert_eq "first fix" "$(j eph '.fixes[0] | [.target, .kind, .level, .name, (.value|tostring)] | join(" ")')" \
+		"caller sockopt IPPROTO_IP IP_BIND_ADDRESS_NO_PORT 1"
+	assert_eq "then stop the holder" "$(j eph '.fixes[1] | [.target, .kind, (.pid|tostring)] | join(" ")')" \
+		"holder stop $hp"
+}
+
+# A UDP socket on 127.0.0.1:PORT with SO_REUSEADDR when RA=1 (a port
+# shared by design, as mDNS on 5353); stays when STAY=1.
+PY_UDP_SHARED='import os, socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+if os.environ.get("RA") == "1":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+print("bind=0", flush=True)
+if os.environ.get("STAY") == "1":
+    time.sleep(600)'
+
+@test "point 8: a UDP port shared by design says SO_REUSEADDR is needed on every socket and which side lacks it" {
+	P=$(free_port udp)
+	RA=1 STAY=1 bg "$PYTHON3" -c "$PY_UDP_SHARED" "$P"
+	hp=${BG_PIDS[-1]}
+	wait_listen "$P" udp
+	# --supervise reads the holder's options: it has SO_REUSEADDR, this
+	# socket lacks it, and setting it is the fix.
+	capture sup env BINDWATCH_FORMAT=json BINDWATCH_STACK=0 "$CLI" --supervise -- "$PROBE" -u 127.0.0.1 "$P"
+	assert_eq "probe" "$(cat "$BATS_TEST_TMPDIR/sup.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j sup '[.cause, .holders[0].pid, .holders[0].reuseaddr] | map(tostring) | @tsv')" \
+		"$(printf 'reuseaddr_mismatch\t%s\ttrue' "$hp")"
+	hint_has sup "only if every socket on it sets SO_REUSEADDR before bind(): this socket lacks it"
+	assert_eq "first fix" "$(j sup '.fixes[0] | [.target, .kind, .name] | join(" ")')" "caller sockopt SO_REUSEADDR"
+	run "$PROBE" -u -r 127.0.0.1 "$P"
+	assert_output "bind=0 errno=0"
+	# Inside the host the holder's options are unknown: the rule and this
+	# socket's side are still said, and the fix carries its assumption.
+	shim_probe shim -u 127.0.0.1 "$P"
+	assert_eq "shim" "$(j shim .cause)" "listener"
+	hint_has shim "a UDP port is shared only when every socket on it sets SO_REUSEADDR before bind(), and this socket does not"
+	assert_eq "conditional fix" "$(j shim '[.fixes[] | select(.name == "SO_REUSEADDR") | .assumes] | join(",")')" \
+		"the holder set SO_REUSEADDR too"
+}
+
+@test "point 8: the holder lacks SO_REUSEADDR on a UDP port this socket wants to share" {
+	P=$(free_port udp)
+	RA=0 STAY=1 bg "$PYTHON3" -c "$PY_UDP_SHARED" "$P"
+	hp=${BG_PIDS[-1]}
+	wait_listen "$P" udp
+	shim_probe shim -u -r 127.0.0.1 "$P"
+	assert_eq "probe" "$(cat "$BATS_TEST_TMPDIR/shim.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j shim '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
+		"$(printf 'reuseaddr_mismatch\t%s' "$hp")"
+	hint_has shim "the holder pid $hp"
+	hint_has shim "lacks it"
+	assert_eq "first fix" "$(j shim '.fixes[0] | [.target, .kind, .name] | join(" ")')" "holder sockopt SO_REUSEADDR"
+}
+
+# An abstract AF_UNIX listener on @NAME; stays when a second argument is given.
+PY_ABSTRACT='import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+try:
+    s.bind("\0" + sys.argv[1])
+    s.listen(1)
+    print("bind=0", flush=True)
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno, flush=True)
+    sys.exit(0)
+if len(sys.argv) > 2:
+    time.sleep(600)'
+
+abstract_bound() {
+	grep -q " @$1\$" /proc/net/unix
+}
+
+@test "point 8: an abstract unix name held from another pid namespace: names live per network namespace" {
+	unshare -p -f --mount-proc --kill-child true 2>/dev/null || skip "no pid namespace available"
+	name=bw-abstract-$$-$RANDOM
+	bg unshare -p -f --mount-proc --kill-child "$PYTHON3" -c "$PY_ABSTRACT" "$name" stay
+	poll_until 200 abstract_bound "$name"
+	hp=$(pgrep -P "${BG_PIDS[-1]}")
+	NS_INIT_PIDS+=("$hp")
+	shim_py py "$PY_ABSTRACT" "$name"
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j py '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
+		"$(printf 'unix_live\t%s' "$hp")"
+	hint_has py "in another pid namespace that shares this network namespace (abstract unix names live per network namespace"
+	# From inside a pid namespace of its own the holder is not visible at
+	# all; the hint says where abstract names live all the same.
+	name2=bw-abstract2-$$-$RANDOM
+	bg "$PYTHON3" -c "$PY_ABSTRACT" "$name2" stay
+	poll_until 200 abstract_bound "$name2"
+	capture inner unshare -p -f --mount-proc --kill-child env LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json \
+		BINDWATCH_STACK=0 "$PYTHON3" -c "$PY_ABSTRACT" "$name2"
+	assert_eq "inner" "$(cat "$BATS_TEST_TMPDIR/inner.out")" "bind=-1 errno=98"
+	assert_eq "inner cause" "$(j inner .cause)" "not_visible"
+	hint_has inner "abstract unix names live per network namespace"
 }

@@ -152,7 +152,7 @@ in_syscall() {
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=98"
 	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=98"
 	assert_equal "$status" "$plain"
-	run grep -E "^bindwatch: probe_static\[[0-9]+\] bind\(fd [0-9]+, 127\.0\.0\.1:$port/tcp\) failed: Address already in use$" "$T/sv.err"
+	run grep -E "^bindwatch:   probe_static\[[0-9]+\] bind\(fd [0-9]+, 127\.0\.0\.1:$port/tcp\) failed: Address already in use$" "$T/sv.err"
 	assert_success
 	assert_file_has "$T/sv.err" "held by pid $holder user "
 	assert_file_has "$T/sv.err" "cause: listener: another process holds it: pid $holder"
@@ -278,7 +278,7 @@ in_syscall() {
 	hold_tcp "$port" 127.0.0.1
 	holder=$HOLDER_PID
 
-	capture sv timeout 30 "$CLI" --supervise -- "$D/gosrv" "127.0.0.1:$port"
+	capture sv timeout 30 "$CLI" --supervise --stack-depth 32 -- "$D/gosrv" "127.0.0.1:$port"
 	[ "$status" -eq 1 ]
 	assert_equal "$(cat "$T/sv.out")" "listen error: listen tcp 127.0.0.1:$port: bind: address already in use"
 	assert_file_has "$T/sv.err" "held by pid $holder"
@@ -742,4 +742,31 @@ time.sleep(600)' "bindwatch-test-$$"
 	assert_equal "$(cat "$T/free.out")" "bind=0"
 	assert_file_lacks "$T/free.err" '"event"'
 	[ -S "$T/run/free.sock" ]
+}
+
+# stopped PID: PID is in job-control stop (state T in /proc/PID/stat).
+stopped() {
+	[ "$(sed 's/.*) //' /proc/"$1"/stat | cut -d' ' -f1)" = T ]
+}
+
+@test "signals keep flowing during wait:N: SIGSTOP stops the program at once, and after SIGCONT its bind goes on" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+	intr_run stop --remap "$port=wait:60" -- "$D/intr_bind" 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	kill -STOP "$prog"
+	poll_until 100 stopped "$prog"
+	kill -CONT "$prog"
+	# Back in the same bind(), which still waits for the port.
+	poll_until 100 in_syscall "$prog" "$nr"
+	assert_file_lacks "$T/stop.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/stop.out" "bind=0 errno=0 local=$port alarms=0"
+	run grep -c "remapped: port $port -> $port" "$T/stop.err"
+	assert_output 1
 }

@@ -50,9 +50,164 @@ setup() {
 	capture bad "$CLI" who sctp 80
 	assert_equal "$status" 2
 	assert_file_has "$T/bad.err" "expected tcp, udp or unix"
-	capture bad "$CLI" who
+	capture bad "$CLI" who tcp 80 81
 	assert_equal "$status" 2
 	assert_file_has "$T/bad.err" "takes one address"
+}
+
+# one_error_line FILE WORD: FILE is exactly one line, "bindwatch: ...",
+# naming WORD (getopt's own message would be a second line).
+one_error_line() {
+	assert_equal "$(wc -l <"$1")" 1
+	assert_file_has "$1" "bindwatch: "
+	assert_file_has "$1" "$2"
+	[ "$(head -c 11 "$1")" = "bindwatch: " ]
+}
+
+@test "who: contradictions and port 0 exit 2 with one line each; so do unknown options, here and before the subcommand" {
+	for args in "udp /tmp/x.sock" "tcp @abstract" "unix 8000" "unix 127.0.0.1:80" "0" "tcp 0" \
+		"127.0.0.1:0" "nosuchservice-bw" "tcp 1 --frob" "-z 80" "--json=x 80"; do
+		# shellcheck disable=SC2086 # word splitting wanted
+		capture bad "$CLI" who $args
+		assert_equal "$status" 2
+		assert_equal "$(cat "$T/bad.out")" ""
+		one_error_line "$T/bad.err" "who: "
+	done
+	capture bad "$CLI" --frob -- true
+	assert_equal "$status" 2
+	one_error_line "$T/bad.err" "'--frob'"
+	capture bad "$CLI" --log
+	assert_equal "$status" 2
+	one_error_line "$T/bad.err" "'--log'"
+}
+
+@test "who: options anywhere on the line; -H drops the header; -t/-u pick the protocol" {
+	port=$(free_port)
+	hold_tcp "$port"
+	"$CLI" who "$port" --json >"$T/who.json"
+	run bw_json "$T/who.json" 'j["holders"][0]["pid"]'
+	assert_output "$HOLDER_PID"
+
+	run "$CLI" who -H "$port"
+	assert_success
+	[[ ${lines[0]} == "tcp "*"0.0.0.0:$port "*"pid=$HOLDER_PID,fd="* ]]
+	run "$CLI" who "$port" -H
+	[[ ${lines[0]} == "tcp "* ]]
+
+	run "$CLI" who -t "$port"
+	assert_success
+	run "$CLI" who "$port" -u
+	assert_failure 1
+}
+
+@test "bindwatch [OPTIONS] who: --json before the subcommand works, run-only options say why, -- runs a program named who" {
+	port=$(free_port)
+	hold_tcp "$port"
+	"$CLI" --json who "$port" >"$T/who.json"
+	run bw_json "$T/who.json" 'j["holders"][0]["pid"]'
+	assert_output "$HOLDER_PID"
+
+	capture bad "$CLI" --remap 1=next who "$port"
+	assert_equal "$status" 2
+	one_error_line "$T/bad.err" "--remap applies when bindwatch runs a COMMAND"
+
+	# After "--" the word is a command: coreutils' who, not ours.
+	capture cw "$CLI" -- who --version
+	assert_equal "$status" 0
+	assert_file_has "$T/cw.out" "GNU coreutils"
+}
+
+@test "who SERVICE: a service name is looked up (getservbyname), alone or after an address" {
+	grep -qE '^http[[:space:]]+80/tcp' /etc/services || skip "no http entry in /etc/services"
+	"$CLI" who --json http >"$T/svc.json" || true
+	run bw_json "$T/svc.json" 'j["port"], j["proto"]'
+	assert_output "(80, 'unknown')"
+	"$CLI" who --json tcp 127.0.0.1:http >"$T/svc.json" || true
+	run bw_json "$T/svc.json" 'j["port"], j["proto"], j["addr"]'
+	assert_output "(80, 'tcp', '127.0.0.1')"
+}
+
+@test "who PORT: nothing found prints the same hint as the JSON" {
+	port=$(free_port)
+	run "$CLI" who -H "$port"
+	assert_failure 1
+	hint=$("$CLI" who --json "$port" | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["hint"])') || true
+	[ -n "$hint" ]
+	assert_output "cause: unknown: $hint"
+}
+
+# listed_ports: the inet ports of `who -H` rows on stdin, in order.
+listed_ports() {
+	awk '$1 == "tcp" || $1 == "udp" { n = split($3, a, ":"); print a[n] }'
+}
+
+@test "who (no address): every listening socket, TCP, UDP and unix, sorted by port, with its process; -t -u -x -4 -6 filter" {
+	p1=$(free_port)
+	hold_tcp "$p1" 127.0.0.1
+	tcp_pid=$HOLDER_PID
+	p2=$(free_port udp)
+	hold udp ::1 "$p2" 1
+	udp_pid=$HOLDER_PID
+	sock=$T/l.sock
+	[ ${#sock} -lt 100 ] || skip "temp dir path too long for sun_path"
+	hold unix "$sock"
+	unix_pid=$HOLDER_PID
+
+	run "$CLI" who
+	assert_success
+	[[ ${lines[0]} == Netid* ]]
+	assert_line --regexp "^tcp +LISTEN +127\.0\.0\.1:$p1 .*pid=$tcp_pid,fd=[0-9]+ user=root\(0\)"
+	assert_line --regexp "^udp +UNCONN +\[::1\]:$p2 .*pid=$udp_pid,fd="
+	assert_line --regexp "^u_str +LISTEN +$sock .*pid=$unix_pid,fd="
+	# Sorted by port, as ss -l would be with sort -n.
+	"$CLI" who -H | listed_ports >"$T/ports"
+	sort -n -c "$T/ports"
+
+	"$CLI" who -H -t >"$T/t"
+	assert_file_has "$T/t" "127.0.0.1:$p1 "
+	assert_file_lacks "$T/t" "[::1]:$p2 "
+	assert_file_lacks "$T/t" "$sock"
+	"$CLI" who -H -u -6 >"$T/u6"
+	assert_file_has "$T/u6" "[::1]:$p2 "
+	assert_file_lacks "$T/u6" "127.0.0.1:$p1 "
+	"$CLI" who -H -4 >"$T/4"
+	assert_file_has "$T/4" "127.0.0.1:$p1 "
+	assert_file_lacks "$T/4" "[::1]:$p2 "
+	assert_file_lacks "$T/4" "$sock"
+	"$CLI" who -H -x >"$T/x"
+	assert_file_has "$T/x" "$sock"
+	assert_file_lacks "$T/x" "127.0.0.1:$p1 "
+
+	"$CLI" who --json >"$T/all.json"
+	"$PYTHON3" - "$T/all.json" "$p1" "$tcp_pid" "$sock" "$unix_pid" <<'PY'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["event"] == "listing" and j["total"] == len(j["sockets"]), j
+tcp = [s for s in j["sockets"] if s.get("port") == int(sys.argv[2]) and s["proto"] == "tcp"]
+assert len(tcp) == 1 and tcp[0]["pid"] == int(sys.argv[3]) and tcp[0]["user"] == "root", tcp
+ux = [s for s in j["sockets"] if s.get("path") == sys.argv[4]]
+assert len(ux) == 1 and ux[0]["pid"] == int(sys.argv[5]), ux
+PY
+}
+
+@test "who (no address): a socket shared by two processes (listen, then fork) is one entry" {
+	port=$(free_port)
+	bg "$PYTHON3" -c 'import os, socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+child = os.fork()
+if child == 0:
+    time.sleep(600)
+    os._exit(0)
+open(sys.argv[2] + ".tmp", "w").write("%d\n" % child)
+os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+time.sleep(600)' "$port" "$T/child.pid"
+	wait_file "$T/child.pid"
+	BG_PIDS+=("$(cat "$T/child.pid")")
+	wait_listen "$port"
+	"$CLI" who -H -t >"$T/t"
+	assert_equal "$(grep -c "127.0.0.1:$port " "$T/t")" 1
 }
 
 @test "who PATH: a unix listener is named" {

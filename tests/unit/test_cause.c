@@ -100,6 +100,15 @@ static void test_listener(void)
 	CHECK_CONTAINS(c->hint, "pid 2000 (nginx)");
 	CHECK_CONTAINS(c->hint, "another process");
 
+	/* `who 8080`: a bare port is no bind for the kernel's rules; a holder
+	 * with SO_REUSEADDR is a listener, not a reuseaddr_mismatch. */
+	c = conflict("8080", BW_PROTO_UNKNOWN);
+	c->pid = 0;
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 3, "nginx");
+	c->holders[0].reuseaddr = 1;
+	bw_classify(c);
+	CAUSE_IS(c, "listener");
+
 	/* Without a /proc record the pid alone is named. */
 	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
 	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 3, NULL);

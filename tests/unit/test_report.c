@@ -243,7 +243,25 @@ static void test_text(void)
 	CHECK(n > 0 && out[n - 1] == '\n');
 	CHECK(all_prefixed(out));
 	CHECK(clean_text(out, n));
-	CHECK_CONTAINS(out, "bindwatch: myserver[1234] bind(fd 5, 127.0.0.1:8080/tcp) failed: Address already in use\n");
+	/* The answer first, then what to do (the first remedy, as the hint
+	 * words it), then the details. */
+	{
+		static const char line1[] =
+			"bindwatch: bind 127.0.0.1:8080/tcp: in use by nginx (pid 2000, www-data) on"
+			" 127.0.0.1:8080 (and 4 more sockets): listener\n"
+			"bindwatch:   do: ";
+		const char *l2 = out + sizeof(line1) - 1, *nl = strchr(l2, '\n');
+		char remedy[256];
+		CHECK(strncmp(out, line1, sizeof(line1) - 1) == 0);
+		CHECK(nl && nl > l2 && (size_t)(nl - l2) < sizeof(remedy));
+		if (nl && nl > l2 && (size_t)(nl - l2) < sizeof(remedy)) {
+			memcpy(remedy, l2, (size_t)(nl - l2));
+			remedy[nl - l2] = '\0';
+			CHECK_CONTAINS(c->hint, remedy);
+			CHECK(strncmp(nl + 1, "bindwatch:   myserver[1234] bind(fd 5, 127.0.0.1:8080/tcp)"
+					      " failed: Address already in use\n", 80) == 0);
+		}
+	}
 	CHECK_CONTAINS(out, "held by pid 2000 user www-data(33): nginx -g daemon off;\n");
 	CHECK_CONTAINS(out, "fd 3, LISTEN 127.0.0.1:8080, ppid 1, since 2023-11-14T19:26:40Z (2h46m ago), cgroup /system.slice/nginx.service\n");
 	CHECK_CONTAINS(out, "blocked by TIME-WAIT 127.0.0.1:8080 -> 127.0.0.1:40000 (no process owns it; expires in 42s)\n");
@@ -268,6 +286,96 @@ static void test_text(void)
 	CHECK_CONTAINS(out, "(not visible: uid 1001, inode 4712)\n");
 	CHECK_CONTAINS(out, "cause: listener: ");
 	CHECK(clean_text(out, n));
+}
+
+/* Runs of symbol-less frames of one module fold into one line; a line
+ * budget sums up the rest. */
+static void test_stack_fold(void)
+{
+	struct bw_conflict *c = filled();
+	static const char *const mods[] = {"/usr/bin/py", "/usr/bin/py", "/usr/bin/py", "/lib/libc.so.6",
+					   "/usr/bin/py", "/usr/bin/py", "/usr/bin/py", "/usr/bin/py",
+					   "/usr/bin/py", "/usr/bin/py", "/usr/bin/py", "/usr/bin/py"};
+	c->n_frames = sizeof(mods) / sizeof(mods[0]);
+	for (size_t i = 0; i < c->n_frames; i++) {
+		struct bw_frame *f = &c->frames[i];
+		memset(f, 0, sizeof(*f));
+		f->pc = 0x1000 + i;
+		f->module_offset = 0x100 + i;
+		snprintf(f->module, sizeof(f->module), "%s", mods[i]);
+		if (i >= 5)
+			snprintf(f->symbol, sizeof(f->symbol), "fn%zu", i);
+	}
+	c->text_stack_lines = 0;
+	bw_report_text(c, out, sizeof(out));
+	CHECK_CONTAINS(out, "bindwatch:     #0-#2 ?? x3 (/usr/bin/py +0x100 +0x101 +0x102)\n"
+			    "bindwatch:     #3 0x1003 ?? (/lib/libc.so.6 +0x103)\n"
+			    "bindwatch:     #4 0x1004 ?? (/usr/bin/py +0x104)\n"
+			    "bindwatch:     #5 0x1005 fn5+0x0 (/usr/bin/py +0x105)\n");
+	CHECK_CONTAINS(out, "#11 0x100b fn11+0x0");
+	/* 4 lines: three shown, the fourth sums up. */
+	c->text_stack_lines = 4;
+	bw_report_text(c, out, sizeof(out));
+	CHECK_CONTAINS(out, "#4 0x1004 ?? (/usr/bin/py +0x104)\n"
+			    "bindwatch:     #5-#11: 7 more frames (all of them in the JSON record: --json)\n");
+	CHECK(strstr(out, "fn5+") == NULL);
+	/* JSON keeps every frame. */
+	bw_report_json(c, out, sizeof(out));
+	CHECK_CONTAINS(out, "\"symbol\":\"fn11\"");
+}
+
+/* Lines wider than the terminal wrap at a space, under the prefix. */
+static void test_wrap(void)
+{
+	static char w[4096];
+	const char *in = "bindwatch: short line\n"
+			 "bindwatch:   cause: listener: \033[1;33manother process holds it: pid 2000 (nginx); stop"
+			 " it, pick another port/path, or let bindwatch remap (BINDWATCH_REMAP)\n"
+			 "bindwatch:     #0 0x1 a_rather_long_symbol_name+0x1 (/usr/lib/a/module.so +0x1)\n";
+	size_t n = strlen(in), m;
+	char joined[4096];
+
+	memcpy(w, in, n + 1);
+	m = bw_report_wrap(w, n, sizeof(w), 50);
+	CHECK_EQ_INT(m, strlen(w));
+	CHECK(all_prefixed(w));
+	CHECK_CONTAINS(w, "bindwatch: short line\nbindwatch:   cause: listener: \033[1;33manother");
+	CHECK_CONTAINS(w, "\nbindwatch:       ");  /* a continuation: indent 2 + 4 */
+	for (const char *l = w; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t vis = 0;
+		for (const char *p = l; p < nl; p++) {
+			if (*p == '\033') {
+				p = strchr(p, 'm');
+				continue;
+			}
+			vis++;
+		}
+		CHECK(vis <= 50);
+		l = nl + 1;
+	}
+	/* Nothing lost: the words are all there, in order, one space apart
+	 * once the continuation prefixes are taken out. */
+	{
+		char *d = joined;
+		for (const char *p = w; *p; p++) {
+			if (*p == '\n' && strncmp(p + 1, "bindwatch:       ", 17) == 0) {
+				p += 17;
+				while (p[1] == ' ')
+					p++;
+				*d++ = ' ';
+				continue;
+			}
+			*d++ = *p;
+		}
+		*d = '\0';
+		CHECK(strcmp(joined, in) == 0);
+	}
+	/* Too narrow, or no room: unchanged. */
+	memcpy(w, in, n + 1);
+	CHECK_EQ_INT(bw_report_wrap(w, n, sizeof(w), 20), n);
+	CHECK_EQ_INT(bw_report_wrap(w, n, n + 2, 50), n);
+	CHECK(strcmp(w, in) == 0);
 }
 
 /* A stack was asked for and none came: the report says why, in both
@@ -491,6 +599,8 @@ int main(void)
 	test_json_full();
 	test_json_unix_and_ephemeral();
 	test_text();
+	test_stack_fold();
+	test_wrap();
 	test_stack_missing();
 	test_hostile();
 	test_truncation();

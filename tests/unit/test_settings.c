@@ -176,6 +176,11 @@ static void test_valid(void)
 	CHECK(!s->color);
 	CHECK_EQ_INT(s->n_warnings, 0);
 	IS_DEFAULT(s, "NO_COLOR");
+	s = load("TERM", "dumb", false); /* a terminal without capabilities */
+	CHECK(!s->color);
+	CHECK_EQ_INT(s->n_warnings, 0);
+	s = load("TERM", "xterm-256color", false);
+	CHECK(s->color);
 	s = load("BINDWATCH_NETLINK", "0", false);
 	CHECK(!s->netlink);
 	IS_DEFAULT(s, "BINDWATCH_NETLINK");

@@ -170,6 +170,13 @@ static void test_signal_waiting(void)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 
+	/* A stop at its default action acts too (the stop waits for it). */
+	pid = stopped_child(false);
+	kill(pid, SIGTSTP);
+	CHECK_EQ_INT(bw_target_signal_waiting(pid, pid), 1);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+
 	/* Another thread would take a process-directed one; one sent to the
 	 * main thread is its own. */
 	pid = stopped_child(true);

@@ -688,8 +688,8 @@ static void forward_signals(struct sup *sv)
 /* bw_remap_ops.pause, between the attempts of wait:N. Signals keep
  * flowing: those sent to us are passed on at once. The caller waits
  * killable only (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): a fatal signal
- * ends it at once, but a handler could run only after our answer. So when
- * a signal it catches waits for this thread, the call ends with the
+ * ends it at once, but a handler (or a stop) could run only after our
+ * answer. So when such a signal waits for this thread, the call ends with the
  * kernel's ERESTARTNOINTR: the handler runs and the same call is made
  * again, as if the signal had come just before it (with or without
  * SA_RESTART: arch_do_signal_or_restart()); its restart resumes this wait
@@ -896,6 +896,7 @@ static void unix_bind(struct sup *sv, struct call *k)
 		c->unix_file = S_ISSOCK(st.st_mode) ? BW_UNIX_FILE_SOCKET : BW_UNIX_FILE_OTHER;
 		c->unix_ino = st.st_ino;
 		c->unix_dev = st.st_dev;
+		c->unix_ctime = st.st_ctim;
 	}
 	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -16,6 +17,8 @@
 #include "basic/sysio.h"
 
 #define CAP_NET_BIND_SERVICE_BIT 10
+/* Signal sig's bit in a /proc/<pid>/status mask. */
+#define BIT(sig) (1ull << ((sig) - 1))
 
 const char *bw_status_field(const char *status, const char *name)
 {
@@ -116,7 +119,7 @@ int bw_target_unpriv_start(void)
 int bw_target_signal_waiting(pid_t pid, pid_t tid)
 {
 	char path[96], buf[4096];
-	unsigned long long pnd, shd, blk, cgt, shared;
+	unsigned long long pnd, shd, blk, cgt, ign, acts, shared;
 	struct dirent *d;
 	DIR *dir;
 	int r;
@@ -125,11 +128,15 @@ int bw_target_signal_waiting(pid_t pid, pid_t tid)
 	if ((r = read_status(path, buf, sizeof(buf))) < 0)
 		return r;
 	if (!mask_field(buf, "SigPnd", &pnd) || !mask_field(buf, "ShdPnd", &shd) ||
-	    !mask_field(buf, "SigBlk", &blk) || !mask_field(buf, "SigCgt", &cgt))
+	    !mask_field(buf, "SigBlk", &blk) || !mask_field(buf, "SigCgt", &cgt) ||
+	    !mask_field(buf, "SigIgn", &ign))
 		return -EPROTO;
-	if (pnd & ~blk & cgt)
+	/* What it acts on: a handler, or a stop (SIGSTOP; SIGTSTP, SIGTTIN,
+	 * SIGTTOU left at their default), which also waits for the call. */
+	acts = cgt | BIT(SIGSTOP) | ((BIT(SIGTSTP) | BIT(SIGTTIN) | BIT(SIGTTOU)) & ~cgt & ~ign);
+	if (pnd & ~blk & acts)
 		return 1;
-	shared = shd & ~blk & cgt;
+	shared = shd & ~blk & acts;
 	if (!shared)
 		return 0;
 	/* A process-directed signal goes to whichever thread does not

@@ -1,0 +1,38 @@
+/* cli: what the subcommands of bindwatch(1) (`who`, `wait`, and the run
+ * front end in bindwatch.c) share: one-line errors and the address words. */
+#pragma once
+#include <stdbool.h>
+
+#include "basic/addr.h"
+
+/* Prints "bindwatch: " + the message + "\n" on stderr (one line, one
+ * mistake) and returns 2, the usage-error exit status. */
+int bw_cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The one line for an option getopt_long refused: call with the value it
+ * returned ('?' unknown, ':' missing argument: put ':' first in the
+ * optstring) right after it returned, and opterr = 0 so getopt says
+ * nothing itself. cmd names the subcommand ("who"), NULL for the run
+ * form. Returns 2. */
+int bw_cli_bad_option(const char *cmd, int opt, char *const *argv);
+
+/* Loads the BINDWATCH_* settings the lookups honour (BINDWATCH_NETLINK,
+ * BINDWATCH_BPF), printing a warning line for each bad value. */
+void bw_cli_load_settings(void);
+
+/* The address words of `who`, `wait` and `free`:
+ *     [tcp|udp|unix] PORT | ADDR:PORT | [V6]:PORT | SERVICE | ADDR:SERVICE | PATH | @NAME
+ * argv holds the n (1 or 2) words left after the options. A SERVICE is
+ * looked up in the services database (getservbyname(3), NSS). A port is
+ * 1-65535; port 0 is refused (bind(port 0) never conflicts with a holder:
+ * the kernel picks a free port). A protocol that contradicts the address
+ * (udp /path, unix 8000) is refused. ret->proto is BW_PROTO_UNKNOWN when
+ * no protocol word was given for an IP address (both TCP and UDP), and for
+ * a unix name (any socket type). Returns 0, or -EINVAL after printing one
+ * error line (cmd names the subcommand in it). */
+int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_addr *ret);
+
+/* The subcommands: argv[0] is "who" / "wait"; each returns the exit status.
+ * json: --json was given before the subcommand's name. */
+int bw_cli_who(int argc, char **argv, bool json);
+int bw_cli_wait(int argc, char **argv);

@@ -1,0 +1,264 @@
+/* bindwatch wait: returns as soon as a bind() to an address would succeed
+ * (holder gone, TIME-WAIT expired, socket file removed), or fails at a
+ * timeout. For restart scripts and CI. See bindwatch(1). */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "basic/fmt.h"
+#include "diagnose/diagnose.h"
+#include "basic/sysio.h"
+#include "lookup/socktab.h"
+
+/* Re-check this often with nothing to wake us (no events, or events that
+ * can't come: TIME-WAIT expiry, unix names), in milliseconds. */
+#define POLL_MS 100
+#define EVENTS_RECHECK_MS 1000
+
+static const char wait_usage[] =
+	"usage: bindwatch wait [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME\n"
+	"\n"
+	"Waits until a bind() to the address would succeed, as a program binding it\n"
+	"without SO_REUSEADDR would see it (tcp unless udp is given; a bare PORT\n"
+	"means every local address, IPv4 and IPv6). Exit 0 as soon as it would,\n"
+	"1 at the timeout, 2 on a usage error.\n"
+	"\n"
+	"  -t, --timeout S   give up after S seconds (default: wait forever)\n"
+	"  -q, --quiet       print nothing\n"
+	"  -h, --help        this text\n";
+
+/* Would bind(2) to a succeed right now? A test bind on a socket of its
+ * own (no SO_REUSEADDR, as a fresh program's socket), closed at once: the
+ * kernel is the judge. 1 free, 0 in use, -errno when it could never
+ * succeed (EADDRNOTAVAIL: not a local address; EACCES: a privileged
+ * port). A unix path is free when nothing exists there (bind(2) never
+ * replaces a file). */
+static int bind_would_succeed(const struct bw_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r, type = a->proto == BW_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
+	int family = a->family;
+
+	memset(&ss, 0, sizeof(ss));
+	if (family == AF_UNIX && !a->abstract) {
+		struct stat st;
+		if (lstat(a->path, &st) == 0)
+			return 0;
+		return errno == ENOENT ? 1 : -errno;
+	}
+	if (family == AF_UNIX) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path + 1, a->path, a->path_len);
+		len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + a->path_len);
+		type = bw_unix_type(a->proto);
+	} else if (family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(a->port);
+		memcpy(&sin->sin_addr, a->ip, 4);
+		len = sizeof(*sin);
+	} else {
+		/* AF_INET6, or a bare port: [::] dual-stack covers both families. */
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(a->port);
+		if (family == AF_INET6)
+			memcpy(&sin6->sin6_addr, a->ip, 16);
+		len = sizeof(*sin6);
+		family = AF_INET6;
+	}
+	fd = socket(family, type | SOCK_CLOEXEC, 0);
+	if (fd < 0 && errno == EAFNOSUPPORT && a->family == AF_UNSPEC) {
+		/* No IPv6 here: the IPv4 wildcard is every local address. */
+		struct bw_addr v4 = *a;
+		v4.family = AF_INET;
+		return bind_would_succeed(&v4);
+	}
+	if (fd < 0)
+		return -errno;
+	if (a->family == AF_UNSPEC) {
+		int off = 0;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	}
+	r = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 1 : errno == EADDRINUSE ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+/* Something to wake us before the next re-check: sock_diag destroy events
+ * for TCP/UDP (root), inotify on the directory of a unix path; -1 when
+ * neither is available. *how names it for the user. */
+static int open_watch(const struct bw_addr *a, const char **how)
+{
+	int fd;
+	*how = "polling every 100 ms";
+	if (a->family == AF_UNIX) {
+		char dir[BW_UNIX_PATH_MAX + 2];
+		const char *slash = strrchr(a->path, '/');
+		if (a->abstract)
+			return -1;
+		if (!slash)
+			snprintf(dir, sizeof(dir), ".");
+		else
+			snprintf(dir, sizeof(dir), "%.*s", slash == a->path ? 1 : (int)(slash - a->path),
+				 a->path);
+		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (fd < 0)
+			return -1;
+		if (inotify_add_watch(fd, dir, IN_DELETE | IN_MOVED_FROM | IN_DELETE_SELF) < 0) {
+			close(fd);
+			return -1;
+		}
+		*how = "watching its directory with inotify";
+		return fd;
+	}
+	fd = bw_sockdiag_watch_destroy(a->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP);
+	if (fd < 0)
+		return -1;
+	*how = "watching sock_diag socket-destroy events";
+	return fd;
+}
+
+static void drain_watch(int fd, const struct bw_addr *a)
+{
+	if (a->family != AF_UNIX) {
+		bw_sockdiag_watch_drain(fd);
+		return;
+	}
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+}
+
+/* On timeout: who still holds it, in one line. */
+static void say_holder(const struct bw_addr *a, const char *what)
+{
+	struct bw_conflict *c = calloc(1, sizeof(*c));
+	if (!c)
+		return;
+	c->want = *a;
+	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	c->event = "lookup";
+	c->call = "wait";
+	bw_diagnose(c, "/proc", 0, 0);
+	if (c->n_holders && c->holders[0].pid > 0)
+		fprintf(stderr, "bindwatch: wait: %s still in use (pid %d, %s): %s: %s\n", what,
+			(int)c->holders[0].pid, c->holders[0].have_proc ? c->holders[0].proc.comm : "?",
+			bw_cause_name(c->cause), c->hint);
+	else
+		fprintf(stderr, "bindwatch: wait: %s still in use: %s: %s\n", what,
+			bw_cause_name(c->cause), c->hint);
+	free(c);
+}
+
+int bw_cli_wait(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"timeout", required_argument, NULL, 't'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct bw_addr want;
+	char what[BW_ADDR_TEXT_MAX + 16];
+	const char *how;
+	uint64_t start, deadline = 0;
+	bool quiet = false;
+	int opt, fd, r;
+
+	optind = 0; /* 0, not 1: glibc then forgets the "+" order main() scanned with */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":t:qh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 't': {
+			char *end;
+			double s;
+			errno = 0;
+			s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !(s >= 0 && s <= 31536000))
+				return bw_cli_error("wait: --timeout '%s': expected seconds (0-31536000,"
+						    " decimals allowed)", optarg);
+			deadline = (uint64_t)(s * 1e9) + 1;
+			break;
+		}
+		case 'q': quiet = true; break;
+		case 'h': fputs(wait_usage, stdout); return 0;
+		default: return bw_cli_bad_option("wait", opt, argv);
+		}
+	}
+	if (argc - optind < 1)
+		return bw_cli_error("wait: needs an address: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|"
+				    "SERVICE|PATH|@NAME");
+	if (bw_cli_parse_target("wait", argc - optind, argv + optind, &want) < 0)
+		return 2;
+	if (want.family != AF_UNIX && want.proto == BW_PROTO_UNKNOWN)
+		want.proto = BW_PROTO_TCP;
+	bw_cli_load_settings();
+	{
+		struct bw_buf b = BW_BUF_INIT(what, sizeof(what));
+		char addr[BW_ADDR_TEXT_MAX];
+		bw_addr_format(&want, addr, sizeof(addr));
+		bw_buf_puts(&b, addr);
+		if (want.family != AF_UNIX)
+			bw_buf_printf(&b, "/%s", bw_proto_name(want.proto));
+	}
+	start = bw_now_ns();
+	if (deadline)
+		deadline += start - 1;
+	fd = open_watch(&want, &how);
+	if (!quiet) {
+		char limit[64] = "no timeout";
+		if (deadline)
+			snprintf(limit, sizeof(limit), "timeout %.3gs", (double)(deadline - start) / 1e9);
+		fprintf(stderr, "bindwatch: wait: waiting until a bind to %s would succeed (%s; %s)\n",
+			what, how, limit);
+	}
+	for (;;) {
+		uint64_t now;
+		int ms = fd >= 0 ? EVENTS_RECHECK_MS : POLL_MS;
+		r = bind_would_succeed(&want);
+		if (r != 0)
+			break;
+		now = bw_now_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (deadline && deadline - now < (uint64_t)ms * 1000000u)
+			ms = (int)((deadline - now + 999999) / 1000000);
+		if (fd >= 0) {
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			if (poll(&p, 1, ms) > 0)
+				drain_watch(fd, &want);
+		} else {
+			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (r < 0) {
+		bw_cli_error("wait: a bind to %s can never succeed here: %s", what, strerror(-r));
+		return 2;
+	}
+	if (r == 0) {
+		if (!quiet)
+			say_holder(&want, what);
+		return 1;
+	}
+	if (!quiet)
+		fprintf(stderr, "bindwatch: wait: %s is free (after %.1fs)\n", what,
+			(double)(bw_now_ns() - start) / 1e9);
+	return 0;
+}
