@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "dockerapi.h"
 #include "diagnose/diagnose.h"
 #include "lookup/socktab.h"
 #include "report/report.h"
@@ -67,6 +68,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	c->call = "who";
 	c->time = time(NULL);
 	bw_diagnose(c, "/proc", 0, 0);
+	bw_cli_name_containers(c);
 	nss_user_names(c);
 	n = o->json ? bw_report_json(c, out, out_size) : bw_report_table(c, out, out_size);
 	text = out;

@@ -1,7 +1,6 @@
 /* sysio: the few raw I/O helpers every module shares; no allocation, no
  * locks, EINTR handled, so they are safe on the diagnosis path. */
 #pragma once
-#include <stdint.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,7 +21,8 @@ int bw_read_lines_at(int dirfd, const char *path, char *buf, size_t size, bw_lin
 /* Appends buf to the file at path with one write(2) where the kernel
  * allows, opened for this record only (a daemon that closes every fd can't
  * lose it) with O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC, and written only if it is
- * a regular file owned by the effective uid (or created now, mode 0600).
+ * a regular file owned by the effective uid (or created now, mode 0600);
+ * /dev/null is accepted and nothing is written.
  * 0, or -ELOOP (a symlink), -ENXIO or -EINVAL (a FIFO, a device: not a
  * regular file), -EPERM (another owner), another -errno. */
 int bw_append_file(const char *path, const char *buf, size_t n);
@@ -35,17 +35,20 @@ int bw_write_all(int fd, const void *buf, size_t n);
  * @system-service set). 0 or -errno. */
 int bw_copy_from_user(void *dst, const void *src, size_t n);
 
-/* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
-uint64_t bw_now_ns(void);
-
-/* The kernel's record layout for getdents64(2); only some fields are read. */
+/* The kernel's record layout for getdents64(2). */
 struct bw_dirent64 {
-	uint64_t d_ino;          /* cppcheck-suppress unusedStructMember */
-	int64_t d_off;           /* cppcheck-suppress unusedStructMember */
+	uint64_t d_ino;
+	int64_t d_off;
 	unsigned short d_reclen;
-	unsigned char d_type;    /* cppcheck-suppress unusedStructMember */
+	unsigned char d_type;
 	char d_name[];
 };
+/* getdents64(2) on a directory fd into buf (records of struct bw_dirent64):
+ * bytes read, 0 at the end, or -errno. readdir() would allocate its DIR. */
+long bw_getdents64(int fd, void *buf, size_t n);
+
+/* CLOCK_MONOTONIC in nanoseconds (deadlines, rate-limit windows). */
+uint64_t bw_now_ns(void);
 
 /* Calls cb with each entry name of the open directory dirfd (getdents64,
  * a 1 KiB buffer on the stack, no allocation) until cb returns non-zero,

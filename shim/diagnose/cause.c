@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "diagnose/conflict.h"
+#include "diagnose/freecmd.h"
 #include "diagnose/remedy.h"
 #include "basic/fmt.h"
 
@@ -63,11 +64,13 @@ static bool socket_activation(const struct bw_holder *h)
 	return h->manager || h->proc.listen_fds;
 }
 
-/* The rules need a binder: an address of one family (`who PORT` asks
- * about a bare port, which is no bind). */
+/* The rules need a binder: an address of one family, or a bare port
+ * (`who PORT`), which asks about a plain bind of the wildcard of each
+ * holder's family (bw_remedy_binder_vs). */
 static bool modelled(const struct bw_conflict *c)
 {
-	return c->want.family == AF_INET || c->want.family == AF_INET6;
+	return c->want.family == AF_INET || c->want.family == AF_INET6 ||
+	       c->want.family == AF_UNSPEC;
 }
 
 /* Would the pair stop conflicting if the caller changed its options as
@@ -79,7 +82,7 @@ static bool caller_change_works(const struct bw_conflict *c, const struct bw_hol
 	struct bw_bind_verdict v;
 	if (!modelled(c))
 		return false;
-	bw_remedy_binder(c, &b);
+	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if (v6only >= 0) {
 		if (b.addr.family != AF_INET6 || bw_addr_is_v4mapped(&b.addr) || b.v6only == 1)
@@ -108,7 +111,7 @@ static bool reuseaddr_mismatch(const struct bw_conflict *c, const struct bw_hold
 	struct bw_bind_verdict v;
 	if (!modelled(c))
 		return false;
-	bw_remedy_binder(c, &b);
+	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if ((b.reuseaddr == 1) == (hs.reuseaddr == 1))
 		return false;
@@ -176,12 +179,24 @@ static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_c
 
 static void who(struct bw_buf *b, const struct bw_holder *h)
 {
+	const struct bw_manager *m = &h->mgr;
 	bw_buf_printf(b, "pid %d", (int)h->pid);
 	if (h->have_proc) {
 		/* comm is whatever the process set with PR_SET_NAME. */
 		bw_buf_puts(b, " (");
 		bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
 		bw_buf_puts(b, ")");
+	}
+	/* Managed: stopping the process alone would not last (a proxy is
+	 * replaced with its container, a service restarted). */
+	if ((m->kind == BW_MGR_DOCKER || m->kind == BW_MGR_PODMAN) && !m->orphaned &&
+	    (m->name[0] || m->id[0])) {
+		bw_buf_puts(b, m->proxy ? " publishing container " : " in container ");
+		bw_buf_escape(b, m->name[0] ? m->name : m->id, m->name[0] ? strlen(m->name) : 12);
+	} else if ((m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER) &&
+		   strstr(m->unit, ".service") && strncmp(m->unit, "user@", 5) != 0) {
+		bw_buf_puts(b, " of unit ");
+		bw_buf_escape(b, m->unit, strlen(m->unit));
 	}
 }
 
@@ -208,6 +223,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 					" .socket unit owns the port and restarts the service on demand;"
 					" stop the socket unit too ('systemctl list-sockets'), not just the"
 					" service");
+		} else if (h->pid == 1 && h->mgr.socket_unit[0]) {
+			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
+					" the socket unit ");
+			bw_buf_escape(&b, h->mgr.socket_unit, strlen(h->mgr.socket_unit));
+			bw_buf_puts(&b, " owns the port; stop it, or accept the fd via LISTEN_FDS");
 		} else if (h->pid == 1) {
 			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
 					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
@@ -435,6 +455,8 @@ void bw_classify(struct bw_conflict *c)
 	for (size_t i = 0; i < c->n_holders; i++)
 		if (c->holders[i].cause == best)
 			c->assumed |= c->holders[i].assumed;
+	/* The one command first: the remedies' "stop the holder" names it. */
+	bw_free_choose(c);
 	bw_remedy_build(c);
 	write_hint(c);
 	if (c->pid > 0)

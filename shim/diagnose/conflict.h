@@ -13,6 +13,7 @@
 #include "diagnose/cause.h"
 #include "diagnose/overlap.h"
 #include "diagnose/relation.h"
+#include "lookup/manager.h"
 #include "lookup/owner.h"
 #include "lookup/procinfo.h"
 #include "policy/settings.h"
@@ -70,7 +71,21 @@ struct bw_holder {
 	bool same_program;            /* self, or the same executable as the caller */
 	bool manager;                 /* a service manager (systemd, inetd...) */
 	bool other_pidns;             /* lives in another pid namespace than the caller */
+	char sock_cgroup[BW_CGROUP_MAX]; /* the socket's cgroup (from its cgroup id), or "" */
+	char sock_user[BW_USER_MAX];     /* the socket's uid by name, or "" */
+	struct bw_manager mgr;           /* the unit or container that manages it */
 };
+
+/* What frees the address (diagnose/freecmd.c). */
+enum bw_free_kind {
+	BW_FREE_NONE = 0,  /* nothing to run: free_note says why */
+	BW_FREE_MANAGER,   /* systemctl / docker / podman stops the unit or container */
+	BW_FREE_KILL,      /* kill PID: no manager would restart it */
+	BW_FREE_REMOVE,    /* rm a stale socket file */
+	BW_FREE_WAIT,      /* TIME-WAIT: frees itself in free_in_s seconds */
+};
+#define BW_FREE_ARGS_MAX 8
+#define BW_FREE_ARG_MAX 128
 
 /* A remedy (JSON "fixes"): who changes what so that the bind succeeds.
  * Built from the kernel's rules by remedy.c, in the order to try them. */
@@ -156,6 +171,20 @@ struct bw_conflict {
 	enum bw_cause cause;
 	bool have_want_uid;
 	char hint[BW_HINT_MAX];
+
+	/* The command that frees the address (diagnose/freecmd.c). */
+	size_t free_argc;             /* free_argv: the command, as argv */
+	long free_in_s;               /* BW_FREE_WAIT: seconds until free */
+	enum bw_free_kind free_kind;
+	pid_t free_pid;               /* BW_FREE_KILL: the process to signal */
+	int free_holder;              /* index of the holder it acts on, -1 none */
+	uid_t caller_uid;             /* who would run it (systemctl --user needs -M otherwise) */
+	char free_argv[BW_FREE_ARGS_MAX][BW_FREE_ARG_MAX];
+	char free_note[200];          /* BW_FREE_NONE: why nothing is offered */
+
+	/* Working memory for the lookups (engine state files, unit files):
+	 * not part of the record. */
+	char scratch[24576];
 
 	struct bw_remap remap;
 	bool color;               /* text report: highlight holder and cause (ANSI) */

@@ -11,6 +11,9 @@
 
 #include "basic/sysio.h"
 #include "diagnose/remedy.h"
+#include "lookup/cgroup.h"
+#include "lookup/users.h"
+
 
 /* Lookups outside the shim's system-call set, installed by the bindwatch
  * process only (diagnose/foreign.c); both NULL inside a host. */
@@ -505,10 +508,90 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 	}
 }
 
-/* Every process holding each socket. The BPF iterator answers for every
- * task at once; when it could not place some socket (a pid in another
- * namespace, no privilege, old kernel), the /proc scan looks for all of
- * them again (a (pid, fd) found twice is kept once). */
+/* Every systemd service and container has a cgroup of its own, and
+ * sock_diag gives the socket's: the processes of that cgroup are read
+ * first (all of them, for every holder), so a service's holder costs that
+ * service's processes, not the machine's. The root cgroup (every process
+ * nobody placed) narrows nothing and is skipped. The pid list lives in
+ * c->scratch. Returns how many sockets have a holder. */
+static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, pid_t self_pid,
+			      uint64_t deadline_ns)
+{
+	uint64_t root_id = bw_cgroup_root_id(), done[BW_HOLDERS_MAX];
+	pid_t keep_pid[BW_OWNER_MAX] = {0};
+	int keep_fd[BW_OWNER_MAX] = {0};
+	size_t n_done = 0, found = 0;
+	pid_t *pids = (pid_t *)(void *)c->scratch;
+	size_t max = sizeof(c->scratch) / sizeof(pid_t);
+
+	for (size_t i = 0; i < c->n_holders && i < q->n; i++) {
+		const struct bw_holder *h = &c->holders[i];
+		size_t k;
+		int n;
+		if (!h->sock.cgroup_id || h->sock.cgroup_id == root_id || !h->sock_cgroup[0] ||
+		    !h->sock.inode)
+			continue;
+		for (k = 0; k < n_done && done[k] != h->sock.cgroup_id; k++)
+			;
+		if (k < n_done)
+			continue;
+		done[n_done++] = h->sock.cgroup_id;
+		n = bw_cgroup_procs(h->sock_cgroup, pids, max);
+		if (n <= 0)
+			continue;
+		/* Each scan starts its pid[]/fd[] afresh; the hits accumulate. */
+		bw_owner_find_pids("/proc", self_pid, pids, (size_t)n, q, deadline_ns, &c->scan,
+				   c->scan_workers);
+		for (k = 0; k < q->n; k++)
+			if (q->pid[k] && !keep_pid[k]) {
+				keep_pid[k] = q->pid[k];
+				keep_fd[k] = q->fd[k];
+			}
+	}
+	for (size_t k = 0; k < q->n; k++) {
+		q->pid[k] = keep_pid[k];
+		q->fd[k] = keep_pid[k] ? keep_fd[k] : -1;
+		found += keep_pid[k] != 0;
+	}
+	return found;
+}
+
+/* A service manager hands its sockets to the services it starts (socket
+ * activation): a holder of that kind sends the search on to every process. */
+static bool passed_on(const struct bw_owner_query *q)
+{
+	for (size_t k = 0; k < q->n; k++) {
+		char comm[BW_COMM_MAX];
+		if (!q->pid[k])
+			continue;
+		bw_proc_comm(q->pid[k], comm, sizeof(comm));
+		if (strcmp(comm, "systemd") == 0)
+			return true;
+	}
+	return false;
+}
+
+/* The socket's cgroup by path and its uid by name: they name the unit or
+ * container and the user even when the process is not visible. */
+static void socket_identity(struct bw_conflict *c)
+{
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_holder *h = &c->holders[i];
+		if (h->sock.cgroup_id)
+			bw_cgroup_path(h->sock.cgroup_id, h->sock_cgroup, sizeof(h->sock_cgroup));
+		if (h->sock.inode)
+			bw_user_name(h->sock.uid, h->sock_user, sizeof(h->sock_user));
+	}
+}
+
+/* Every process holding each socket. First the socket's cgroup: when its
+ * processes hold every socket, that answer stands (the cgroup was read
+ * whole; a process elsewhere holding the same socket - passed over a unix
+ * socket, or moved since - is not looked for), unless a service manager
+ * holds one. Then the BPF iterator answers for every task at once; when
+ * it could not place some socket (a pid in another namespace, no
+ * privilege, old kernel), the /proc scan looks for all of them again (a
+ * (pid, fd) found twice is kept once). */
 static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
 			pid_t self_pid, uint64_t deadline_ns)
 {
@@ -516,6 +599,11 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 
 	for (size_t i = 0; i < q->n; i++)
 		want += q->inode[i] != 0;
+	if (strcmp(proc_root, "/proc") == 0 && find_in_cgroups(c, q, self_pid, deadline_ns) == want &&
+	    !passed_on(q)) {
+		c->scan.via_cgroup = true;
+		return;
+	}
 	if (extras.owner_find && bpf_allowed && strcmp(proc_root, "/proc") == 0 && geteuid() == 0) {
 		long r = extras.owner_find(q);
 		if (r >= 0) {
@@ -525,6 +613,25 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 		}
 	}
 	bw_owner_find_parallel(proc_root, self_pid, q, deadline_ns, &c->scan, c->scan_workers);
+}
+
+/* The caller's own container, so a unit in it needs no `docker exec`. */
+static void own_container(char *buf, size_t size)
+{
+	char cg[1024];
+	struct bw_manager m;
+	const char *p;
+	buf[0] = '\0';
+	if (bw_read_file_at(AT_FDCWD, "/proc/self/cgroup", cg, sizeof(cg)) <= 0)
+		return;
+	p = strstr(cg, "0::");
+	if (!p)
+		return;
+	p += 3;
+	cg[(size_t)(p - cg) + strcspn(p, "\n")] = '\0';
+	memset(&m, 0, sizeof(m));
+	bw_manager_from_cgroup(&m, p);
+	snprintf(buf, size, "%s", m.id[0] ? m.id : m.outer_id);
 }
 
 void bw_diag_use_settings(const struct bw_settings *s)
@@ -542,6 +649,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 			  uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
+	char own[72] = "";
 
 	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
@@ -552,12 +660,16 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	/* Every process that has a holder socket open, not just the first. */
 	q.hits = c->hits;
 	q.hits_cap = BW_HITS_MAX;
+	if (strcmp(proc_root, "/proc") == 0)
+		socket_identity(c);
 	if (q.n > 0)
 		find_owners(c, &q, proc_root, self_pid, deadline_ns);
 	c->n_hits = q.n_hits;
 	c->hprocs_dropped = q.hits_dropped;
 	bw_relation_fill(c, proc_root);
-	for (size_t i = 0; i < c->n_holders; i++) {
+	if (c->n_holders)
+		own_container(own, sizeof(own));
+	for (size_t i = 0; i < c->n_holders && i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];
 		if (h->n_procs == 0 && q.pid[i] > 0) {
 			/* Its hits did not fit: the first holder found, at least. */
@@ -565,8 +677,18 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 			h->fd = q.fd[i];
 			h->have_proc = bw_proc_info(proc_root, h->pid, &h->proc) == 0;
 		}
+		/* root's fds are closed to other users, docker-proxy's command
+		 * line is not: it says which address it publishes. */
+		if (h->pid == 0 && h->sock.inode && h->sock.uid == 0 && h->sock.listening &&
+		    geteuid() != 0 && (h->pid = bw_manager_find_proxy(proc_root, &h->sock)) > 0) {
+			h->fd = -1;
+			h->have_proc = bw_proc_info(proc_root, h->pid, &h->proc) == 0;
+		}
 		peek_options(h, self_pid);
 		holder_identity(c, h, proc_root, self_pid);
+		if (h->sock.inode)
+			bw_manager_identify(&h->mgr, h->have_proc ? &h->proc : NULL, h->sock_cgroup,
+					    &h->sock, own, c->scratch, sizeof(c->scratch));
 	}
 }
 
@@ -591,6 +713,7 @@ void bw_diagnose(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			c->have_uid = true;
 		}
 	}
+	c->caller_uid = c->have_uid ? c->uid : geteuid();
 	bw_diag_settle(c);
 }
 

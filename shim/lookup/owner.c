@@ -9,15 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-/* getdents64 through syscall(): readdir() allocates its DIR. */
-static long getdents(int fd, char *buf, size_t n)
-{
-	return syscall(SYS_getdents64, fd, buf, n);
-}
 
 static bool parse_uint(const char *s, unsigned long *ret)
 {
@@ -47,6 +40,8 @@ struct scan {
 	bool all;                 /* q->hits: every holder, not the first */
 	size_t hits_base;         /* q->hits[0..hits_base) came from earlier scans */
 	atomic_size_t next_hit;   /* next free q->hits slot (may pass hits_cap) */
+	const pid_t *pids;        /* only these processes (a cgroup's), not all of /proc */
+	size_t n_pids;
 };
 
 /* Claims inode slot i for (pid, fd) unless another thread got there first. */
@@ -101,7 +96,7 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 		return;
 	}
 	atomic_fetch_add(&sc->procs_scanned, 1);
-	while (atomic_load(&sc->left) > 0 && (n = getdents(fdd, dents, sizeof(dents))) > 0) {
+	while (atomic_load(&sc->left) > 0 && (n = bw_getdents64(fdd, dents, sizeof(dents))) > 0) {
 		for (long off = 0; off < n;) {
 			struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
 			unsigned long fdnum;
@@ -146,11 +141,26 @@ static void scan_worker(struct scan *sc, unsigned id)
 	int proc_fd = open(sc->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return;
-	for (int pass = 0; pass <= 1 && atomic_load(&sc->left) > 0; pass++) {
+	for (size_t i = id; sc->pids && i < sc->n_pids && atomic_load(&sc->left) > 0;
+	     i += sc->workers) {
+		char name[24];
+		/* cgroup.procs shows 0 for a process outside our pid namespace. */
+		if (sc->pids[i] <= 0 || sc->pids[i] == sc->first)
+			continue;
+		snprintf(name, sizeof(name), "%d", (int)sc->pids[i]);
+		scan_pid(sc, proc_fd, name, sc->pids[i]);
+		if (sc->deadline_ns && bw_now_ns() > sc->deadline_ns) {
+			atomic_store(&sc->out_of_time, true);
+			break;
+		}
+		if (atomic_load(&sc->out_of_time))
+			break;
+	}
+	for (int pass = 0; !sc->pids && pass <= 1 && atomic_load(&sc->left) > 0; pass++) {
 		unsigned long seen = 0;
 		long n;
 		lseek(proc_fd, 0, SEEK_SET);
-		while (atomic_load(&sc->left) > 0 && (n = getdents(proc_fd, dents, sizeof(dents))) > 0) {
+		while (atomic_load(&sc->left) > 0 && (n = bw_getdents64(proc_fd, dents, sizeof(dents))) > 0) {
 			for (long off = 0; off < n && atomic_load(&sc->left) > 0;) {
 				struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
 				unsigned long pid;
@@ -197,6 +207,16 @@ size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owne
 {
 	struct scan sc = {.proc_root = proc_root, .first = first, .q = q,
 			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1};
+	return find(&sc, stats);
+}
+
+size_t bw_owner_find_pids(const char *proc_root, pid_t first, const pid_t *pids, size_t n_pids,
+			  struct bw_owner_query *q, uint64_t deadline_ns,
+			  struct bw_owner_stats *stats, unsigned workers)
+{
+	struct scan sc = {.proc_root = proc_root, .first = first, .q = q,
+			  .deadline_ns = deadline_ns, .workers = workers ? workers : 1,
+			  .pids = pids, .n_pids = n_pids};
 	return find(&sc, stats);
 }
 

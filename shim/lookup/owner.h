@@ -39,6 +39,7 @@ struct bw_owner_stats {
 	unsigned fds_checked;
 	bool budget_exhausted;
 	bool via_bpf;                /* the BPF task_file iterator answered */
+	bool via_cgroup;             /* the processes of the socket's cgroup answered */
 };
 
 /* Resolves every inode in q; pid 'first' (e.g. the caller itself) is tried
@@ -52,6 +53,15 @@ size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *
  * (the CLI; the shim never starts threads inside its host). */
 size_t bw_owner_find_parallel(const char *proc_root, pid_t first, struct bw_owner_query *q,
 			      uint64_t deadline_ns, struct bw_owner_stats *stats, unsigned workers);
+
+/* Only the processes pids (e.g. a cgroup's cgroup.procs, so a service's
+ * holder costs that service's processes, not the machine's), 'first'
+ * before them, split over 'workers' threads as bw_owner_find_parallel;
+ * pid <= 0 entries are skipped. With q->hits every one of them is
+ * visited. Returns how many inodes were found. */
+size_t bw_owner_find_pids(const char *proc_root, pid_t first, const pid_t *pids, size_t n_pids,
+			  struct bw_owner_query *q, uint64_t deadline_ns,
+			  struct bw_owner_stats *stats, unsigned workers);
 
 /* Whether q->hits[0..upto) already has (slot, pid, fd). */
 bool bw_owner_hit_known(const struct bw_owner_query *q, size_t upto, size_t slot, pid_t pid,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "basic/fmt.h"
+#include "diagnose/freecmd.h"
 #include "diagnose/remedy.h"
 
 #define P "bindwatch: "
@@ -50,6 +51,87 @@ static void finish(struct bw_buf *b)
 		b->p[b->len++] = '\n';
 		b->p[b->len] = '\0';
 	}
+}
+
+/* "container web (7825ad8bb845, image nginx, 127.0.0.1:8080->80/tcp)
+ * through docker-proxy", "unit nginx.service", "socket unit x.socket",
+ * or nothing. */
+static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
+{
+	const char *engine = m->kind == BW_MGR_PODMAN ? "podman" : "docker";
+	switch (m->kind) {
+	case BW_MGR_DOCKER:
+	case BW_MGR_PODMAN:
+		if (m->orphaned) {
+			bw_buf_printf(b, "orphaned docker-proxy: no running container is published at"
+					 " %s (it forwarded to %s)", m->mapping, m->proxy_target);
+			return;
+		}
+		bw_buf_printf(b, "%s container ", engine);
+		if (m->name[0] || m->id[0]) {
+			bw_buf_escape(b, m->name[0] ? m->name : m->id, m->name[0] ? strlen(m->name) : 12);
+			bw_buf_puts(b, " (");
+			if (m->name[0] && m->id[0])
+				bw_buf_printf(b, "%.12s, ", m->id);
+			if (m->image[0]) {
+				bw_buf_puts(b, "image ");
+				bw_buf_escape(b, m->image, strlen(m->image));
+				bw_buf_puts(b, ", ");
+			}
+		} else {
+			bw_buf_puts(b, "(not readable here: run as root to name it; ");
+		}
+		if (m->mapping[0])
+			bw_buf_printf(b, "%s", m->mapping);
+		else if (b->len > 2 && b->p[b->len - 2] == ',')
+			b->len -= 2;
+		bw_buf_puts(b, ")");
+		if (m->proxy)
+			bw_buf_printf(b, " through %s", m->kind == BW_MGR_PODMAN ? "conmon" : "docker-proxy");
+		return;
+	case BW_MGR_CONTAINER:
+		bw_buf_printf(b, "container %.12s", m->id);
+		return;
+	case BW_MGR_SYSTEMD:
+	case BW_MGR_SYSTEMD_USER:
+		if (m->socket_unit[0]) {
+			bw_buf_puts(b, "socket unit ");
+			bw_buf_escape(b, m->socket_unit, strlen(m->socket_unit));
+			if (m->unit[0])
+				bw_buf_puts(b, ", ");
+		}
+		if (m->unit[0]) {
+			bw_buf_puts(b, "unit ");
+			bw_buf_escape(b, m->unit, strlen(m->unit));
+		}
+		if (m->kind == BW_MGR_SYSTEMD_USER)
+			bw_buf_printf(b, " of the user manager of uid %u", (unsigned)m->user);
+		if (m->outer_id[0]) {
+			bw_buf_puts(b, " in container ");
+			bw_buf_escape(b, m->outer_name[0] ? m->outer_name : m->outer_id,
+				      m->outer_name[0] ? strlen(m->outer_name) : 12);
+		}
+		return;
+	default:
+		return;
+	}
+}
+
+/* "to free it: ..." for the text and table reports (no prefix, no '\n'). */
+static void free_line(struct bw_buf *b, const struct bw_conflict *c)
+{
+	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)];
+	bw_buf_puts(b, "to free it: ");
+	if (c->free_kind == BW_FREE_WAIT) {
+		bw_buf_printf(b, "wait %lds (TIME-WAIT frees itself; nothing to stop)", c->free_in_s);
+		return;
+	}
+	if (c->free_argc && bw_free_command(c, cmd, sizeof(cmd)) > 0) {
+		bw_buf_puts(b, cmd);
+		return;
+	}
+	bw_buf_puts(b, "(no command) ");
+	bw_buf_puts(b, c->free_note);
 }
 
 /* Holders a report folds into one line: sockets of one kind held by the
@@ -175,9 +257,20 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 		if (g.sockets > 1)
 			bw_buf_printf(b, "%zu sockets of ", g.sockets);
 		bw_buf_printf(b, "uid %u", (unsigned)h->sock.uid);
+		if (h->sock_user[0])
+			bw_buf_printf(b, " (%s)", h->sock_user);
 		bw_buf_printf(b, " (socket inode %llu, ", (unsigned long long)h->sock.inode);
 		holder_state(b, &h->sock);
 		bw_buf_printf(b, " %s)\n", addr);
+		if (h->sock_cgroup[0]) {
+			bw_buf_puts(b, P "    socket's cgroup ");
+			bw_buf_escape(b, h->sock_cgroup, strlen(h->sock_cgroup));
+			if (h->mgr.kind != BW_MGR_NONE) {
+				bw_buf_puts(b, ": ");
+				manager_desc(b, &h->mgr);
+			}
+			bw_buf_puts(b, "\n");
+		}
 		return;
 	}
 	bw_buf_puts(b, P "  ");
@@ -237,6 +330,11 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 	if (rel)
 		bw_buf_printf(b, ", relation %s", rel);
 	bw_buf_puts(b, "\n");
+	if (h->mgr.kind != BW_MGR_NONE) {
+		bw_buf_puts(b, P "    managed by ");
+		manager_desc(b, &h->mgr);
+		bw_buf_puts(b, "\n");
+	}
 }
 
 static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f);
@@ -471,6 +569,9 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 	bw_buf_printf(&b, "cause: %s", bw_cause_name(c->cause));
 	sgr(&b, c, "0");
 	bw_buf_printf(&b, ": %s\n", c->hint);
+	bw_buf_puts(&b, P "  ");
+	free_line(&b, c);
+	bw_buf_puts(&b, "\n");
 	text_remap(&b, &c->remap);
 	if (c->n_frames) {
 		bw_buf_puts(&b, P "  called from:\n");
@@ -585,6 +686,55 @@ static void json_processes(struct bw_buf *b, const struct bw_conflict *c,
 	bw_buf_puts(b, "]");
 }
 
+/* "manager": null, or {"kind", "unit", "socket_unit", "user", "container":
+ * {"id", "name", "image", "mapping", "proxy", "orphaned"}, "in_container"}. */
+static void json_manager(struct bw_buf *b, const struct bw_manager *m)
+{
+	json_key(b, "manager");
+	if (m->kind == BW_MGR_NONE) {
+		bw_buf_puts(b, "null");
+		return;
+	}
+	bw_buf_printf(b, "{\"kind\":\"%s\"", bw_manager_kind_name(m->kind));
+	if (m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER) {
+		json_strz(b, "unit", m->unit);
+		json_strz(b, "socket_unit", m->socket_unit);
+		if (m->kind == BW_MGR_SYSTEMD_USER)
+			bw_buf_printf(b, ",\"user_uid\":%u", (unsigned)m->user);
+		json_strz(b, "in_container", m->outer_name[0] ? m->outer_name : m->outer_id);
+	} else {
+		json_strz(b, "id", m->id);
+		json_strz(b, "name", m->name);
+		json_strz(b, "image", m->image);
+		json_strz(b, "mapping", m->mapping);
+		bw_buf_printf(b, ",\"proxy\":%s,\"orphaned\":%s,\"state_read\":%s",
+			      m->proxy ? "true" : "false", m->orphaned ? "true" : "false",
+			      m->state_read ? "true" : "false");
+		if (m->proxy_target[0])
+			json_strz(b, "proxy_target", m->proxy_target);
+	}
+	bw_buf_puts(b, "}");
+}
+
+/* "free_command": the command line or null, "free_kind", and per kind
+ * "free_pid", "free_in_s" or "free_note". */
+static void json_free(struct bw_buf *b, const struct bw_conflict *c)
+{
+	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)];
+	json_key(b, "free_command");
+	if (c->free_argc && bw_free_command(c, cmd, sizeof(cmd)) > 0)
+		bw_buf_json_str(b, cmd, strlen(cmd));
+	else
+		bw_buf_puts(b, "null");
+	json_strz(b, "free_kind", bw_free_kind_name(c->free_kind));
+	if (c->free_kind == BW_FREE_KILL)
+		bw_buf_printf(b, ",\"free_pid\":%d", (int)c->free_pid);
+	if (c->free_kind == BW_FREE_WAIT)
+		bw_buf_printf(b, ",\"free_in_s\":%ld", c->free_in_s);
+	if (c->free_note[0])
+		json_strz(b, "free_note", c->free_note);
+}
+
 static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const struct bw_holder *h,
 			int level)
 {
@@ -615,6 +765,13 @@ static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
 		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
 	json_strz(b, "cause", bw_cause_name(h->cause));
+	json_strz(b, "socket_cgroup", h->sock_cgroup);
+	json_key(b, "socket_user");
+	if (h->sock_user[0])
+		bw_buf_json_str(b, h->sock_user, strlen(h->sock_user));
+	else
+		bw_buf_puts(b, "null");
+	json_manager(b, &h->mgr);
 	json_processes(b, c, h, level);
 	bw_buf_puts(b, "}");
 }
@@ -724,6 +881,7 @@ static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, i
 	json_strz(&b, "cause", bw_cause_name(c->cause));
 	json_strz(&b, "hint", c->hint);
 	json_fixes(&b, c);
+	json_free(&b, c);
 	json_remap(&b, &c->remap);
 	if (c->cause == BW_CAUSE_EPHEMERAL_EXHAUSTED)
 		bw_buf_printf(&b, ",\"port_range\":[%d,%d],\"ports_in_use\":%d", c->port_lo,
@@ -737,7 +895,7 @@ static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, i
 	bw_buf_printf(&b, "],\"holders_total\":%zu", c->n_matching);
 	bw_buf_printf(&b, ",\"scan\":{\"method\":\"%s\",\"procs\":%u,\"unreadable\":%u,"
 			  "\"fds\":%u,\"complete\":%s}",
-		      c->scan.via_bpf ? "bpf" : "proc", c->scan.procs_scanned, c->scan.procs_unreadable,
+		      c->scan.via_cgroup ? "cgroup" : c->scan.via_bpf ? "bpf" : "proc", c->scan.procs_scanned, c->scan.procs_unreadable,
 		      c->scan.fds_checked, c->scan.budget_exhausted ? "false" : "true");
 	if (c->pid) {
 		bw_buf_puts(&b, ",\"stack\":[");
@@ -836,11 +994,23 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 		return;
 	}
 	if (h->pid == 0) {
-		bw_buf_printf(b, "(not visible: uid %u, inode %llu", (unsigned)h->sock.uid,
-			      (unsigned long long)h->sock.inode);
+		bw_buf_printf(b, "(not visible: uid %u", (unsigned)h->sock.uid);
+		if (h->sock_user[0])
+			bw_buf_printf(b, " user=%s", h->sock_user);
+		bw_buf_printf(b, ", inode %llu", (unsigned long long)h->sock.inode);
 		if (g.sockets > 1)
 			bw_buf_printf(b, "; %zu sockets", g.sockets);
-		bw_buf_puts(b, ")\n");
+		bw_buf_puts(b, ")");
+		if (h->sock_cgroup[0]) {
+			bw_buf_puts(b, " cgroup=");
+			bw_buf_escape(b, h->sock_cgroup, strlen(h->sock_cgroup));
+		}
+		if (h->mgr.kind != BW_MGR_NONE) {
+			bw_buf_puts(b, " [");
+			manager_desc(b, &h->mgr);
+			bw_buf_puts(b, "]");
+		}
+		bw_buf_puts(b, "\n");
 		return;
 	}
 	bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, h->fd);
@@ -865,6 +1035,11 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 	text_others(b, &g);
 	if (g.sockets > 1)
 		bw_buf_printf(b, " [%zu sockets]", g.sockets);
+	if (h->mgr.kind != BW_MGR_NONE) {
+		bw_buf_puts(b, " [");
+		manager_desc(b, &h->mgr);
+		bw_buf_puts(b, "]");
+	}
 	bw_buf_puts(b, "\n");
 }
 
@@ -897,6 +1072,10 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 		bw_buf_printf(&b, "... and %zu more\n", unfolded(c));
 	/* Also when nothing was found: the hint says where we looked. */
 	bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
+	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE) {
+		free_line(&b, c);
+		bw_buf_puts(&b, "\n");
+	}
 	finish(&b);
 	return b.len;
 }

@@ -107,7 +107,7 @@ CONF
 	hold_tcp "$B" 127.0.0.1
 	write_conf "server { listen 127.0.0.1:$B; return 200 \"b\\n\"; }"
 	kill -HUP "$NGINX_PID"
-	poll_until 200 grep -Eq "bindwatch: +nginx\[$NGINX_PID\] bind\(fd [0-9]*, 127.0.0.1:$B/tcp\) failed" "$D/err.log" ||
+	poll_until 200 grep -q "nginx\[$NGINX_PID\] bind(fd [0-9]*, 127.0.0.1:$B/tcp) failed" "$D/err.log" ||
 		{ echo "--- err.log" >&2; cat "$D/err.log" >&2; echo "--- stderr" >&2; cat "$T/ngx.err" >&2; false; }
 	assert_file_has "$D/err.log" "held by pid $HOLDER_PID"
 	# nginx's own line about the same failure is in the same file, and the

@@ -10,6 +10,7 @@
 #include "testcause.h"
 #include "diagnose/conflict.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/freecmd.h"
 
 #define SELF_PID 1000
 
@@ -495,6 +496,141 @@ static void test_names(void)
 	CHECK_STREQ(bw_cause_name((enum bw_cause)99), "unknown");
 }
 
+/* The command that frees it, rendered as the reports show it. */
+static void free_is(const struct bw_conflict *c, enum bw_free_kind kind, const char *cmd)
+{
+	char buf[512];
+	bw_free_command(c, buf, sizeof(buf));
+	CHECK_EQ_INT(c->free_kind, kind);
+	CHECK_STREQ(buf, cmd);
+}
+
+/* A fresh conflict on 127.0.0.1:8080 whose holder (pid 2000, comm) is
+ * managed by kind through unit (and socket_unit, "" none). */
+static struct bw_holder *managed(const char *comm, enum bw_mgr_kind kind, const char *unit,
+				 const char *socket_unit)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	struct bw_holder *h = sock(c, LISTEN_TCP("127.0.0.1:8080", 100));
+	owned(h, 2000, 3, comm);
+	h->mgr.kind = kind;
+	snprintf(h->mgr.unit, sizeof(h->mgr.unit), "%s", unit);
+	snprintf(h->mgr.socket_unit, sizeof(h->mgr.socket_unit), "%s", socket_unit);
+	return h;
+}
+
+static void test_remedy(void)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	struct bw_holder *h;
+
+	/* A plain process: kill it, by pid. */
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), 2000, 3, "nc");
+	bw_classify(c);
+	free_is(c, BW_FREE_KILL, "kill 2000");
+	CHECK_EQ_INT(c->free_pid, 2000);
+
+	/* A service: its manager would restart a killed process. */
+	managed("python3", BW_MGR_SYSTEMD, "web.service", "");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl stop web.service");
+	CHECK_CONTAINS(c->hint, "of unit web.service");
+	CHECK_CONTAINS(c->hint, "stop the holder (pid 2000) through its manager: systemctl stop"
+				" web.service");
+
+	/* A login session's scope is no service: the process is stopped. */
+	managed("nc", BW_MGR_SYSTEMD, "session-2.scope", "");
+	bw_classify(c);
+	free_is(c, BW_FREE_KILL, "kill 2000");
+
+	/* The user manager: --user for its own user, -M USER@ for another. */
+	h = managed("python3", BW_MGR_SYSTEMD_USER, "web.service", "");
+	h->mgr.user = 4242;
+	c->caller_uid = 4242;
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl --user stop web.service");
+	c->caller_uid = 0;
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl --user -M 4242@ stop web.service");
+
+	/* Socket activation: the .socket unit (and the service that has it). */
+	managed("systemd", BW_MGR_SYSTEMD, "", "echo.socket")->pid = 1;
+	bw_classify(c);
+	CAUSE_IS(c, "socket_activation");
+	CHECK_CONTAINS(c->hint, "echo.socket");
+	free_is(c, BW_FREE_MANAGER, "systemctl stop echo.socket");
+	managed("python3", BW_MGR_SYSTEMD, "echo.service", "echo.socket")->proc.listen_fds = true;
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl stop echo.socket echo.service");
+	/* pid 1 without a unit file that names the address: nothing to run,
+	 * and never `kill 1`. */
+	managed("systemd", BW_MGR_NONE, "", "")->pid = 1;
+	bw_classify(c);
+	free_is(c, BW_FREE_NONE, "");
+	CHECK_CONTAINS(c->free_note, "list-sockets");
+
+	/* A unit of a systemd running in another container. */
+	h = managed("python3", BW_MGR_SYSTEMD, "web.service", "");
+	snprintf(h->mgr.outer_id, sizeof(h->mgr.outer_id), "%064d", 7);
+	snprintf(h->mgr.outer_name, sizeof(h->mgr.outer_name), "sd");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "docker exec sd systemctl stop web.service");
+
+	/* Containers: by name, else by short id; an orphaned proxy is killed. */
+	h = managed("docker-proxy", BW_MGR_DOCKER, "", "");
+	h->mgr.proxy = true;
+	snprintf(h->mgr.name, sizeof(h->mgr.name), "web");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "docker stop web");
+	CHECK_CONTAINS(c->hint, "publishing container web");
+	h->mgr.name[0] = '\0';
+	snprintf(h->mgr.id, sizeof(h->mgr.id), "7825ad8bb8458644d911b2f2");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "docker stop 7825ad8bb845");
+	h->mgr.orphaned = true;
+	bw_classify(c);
+	free_is(c, BW_FREE_KILL, "kill 2000");
+	h->mgr.kind = BW_MGR_PODMAN;
+	h->mgr.orphaned = false;
+	snprintf(h->mgr.name, sizeof(h->mgr.name), "db");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "podman stop db");
+
+	/* TIME-WAIT: nothing to run, the seconds until it frees itself. */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	sock(c, TIME_WAIT("127.0.0.1:8080", 41200));
+	bw_classify(c);
+	free_is(c, BW_FREE_WAIT, "");
+	CHECK_EQ_INT(c->free_in_s, 42);
+
+	/* Not visible, no manager in its cgroup: no command, a reason. */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	h = sock(c, ((struct sock_spec){"127.0.0.1:8080", BW_PROTO_TCP, BW_TCP_LISTEN, 100, 1000, 0}));
+	snprintf(h->sock_user, sizeof(h->sock_user), "alice");
+	bw_classify(c);
+	free_is(c, BW_FREE_NONE, "");
+	CHECK_CONTAINS(c->free_note, "uid 1000 alice");
+	/* ... but with a unit from the socket's cgroup, the unit is stopped. */
+	h->mgr.kind = BW_MGR_SYSTEMD;
+	snprintf(h->mgr.unit, sizeof(h->mgr.unit), "alice-web.service");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl stop alice-web.service");
+
+	/* A stale socket file: removed, its path quoted for the shell. */
+	c = conflict("/tmp/my app's.sock", BW_PROTO_UNIX_STREAM);
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_vfs_checked = true;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_stale");
+	free_is(c, BW_FREE_REMOVE, "rm -- '/tmp/my app'\\''s.sock'");
+
+	/* Its own fd: nothing to kill. */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), SELF_PID, 7, "myserver");
+	bw_classify(c);
+	free_is(c, BW_FREE_NONE, "");
+}
+
 int main(void)
 {
 	test_listener();
@@ -509,5 +645,6 @@ int main(void)
 	test_unknown();
 	test_priority();
 	test_names();
+	test_remedy();
 	return check_done("cause");
 }

@@ -1,0 +1,235 @@
+#include "diagnose/freecmd.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "basic/fmt.h"
+#include "lookup/users.h"
+
+const char *bw_free_kind_name(enum bw_free_kind k)
+{
+	switch (k) {
+	case BW_FREE_MANAGER: return "manager";
+	case BW_FREE_KILL: return "kill";
+	case BW_FREE_REMOVE: return "remove";
+	case BW_FREE_WAIT: return "wait";
+	default: return "none";
+	}
+}
+
+static void arg(struct bw_conflict *c, const char *s)
+{
+	if (c->free_argc < BW_FREE_ARGS_MAX)
+		snprintf(c->free_argv[c->free_argc++], BW_FREE_ARG_MAX, "%s", s);
+}
+
+static void note(struct bw_conflict *c, const char *s)
+{
+	c->free_kind = BW_FREE_NONE;
+	c->free_argc = 0;
+	snprintf(c->free_note, sizeof(c->free_note), "%s", s);
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), sl = strlen(suffix);
+	return n > sl && strcmp(s + n - sl, suffix) == 0;
+}
+
+/* The container's name, else its short id (both are accepted by docker
+ * stop / podman stop). */
+static void container_ref(char *buf, size_t size, const struct bw_manager *m)
+{
+	if (m->name[0])
+		snprintf(buf, size, "%s", m->name);
+	else
+		snprintf(buf, size, "%.12s", m->id);
+}
+
+/* systemctl [--user [-M USER@]] stop UNIT...; through `docker exec` when
+ * the manager runs in another container. */
+static void systemctl_stop(struct bw_conflict *c, const struct bw_holder *h)
+{
+	const struct bw_manager *m = &h->mgr;
+	if (m->outer_id[0]) {
+		char ref[BW_MGR_NAME_MAX];
+		arg(c, "docker");
+		arg(c, "exec");
+		snprintf(ref, sizeof(ref), "%s", m->outer_name);
+		if (!ref[0])
+			snprintf(ref, sizeof(ref), "%.12s", m->outer_id);
+		arg(c, ref);
+	}
+	arg(c, "systemctl");
+	if (m->kind == BW_MGR_SYSTEMD_USER) {
+		arg(c, "--user");
+		if (m->user != c->caller_uid) {
+			char user[BW_USER_MAX + 1];
+			if (bw_user_name(m->user, user, sizeof(user) - 1) < 0)
+				snprintf(user, sizeof(user), "%u", (unsigned)m->user);
+			strcat(user, "@");
+			arg(c, "-M");
+			arg(c, user);
+		}
+	}
+	arg(c, "stop");
+	if (m->socket_unit[0])
+		arg(c, m->socket_unit);
+	if (ends_with(m->unit, ".service") && strncmp(m->unit, "user@", 5) != 0)
+		arg(c, m->unit);
+	c->free_kind = BW_FREE_MANAGER;
+}
+
+static void kill_pid(struct bw_conflict *c, pid_t pid)
+{
+	char num[16];
+	if (pid == 1) {
+		note(c, "pid 1 holds it and is never stopped; free it through the program that runs as"
+			" pid 1");
+		return;
+	}
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	arg(c, "kill");
+	arg(c, num);
+	c->free_kind = BW_FREE_KILL;
+	c->free_pid = pid;
+}
+
+static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
+{
+	const struct bw_manager *m = &h->mgr;
+	char ref[BW_MGR_NAME_MAX];
+
+	switch (m->kind) {
+	case BW_MGR_DOCKER:
+	case BW_MGR_PODMAN:
+		if (m->orphaned) {
+			/* No container is behind it: dockerd won't restart it. */
+			kill_pid(c, h->pid);
+			return;
+		}
+		if (!m->name[0] && !m->id[0]) {
+			note(c, "docker-proxy of a container this user can't read (/var/lib/docker):"
+				" 'docker ps --filter publish=PORT' names it; run as root to be told");
+			return;
+		}
+		container_ref(ref, sizeof(ref), m);
+		arg(c, m->kind == BW_MGR_DOCKER ? "docker" : "podman");
+		arg(c, "stop");
+		arg(c, ref);
+		c->free_kind = BW_FREE_MANAGER;
+		return;
+	case BW_MGR_CONTAINER:
+		snprintf(c->free_note, sizeof(c->free_note),
+			 "container %.12s of an engine bindwatch does not drive; stop it with that"
+			 " engine's CLI", m->id);
+		return;
+	case BW_MGR_SYSTEMD:
+	case BW_MGR_SYSTEMD_USER:
+		if (m->socket_unit[0] || (ends_with(m->unit, ".service") &&
+					   strncmp(m->unit, "user@", 5) != 0)) {
+			systemctl_stop(c, h);
+			return;
+		}
+		break; /* a scope (login session, init.scope): its process is the one to stop */
+	default:
+		break;
+	}
+	if (h->cause == BW_CAUSE_SOCKET_ACTIVATION) {
+		note(c, "a service manager holds it for socket activation and no .socket unit file"
+			" names this address here: 'systemctl list-sockets' shows which to stop");
+		return;
+	}
+	if (h->pid <= 0) {
+		snprintf(c->free_note, sizeof(c->free_note),
+			 "its process is not visible here (uid %u%s%s%s): run as root or as that user",
+			 (unsigned)h->sock.uid, h->sock_user[0] ? " " : "", h->sock_user,
+			 h->sock_cgroup[0] ? ", no unit or container in its cgroup" : "");
+		return;
+	}
+	kill_pid(c, h->pid);
+}
+
+void bw_free_choose(struct bw_conflict *c)
+{
+	const struct bw_holder *h = NULL;
+
+	c->free_kind = BW_FREE_NONE;
+	c->free_argc = 0;
+	c->free_pid = 0;
+	c->free_in_s = -1;
+	c->free_note[0] = '\0';
+	c->free_holder = -1;
+	for (size_t i = 0; i < c->n_holders && !h; i++)
+		if (c->holders[i].cause == c->cause) {
+			h = &c->holders[i];
+			c->free_holder = (int)i;
+		}
+	switch (c->cause) {
+	case BW_CAUSE_TIME_WAIT: {
+		long ms = 0;
+		for (size_t i = 0; i < c->n_holders; i++)
+			if (c->holders[i].cause == BW_CAUSE_TIME_WAIT && c->holders[i].sock.timer_ms > ms)
+				ms = c->holders[i].sock.timer_ms;
+		c->free_kind = BW_FREE_WAIT;
+		c->free_in_s = (ms + 999) / 1000;
+		return;
+	}
+	case BW_CAUSE_UNIX_STALE:
+		if (c->unix_file == BW_UNIX_FILE_SOCKET && !c->want.abstract) {
+			arg(c, "rm");
+			arg(c, "--");
+			arg(c, c->want.path);
+			c->free_kind = BW_FREE_REMOVE;
+		} else {
+			note(c, "the path is not a socket file: remove it yourself if it is yours");
+		}
+		return;
+	case BW_CAUSE_SELF:
+		note(c, "this process holds it itself: close that fd first");
+		return;
+	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
+		note(c, "no single holder: close idle connections or widen"
+			" net.ipv4.ip_local_port_range");
+		return;
+	case BW_CAUSE_UNKNOWN:
+		note(c, "no holder found");
+		return;
+	default:
+		break;
+	}
+	if (h)
+		for_holder(c, h);
+}
+
+size_t bw_free_command(const struct bw_conflict *c, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	if (size)
+		buf[0] = '\0';
+	for (size_t i = 0; i < c->free_argc; i++) {
+		const char *a = c->free_argv[i];
+		bool plain = a[0] != '\0';
+		for (const char *p = a; *p && plain; p++)
+			plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				       "@%+=:,./_-", *p) != NULL;
+		if (i)
+			bw_buf_puts(&b, " ");
+		if (plain) {
+			bw_buf_puts(&b, a);
+			continue;
+		}
+		/* 'it'\''s': the one quoting every POSIX shell reads back. */
+		bw_buf_puts(&b, "'");
+		for (const char *p = a; *p; p++) {
+			if (*p == '\'')
+				bw_buf_puts(&b, "'\\''");
+			else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				bw_buf_escape(&b, p, 1);
+			else
+				bw_buf_putn(&b, p, 1);
+		}
+		bw_buf_puts(&b, "'");
+	}
+	return b.truncated ? 0 : b.len;
+}

@@ -1,0 +1,612 @@
+#include "lookup/manager.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "basic/fmt.h"
+#include "basic/json.h"
+#include "basic/sysio.h"
+
+#define DOCKER_CONTAINERS "/var/lib/docker/containers"
+
+const char *bw_manager_kind_name(enum bw_mgr_kind k)
+{
+	switch (k) {
+	case BW_MGR_SYSTEMD: return "systemd";
+	case BW_MGR_SYSTEMD_USER: return "systemd-user";
+	case BW_MGR_DOCKER: return "docker";
+	case BW_MGR_PODMAN: return "podman";
+	case BW_MGR_CONTAINER: return "container";
+	default: return "none";
+	}
+}
+
+static void copy(char *dst, size_t size, const char *src, size_t n)
+{
+	if (!size)
+		return;
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static bool is_hex(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+static bool ends_with(const char *p, size_t n, const char *suffix)
+{
+	size_t sl = strlen(suffix);
+	return n > sl && memcmp(p + n - sl, suffix, sl) == 0;
+}
+
+/* A container id in one cgroup component: "docker-<id>.scope",
+ * "libpod-<id>.scope", "cri-containerd-<id>.scope", or a bare "<id>" below
+ * a "docker" (cgroupfs driver) or "libpod_parent" component. */
+static enum bw_mgr_kind container_component(const char *p, size_t n, const char *prev,
+					    size_t prev_n, const char **id)
+{
+	static const struct {
+		const char *prefix;
+		enum bw_mgr_kind kind;
+	} scopes[] = {{"docker-", BW_MGR_DOCKER}, {"libpod-", BW_MGR_PODMAN},
+		      {"cri-containerd-", BW_MGR_CONTAINER}, {"crio-", BW_MGR_CONTAINER}};
+	if (n == 64 && is_hex(p, 64)) {
+		*id = p;
+		if (prev_n == 6 && memcmp(prev, "docker", 6) == 0)
+			return BW_MGR_DOCKER;
+		if (prev_n == 13 && memcmp(prev, "libpod_parent", 13) == 0)
+			return BW_MGR_PODMAN;
+		return BW_MGR_CONTAINER;
+	}
+	for (size_t i = 0; i < sizeof(scopes) / sizeof(scopes[0]); i++) {
+		size_t pl = strlen(scopes[i].prefix);
+		if (n == pl + 64 + 6 && memcmp(p, scopes[i].prefix, pl) == 0 &&
+		    is_hex(p + pl, 64) && memcmp(p + pl + 64, ".scope", 6) == 0) {
+			*id = p + pl;
+			return scopes[i].kind;
+		}
+	}
+	return BW_MGR_NONE;
+}
+
+void bw_manager_from_cgroup(struct bw_manager *m, const char *cgroup)
+{
+	const char *p = cgroup, *prev = "", *cid = NULL;
+	size_t prev_n = 0;
+	enum bw_mgr_kind ckind = BW_MGR_NONE;
+	bool user = false, unit_inside = false;
+	long uid = -1;
+
+	m->unit[0] = '\0';
+	while (*p) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		const char *id = NULL;
+		enum bw_mgr_kind k = n ? container_component(p, n, prev, prev_n, &id)
+				       : BW_MGR_NONE;
+		if (k != BW_MGR_NONE) {
+			if (ckind == BW_MGR_NONE) {
+				ckind = k;
+				cid = id;
+			}
+		} else if (n > 5 && memcmp(p, "user@", 5) == 0 && ends_with(p, n, ".service")) {
+			char num[16];
+			copy(num, sizeof(num), p + 5, n - 5 - 8);
+			uid = strtol(num, NULL, 10);
+			user = true;
+			copy(m->unit, sizeof(m->unit), p, n);
+			unit_inside = ckind != BW_MGR_NONE;
+		} else if (ends_with(p, n, ".service") || ends_with(p, n, ".scope") ||
+			   ends_with(p, n, ".socket")) {
+			/* The innermost unit is the holder's own. */
+			copy(m->unit, sizeof(m->unit), p, n);
+			unit_inside = ckind != BW_MGR_NONE;
+		}
+		prev = p;
+		prev_n = n;
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	if (ckind != BW_MGR_NONE && !unit_inside) {
+		m->kind = ckind;
+		copy(m->id, sizeof(m->id), cid, 64);
+		m->unit[0] = '\0';
+		return;
+	}
+	if (ckind != BW_MGR_NONE)
+		copy(m->outer_id, sizeof(m->outer_id), cid, 64);
+	if (user && uid >= 0) {
+		m->kind = BW_MGR_SYSTEMD_USER;
+		m->user = (uid_t)uid;
+	} else if (m->unit[0]) {
+		m->kind = BW_MGR_SYSTEMD;
+	}
+}
+
+/* The word after " flag " in a space-joined command line into out. */
+static bool arg_after(const char *cmdline, const char *flag, char *out, size_t size)
+{
+	size_t fl = strlen(flag);
+	for (const char *p = cmdline; (p = strstr(p, flag)) != NULL; p += fl) {
+		if ((p == cmdline || p[-1] == ' ') && p[fl] == ' ') {
+			const char *v = p + fl + 1, *end = strchr(v, ' ');
+			copy(out, size, v, end ? (size_t)(end - v) : strlen(v));
+			return true;
+		}
+	}
+	return false;
+}
+
+int bw_manager_parse_docker_proxy(const char *cmdline, char *host_ip, size_t host_ip_size,
+				  int *host_port, char *container_ip, size_t container_ip_size,
+				  int *container_port, char *proto, size_t proto_size)
+{
+	char hp[16], cp[16];
+	if (!arg_after(cmdline, "-container-ip", container_ip, container_ip_size) ||
+	    !arg_after(cmdline, "-container-port", cp, sizeof(cp)) ||
+	    !arg_after(cmdline, "-host-port", hp, sizeof(hp)))
+		return -EINVAL;
+	if (!arg_after(cmdline, "-host-ip", host_ip, host_ip_size))
+		copy(host_ip, host_ip_size, "0.0.0.0", 7);
+	if (!arg_after(cmdline, "-proto", proto, proto_size))
+		copy(proto, proto_size, "tcp", 3);
+	*host_port = atoi(hp);
+	*container_port = atoi(cp);
+	return *host_port > 0 && *container_port > 0 ? 0 : -EINVAL;
+}
+
+/* config.v2.json of one container into scratch; its length or -errno. */
+static ssize_t docker_config(const char *id, char *scratch, size_t size)
+{
+	char path[160];
+	snprintf(path, sizeof(path), DOCKER_CONTAINERS "/%.64s/config.v2.json", id);
+	return bw_read_file_at(AT_FDCWD, path, scratch, size);
+}
+
+struct port_match {
+	int port;          /* the host port wanted */
+	char key[24];      /* out: "80/tcp" */
+	char host_ip[48];
+	bool found;
+};
+
+/* NetworkSettings.Ports.<"80/tcp">.<n>.HostPort: "8080" */
+static int port_cb(const struct bw_json_hit *hit, void *ctx)
+{
+	struct port_match *pm = ctx;
+	char v[16];
+	if (bw_json_string(hit->val, hit->len, v, sizeof(v)) <= 0 || atoi(v) != pm->port ||
+	    hit->n_wild < 1)
+		return 0;
+	bw_json_string(hit->wild[0], hit->wild_len[0], pm->key, sizeof(pm->key));
+	pm->found = true;
+	return 1;
+}
+
+struct ip_match {
+	const char *ip;
+	bool found;
+};
+
+static int ip_cb(const struct bw_json_hit *hit, void *ctx)
+{
+	struct ip_match *im = ctx;
+	char v[48];
+	if (bw_json_string(hit->val, hit->len, v, sizeof(v)) > 0 && strcmp(v, im->ip) == 0) {
+		im->found = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Name, image and (for host port 'port') the published mapping of the
+ * container whose config.v2.json is in cfg. */
+static void docker_fill(struct bw_manager *m, const char *cfg, size_t n, int port)
+{
+	char name[BW_MGR_NAME_MAX];
+	struct port_match pm = {.port = port};
+	if (bw_json_get(cfg, n, "Name", name, sizeof(name)) > 0)
+		snprintf(m->name, sizeof(m->name), "%s", name[0] == '/' ? name + 1 : name);
+	bw_json_get(cfg, n, "Config.Image", m->image, sizeof(m->image));
+	if (!m->id[0])
+		bw_json_get(cfg, n, "ID", m->id, sizeof(m->id));
+	m->state_read = true;
+	if (port > 0 && !m->mapping[0] &&
+	    bw_json_each(cfg, n, "NetworkSettings.Ports.*.*.HostPort", port_cb, &pm) == 1) {
+		char path[64];
+		snprintf(path, sizeof(path), "NetworkSettings.Ports.%s.*.HostIp", pm.key);
+		if (bw_json_get(cfg, n, path, pm.host_ip, sizeof(pm.host_ip)) <= 0)
+			snprintf(pm.host_ip, sizeof(pm.host_ip), "0.0.0.0");
+		snprintf(m->mapping, sizeof(m->mapping), "%s%s%s:%d->%s",
+			 strchr(pm.host_ip, ':') ? "[" : "", pm.host_ip,
+			 strchr(pm.host_ip, ':') ? "]" : "", port, pm.key);
+	}
+}
+
+/* The running container that docker-proxy forwards to: the one with
+ * container_ip on one of its networks and host_port published. */
+static void docker_proxy_owner(struct bw_manager *m, const char *container_ip, int host_port,
+			       char *scratch, size_t size)
+{
+	char dents[2048];
+	long n;
+	int dfd = open(DOCKER_CONTAINERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	m->state_read = true;
+	while (!m->name[0] && (n = bw_getdents64(dfd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n && !m->name[0];) {
+			const struct bw_dirent64 *d = (const void *)(dents + off);
+			struct ip_match im = {container_ip, false};
+			struct port_match pm = {.port = host_port};
+			char running[8];
+			ssize_t len;
+			off += d->d_reclen;
+			if (strlen(d->d_name) != 64 || !is_hex(d->d_name, 64))
+				continue;
+			len = docker_config(d->d_name, scratch, size);
+			if (len <= 0 ||
+			    bw_json_get(scratch, (size_t)len, "State.Running", running,
+					sizeof(running)) <= 0 ||
+			    strcmp(running, "true") != 0)
+				continue;
+			bw_json_each(scratch, (size_t)len, "NetworkSettings.Networks.*.IPAddress", ip_cb,
+				     &im);
+			if (!im.found)
+				bw_json_each(scratch, (size_t)len,
+					     "NetworkSettings.Networks.*.GlobalIPv6Address", ip_cb, &im);
+			if (!im.found ||
+			    bw_json_each(scratch, (size_t)len, "NetworkSettings.Ports.*.*.HostPort",
+					 port_cb, &pm) != 1)
+				continue;
+			copy(m->id, sizeof(m->id), d->d_name, 64);
+			docker_fill(m, scratch, (size_t)len, 0);
+		}
+	}
+	close(dfd);
+	m->orphaned = !m->name[0];
+}
+
+static void docker_proxy(struct bw_manager *m, const struct bw_proc *p, char *scratch,
+			 size_t size)
+{
+	char host_ip[48], container_ip[48], proto[8];
+	int host_port, container_port;
+	if (bw_manager_parse_docker_proxy(p->cmdline, host_ip, sizeof(host_ip), &host_port,
+					  container_ip, sizeof(container_ip), &container_port, proto,
+					  sizeof(proto)) < 0)
+		return;
+	m->kind = BW_MGR_DOCKER;
+	m->proxy = true;
+	m->id[0] = '\0';
+	snprintf(m->mapping, sizeof(m->mapping), "%s%s%s:%d->%d/%s", strchr(host_ip, ':') ? "[" : "",
+		 host_ip, strchr(host_ip, ':') ? "]" : "", host_port, container_port, proto);
+	snprintf(m->proxy_target, sizeof(m->proxy_target), "%s%s%s:%d",
+		 strchr(container_ip, ':') ? "[" : "", container_ip,
+		 strchr(container_ip, ':') ? "]" : "", container_port);
+	docker_proxy_owner(m, container_ip, host_port, scratch, size);
+}
+
+pid_t bw_manager_find_proxy(const char *proc_root, const struct bw_sock *s)
+{
+	char dents[4096], ip[64];
+	pid_t found = 0;
+	long n;
+	int pfd;
+
+	if (s->local.family != AF_INET && s->local.family != AF_INET6)
+		return 0;
+	bw_addr_format_ip(&s->local, ip, sizeof(ip));
+	pfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return 0;
+	while (!found && (n = bw_getdents64(pfd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n && !found;) {
+			const struct bw_dirent64 *d = (const void *)(dents + off);
+			char path[64], buf[512], hip[64], cip[64], proto[8];
+			int hp, cp;
+			ssize_t len;
+			off += d->d_reclen;
+			if (d->d_name[0] < '1' || d->d_name[0] > '9')
+				continue;
+			snprintf(path, sizeof(path), "%.20s/comm", d->d_name);
+			if (bw_read_file_at(pfd, path, buf, sizeof(buf)) <= 0 ||
+			    strcmp(buf, "docker-proxy\n") != 0)
+				continue;
+			snprintf(path, sizeof(path), "%.20s/cmdline", d->d_name);
+			len = bw_read_file_at(pfd, path, buf, sizeof(buf));
+			if (len <= 0)
+				continue;
+			for (ssize_t i = 0; i < len; i++)
+				if (buf[i] == '\0')
+					buf[i] = ' ';
+			if (bw_manager_parse_docker_proxy(buf, hip, sizeof(hip), &hp, cip, sizeof(cip),
+							  &cp, proto, sizeof(proto)) == 0 &&
+			    hp == s->local.port && strcmp(hip, ip) == 0 &&
+			    strcmp(proto, bw_proto_name(s->local.proto)) == 0)
+				found = (pid_t)atoi(d->d_name);
+		}
+	}
+	close(pfd);
+	return found;
+}
+
+struct podman_match {
+	const char *id;
+	struct bw_manager *m;
+	char *meta;
+	size_t meta_size;
+};
+
+/* One element of containers.json: {"id", "names", "metadata": "<JSON
+ * text with image-name>"}. */
+static int podman_cb(const struct bw_json_hit *hit, void *ctx)
+{
+	struct podman_match *pm = ctx;
+	char id[72];
+	int n;
+	if (bw_json_get(hit->val, hit->len, "id", id, sizeof(id)) <= 0 || strcmp(id, pm->id) != 0)
+		return 0;
+	if (!pm->m->name[0])
+		bw_json_get(hit->val, hit->len, "names.*", pm->m->name, sizeof(pm->m->name));
+	n = bw_json_get(hit->val, hit->len, "metadata", pm->meta, pm->meta_size);
+	if (n > 0) {
+		/* image-name is short: read it out of the unescaped text in place. */
+		char image[BW_MGR_NAME_MAX];
+		if (bw_json_get(pm->meta, (size_t)n, "image-name", image, sizeof(image)) > 0)
+			snprintf(pm->m->image, sizeof(pm->m->image), "%s", image);
+	}
+	pm->m->state_read = true;
+	return 1;
+}
+
+/* Podman's container store (root's; a rootless user's lies under their
+ * home): name and image of container m->id. */
+static void podman_store(struct bw_manager *m, char *scratch, size_t size)
+{
+	struct podman_match pm = {m->id, m, scratch + size / 2, size / 2};
+	ssize_t n = bw_read_file_at(AT_FDCWD,
+				    "/var/lib/containers/storage/overlay-containers/containers.json",
+				    scratch, size / 2);
+	if (n > 0)
+		bw_json_each(scratch, (size_t)n, "*", podman_cb, &pm);
+}
+
+/* Podman's conmon monitors one container: "-c <id> ... -n <name>"; it
+ * also keeps the container's published host ports open. */
+static void podman_conmon(struct bw_manager *m, const struct bw_proc *p)
+{
+	char id[80], name[BW_MGR_NAME_MAX];
+	if (!arg_after(p->cmdline, "-c", id, sizeof(id)) &&
+	    !arg_after(p->cmdline, "--cid", id, sizeof(id)))
+		return;
+	m->kind = BW_MGR_PODMAN;
+	m->proxy = true;
+	copy(m->id, sizeof(m->id), id, strlen(id));
+	if (arg_after(p->cmdline, "-n", name, sizeof(name)) ||
+	    arg_after(p->cmdline, "--name", name, sizeof(name)))
+		snprintf(m->name, sizeof(m->name), "%s", name);
+}
+
+bool bw_manager_listen_matches(const char *key, const char *value, const struct bw_addr *local)
+{
+	struct bw_addr a;
+	bool stream = strcmp(key, "ListenStream") == 0, dgram = strcmp(key, "ListenDatagram") == 0;
+	if (!stream && !dgram && strcmp(key, "ListenSequentialPacket") != 0)
+		return false;
+	if (bw_addr_parse(value, &a) < 0)
+		return false;
+	if (local->family == AF_UNIX) {
+		enum bw_proto want = stream ? BW_PROTO_UNIX_STREAM
+				   : dgram ? BW_PROTO_UNIX_DGRAM : BW_PROTO_UNIX_SEQPACKET;
+		return a.family == AF_UNIX && a.abstract == local->abstract &&
+		       a.path_len == local->path_len && local->proto == want &&
+		       memcmp(a.path, local->path, a.path_len) == 0;
+	}
+	if (a.family == AF_UNIX || a.port != local->port)
+		return false;
+	if (local->proto != (stream ? BW_PROTO_TCP : dgram ? BW_PROTO_UDP : BW_PROTO_UNKNOWN))
+		return false;
+	/* A bare port: systemd binds [::] (dual-stack) or 0.0.0.0. */
+	if (a.family == AF_UNSPEC || bw_addr_is_wildcard(&a))
+		return bw_addr_is_wildcard(local);
+	if (a.family != local->family)
+		return false;
+	return memcmp(a.ip, local->ip, a.family == AF_INET ? 4 : 16) == 0;
+}
+
+struct unit_search {
+	const struct bw_addr *local;
+	const char *root;          /* the manager's root ("" or /proc/<pid>/root) */
+	const char *units_dir;     /* where active units leave invocation:<name> */
+	char found[96];
+	bool active;
+};
+
+struct listen_match {
+	const struct bw_addr *local;
+	bool hit;
+};
+
+/* One .socket file's lines: a Listen*= that matches ends the read. */
+static int socket_lines(const char *lines, size_t n, void *ctx)
+{
+	struct listen_match *lm = ctx;
+	for (const char *l = lines, *end = lines + n; l < end;) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		size_t len = nl ? (size_t)(nl - l) : (size_t)(end - l);
+		const char *eq = memchr(l, '=', len);
+		if (eq && len < 256 && strncmp(l, "Listen", 6) == 0) {
+			char key[32], val[224];
+			size_t kl = (size_t)(eq - l), vl = len - kl - 1;
+			while (kl > 0 && l[kl - 1] == ' ')
+				kl--;
+			copy(key, sizeof(key), l, kl);
+			while (vl > 0 && (eq[1] == ' ')) {
+				eq++;
+				vl--;
+			}
+			while (vl > 0 && (eq[vl] == ' ' || eq[vl] == '\r'))
+				vl--;
+			copy(val, sizeof(val), eq + 1, vl);
+			if (bw_manager_listen_matches(key, val, lm->local)) {
+				lm->hit = true;
+				return 1;
+			}
+		}
+		l += len + 1;
+	}
+	return 0;
+}
+
+static void search_dir(struct unit_search *us, const char *dir, char *scratch, size_t size)
+{
+	char path[320], dents[2048];
+	long n;
+	int dfd;
+	snprintf(path, sizeof(path), "%s%s", us->root, dir);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	while (!us->active && (n = bw_getdents64(dfd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n && !us->active;) {
+			const struct bw_dirent64 *d = (const void *)(dents + off);
+			size_t len = strlen(d->d_name);
+			struct listen_match lm = {us->local, false};
+			char inv[400];
+			off += d->d_reclen;
+			/* Templates (foo@.socket) only listen through instances. */
+			if (!ends_with(d->d_name, len, ".socket") || len >= sizeof(us->found) ||
+			    strstr(d->d_name, "@.") != NULL)
+				continue;
+			if (bw_read_lines_at(dfd, d->d_name, scratch, size, socket_lines, &lm) < 0 ||
+			    !lm.hit)
+				continue;
+			snprintf(inv, sizeof(inv), "%s%s/invocation:%s", us->root, us->units_dir,
+				 d->d_name);
+			/* The first listed path wins (/etc over /usr), an active unit over both.
+			 * invocation:NAME is a symlink to nothing (its target is the id). */
+			if (faccessat(AT_FDCWD, inv, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+				us->active = true;
+				snprintf(us->found, sizeof(us->found), "%s", d->d_name);
+			} else if (!us->found[0]) {
+				snprintf(us->found, sizeof(us->found), "%s", d->d_name);
+			}
+		}
+	}
+	close(dfd);
+}
+
+/* The .socket unit whose Listen*= names local, among the unit files of
+ * the manager (system, or the user manager of uid) seen through root. */
+static void socket_unit(struct bw_manager *m, const struct bw_addr *local, const char *root,
+			bool user, uid_t uid, char *scratch, size_t size)
+{
+	static const char *const system_dirs[] = {
+		"/etc/systemd/system", "/run/systemd/system", "/run/systemd/transient",
+		"/run/systemd/generator", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
+		"/lib/systemd/system"};
+	static const char *const user_dirs[] = {"/etc/systemd/user", "/run/systemd/user",
+						"/usr/local/lib/systemd/user", "/usr/lib/systemd/user"};
+	char units[64];
+	struct unit_search us = {.local = local, .root = root, .units_dir = units};
+
+	if (!user) {
+		snprintf(units, sizeof(units), "/run/systemd/units");
+		for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]) && !us.active; i++)
+			search_dir(&us, system_dirs[i], scratch, size);
+	} else {
+		char run_user[2][64];
+		snprintf(units, sizeof(units), "/run/user/%u/systemd/units", (unsigned)uid);
+		snprintf(run_user[0], sizeof(run_user[0]), "/run/user/%u/systemd/transient",
+			 (unsigned)uid);
+		snprintf(run_user[1], sizeof(run_user[1]), "/run/user/%u/systemd/user", (unsigned)uid);
+		for (size_t i = 0; i < 2 && !us.active; i++)
+			search_dir(&us, run_user[i], scratch, size);
+		for (size_t i = 0; i < sizeof(user_dirs) / sizeof(user_dirs[0]) && !us.active; i++)
+			search_dir(&us, user_dirs[i], scratch, size);
+	}
+	snprintf(m->socket_unit, sizeof(m->socket_unit), "%s", us.found);
+	/* The service it activates (same name; Service= is not followed)
+	 * holds the socket too once it runs: stopping the .socket alone
+	 * would leave the port taken. */
+	if (us.found[0] && !ends_with(m->unit, strlen(m->unit), ".service")) {
+		char inv[400];
+		size_t n = strlen(us.found) - strlen(".socket");
+		snprintf(inv, sizeof(inv), "%s%s/invocation:%.*s.service", root, units, (int)n,
+			 us.found);
+		if (faccessat(AT_FDCWD, inv, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+			snprintf(m->unit, sizeof(m->unit), "%.*s.service", (int)n, us.found);
+	}
+}
+
+void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const char *cgroup,
+			 const struct bw_sock *s, const char *own_container, char *scratch,
+			 size_t scratch_size)
+{
+	bool manager;
+	memset(m, 0, sizeof(*m));
+	bw_manager_from_cgroup(m, p && p->cgroup[0] && strcmp(p->cgroup, "/") != 0 ? p->cgroup
+									       : cgroup);
+	if (own_container && own_container[0] && strcmp(m->outer_id, own_container) == 0)
+		m->outer_id[0] = '\0';
+	if (m->outer_id[0]) {
+		/* A unit of a manager in another container: named through it. */
+		ssize_t n = docker_config(m->outer_id, scratch, scratch_size);
+		char name[BW_MGR_NAME_MAX];
+		if (n > 0 && bw_json_get(scratch, (size_t)n, "Name", name, sizeof(name)) > 0)
+			snprintf(m->outer_name, sizeof(m->outer_name), "%s",
+				 name[0] == '/' ? name + 1 : name);
+	}
+	if (p && strcmp(p->comm, "docker-proxy") == 0)
+		docker_proxy(m, p, scratch, scratch_size);
+	else if (p && strcmp(p->comm, "conmon") == 0)
+		podman_conmon(m, p);
+	if (m->kind == BW_MGR_PODMAN && m->id[0] && s->local.family != AF_UNIX) {
+		podman_store(m, scratch, scratch_size);
+		/* The container side lives in libpod's database: the host side only. */
+		if (m->proxy) {
+			char addr[BW_ADDR_TEXT_MAX];
+			struct bw_buf b = BW_BUF_INIT(m->mapping, sizeof(m->mapping));
+			bw_addr_format(&s->local, addr, sizeof(addr));
+			bw_buf_printf(&b, "%s/%s", addr, bw_proto_name(s->local.proto));
+		}
+	}
+	if (m->kind == BW_MGR_DOCKER && !m->proxy && m->id[0]) {
+		ssize_t n = docker_config(m->id, scratch, scratch_size);
+		if (n > 0)
+			docker_fill(m, scratch, (size_t)n,
+				    s->local.family == AF_UNIX ? 0 : s->local.port);
+	}
+	/* Socket activation: the manager itself holds the socket (systemd,
+	 * pid 1 of its namespace, or systemd --user), or a service got it
+	 * through LISTEN_FDS. Its unit files lie under the manager's root. */
+	manager = p ? strcmp(p->comm, "systemd") == 0 : strstr(cgroup, "init.scope") != NULL;
+	if (manager || (p && p->listen_fds)) {
+		char root[48] = "";
+		bool user = m->kind == BW_MGR_SYSTEMD_USER;
+		if (p) {
+			snprintf(root, sizeof(root), "/proc/%d/root", (int)p->pid);
+			if (access(root, X_OK) != 0)
+				root[0] = '\0';
+		}
+		socket_unit(m, &s->local, root, user, m->user, scratch, scratch_size);
+		if (m->kind == BW_MGR_NONE && m->socket_unit[0])
+			m->kind = BW_MGR_SYSTEMD;
+		/* The manager's own scope says nothing about the port. */
+		if (m->socket_unit[0] && strcmp(m->unit, "init.scope") == 0)
+			m->unit[0] = '\0';
+	}
+}

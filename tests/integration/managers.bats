@@ -1,0 +1,307 @@
+#!/usr/bin/env bats
+# The real owner of a port - container, systemd unit, user - and the one
+# command that frees it, against real engines: Docker (docker-proxy and a
+# container's own process), Podman (conmon), and systemd as pid 1 in a
+# container (services, socket activation, the per-user manager).
+
+load common
+load engines
+
+# One systemd container for the file (starting it takes seconds), one per
+# build tree: a plain and a sanitizer run may go at the same time.
+SD=bwtest-managers-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	CREATED=()
+}
+
+teardown() {
+	kill_bg
+	for c in "${CREATED[@]}"; do
+		"$DOCKER" rm -f "$c" >/dev/null 2>&1 || true
+	done
+	[ -z "${PODMAN_CREATED:-}" ] || podman rm -f "$PODMAN_CREATED" >/dev/null 2>&1 || true
+}
+
+teardown_file() {
+	"$DOCKER" rm -f "$SD" >/dev/null 2>&1 || true
+}
+
+# busybox_httpd NAME PUBLISH: a container NAME running busybox httpd on 80,
+# published as PUBLISH (e.g. 127.0.0.1:P:80); waits for the host port.
+busybox_httpd() {
+	local img
+	img=$(busybox_image)
+	"$DOCKER" rm -f "$1" >/dev/null 2>&1 || true
+	CREATED+=("$1")
+	"$DOCKER" run -d --name "$1" -p "$2" "$img" /bin/busybox httpd -f -p 80 >/dev/null
+}
+
+# publish_busybox PREFIX: a busybox httpd container published on a free
+# 127.0.0.1 port; sets port and name (PREFIX-PORT), waits for the port.
+publish_busybox() {
+	need_docker
+	port=$(free_port)
+	name=$1-$port
+	busybox_httpd "$name" "127.0.0.1:$port:80"
+	wait_listen "$port"
+}
+
+# in_sd: the systemd container, with the CLI and the shim inside
+# (/usr/local/bin/bindwatch, /usr/local/lib/libbindwatch.so) and every
+# library they need that the image lacks (a sanitizer build's runtime).
+in_sd() {
+	local lib
+	if ! "$DOCKER" exec "$SD" test -x /usr/local/bin/bindwatch 2>/dev/null; then
+		systemd_container "$SD" || skip "the systemd container did not come up"
+		docker_put "$SD" "$CLI" /usr/local/bin/bindwatch
+		docker_put "$SD" "$SHIM" /usr/local/lib/libbindwatch.so
+		for lib in $(ldd "$CLI" "$SHIM" | awk '$3 ~ /^\// {print $3}' | sort -u) \
+			${BW_SANITIZER_PRELOAD:-}; do
+			# -L: the host's libasan.so.8 is a symlink to the real file.
+			"$DOCKER" exec "$SD" test -e "$lib" && continue
+			"$DOCKER" exec "$SD" mkdir -p "${lib%/*}"
+			"$DOCKER" cp -L "$lib" "$SD:$lib" >/dev/null
+		done
+	fi
+}
+
+# sd_unit NAME: writes stdin to /etc/systemd/system/NAME in the container.
+sd_unit() {
+	"$DOCKER" exec -i "$SD" sh -c "cat > /etc/systemd/system/$1"
+}
+
+# sd_http_service UNIT [EXTRA]: a python3 http.server on a free port as
+# system service UNIT in the container (EXTRA: one more [Service] line);
+# sets port, waits until it listens.
+sd_http_service() {
+	in_sd
+	port=$(free_port)
+	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\n%s\n' \
+		"$port" "${2:-}" | sd_unit "$1"
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart "$1"
+	poll_until 200 sd_listening "$port"
+}
+
+sd_listening() {
+	"$DOCKER" exec "$SD" ss -Hltn "sport = :$1" | grep -q LISTEN
+}
+
+@test "docker: a published port names the container, its id, image and mapping; to free it: docker stop" {
+	publish_busybox bwtest-web
+	id=$("$DOCKER" inspect -f '{{.Id}}' "$name")
+
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "docker container $name (${id:0:12}, image bindwatch-busybox:local, 127.0.0.1:$port->80/tcp) through docker-proxy"
+	assert_output --partial "publishing container $name"
+	assert_line "to free it: docker stop $name"
+	refute_output --partial "to free it: kill"
+
+	"$CLI" who --json "$port" >"$T/who.json"
+	run bw_json "$T/who.json" 'j["free_command"], j["free_kind"], j["holders"][0]["manager"]["name"], j["holders"][0]["manager"]["id"], j["holders"][0]["manager"]["mapping"], j["holders"][0]["comm"]'
+	assert_output "('docker stop $name', 'manager', '$name', '$id', '127.0.0.1:$port->80/tcp', 'docker-proxy')"
+
+	# The shim says the same at the moment of failure.
+	capture shim env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PYTHON3" -c \
+		"import socket; socket.socket().bind(('127.0.0.1', $port))"
+	assert_file_has "$T/shim.err" "managed by docker container $name"
+	assert_file_has "$T/shim.err" "bindwatch:   to free it: docker stop $name"
+}
+
+@test "docker: a process inside a container (host network) names its container" {
+	need_docker
+	port=$(free_port)
+	name=bwtest-hostnet-$port
+	CREATED+=("$name")
+	"$DOCKER" run -d --name "$name" --network host "$(busybox_image)" \
+		/bin/busybox httpd -f -p "127.0.0.1:$port" >/dev/null
+	wait_listen "$port"
+	pid=$("$DOCKER" inspect -f '{{.State.Pid}}' "$name")
+
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "pid=$pid,"
+	assert_output --partial "[docker container $name ("
+	refute_output --partial "through docker-proxy"
+	assert_line "to free it: docker stop $name"
+}
+
+@test "docker: an orphaned docker-proxy (no container behind it) is named as such; to free it: kill" {
+	need_docker
+	command -v docker-proxy >/dev/null || skip "docker-proxy not installed"
+	port=$(free_port)
+	# The real proxy, forwarding to an address no container has. It
+	# reports readiness on fd 3 (bats's own output): give it /dev/null.
+	bg docker-proxy -proto tcp -host-ip 127.0.0.1 -host-port "$port" \
+		-container-ip 172.31.255.254 -container-port 80 3>/dev/null
+	pid=$!
+	wait_listen "$port"
+
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "orphaned docker-proxy: no running container is published at 127.0.0.1:$port->80/tcp (it forwarded to 172.31.255.254:80)"
+	assert_line "to free it: kill $pid"
+}
+
+@test "docker without root: docker-proxy named from its command line; the API socket names the container for the docker group" {
+	publish_busybox bwtest-nonroot
+	proxy=$(pgrep -f -- "-host-port $port ")
+
+	# Not in the docker group: root's fds are closed, its command line is not.
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" who "$port"
+	assert_success
+	assert_output --partial "pid=$proxy,"
+	assert_output --partial "not readable here"
+	assert_output --partial "to free it: (no command) docker-proxy of a container this user can't read"
+	refute_output --partial "kill"
+
+	gid=$(getent group docker | cut -d: -f3)
+	[ -n "$gid" ] || skip "no docker group"
+	run setpriv --reuid 65534 --regid 65534 --groups "$gid" "$CLI" who "$port"
+	assert_success
+	assert_output --partial "docker container $name ("
+	assert_line "to free it: docker stop $name"
+}
+
+@test "podman: conmon holding a published port names the container; to free it: podman stop" {
+	command -v podman >/dev/null || skip "podman not installed"
+	[ "$(id -u)" -eq 0 ] || skip "rootful podman needs root"
+	port=$(free_port)
+	name=bwtest-pod-$port
+	root=$T/rootfs
+	mkdir -p "$root/bin"
+	cp /bin/busybox "$root/bin/"
+	tar -C "$root" -c . | podman import - bwtest-busybox:local >/dev/null 2>&1 ||
+		skip "podman import does not work here"
+	PODMAN_CREATED=$name
+	# The default rlimits are above this machine's hard limits.
+	podman run -d --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name "$name" \
+		-p "127.0.0.1:$port:80" localhost/bwtest-busybox:local /bin/busybox httpd -f -p 80 \
+		>"$T/podman.out" 2>&1 || skip "podman run fails here: $(tail -n 1 "$T/podman.out")"
+	wait_listen "$port"
+
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "podman container $name ("
+	assert_output --partial "image localhost/bwtest-busybox:local"
+	assert_output --partial "through conmon"
+	assert_line "to free it: podman stop $name"
+}
+
+@test "systemd: a service's holder names its unit; to free it: systemctl stop, never kill (Restart=always)" {
+	sd_http_service bwtest-web.service Restart=always
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --partial "[unit bwtest-web.service]"
+	assert_output --partial "of unit bwtest-web.service"
+	assert_line "to free it: systemctl stop bwtest-web.service"
+	refute_output --partial "kill"
+
+	# The shim in the same container, at the moment of failure.
+	run "$DOCKER" exec -e ASAN_OPTIONS -e UBSAN_OPTIONS "$SD" env BINDWATCH_STACK=0 \
+		LD_PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }/usr/local/lib/libbindwatch.so" \
+		python3 -c "import socket; socket.socket().bind(('127.0.0.1', $port))"
+	assert_failure
+	assert_output --partial "managed by unit bwtest-web.service"
+	assert_output --partial "bindwatch:   to free it: systemctl stop bwtest-web.service"
+
+	# From the host, the unit is reached through the container.
+	"$DOCKER" exec "$SD" systemctl stop bwtest-web.service
+}
+
+@test "systemd: socket activation names the .socket unit (pid 1 holding it, and the service that got it)" {
+	in_sd
+	port=$(free_port)
+	sd_unit bwtest-act.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:$port
+EOF
+	sd_unit bwtest-act.service <<EOF
+[Service]
+ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
+EOF
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart bwtest-act.socket
+	poll_until 200 sd_listening "$port"
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --partial "pid=1,"
+	assert_output --partial "cause: socket_activation: the service manager (pid 1) holds the socket for socket activation: the socket unit bwtest-act.socket owns the port"
+	assert_line "to free it: systemctl stop bwtest-act.socket"
+
+	# Once the service runs, it holds the socket too (LISTEN_FDS):
+	# stopping the socket unit alone would leave the port taken.
+	"$DOCKER" exec "$SD" systemctl start bwtest-act.service
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_line "to free it: systemctl stop bwtest-act.socket bwtest-act.service"
+	"$DOCKER" exec "$SD" bindwatch who --json "$port" >"$T/act.json"
+	run bw_json "$T/act.json" 'j["free_command"], j["holders"][0]["manager"]["socket_unit"]'
+	assert_output "('systemctl stop bwtest-act.socket bwtest-act.service', 'bwtest-act.socket')"
+	"$DOCKER" exec "$SD" systemctl stop bwtest-act.socket bwtest-act.service
+}
+
+@test "systemd: a unit of the per-user manager; to free it: systemctl --user -M USER@ stop" {
+	in_sd
+	port=$(free_port)
+	"$DOCKER" exec "$SD" sh -c 'id bwuser >/dev/null 2>&1 || useradd -m -u 4321 bwuser'
+	# The image has no D-Bus and no logind (pam_systemd): the runtime
+	# directory and XDG_RUNTIME_DIR they would provide are given by hand.
+	"$DOCKER" exec "$SD" mkdir -p /etc/systemd/system/user-runtime-dir@4321.service.d \
+		/etc/systemd/system/user@4321.service.d
+	"$DOCKER" exec -i "$SD" sh -c 'cat > /etc/systemd/system/user-runtime-dir@4321.service.d/bwtest.conf' <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/bin/sh -c "mkdir -p /run/user/4321 && chown 4321 /run/user/4321 && chmod 700 /run/user/4321"
+ExecStop=
+ExecStop=/bin/true
+EOF
+	"$DOCKER" exec -i "$SD" sh -c 'cat > /etc/systemd/system/user@4321.service.d/bwtest.conf' <<'EOF'
+[Service]
+Environment=XDG_RUNTIME_DIR=/run/user/4321
+EOF
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl start user@4321.service ||
+		skip "the per-user manager does not start in this container"
+	"$DOCKER" exec "$SD" mkdir -p /etc/systemd/user
+	"$DOCKER" exec -i "$SD" sh -c 'cat > /etc/systemd/user/bwtest-uweb.service' <<EOF
+[Service]
+ExecStart=/usr/bin/python3 -m http.server $port --bind 127.0.0.1
+EOF
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user daemon-reload
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user restart bwtest-uweb.service
+	poll_until 200 sd_listening "$port"
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --partial "unit bwtest-uweb.service of the user manager of uid 4321"
+	assert_line "to free it: systemctl --user -M bwuser@ stop bwtest-uweb.service"
+
+	# Its own user needs no -M.
+	run "$DOCKER" exec "$SD" runuser -u bwuser -- bindwatch who "$port"
+	assert_line "to free it: systemctl --user stop bwtest-uweb.service"
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user stop bwtest-uweb.service
+}
+
+@test "without root: the socket's cgroup id names the unit and sock's uid its user when the process is invisible" {
+	sd_http_service bwtest-hidden.service
+
+	# As nobody, root's fds are closed: the cgroup id from sock_diag still
+	# names the unit.
+	run "$DOCKER" exec -u 65534 "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --partial "(not visible: uid 0 user=root"
+	assert_output --partial "/system.slice/bwtest-hidden.service [unit bwtest-hidden.service]"
+	assert_line "to free it: systemctl stop bwtest-hidden.service"
+	"$DOCKER" exec -u 65534 "$SD" bindwatch who --json "$port" >"$T/hidden.json"
+	run bw_json "$T/hidden.json" 'j["holders"][0]["visible"], j["holders"][0]["socket_user"], j["holders"][0]["manager"]["unit"], j["free_command"]'
+	assert_output "(False, 'root', 'bwtest-hidden.service', 'systemctl stop bwtest-hidden.service')"
+	"$DOCKER" exec "$SD" systemctl stop bwtest-hidden.service
+}
