@@ -28,8 +28,11 @@
 #include "stack/unwind.h"
 
 /* FLAG_REMAP: a failure may turn into success, so the hook must keep the
- * caller's errno from before the call (the fast path doesn't read it). */
-enum { FLAG_TRACE = 1, FLAG_ALWAYS = 2, FLAG_REMAP = 4 };
+ * caller's errno from before the call (the fast path doesn't read it).
+ * FLAG_WARN: settings warnings wait for the first bind() or listen(), so a
+ * program that never binds (`x=$(date 2>&1)`) prints nothing; cleared once
+ * they are out. */
+enum { FLAG_TRACE = 1, FLAG_ALWAYS = 2, FLAG_REMAP = 4, FLAG_WARN = 8 };
 int bw_hook_flags;
 
 static struct bw_settings settings;
@@ -47,26 +50,34 @@ static const char *env(const char *name)
 
 void bw_hook_init(void)
 {
-	int expected = 0;
+	int expected = 0, flags = 0;
 	if (!atomic_compare_exchange_strong(&state, &expected, 1))
 		return;
 	bw_emit_capture_stderr();
 	bw_settings_load(&settings, env, getauxval(AT_SECURE) != 0);
 	settings.color = settings.color && settings.dest == BW_DEST_STDERR && isatty(2);
 	bw_diag_use_settings(&settings);
-	for (size_t i = 0; i < settings.n_warnings; i++)
-		bw_emit_stderr(settings.warnings[i], strlen(settings.warnings[i]));
 	if (!settings.disable) {
 		if (settings.stack || settings.trace == BW_TRACE_ALL)
 			bw_unwind_init();
-		bw_hook_flags = (settings.trace == BW_TRACE_ALL ? FLAG_TRACE : 0) |
-				(settings.remap && settings.remap_always ? FLAG_ALWAYS : 0) |
-				(settings.remap || settings.unix_stale_unlink ? FLAG_REMAP : 0);
+		flags = (settings.trace == BW_TRACE_ALL ? FLAG_TRACE : 0) |
+			(settings.remap && settings.remap_always ? FLAG_ALWAYS : 0) |
+			(settings.remap || settings.unix_stale_unlink ? FLAG_REMAP : 0);
 	}
+	if (settings.n_warnings)
+		flags |= FLAG_WARN;
+	__atomic_store_n(&bw_hook_flags, flags, __ATOMIC_RELAXED);
 	atomic_store(&state, 2);
 }
 
-static bool active(void)
+static void warn_once(void);
+
+static int flags_now(void)
+{
+	return __atomic_load_n(&bw_hook_flags, __ATOMIC_RELAXED);
+}
+
+static bool loaded(void)
 {
 	if (atomic_load_explicit(&state, memory_order_acquire) != 2) {
 		bw_hook_init();
@@ -74,7 +85,15 @@ static bool active(void)
 		if (atomic_load(&state) != 2)
 			return false;
 	}
-	return !settings.disable && settings.trace != BW_TRACE_OFF;
+	return true;
+}
+
+/* Whether a failure is handled: BINDWATCH_TRACE=off silences the reports
+ * (bw_emit drops them), not a remap or a stale-file removal. */
+static bool active(void)
+{
+	return loaded() && !settings.disable &&
+	       (settings.trace != BW_TRACE_OFF || settings.remap || settings.unix_stale_unlink);
 }
 
 /* The failure path's own stack (onstack.h): mapped with the arena as
@@ -118,6 +137,30 @@ static bool with_arena(int (*fn)(struct bw_failure_arena *a, void *ctx), void *c
 	*ret = bw_on_stack(arena_entry, &call, m + page + BW_ARENA_STACK);
 	munmap(m, total);
 	return true;
+}
+
+static int warn_on_arena(struct bw_failure_arena *a, void *ctx)
+{
+	(void)a;
+	(void)ctx;
+	for (size_t i = 0; i < settings.n_warnings; i++)
+		bw_emit_warning(settings.warnings[i], strlen(settings.warnings[i]));
+	return 0;
+}
+
+/* The settings warnings, once per process, at its first bind() or listen()
+ * (a forked child shares its parent's "once"; an exec'd program is a new
+ * process); on the arena's stack, as the syslog datagram is built on the
+ * stack. */
+static void warn_once(void)
+{
+	static atomic_int done;
+	int saved = errno, ignored;
+	if (atomic_exchange(&done, 1))
+		return;
+	__atomic_fetch_and(&bw_hook_flags, ~FLAG_WARN, __ATOMIC_RELAXED);
+	with_arena(warn_on_arena, NULL, &ignored);
+	errno = saved;
 }
 
 static void emit(const char *buf, size_t n, void *ctx)
@@ -202,7 +245,7 @@ static void capture_stack(struct bw_conflict *c, void *ctx)
 static int fix(struct bw_conflict *c, const struct bw_rule *rule, void *ctx)
 {
 	const struct failing *k = ctx;
-	struct bw_remap_ops real_ops = {0};
+	struct bw_remap_ops real_ops = {0}; /* owner 0: the socket is ours */
 	if (rule) {
 		real_ops.bind = bw_real_bind();
 		real_ops.listen = bw_real_listen();
@@ -250,6 +293,8 @@ static int outcome(const char *call, int fd, const struct sockaddr *sa, socklen_
 		   int backlog, int r, int entry_errno)
 {
 	int err = errno;
+	if (loaded() && (flags_now() & FLAG_WARN))
+		warn_once();
 	if (conflict(call, fd, sa, len, backlog, err) == 0) {
 		errno = entry_errno;
 		return 0;
@@ -299,7 +344,7 @@ static void trace(const char *call, int fd, const struct sockaddr *sa, socklen_t
 	struct traced k = {call, fd, sa, len, r};
 	int ignored;
 
-	if (busy || !(bw_hook_flags & FLAG_TRACE))
+	if (busy || !(flags_now() & FLAG_TRACE))
 		return;
 	busy = 1;
 	with_arena(trace_on_arena, &k, &ignored);
@@ -325,14 +370,19 @@ static int moved_on_arena(struct bw_failure_arena *a, void *ctx)
  * without a conflict, and the move is reported. Returns true when it did. */
 static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	struct sockaddr_storage moved;
+	struct sockaddr_storage moved, asked;
 	const struct bw_rule *rule;
 	struct bw_addr want;
 	struct moved k;
 	int to, ignored;
 
-	if (!(bw_hook_flags & FLAG_ALWAYS) || busy ||
-	    !bw_failure_always_target(&settings, fd, sa, len, &want, &rule, &moved, &to) ||
+	/* The kernel has not looked at sa yet: read it the way it would (a bad
+	 * pointer is EFAULT from the real bind, never a SIGSEGV here). */
+	if (!(flags_now() & FLAG_ALWAYS) || busy || len == 0 || len > sizeof(asked) ||
+	    bw_copy_from_user(&asked, sa, len) < 0)
+		return false;
+	sa = (const struct sockaddr *)&asked;
+	if (!bw_failure_always_target(&settings, fd, sa, len, &want, &rule, &moved, &to) ||
 	    bw_real_bind()(fd, (const struct sockaddr *)&moved, len) < 0)
 		return false; /* no rule, or its target is taken: bind as asked */
 	k = (struct moved){rule, &want, fd, to};
@@ -346,13 +396,17 @@ static bool bind_always(int fd, const struct sockaddr *sa, socklen_t len)
 int bw_hook_bind_slow(int fd, const struct sockaddr *sa, socklen_t len, int entry_errno)
 {
 	int r;
+	if (flags_now() & FLAG_WARN)
+		warn_once();
 	if (bind_always(fd, sa, len)) {
 		errno = entry_errno;
 		return 0;
 	}
 	r = bw_real_bind()(fd, sa, len);
 	if (r == 0) {
+		/* The trace line must not show in the caller's errno. */
 		trace("bind", fd, sa, len, 0);
+		errno = entry_errno;
 		return 0;
 	}
 	if (errno != EADDRINUSE)
@@ -362,9 +416,13 @@ int bw_hook_bind_slow(int fd, const struct sockaddr *sa, socklen_t len, int entr
 
 int bw_hook_listen_slow(int fd, int backlog, int entry_errno)
 {
-	int r = bw_real_listen()(fd, backlog);
+	int r;
+	if (flags_now() & FLAG_WARN)
+		warn_once();
+	r = bw_real_listen()(fd, backlog);
 	if (r == 0) {
 		trace("listen", fd, NULL, 0, 0);
+		errno = entry_errno;
 		return 0;
 	}
 	if (errno != EADDRINUSE)

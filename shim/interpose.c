@@ -31,7 +31,7 @@ __attribute__((destructor)) static void bw_destructor(void)
 
 BW_EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if (__builtin_expect(bw_hook_flags != 0, 0))
+	if (__builtin_expect(__atomic_load_n(&bw_hook_flags, __ATOMIC_RELAXED) != 0, 0))
 		return bw_hook_bind_slow(fd, sa, len, errno);
 	int r = bw_real_bind_fast()(fd, sa, len);
 	if (__builtin_expect(r == 0, 1) || errno != EADDRINUSE)
@@ -43,7 +43,7 @@ BW_EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
 
 BW_EXPORT int listen(int fd, int backlog)
 {
-	if (__builtin_expect(bw_hook_flags != 0, 0))
+	if (__builtin_expect(__atomic_load_n(&bw_hook_flags, __ATOMIC_RELAXED) != 0, 0))
 		return bw_hook_listen_slow(fd, backlog, errno);
 	int r = bw_real_listen_fast()(fd, backlog);
 	if (__builtin_expect(r == 0, 1) || errno != EADDRINUSE)

@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"usage: bindwatch [OPTIONS] -- COMMAND [ARGS...]\n"
 	"       bindwatch who [-tux46H] [--json] [[tcp|udp|unix] PORT|ADDR:PORT|SERVICE|PATH|@NAME]\n"
 	"       bindwatch wait [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|SERVICE|PATH|@NAME\n"
+	"       bindwatch free [--yes] [--dry-run] [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|PATH\n"
 	"\n"
 	"Runs COMMAND with libbindwatch.so preloaded: a bind()/listen() that fails\n"
 	"with EADDRINUSE is reported (holder, cause, stack); the program's own\n"
@@ -320,13 +321,16 @@ int main(int argc, char **argv)
 	/* `bindwatch [OPTIONS] who|wait ...` is the subcommand; after "--" the
 	 * word is a command to run (`bindwatch -- who` is coreutils' who). */
 	if (optind < argc && strcmp(argv[optind - 1], "--") != 0 &&
-	    (strcmp(argv[optind], "who") == 0 || strcmp(argv[optind], "wait") == 0)) {
+	    (strcmp(argv[optind], "who") == 0 || strcmp(argv[optind], "wait") == 0 ||
+	     strcmp(argv[optind], "free") == 0)) {
 		bool is_who = argv[optind][1] == 'h';
 		if (run_only || (json && !is_who))
 			return bw_cli_error("--%s applies when bindwatch runs a COMMAND, not to '%s'"
 					    " (to run a program named %s: bindwatch [OPTIONS] -- %s ...)",
 					    run_only ? run_only : "json", argv[optind], argv[optind],
 					    argv[optind]);
+		if (argv[optind][0] == 'f')
+			return bw_cli_free(argc - optind, argv + optind);
 		return is_who ? bw_cli_who(argc - optind, argv + optind, json)
 			      : bw_cli_wait(argc - optind, argv + optind);
 	}

@@ -32,7 +32,13 @@ void bw_cli_load_settings(void);
  * error line (cmd names the subcommand in it). */
 int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_addr *ret);
 
+/* A --timeout value: seconds 0-31536000, decimals allowed, into *ret.
+ * 0, or -EINVAL after printing one error line naming cmd. */
+int bw_cli_parse_seconds(const char *cmd, const char *s, double *ret);
+
 /* The subcommands: argv[0] is "who" / "wait"; each returns the exit status.
  * json: --json was given before the subcommand's name. */
 int bw_cli_who(int argc, char **argv, bool json);
 int bw_cli_wait(int argc, char **argv);
+/* bindwatch free (tools/free.c): argv[0] is "free". */
+int bw_cli_free(int argc, char **argv);

@@ -144,3 +144,18 @@ void bw_cli_load_settings(void)
 	bw_diag_use_settings(&set);
 	bw_diag_allow_foreign(); /* not a host process: BPF and pidfd_getfd are fine here */
 }
+
+int bw_cli_parse_seconds(const char *cmd, const char *s, double *ret)
+{
+	char *end;
+	double v;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0 && v <= 31536000)) {
+		bw_cli_error("%s: --timeout '%s': expected seconds (0-31536000, decimals allowed)", cmd,
+			     s);
+		return -EINVAL;
+	}
+	*ret = v;
+	return 0;
+}

@@ -184,13 +184,9 @@ int bw_cli_wait(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, ":t:qh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': {
-			char *end;
 			double s;
-			errno = 0;
-			s = strtod(optarg, &end);
-			if (errno || end == optarg || *end || !(s >= 0 && s <= 31536000))
-				return bw_cli_error("wait: --timeout '%s': expected seconds (0-31536000,"
-						    " decimals allowed)", optarg);
+			if (bw_cli_parse_seconds("wait", optarg, &s) < 0)
+				return 2;
 			deadline = (uint64_t)(s * 1e9) + 1;
 			break;
 		}

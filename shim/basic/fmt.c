@@ -70,19 +70,64 @@ void bw_buf_escape(struct bw_buf *b, const char *s, size_t n)
 	}
 }
 
+/* Length of the well-formed UTF-8 sequence at s (n > 0 bytes left), 0 if
+ * there is none: shortest form, no surrogates, at most U+10FFFF (RFC 3629
+ * section 4). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len;
+	unsigned cp;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		cp = s[0] & 0x1fu;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		cp = s[0] & 0x0fu;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		cp = s[0] & 0x07u;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)s;
 	bw_buf_putn(b, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	for (size_t i = 0; i < n;) {
+		unsigned char c = u[i];
+		size_t l;
 		if (c == '"' || c == '\\') {
 			char e[2] = {'\\', (char)c};
 			bw_buf_putn(b, e, 2);
-		} else if (c < 0x20 || c >= 0x7f) {
+			i++;
+		} else if (c < 0x20 || c == 0x7f) {
 			char e[6] = {'\\', 'u', '0', '0', hexdig[c >> 4], hexdig[c & 15]};
 			bw_buf_putn(b, e, 6);
+			i++;
+		} else if ((l = utf8_len(u + i, n - i)) > 0) {
+			bw_buf_putn(b, s + i, l);
+			i += l;
 		} else {
-			bw_buf_putn(b, (const char *)&c, 1);
+			/* A byte that is not UTF-8: a lone low surrogate U+DC80..U+DCFF,
+			 * which no character can be (PEP 383 "surrogateescape"). */
+			char e[6] = {'\\', 'u', 'd', 'c', hexdig[c >> 4], hexdig[c & 15]};
+			bw_buf_putn(b, e, 6);
+			i++;
 		}
 	}
 	bw_buf_putn(b, "\"", 1);

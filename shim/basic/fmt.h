@@ -21,8 +21,11 @@ void bw_buf_printf(struct bw_buf *b, const char *fmt, ...) __attribute__((format
 /* Copies n bytes, rendering control bytes, NULs, backslash and bytes >= 0x7f
  * as \xNN so a hostile command line can't forge report lines or colours. */
 void bw_buf_escape(struct bw_buf *b, const char *s, size_t n);
-/* A JSON string literal (with the quotes); bytes >= 0x80 and controls are
- * \u00NN-escaped so the output is ASCII and always valid JSON. */
+/* A JSON string literal (with the quotes), always valid JSON: well-formed
+ * UTF-8 is kept as it is ("café" stays "café"); controls are \u00NN; a
+ * byte that is not part of well-formed UTF-8 is \udcNN, a lone surrogate
+ * no character can be (Python: json.loads(s).encode("utf-8",
+ * "surrogateescape") gives the bytes back). */
 void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n);
 
 /* "2026-11-25T10:02:11Z". Own calendar math: gmtime_r takes glibc's tz lock. */

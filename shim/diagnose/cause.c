@@ -64,11 +64,13 @@ static bool socket_activation(const struct bw_holder *h)
 	return h->manager || h->proc.listen_fds;
 }
 
-/* The rules need a binder: an address of one family (`who PORT` asks
- * about a bare port, which is no bind). */
+/* The rules need a binder: an address of one family, or a bare port
+ * (`who PORT`), which asks about a plain bind of the wildcard of each
+ * holder's family (bw_remedy_binder_vs). */
 static bool modelled(const struct bw_conflict *c)
 {
-	return c->want.family == AF_INET || c->want.family == AF_INET6;
+	return c->want.family == AF_INET || c->want.family == AF_INET6 ||
+	       c->want.family == AF_UNSPEC;
 }
 
 /* Would the pair stop conflicting if the caller changed its options as
@@ -80,7 +82,7 @@ static bool caller_change_works(const struct bw_conflict *c, const struct bw_hol
 	struct bw_bind_verdict v;
 	if (!modelled(c))
 		return false;
-	bw_remedy_binder(c, &b);
+	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if (v6only >= 0) {
 		if (b.addr.family != AF_INET6 || bw_addr_is_v4mapped(&b.addr) || b.v6only == 1)
@@ -109,7 +111,7 @@ static bool reuseaddr_mismatch(const struct bw_conflict *c, const struct bw_hold
 	struct bw_bind_verdict v;
 	if (!modelled(c))
 		return false;
-	bw_remedy_binder(c, &b);
+	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if ((b.reuseaddr == 1) == (hs.reuseaddr == 1))
 		return false;

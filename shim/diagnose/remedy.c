@@ -25,6 +25,25 @@ void bw_remedy_binder(const struct bw_conflict *c, struct bw_bind_sock *ret)
 	ret->state = BW_TCP_CLOSE;
 }
 
+/* A bare port's binder against 'have' (remedy.h): the wildcard of have's
+ * family, keeping b's options. */
+static void wildcard_vs(struct bw_bind_sock *b, const struct bw_sock *have)
+{
+	bool v4 = have->local.family == AF_INET || bw_addr_is_v4mapped(&have->local);
+	memset(b->addr.ip, 0, sizeof(b->addr.ip));
+	b->addr.family = v4 ? AF_INET : AF_INET6;
+	b->addr.proto = have->local.proto;
+	b->v6only = v4 ? 0 : 1;
+}
+
+void bw_remedy_binder_vs(const struct bw_conflict *c, const struct bw_sock *have,
+			 struct bw_bind_sock *ret)
+{
+	bw_remedy_binder(c, ret);
+	if (c->want.family == AF_UNSPEC)
+		wildcard_vs(ret, have);
+}
+
 void bw_remedy_sock(const struct bw_conflict *c, const struct bw_sock *s, signed char reuseaddr,
 		    signed char reuseport, struct bw_bind_sock *ret)
 {
@@ -70,16 +89,18 @@ static bool binds(const struct bw_conflict *c, const struct bw_bind_sock *b, uns
 {
 	for (size_t i = 0; i < c->n_holders; i++) {
 		const struct bw_holder *h = &c->holders[i];
-		struct bw_bind_sock hs;
+		struct bw_bind_sock hs, bb = *b;
 		struct bw_bind_verdict v;
 		if (!is_inet(&h->sock.local))
 			continue;
+		if (c->want.family == AF_UNSPEC)
+			wildcard_vs(&bb, &h->sock);
 		bw_remedy_holder_sock(c, h, &hs);
 		if ((assume & BW_ASSUMED_HOLDER_REUSEADDR) && hs.reuseaddr < 0)
 			hs.reuseaddr = 1;
 		if ((assume & BW_ASSUMED_HOLDER_REUSEPORT) && hs.reuseport < 0)
 			hs.reuseport = 1;
-		bw_bind_check(b, &hs, &v);
+		bw_bind_check(&bb, &hs, &v);
 		if (v.conflict)
 			return false;
 	}
@@ -251,7 +272,7 @@ static void holder_changes(struct bw_conflict *c, const struct bw_holder *h)
 
 	if (!h || is_orphan(h))
 		return;
-	bw_remedy_binder(c, &b);
+	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if (is_inet(&h->sock.local)) {
 		if (hs.addr.family == AF_INET6 && hs.v6only != 1 && !bw_addr_is_v4mapped(&hs.addr)) {
@@ -295,11 +316,13 @@ void bw_remedy_build(struct bw_conflict *c)
 		holder_changes(c, h);
 		return;
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
-		/* A socket bound only to pick its source address before
-		 * connect() need not reserve a port at bind() (ip(7)). */
-		if (c->want.proto == BW_PROTO_TCP)
-			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, NULL);
+		/* Freeing ports works whatever the caller does: first. A
+		 * socket bound only to pick its source address before
+		 * connect() need not reserve a port at bind() (ip(7)); a
+		 * listen() on an unbound socket (autobind) needs its port. */
 		holder_changes(c, bw_remedy_top_holder(c, NULL));
+		if (c->want.proto == BW_PROTO_TCP && !(c->call && strcmp(c->call, "listen") == 0))
+			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, NULL);
 		return;
 	default:
 		break;
@@ -308,7 +331,9 @@ void bw_remedy_build(struct bw_conflict *c)
 		holder_changes(c, h);
 		return;
 	}
-	if (!is_inet(&c->want)) {
+	/* A bare port (AF_UNSPEC) is a plain bind of the wildcard
+	 * (bw_remedy_binder_vs): the same caller-side remedies apply. */
+	if (!is_inet(&c->want) && c->want.family != AF_UNSPEC) {
 		holder_changes(c, h);
 		add(c, BW_FIX_CALLER, BW_FIX_PORT);
 		return;

@@ -18,6 +18,13 @@ struct bw_sock;
  * SO_REUSE* and owner; `who` asks for a plain bind). */
 void bw_remedy_binder(const struct bw_conflict *c, struct bw_bind_sock *ret);
 
+/* The same, faced with the socket 'have'. A bare port (bindwatch who P,
+ * want.family AF_UNSPEC) asks what blocks a plain bind() of that port on
+ * the wildcard of have's family: 0.0.0.0:P for IPv4 (and v4-mapped)
+ * holders, [::]:P with IPV6_V6ONLY for IPv6 ones, in have's protocol. */
+void bw_remedy_binder_vs(const struct bw_conflict *c, const struct bw_sock *have,
+			 struct bw_bind_sock *ret);
+
 /* A socket of the table as the rules see it, with its SO_REUSEADDR and
  * SO_REUSEPORT (1, 0, -1 unknown): IPV6_V6ONLY is known from sock_diag
  * only (unknown when the table came from /proc). */

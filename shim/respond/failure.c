@@ -5,6 +5,7 @@
 
 #include "basic/sysio.h"
 #include "diagnose/diagnose.h"
+#include "report/emit.h"
 #include "respond/remap.h"
 
 static size_t render(struct bw_failure_arena *a, const struct bw_settings *s)
@@ -34,6 +35,14 @@ void bw_failure_begin(struct bw_failure_arena *a, const char *call, pid_t pid, i
 	c->err = err;
 	c->time = time(NULL);
 	bw_proc_comm(pid, c->comm, sizeof(c->comm));
+}
+
+/* The port-file line; a path that is not ours to write gets one warning. */
+static void record(const struct bw_settings *s, const struct bw_conflict *c)
+{
+	int r = bw_remap_record(s->port_file, c);
+	if (r < 0)
+		bw_emit_file_warning("BINDWATCH_PORT_FILE", s->port_file, r);
 }
 
 int bw_failure_handle(struct bw_failure_arena *a, const struct bw_settings *s, int sock,
@@ -81,7 +90,7 @@ int bw_failure_handle(struct bw_failure_arena *a, const struct bw_settings *s, i
 	res = ops->fix(c, rule, ctx);
 	if (ops->leave)
 		ops->leave(ctx, entered);
-	bw_remap_record(s->port_file, c);
+	record(s, c);
 	ops->emit(a->report, render(a, s), ctx);
 	if (key)
 		bw_ratelimit_store(key, a->desc);
@@ -104,6 +113,6 @@ void bw_failure_moved(struct bw_failure_arena *a, const struct bw_settings *s,
 		      const struct bw_failure_ops *ops, void *ctx)
 {
 	bw_remap_always_event(&a->c, rule, want, to);
-	bw_remap_record(s->port_file, &a->c);
+	record(s, &a->c);
 	ops->emit(a->report, render(a, s), ctx);
 }

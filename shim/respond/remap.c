@@ -13,6 +13,7 @@
 #include "policy/settings.h"
 #include "basic/fmt.h"
 #include "basic/sysio.h"
+#include "respond/twin.h"
 
 /* Copies the caller's address with another port; false for families
  * without ports. */
@@ -72,7 +73,9 @@ struct attempt {
 	struct sockaddr_storage orig;
 	socklen_t len;
 	struct bw_remap *out;
-	bool aborted;                /* ops->before/socket/pause said stop */
+	bool aborted;                /* ops->before/socket/pause said stop, or a twin was refused */
+	bool checked;                /* listen: bw_twin_check ran */
+	struct bw_twin_plan plan;
 };
 
 /* ops->before: 0, or the error this attempt fails with. */
@@ -103,60 +106,60 @@ static int do_listen(struct attempt *at, int fd)
 	return at->ops->listen(fd, at->backlog) == 0 ? 0 : -errno;
 }
 
-/* listen(): the socket is already bound, and Linux has no unbind. Build a
- * twin socket with the options that shape a listener, bind and listen it
- * at the new port, then dup3() it over the caller's fd number. */
+/* The twin's socket, bind and listen go through ops (the supervisor makes
+ * them in the program's network namespace, with its credentials). */
+static int twin_socket(int domain, int type, int protocol, void *ctx)
+{
+	struct attempt *at = ctx;
+	int fd;
+	if (at->ops->socket) {
+		fd = at->ops->socket(domain, type, protocol, at->ops->ctx);
+		if (fd < 0)
+			at->aborted = true;
+		return fd;
+	}
+	fd = socket(domain, type, protocol);
+	return fd < 0 ? -errno : fd;
+}
+
+static int twin_bind(int fd, const struct sockaddr *sa, socklen_t len, void *ctx)
+{
+	(void)len;
+	return do_bind(ctx, fd, sa);
+}
+
+static int twin_listen_cb(int fd, int backlog, void *ctx)
+{
+	(void)backlog;
+	return do_listen(ctx, fd);
+}
+
+/* listen(): the socket is already bound, and Linux has no unbind: a twin
+ * takes its place (respond/twin.h), if it can be a faithful one. Checked
+ * once, at the first move; a refusal ends the rule and says why. */
 static int twin_listen(struct attempt *at, const struct sockaddr *sa)
 {
-	static const struct { int level, name; } opts[] = {
-		{SOL_SOCKET, SO_REUSEADDR}, {SOL_SOCKET, SO_REUSEPORT}, {SOL_SOCKET, SO_KEEPALIVE},
-		{SOL_SOCKET, SO_RCVBUF}, {SOL_SOCKET, SO_SNDBUF}, {SOL_SOCKET, SO_MARK},
-		{IPPROTO_IPV6, IPV6_V6ONLY}, {IPPROTO_TCP, TCP_NODELAY},
-		{IPPROTO_TCP, TCP_DEFER_ACCEPT}, {IPPROTO_TCP, TCP_FASTOPEN},
-		{IPPROTO_IP, IP_FREEBIND},
-	};
-	int type, proto, fl, fdfl, twin, e;
-	socklen_t ol = sizeof(int);
-	sa_family_t fam;
+	const struct bw_twin_ops tops = {twin_socket, twin_bind, twin_listen_cb, at};
+	struct bw_remap *out = at->out;
+	struct bw_buf note = BW_BUF_INIT(out->note + strlen(out->note),
+					 sizeof(out->note) - strlen(out->note));
+	char why_buf[200] = "";
+	struct bw_buf why = BW_BUF_INIT(why_buf, sizeof(why_buf));
+	int r = 0;
 
-	memcpy(&fam, sa, sizeof(fam));
-	if (getsockopt(at->fd, SOL_SOCKET, SO_TYPE, &type, &ol) < 0)
-		return -errno;
-	ol = sizeof(int);
-	if (getsockopt(at->fd, SOL_SOCKET, SO_PROTOCOL, &proto, &ol) < 0)
-		proto = 0;
-	fl = fcntl(at->fd, F_GETFL);
-	fdfl = fcntl(at->fd, F_GETFD);
-	type |= SOCK_CLOEXEC | (fl >= 0 && (fl & O_NONBLOCK) ? SOCK_NONBLOCK : 0);
-	if (at->ops->socket) {
-		twin = at->ops->socket(fam, type, proto, at->ops->ctx);
-		if (twin < 0) {
-			at->aborted = true;
-			return twin;
-		}
-	} else if ((twin = socket(fam, type, proto)) < 0) {
-		return -errno;
+	if (!at->checked) {
+		at->checked = true;
+		r = bw_twin_check(at->fd, at->ops->owner_pid, at->ops->owner_fd, &at->plan, &why);
 	}
-	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		int v;
-		ol = sizeof(v);
-		if (opts[i].level == IPPROTO_IPV6 && fam != AF_INET6)
-			continue;
-		if (getsockopt(at->fd, opts[i].level, opts[i].name, &v, &ol) == 0)
-			setsockopt(twin, opts[i].level, opts[i].name, &v, ol);
+	if (r == 0) {
+		out->attempts++;
+		r = bw_twin_listen(at->fd, &at->plan, sa, at->len, at->backlog, &tops, &why);
 	}
-	at->out->attempts++;
-	if ((e = do_bind(at, twin, sa)) < 0 || (e = do_listen(at, twin)) < 0) {
-		close(twin);
-		return e;
+	if (r == -ECANCELED) {
+		at->aborted = true;
+		bw_buf_printf(&note, "not remapped: %s; ", why_buf);
 	}
-	if (dup3(twin, at->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
-		e = errno;
-		close(twin);
-		return -e;
-	}
-	close(twin);
-	return 0;
+	return r;
 }
 
 static int try_port(struct attempt *at, int port)
@@ -214,14 +217,21 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 		return r;
 	}
 	case BW_ACT_REUSEADDR: {
-		int one = 1;
+		int one = 1, was = 0;
+		socklen_t ol = sizeof(was);
 		if (c->cause != BW_CAUSE_TIME_WAIT) {
 			bw_buf_printf(&note, "reuseaddr: skipped, not only TIME-WAIT sockets block (%s); ",
 				      bw_cause_name(c->cause));
 			return -EADDRINUSE;
 		}
-		setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (getsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &was, &ol) < 0)
+			return -errno;
+		if (setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0)
+			return -errno;
 		r = try_port(at, -1);
+		if (r < 0)
+			/* A failed action leaves the socket as the program made it. */
+			setsockopt(at->fd, SOL_SOCKET, SO_REUSEADDR, &was, sizeof(was));
 		if (r < 0 && !at->aborted)
 			bw_buf_printf(&note, "reuseaddr: still in use: the TIME-WAIT socket's owner did"
 					     " not set SO_REUSEADDR (it expires in %lds); ",
@@ -323,7 +333,9 @@ int bw_remap_record(const char *port_file, const struct bw_conflict *c)
 
 const struct bw_rule *bw_remap_rule(const struct bw_settings *s, const struct bw_addr *want)
 {
-	if (!s->remap || (want->family != AF_INET && want->family != AF_INET6))
+	/* Port 0 asks the kernel to choose: moving it to a fixed port would
+	 * hand the program a port it never asked for. */
+	if (!s->remap || (want->family != AF_INET && want->family != AF_INET6) || want->port == 0)
 		return NULL;
 	return bw_policy_match(&s->policy, want);
 }

@@ -19,6 +19,11 @@ typedef int (*bw_listen_fn)(int, int);
 struct bw_remap_ops {
 	bw_bind_fn bind;
 	bw_listen_fn listen;
+	/* Whose socket it is: 0 for this process (the shim); the supervisor
+	 * names the program and its fd number, as the fd it passes is only
+	 * its own duplicate (what a listen()-time twin must check). */
+	pid_t owner_pid;
+	int owner_fd;
 	/* The rest is optional (NULL/0: plain behaviour); the seccomp
 	 * supervisor acts for another process and needs them. */
 	/* Before each bind (sa) or listen (sa NULL) on fd: 0 to go ahead, else

@@ -3,8 +3,8 @@
  * eight are a time_t, the next sixteen two bounds for bw_parse_long, the
  * rest is the string.
  * Checks: bw_buf_escape output is printable ASCII and unescapes to the
- * input; bw_buf_json_str output is one valid JSON string that decodes to
- * the input; in a small buffer each is a terminated prefix of the full
+ * input; bw_buf_json_str output is one valid JSON string (UTF-8 kept,
+ * other bytes \udcNN) that decodes to the input; in a small buffer each is a terminated prefix of the full
  * rendering with 'truncated' set exactly when something was dropped;
  * bw_buf_rfc3339 agrees with gmtime_r for years 1970..9999 and stays in
  * bounds for any time_t; bw_parse_long accepts exactly the strict decimal
@@ -94,8 +94,11 @@ FUZZ_NOCOV static void check_json(const char *s, size_t n, size_t small)
 	for (size_t i = 1; i + 1 < len; j++) {
 		char c = full[i];
 		if (c == '\\' && full[i + 1] == 'u') {
+			/* \u00NN: a control; \udcNN: byte NN, not UTF-8 */
 			c = (char)(hexv(full[i + 4]) << 4 | hexv(full[i + 5]));
-			FUZZ_CHECK(full[i + 2] == '0' && full[i + 3] == '0', "\\u above 0xff");
+			FUZZ_CHECK((full[i + 2] == '0' && full[i + 3] == '0') ||
+					   (full[i + 2] == 'd' && full[i + 3] == 'c' && (unsigned char)c >= 0x80),
+				   "\\u neither a control nor a non-UTF-8 byte");
 			i += 6;
 		} else if (c == '\\') {
 			c = full[i + 1];

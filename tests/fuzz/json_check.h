@@ -1,7 +1,7 @@
 /* json_check: a small strict JSON validator (RFC 8259 grammar) for the fuzz
  * targets: json_check(s, n) is true when s[0..n) is exactly one JSON value,
- * optionally followed by one '\n', and every byte is printable ASCII (what
- * bw_buf_json_str promises). Nesting is limited to 32 levels; duplicate keys
+ * optionally followed by one '\n', and every byte is printable ASCII or part
+ * of well-formed UTF-8 in a string (what bw_buf_json_str promises). Nesting is limited to 32 levels; duplicate keys
  * are not looked for (tests/unit/jsoncheck.py does that). */
 #pragma once
 #include <stdbool.h>
@@ -47,8 +47,26 @@ FUZZ_NOCOV static inline bool json_string(struct json_cur *c)
 		unsigned char ch = (unsigned char)*c->p++;
 		if (ch == '"')
 			return true;
-		if (ch < 0x20 || ch >= 0x7f)
+		if (ch < 0x20 || ch == 0x7f)
 			return false;
+		if (ch >= 0x80) {
+			/* Well-formed UTF-8 only (RFC 3629 table 3-7 ranges). */
+			int more = ch >= 0xc2 && ch <= 0xdf ? 1 : ch >= 0xe0 && ch <= 0xef ? 2
+				 : ch >= 0xf0 && ch <= 0xf4 ? 3 : -1;
+			unsigned char lo = ch == 0xe0 ? 0xa0 : ch == 0xf0 ? 0x90 : 0x80;
+			unsigned char hi = ch == 0xed ? 0x9f : ch == 0xf4 ? 0x8f : 0xbf;
+			if (more < 0)
+				return false;
+			for (int i = 0; i < more; i++, lo = 0x80, hi = 0xbf) {
+				unsigned char cc;
+				if (c->p >= c->end)
+					return false;
+				cc = (unsigned char)*c->p++;
+				if (cc < lo || cc > hi)
+					return false;
+			}
+			continue;
+		}
 		if (ch != '\\')
 			continue;
 		if (c->p >= c->end)

@@ -130,6 +130,27 @@ try:
 except OSError as e:
     print("bind=-1 errno=%d" % e.errno)'
 
+# with_exhausted_ports NAME=VALUE... -- CMD...: runs CMD with the NAME=VALUE
+# settings added to its environment, in a private network namespace whose
+# ephemeral range (40000-40001) two python3 listeners hold; prints
+# "held=40000,40001" first (TESTING.md: ephemeral ports exhausted).
+with_exhausted_ports() {
+	unshare -n sh -c 'ip link set lo up &&
+		echo "40000 40001" >/proc/sys/net/ipv4/ip_local_port_range && exec "$@"' sh \
+		"$PYTHON3" -c 'import os, socket, subprocess, sys
+held = []
+for _ in range(2):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    held.append(s)
+print("held=" + ",".join(sorted(str(s.getsockname()[1]) for s in held)), flush=True)
+args = sys.argv[1:]
+sep = args.index("--")
+env = dict(os.environ, **dict(a.split("=", 1) for a in args[:sep]))
+sys.exit(subprocess.run(args[sep + 1:], env=env).returncode)' "$@"
+}
+
 # shim_probe NAME ARGS...: conflict_probe ARGS under the shim with JSON
 # reports and no stack; output in NAME.out / NAME.err, exit in status.
 shim_probe() {

@@ -107,7 +107,7 @@ for _ in range(10):
 print("pid=%d" % os.getpid(), flush=True)
 env = dict(os.environ, LD_PRELOAD=preload, BINDWATCH_FORMAT="json", BINDWATCH_STACK="0")
 subprocess.run([probe, "127.0.0.1", "0"], env=env)
-# The first fix: IP_BIND_ADDRESS_NO_PORT (24, ip(7)) leaves the port to connect().
+# The caller-side fix: IP_BIND_ADDRESS_NO_PORT (24, ip(7)) leaves the port to connect().
 f = socket.socket()
 f.setsockopt(socket.IPPROTO_IP, 24, 1)
 f.bind(("127.0.0.1", 0))
@@ -120,10 +120,10 @@ print("fixed=0", flush=True)' "$PROBE" "$PRELOAD"
 		"$(printf 'ephemeral_exhausted\t40000-40009\t10\t%s' "$hp")"
 	hint_has eph "10 ports in use"
 	hint_has eph "the most held by pid $hp"
-	assert_eq "first fix" "$(j eph '.fixes[0] | [.target, .kind, .level, .name, (.value|tostring)] | join(" ")')" \
-		"caller sockopt IPPROTO_IP IP_BIND_ADDRESS_NO_PORT 1"
-	assert_eq "then stop the holder" "$(j eph '.fixes[1] | [.target, .kind, (.pid|tostring)] | join(" ")')" \
+	assert_eq "first fix: stop the holder" "$(j eph '.fixes[0] | [.target, .kind, (.pid|tostring)] | join(" ")')" \
 		"holder stop $hp"
+	assert_eq "then, for a bind before connect()" "$(j eph '.fixes[1] | [.target, .kind, .level, .name, (.value|tostring)] | join(" ")')" \
+		"caller sockopt IPPROTO_IP IP_BIND_ADDRESS_NO_PORT 1"
 }
 
 # A UDP socket on 127.0.0.1:PORT with SO_REUSEADDR when RA=1 (a port

@@ -13,10 +13,14 @@ setup() {
 }
 
 # warns_once VAR VALUE: VAR=VALUE gives exactly one well-formed warning line
-# naming VAR, and python3 still prints 42 and exits 0.
+# naming VAR (at the first of two binds: warnings wait for a bind), and
+# python3 still prints 42 and exits 0.
 warns_once() {
 	local var=$1 value=$2
-	capture run42 env "$var=$value" LD_PRELOAD="$PRELOAD" "$PYTHON3" -c 'print(42)'
+	capture run42 env "$var=$value" LD_PRELOAD="$PRELOAD" "$PYTHON3" -c 'import socket
+for _ in range(2):
+    socket.socket().bind(("127.0.0.1", 0))
+print(42)'
 	[ "$status" -eq 0 ]
 	assert_equal "$(cat "$T/run42.out")" 42
 	run cat "$T/run42.err"

@@ -3,7 +3,7 @@
 
 usage: jsoncheck.py MODE FILE
 
-Every line of FILE is one record and must be a JSON object, pure ASCII,
+Every line of FILE is one record and must be a JSON object, valid UTF-8 (bytes that are not UTF-8 escaped as \\udcNN),
 without duplicate keys. MODE adds:
   valid   nothing more (truncated records)
   full    the full bind_conflict schema: top-level, holder and stack keys
@@ -35,8 +35,6 @@ def check(mode, n, line, problems):
     def bad(msg):
         problems.append(f"line {n}: {msg}: {line[:200]!r}")
 
-    if not line.isascii():
-        bad("non-ASCII bytes")
     try:
         rec = json.loads(line, object_pairs_hook=no_dups)
     except ValueError as e:
@@ -75,9 +73,10 @@ def main():
     with open(path, "rb") as f:
         data = f.read()
     try:
-        text = data.decode("ascii")
+        # Strict: bytes that are not UTF-8 must have been escaped (\udcNN).
+        text = data.decode("utf-8")
     except UnicodeDecodeError:
-        print(f"{path}: non-ASCII bytes")
+        print(f"{path}: bytes that are not UTF-8")
         return 1
     lines = text.split("\n")
     if lines[-1] != "":

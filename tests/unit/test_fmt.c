@@ -98,7 +98,18 @@ static void test_json_str(void)
 	struct bw_buf b = BW_BUF_INIT(mem, sizeof(mem));
 
 	bw_buf_json_str(&b, "a\"b\\c/\n\t\x01\x1f\x7f\xc3\xa9", 13);
-	CHECK_STREQ(mem, "\"a\\\"b\\\\c/\\u000a\\u0009\\u0001\\u001f\\u007f\\u00c3\\u00a9\"");
+	CHECK_STREQ(mem, "\"a\\\"b\\\\c/\\u000a\\u0009\\u0001\\u001f\\u007f\xc3\xa9\"");
+
+	/* Well-formed UTF-8 stays; every other byte is \udcNN: a lone
+	 * continuation byte, a truncated sequence, an overlong form, a
+	 * surrogate (ED A0 80) and a code point past U+10FFFF (F4 90 80 80). */
+	b = (struct bw_buf)BW_BUF_INIT(mem, sizeof(mem));
+	bw_buf_json_str(&b, "caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80", 13);
+	CHECK_STREQ(mem, "\"caf\xc3\xa9 \xe2\x82\xac\xf0\x9f\x98\x80\"");
+	b = (struct bw_buf)BW_BUF_INIT(mem, sizeof(mem));
+	bw_buf_json_str(&b, "\x80|\xc3|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xff", 17);
+	CHECK_STREQ(mem, "\"\\udc80|\\udcc3|\\udcc0\\udcaf|\\udced\\udca0\\udc80|"
+			 "\\udcf4\\udc90\\udc80\\udc80|\\udcff\"");
 
 	b = (struct bw_buf)BW_BUF_INIT(mem, sizeof(mem));
 	bw_buf_json_str(&b, "x\0y", 3);

@@ -729,7 +729,8 @@ static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *
 	struct call *k = f->k;
 	struct bw_remap_ops ops = {.bind = real_bind, .listen = real_listen,
 				   .before = sup_before, .socket = sup_socket,
-				   .pause = sup_pause, .waited_ms = k->waited_ms, .ctx = f};
+				   .pause = sup_pause, .waited_ms = k->waited_ms, .ctx = f,
+				   .owner_pid = k->pid, .owner_fd = k->fd};
 	f->c = c;
 	if (!rule)
 		return -c->err;
@@ -948,7 +949,8 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 	socklen_t ol = sizeof(domain);
 	struct stat st;
 
-	if (sv->s.disable || sv->s.trace == BW_TRACE_OFF)
+	/* BINDWATCH_TRACE=off silences reports (bw_emit), not a remap. */
+	if (sv->s.disable || (sv->s.trace == BW_TRACE_OFF && !sv->s.remap))
 		goto out;
 	k->pid = tgid_of(k->tid);
 	if (k->pid <= 0)

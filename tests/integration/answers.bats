@@ -1,0 +1,108 @@
+#!/usr/bin/env bats
+# Answers a new user got wrong (issue 10, second pass): each situation made
+# for real with python3 programs, the kernel asked where it decides, and
+# bindwatch's cause and fixes checked against it.
+
+load common
+load diag_helpers
+
+teardown() {
+	kill_bg
+}
+
+# fix_kinds FILE: the fixes of the JSON record in FILE as "target:kind[:name]" words.
+fix_kinds() {
+	jq -r '[.fixes[] | .target + ":" + .kind + (if .name then ":" + .name else "" end)] | join(" ")' "$1"
+}
+
+@test "who PORT: a listener with SO_REUSEADDR (python3 http.server) is a listener, never reuseaddr_mismatch" {
+	P=$(free_port)
+	bg "$PYTHON3" -m http.server "$P" --bind 127.0.0.1
+	hp=${BG_PIDS[-1]}
+	wait_listen "$P"
+	# The kernel: a plain bind of the wildcard, even with SO_REUSEADDR, is refused.
+	run "$PYTHON3" -c 'import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("0.0.0.0", int(sys.argv[1]))); print("bound")
+except OSError as e:
+    print("errno=%d" % e.errno)' "$P"
+	assert_output "errno=98"
+	for q in "$P" "tcp $P"; do
+		# shellcheck disable=SC2086 # q is two words on purpose
+		"$CLI" who --json $q >"$BATS_TEST_TMPDIR/who.json"
+		assert_equal "$q: $(jq -r '[.cause, .holders[0].cause, .holders[0].pid] | map(tostring) | join(" ")' "$BATS_TEST_TMPDIR/who.json")" \
+			"$q: listener listener $hp"
+		run fix_kinds "$BATS_TEST_TMPDIR/who.json"
+		refute_output --partial SO_REUSEADDR
+		assert_output --partial "holder:stop"
+	done
+	run "$CLI" who "$P"
+	assert_output --partial "cause: listener"
+	refute_output --partial "reuseaddr"
+}
+
+@test "who PORT: TIME-WAIT leftovers get the same remedies as who tcp ADDR:PORT" {
+	P=$(free_port)
+	make_time_wait "$P" 1
+	has_time_wait "$P" || skip "the kernel left no TIME-WAIT socket on port $P"
+	"$CLI" who --json "$P" >"$BATS_TEST_TMPDIR/port.json"
+	"$CLI" who --json tcp "127.0.0.1:$P" >"$BATS_TEST_TMPDIR/addr.json"
+	assert_equal "$(jq -r .cause "$BATS_TEST_TMPDIR/port.json")" time_wait
+	assert_equal "$(fix_kinds "$BATS_TEST_TMPDIR/port.json")" "$(fix_kinds "$BATS_TEST_TMPDIR/addr.json")"
+	assert_equal "$(fix_kinds "$BATS_TEST_TMPDIR/port.json")" "caller:sockopt:SO_REUSEADDR caller:wait caller:port"
+}
+
+# exhaust_run NAME CODE: in a new network namespace with the local port
+# range 40000-40009, a python3 process binds ten TCP sockets to
+# 127.0.0.1:0 without listen() or connect(), prints "holder=PID", then
+# runs python3 -c CODE under bindwatch --json; output in NAME.out/.err.
+exhaust_run() {
+	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
+	capture "$1" unshare -n sh -c 'ip link set lo up &&
+		echo "40000 40009" >/proc/sys/net/ipv4/ip_local_port_range && exec "$@"' sh \
+		"$PYTHON3" -c 'import os, signal, socket, subprocess, sys
+cli, py, code = sys.argv[1], sys.argv[2], sys.argv[3]
+pr, pw = os.pipe()
+pid = os.fork()
+if pid == 0:
+    held = []
+    for _ in range(10):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        held.append(s)
+    os.write(pw, b"x")
+    signal.pause()  # until the parent kills it
+    os._exit(0)
+os.read(pr, 1)
+print("holder=%d" % pid, flush=True)
+r = subprocess.run([cli, "--json", "--no-stack", "--", py, "-c", code])
+os.kill(pid, 9)
+os.waitpid(pid, 0)
+sys.exit(r.returncode)' "$CLI" "$PYTHON3" "$2"
+	grep -q '^holder=' "$BATS_TEST_TMPDIR/$1.out" ||
+		skip "could not set up the namespace: $(cat "$BATS_TEST_TMPDIR/$1.err")"
+}
+
+@test "ephemeral exhaustion by TCP sockets bound but not connected: counted, their holder named and its stop fix first" {
+	exhaust_run eph 'import socket; socket.socket().bind(("127.0.0.1", 0))'
+	holder=$(sed -n 's/^holder=//p' "$BATS_TEST_TMPDIR/eph.out")
+	rec=$BATS_TEST_TMPDIR/eph.json
+	grep '^{' "$BATS_TEST_TMPDIR/eph.err" >"$rec"
+	assert_equal "$(jq -r '[.cause, .ports_in_use, .holders_total, .holders[0].pid] | map(tostring) | join(" ")' "$rec")" \
+		"ephemeral_exhausted 10 10 $holder"
+	assert_equal "$(jq -r '[.fixes[] | .kind + ":" + ((.pid // .name) | tostring)] | join(" ")' "$rec")" \
+		"stop:$holder sockopt:IP_BIND_ADDRESS_NO_PORT"
+	assert_file_has "$rec" "held by pid $holder"
+	assert_file_has "$rec" "before connect()"
+}
+
+@test "ephemeral exhaustion met by listen() on an unbound socket: no IP_BIND_ADDRESS_NO_PORT" {
+	exhaust_run lis 'import socket; socket.socket().listen()'
+	holder=$(sed -n 's/^holder=//p' "$BATS_TEST_TMPDIR/lis.out")
+	rec=$BATS_TEST_TMPDIR/lis.json
+	grep '^{' "$BATS_TEST_TMPDIR/lis.err" >"$rec"
+	assert_equal "$(jq -r '[.event, .cause, .ports_in_use, .holders[0].pid] | map(tostring) | join(" ")' "$rec")" \
+		"listen_conflict ephemeral_exhausted 10 $holder"
+	assert_file_lacks "$rec" "IP_BIND_ADDRESS_NO_PORT"
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bats
+# bindwatch free: shows the one command that frees an address, runs it
+# (asking on a terminal, --yes for scripts, --dry-run only prints), waits
+# until a bind there would succeed; refuses pid 1, its own ancestors and a
+# holder it can't name. Real holders: python3, a Docker container, a
+# systemd service with Restart=always.
+
+load common
+load engines
+load diag_helpers
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	CREATED=()
+}
+
+teardown() {
+	kill_bg
+	for c in "${CREATED[@]}"; do
+		"$DOCKER" rm -f "$c" >/dev/null 2>&1 || true
+	done
+}
+
+port_free() {
+	! ss_has -Hltn "sport = :$1"
+}
+
+@test "free --dry-run prints 'kill PID' for a plain listener and leaves it running; --yes kills it and waits (exit 0)" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+
+	run "$CLI" free --dry-run "$port"
+	assert_success
+	assert_output --partial "to free it: kill $HOLDER_PID"
+	kill -0 "$HOLDER_PID"
+
+	run "$CLI" free --yes --timeout 10 "$port"
+	assert_success
+	assert_output --partial "to free it: kill $HOLDER_PID"
+	assert_output --partial "is free"
+	port_free "$port"
+	! kill -0 "$HOLDER_PID" 2>/dev/null
+}
+
+@test "free: without --yes and without a terminal nothing runs (exit 1); on a terminal 'n' declines" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	run "$CLI" free "$port" </dev/null
+	assert_failure 1
+	assert_output --partial "pass --yes"
+	kill -0 "$HOLDER_PID"
+
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	run script -qec "$CLI free $port" /dev/null <<<"n"
+	assert_failure 1
+	assert_output --partial "run it? [y/N]"
+	assert_output --partial "not run"
+	kill -0 "$HOLDER_PID"
+}
+
+@test "free: refuses its own ancestor, pid 1 of its pid namespace, and a holder it can't see (exit 1)" {
+	port=$(free_port)
+	# The holder is bindwatch's parent.
+	run "$PYTHON3" -c "import socket, subprocess, sys
+s = socket.socket(); s.bind(('127.0.0.1', $port)); s.listen()
+sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.STDOUT))"
+	assert_failure 1
+	assert_output --partial "refused: pid"
+	assert_output --partial "bindwatch itself or one of its ancestors"
+
+	# pid 1 of a pid namespace holds it.
+	unshare -p -f --mount-proc true 2>/dev/null || skip "no pid namespaces here"
+	port=$(free_port)
+	run unshare -p -f --mount-proc "$PYTHON3" -c "import socket, subprocess, sys
+s = socket.socket(); s.bind(('127.0.0.1', $port)); s.listen()
+sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.STDOUT))"
+	assert_failure 1
+	assert_output --partial "refused"
+	assert_output --partial "pid 1"
+
+	# Another user's process, no unit or container to name it by.
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" free --yes "$port"
+	assert_failure 1
+	assert_output --partial "refused: nothing to run: its process is not visible here"
+	kill -0 "$HOLDER_PID"
+}
+
+@test "free: bad input exits 2; a free address exits 0" {
+	run "$CLI" free --yes notaport
+	assert_failure 2
+	run "$CLI" free --timeout x 80
+	assert_failure 2
+	run "$CLI" free
+	assert_failure 2
+	port=$(free_port)
+	run "$CLI" free --yes "$port"
+	assert_success
+	assert_output --partial "is not in use"
+}
+
+@test "free: a Docker container's port is freed with docker stop, not by killing docker-proxy" {
+	need_docker
+	port=$(free_port)
+	name=bwtest-free-$port
+	CREATED+=("$name")
+	"$DOCKER" run -d --name "$name" -p "127.0.0.1:$port:80" "$(busybox_image)" \
+		/bin/busybox httpd -f -p 80 >/dev/null
+	wait_listen "$port"
+	run "$CLI" free --yes --timeout 30 "$port"
+	assert_success
+	assert_output --partial "to free it: docker stop $name"
+	port_free "$port"
+	assert_equal "$("$DOCKER" inspect -f '{{.State.Running}}' "$name")" false
+}
+
+@test "free: a systemd service with Restart=always is stopped through systemctl and stays stopped" {
+	SD=bwtest-free-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
+	CREATED+=("$SD")
+	systemd_container "$SD" || skip "the systemd container did not come up"
+	docker_put "$SD" "$CLI" /usr/local/bin/bindwatch
+	for lib in $(ldd "$CLI" | awk '$3 ~ /^\// {print $3}' | sort -u); do
+		"$DOCKER" exec "$SD" test -e "$lib" || "$DOCKER" cp -L "$lib" "$SD:$lib" >/dev/null
+	done
+	port=$(free_port)
+	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\nRestart=always\n' \
+		"$port" | "$DOCKER" exec -i "$SD" sh -c 'cat > /etc/systemd/system/bwtest-free.service'
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl start bwtest-free.service
+	listening() { "$DOCKER" exec "$SD" ss -Hltn "sport = :$port" | grep -q LISTEN; }
+	poll_until 200 listening
+
+	run "$DOCKER" exec "$SD" bindwatch free --yes "$port"
+	assert_success
+	assert_output --partial "to free it: systemctl stop bwtest-free.service"
+	assert_equal "$("$DOCKER" exec "$SD" systemctl is-active bwtest-free.service)" inactive
+	! listening
+}
+
+@test "free: TIME-WAIT only is waited out, never killed; a short --timeout gives up (exit 1)" {
+	port=$(free_port)
+	make_time_wait "$port" 0
+	has_time_wait "$port" || skip "no TIME-WAIT socket could be made"
+	run "$CLI" free --yes --timeout 0.5 "$port"
+	assert_failure 1
+	assert_output --partial "to free it: wait"
+	refute_output --partial "kill"
+}

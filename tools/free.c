@@ -1,0 +1,248 @@
+/* bindwatch free: runs the one command that frees an address (stop the
+ * unit or container, kill an unmanaged process, remove a stale socket
+ * file), after showing it, then waits until a bind there would succeed.
+ * See bindwatch(1). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "dockerapi.h"
+#include "basic/fmt.h"
+#include "diagnose/diagnose.h"
+#include "diagnose/freecmd.h"
+#include "lookup/manager.h"
+
+static const char free_usage[] =
+	"usage: bindwatch free [--yes] [--dry-run] [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME\n"
+	"\n"
+	"Finds who holds the address and runs the one command that frees it: the\n"
+	"manager's (systemctl stop UNIT, docker stop NAME, podman stop NAME), kill PID\n"
+	"for a process no manager would restart, rm for a stale socket file; for\n"
+	"TIME-WAIT it only waits. Shows the command first and asks on a terminal.\n"
+	"Then waits until a bind to the address would succeed. Exit 0 freed, 1 not\n"
+	"freed (refused, declined, failed or timed out), 2 on a usage error.\n"
+	"\n"
+	"  -y, --yes         run it without asking (scripts)\n"
+	"  -n, --dry-run     only print the command (exit 0 if there is one)\n"
+	"  -t, --timeout S   wait at most S seconds for the address to free (default 10)\n"
+	"  -h, --help        this text\n";
+
+/* Whether pid is this process or one of its ancestors (stopping it would
+ * stop us, or the shell that runs us). */
+static bool own_ancestor(pid_t pid)
+{
+	pid_t p = getpid();
+	for (int depth = 0; p > 0 && depth < 4096; depth++) {
+		struct bw_proc pr;
+		if (p == pid)
+			return true;
+		if (p == 1 || bw_proc_info("/proc", p, &pr) < 0)
+			break;
+		p = pr.ppid;
+	}
+	return false;
+}
+
+/* Why the command must not run, or NULL: never pid 1, never our own
+ * ancestor, never the unit or container we run in, never an unnamed holder. */
+static const char *refusal(const struct bw_conflict *c, char *buf, size_t size)
+{
+	const struct bw_holder *h = c->free_holder >= 0 ? &c->holders[c->free_holder] : NULL;
+	struct bw_proc self;
+	struct bw_manager own;
+
+	switch (c->free_kind) {
+	case BW_FREE_NONE:
+		snprintf(buf, size, "nothing to run: %s", c->free_note);
+		return buf;
+	case BW_FREE_KILL:
+		if (c->free_pid == 1)
+			return "it would stop pid 1";
+		if (own_ancestor(c->free_pid)) {
+			snprintf(buf, size, "pid %d is bindwatch itself or one of its ancestors",
+				 (int)c->free_pid);
+			return buf;
+		}
+		return NULL;
+	case BW_FREE_MANAGER:
+		if (!h || bw_proc_info("/proc", getpid(), &self) < 0)
+			return NULL;
+		memset(&own, 0, sizeof(own));
+		bw_manager_from_cgroup(&own, self.cgroup);
+		if ((own.id[0] && strcmp(own.id, h->mgr.id) == 0) ||
+		    (own.unit[0] && strcmp(own.unit, h->mgr.unit) == 0 && !h->mgr.outer_id[0])) {
+			snprintf(buf, size, "bindwatch runs in %s itself",
+				 own.id[0] ? "that container" : own.unit);
+			return buf;
+		}
+		return NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* On a terminal: "run it? [y/N]". */
+static bool confirmed(void)
+{
+	char line[16];
+	fputs("bindwatch: free: run it? [y/N] ", stderr);
+	fflush(stderr);
+	if (!fgets(line, sizeof(line), stdin))
+		return false;
+	return line[0] == 'y' || line[0] == 'Y';
+}
+
+/* Runs argv; its exit status, or -errno when it could not start. */
+static int run_command(const struct bw_conflict *c)
+{
+	char *argv[BW_FREE_ARGS_MAX + 1];
+	int status;
+	pid_t pid;
+
+	if (c->free_argc == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < c->free_argc; i++)
+		argv[i] = (char *)c->free_argv[i];
+	argv[c->free_argc] = NULL;
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		fprintf(stderr, "bindwatch: free: cannot run '%s': %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+int bw_cli_free(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"yes", no_argument, NULL, 'y'},
+		{"dry-run", no_argument, NULL, 'n'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	const char *timeout = "10", *why;
+	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)], what[BW_ADDR_TEXT_MAX + 16],
+		reason[320];
+	bool yes = false, dry = false;
+	struct bw_conflict *c;
+	struct bw_addr want;
+	int opt, r, words;
+
+	optind = 0; /* as bw_cli_wait: forget main()'s "+" scan */
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":ynt:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'y': yes = true; break;
+		case 'n': dry = true; break;
+		case 't': {
+			double s;
+			if (bw_cli_parse_seconds("free", optarg, &s) < 0)
+				return 2;
+			timeout = optarg;
+			break;
+		}
+		case 'h': fputs(free_usage, stdout); return 0;
+		default: return bw_cli_bad_option("free", opt, argv);
+		}
+	}
+	words = argc - optind;
+	if (words < 1)
+		return bw_cli_error("free: needs an address: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|"
+				    "SERVICE|PATH|@NAME");
+	if (bw_cli_parse_target("free", words, argv + optind, &want) < 0)
+		return 2;
+	bw_cli_load_settings();
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		perror("bindwatch");
+		return 1;
+	}
+	c->want = want;
+	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	c->event = "lookup";
+	c->call = "free";
+	c->time = time(NULL);
+	bw_diagnose(c, "/proc", 0, 0);
+	bw_cli_name_containers(c);
+	{
+		struct bw_buf b = BW_BUF_INIT(what, sizeof(what));
+		char addr[BW_ADDR_TEXT_MAX];
+		bw_addr_format(&want, addr, sizeof(addr));
+		bw_buf_puts(&b, addr);
+		if (want.family != AF_UNIX && want.proto != BW_PROTO_UNKNOWN)
+			bw_buf_printf(&b, "/%s", bw_proto_name(want.proto));
+	}
+	if (c->n_holders == 0 && c->cause != BW_CAUSE_UNIX_STALE) {
+		fprintf(stderr, "bindwatch: free: %s is not in use\n", what);
+		free(c);
+		return 0;
+	}
+	why = refusal(c, reason, sizeof(reason));
+	if (why) {
+		fprintf(stderr, "bindwatch: free: %s: refused: %s\n", what, why);
+		free(c);
+		return 1;
+	}
+	if (c->free_kind == BW_FREE_WAIT) {
+		printf("to free it: wait %lds (TIME-WAIT frees itself; nothing to stop)\n",
+		       c->free_in_s);
+	} else {
+		bw_free_command(c, cmd, sizeof(cmd));
+		printf("to free it: %s\n", cmd);
+	}
+	fflush(stdout);
+	if (dry) {
+		free(c);
+		return 0;
+	}
+	if (c->free_kind != BW_FREE_WAIT) {
+		if (!yes && !isatty(STDIN_FILENO)) {
+			fprintf(stderr, "bindwatch: free: not run: stdin is no terminal to ask on; pass"
+					" --yes to run it\n");
+			free(c);
+			return 1;
+		}
+		if (!yes && !confirmed()) {
+			fprintf(stderr, "bindwatch: free: not run\n");
+			free(c);
+			return 1;
+		}
+		r = run_command(c);
+		if (r != 0) {
+			fprintf(stderr, "bindwatch: free: '%s' failed (%s %d)\n", cmd,
+				r < 0 ? "errno" : "exit status", r < 0 ? -r : r);
+			free(c);
+			return 1;
+		}
+	}
+	free(c);
+	/* The same wait as `bindwatch wait`: until a bind there would succeed. */
+	{
+		char *wargv[8];
+		int n = 0;
+		wargv[n++] = "wait";
+		wargv[n++] = "--timeout";
+		wargv[n++] = (char *)timeout;
+		for (int i = optind; i < argc && n < 7; i++)
+			wargv[n++] = argv[i];
+		wargv[n] = NULL;
+		r = bw_cli_wait(n, wargv);
+	}
+	if (r == 0)
+		fprintf(stderr, "bindwatch: free: %s is free\n", what);
+	return r == 0 ? 0 : r == 2 ? 2 : 1;
+}
