@@ -3,10 +3,13 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -69,44 +72,155 @@ static bool stderr_last_resort(void)
 	return !S_ISREG(st.st_mode) || (fl & O_ACCMODE) == O_WRONLY;
 }
 
-/* Writes to fd 2; a socket there (journald's stream) gets MSG_NOSIGNAL so
- * a closed peer can't kill the program with SIGPIPE. */
+/* Records no destination took (a full pipe or a syslog that stopped
+ * reading refuse rather than block); the next record that gets through
+ * says so. */
+static atomic_uint dropped;
+
+/* "bindwatch: N records dropped ...\n" into line when records were
+ * dropped since the last delivery (the count is taken: the caller hands
+ * it back with undrop() if this one fails too); its length, or 0. */
+static size_t drop_note(char *line, size_t size, unsigned *taken)
+{
+	int n;
+	*taken = atomic_exchange(&dropped, 0);
+	if (*taken == 0)
+		return 0;
+	n = snprintf(line, size,
+		     "bindwatch: %u earlier record%s dropped (its destination was full or gone)\n",
+		     *taken, *taken == 1 ? "" : "s");
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+static void undrop(unsigned taken)
+{
+	if (taken)
+		atomic_fetch_add(&dropped, taken);
+}
+
+/* writev(2) of the note and the record to fd with SIGPIPE blocked in this
+ * thread: a reader that went away is -EPIPE, never a signal that kills the
+ * program (the way libraries avoid SIGPIPE: a SIGPIPE that was not pending
+ * before but is now is ours, consumed with a zero-timeout sigtimedwait).
+ * fd is non-blocking or a regular file: -EAGAIN when a pipe is full. */
+static int write_nosigpipe(int fd, struct iovec *iov, int cnt)
+{
+	static const struct timespec zero = {0, 0};
+	sigset_t pipe_set, old, pending;
+	bool was_pending;
+	int r = 0;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	while (cnt > 0) {
+		ssize_t w = writev(fd, iov, cnt);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			r = -errno;
+			break;
+		}
+		/* A part written (a pipe past PIPE_BUF): on with the rest. */
+		while (cnt > 0 && (size_t)w >= iov->iov_len) {
+			w -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt > 0) {
+			iov->iov_base = (char *)iov->iov_base + w;
+			iov->iov_len -= (size_t)w;
+		}
+	}
+	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return r;
+}
+
+/* Writes buf to fd 2 and never blocks the program or signals it: a socket
+ * (journald's stream) gets MSG_NOSIGNAL|MSG_DONTWAIT; a regular file is
+ * written as it is (the program's O_APPEND applies); anything else (a pipe,
+ * a FIFO, a terminal) through a new open file description of it with
+ * O_NONBLOCK (/proc/self/fd/2 reopens the pipe itself, so the program's
+ * own flags on fd 2 are untouched) and SIGPIPE blocked around the write.
+ * A destination that would block refuses the record (-EAGAIN); bw_emit
+ * counts it and the next record that gets through says so. */
 int bw_emit_stderr(const char *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t w = send(2, buf, len, MSG_NOSIGNAL);
-		if (w < 0 && errno == ENOTSOCK)
-			return bw_write_all(2, buf, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+	char note[128];
+	unsigned taken;
+	size_t nlen = drop_note(note, sizeof(note), &taken);
+	struct iovec iov[2] = {{note, nlen}, {(void *)buf, len}};
+	struct iovec *v = nlen ? iov : iov + 1;
+	int cnt = nlen ? 2 : 1, fd, r;
+	struct stat st;
+
+	if (fstat(2, &st) < 0) {
+		r = -errno;
+	} else if (S_ISSOCK(st.st_mode)) {
+		struct msghdr m = {.msg_iov = v, .msg_iovlen = (size_t)cnt};
+		ssize_t w;
+		do
+			w = sendmsg(2, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+		while (w < 0 && errno == EINTR);
+		r = w < 0 ? -errno : 0;
+	} else if (S_ISREG(st.st_mode)) {
+		r = write_nosigpipe(2, v, cnt);
+	} else {
+		/* O_NOCTTY: reopening a terminal must not make it ours. */
+		fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			r = write_nosigpipe(fd, v, cnt);
+			close(fd);
+		} else if (S_ISCHR(st.st_mode)) {
+			/* No /proc, or a terminal we may not reopen: it is
+			 * written as it is (a terminal blocks only when
+			 * stopped by ^S). */
+			r = write_nosigpipe(2, v, cnt);
+		} else {
+			/* ENXIO: a FIFO nobody reads any more. */
+			r = errno == ENXIO ? -EPIPE : -EAGAIN;
 		}
-		buf += w;
-		len -= (size_t)w;
 	}
-	return 0;
+	if (r < 0)
+		undrop(taken);
+	return r;
 }
 
 int bw_emit_syslog(const char *buf, size_t len)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
 	char msg[16384];
+	unsigned taken;
 	int fd, n, r = 0;
+	size_t nlen;
 
 	/* <28> = LOG_DAEMON | LOG_WARNING */
 	n = snprintf(msg, sizeof(msg), "<28>bindwatch[%d]: ", (int)getpid());
 	if (n < 0)
 		return -EINVAL;
+	nlen = drop_note(msg + n, sizeof(msg) - (size_t)n, &taken);
+	n += (int)nlen;
 	if (len > sizeof(msg) - (size_t)n)
 		len = sizeof(msg) - (size_t)n;
 	memcpy(msg + n, buf, len);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		undrop(taken);
 		return -errno;
-	if (sendto(fd, msg, (size_t)n + len, MSG_NOSIGNAL, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+	}
+	/* MSG_DONTWAIT: a syslog daemon that stopped reading fills the
+	 * socket's queue (net.unix.max_dgram_qlen datagrams) and would block
+	 * the program's bind() for good; the record is dropped and counted. */
+	if (sendto(fd, msg, (size_t)n + len, MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&sun,
+		   sizeof(sun)) < 0)
 		r = -errno;
 	close(fd);
+	if (r < 0)
+		undrop(taken);
 	return r;
 }
 
@@ -127,11 +241,9 @@ static int default_route(const char *buf, size_t len)
 	return to_syslog(buf, len);
 }
 
-int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
+static int emit_route(const struct bw_settings *s, const char *buf, size_t len)
 {
 	int r;
-	if (s->trace == BW_TRACE_OFF)
-		return 0;
 	switch (s->dest) {
 	case BW_DEST_FILE:
 		r = bw_append_file(s->log_path, buf, len);
@@ -148,9 +260,23 @@ int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
 	}
 }
 
+int bw_emit(const struct bw_settings *s, const char *buf, size_t len)
+{
+	int r;
+	if (s->trace == BW_TRACE_OFF)
+		return 0;
+	r = emit_route(s, buf, len);
+	if (r < 0)
+		atomic_fetch_add(&dropped, 1);
+	return r;
+}
+
 int bw_emit_warning(const char *buf, size_t len)
 {
-	return default_route(buf, len);
+	int r = default_route(buf, len);
+	if (r < 0)
+		atomic_fetch_add(&dropped, 1);
+	return r;
 }
 
 void bw_emit_file_warning(const char *var, const char *path, int err)

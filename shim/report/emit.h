@@ -28,8 +28,14 @@ int bw_emit_warning(const char *buf, size_t len);
  * through bw_emit_warning. */
 void bw_emit_file_warning(const char *var, const char *path, int err);
 
-/* Writes buf to fd 2 as it is, with MSG_NOSIGNAL if it is a socket. */
+/* Writes buf to fd 2 as it is, never blocking the program or raising
+ * SIGPIPE: a socket with MSG_NOSIGNAL|MSG_DONTWAIT, a pipe, FIFO or
+ * terminal through a new O_NONBLOCK description of /proc/self/fd/2 with
+ * SIGPIPE blocked, a regular file directly. 0, -EAGAIN (full: dropped),
+ * -EPIPE (no reader) or another -errno; the records bw_emit could not
+ * deliver are counted and named in front of the next one written. */
 int bw_emit_stderr(const char *buf, size_t len);
 
-/* One datagram to /dev/log (RFC 3164 framing, facility daemon, warning). */
+/* One datagram to /dev/log (RFC 3164 framing, facility daemon, warning),
+ * sent with MSG_DONTWAIT: -EAGAIN when syslog's queue is full. */
 int bw_emit_syslog(const char *buf, size_t len);

@@ -1,0 +1,93 @@
+#!/usr/bin/env bats
+# A report never blocks the host or signals it: a stderr pipe whose reader
+# has gone (SIGPIPE), a stderr pipe or FIFO nobody drains, a syslog that
+# stopped reading (/dev/log's queue full). Each program finishes as it
+# does without the shim; what could not be delivered is dropped.
+
+load common
+load diag_helpers
+
+QUIET="$HELPERS/quiet_bind"
+DEVLOG_OURS=
+
+teardown() {
+	kill_bg
+	# Only a /dev/log this test created itself (none existed before).
+	[ -n "$DEVLOG_OURS" ] && rm -f /dev/log
+	true
+}
+
+@test "stderr is a pipe whose reader has gone: the report does not kill the program with SIGPIPE" {
+	P=$(free_port)
+	hold_tcp "$P"
+	# Bare: the program never writes to the pipe, so it lives.
+	"$QUIET" "$P" 1 "$BATS_TEST_TMPDIR/bare" gone 2>&1 | true
+	assert_eq "bare status" "${PIPESTATUS[0]}" 0
+	assert_eq "bare result" "$(cat "$BATS_TEST_TMPDIR/bare")" "fails=1"
+	env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$QUIET" "$P" 3 "$BATS_TEST_TMPDIR/shim" gone 2>&1 | true
+	assert_eq "shim status (141: SIGPIPE)" "${PIPESTATUS[0]}" 0
+	assert_eq "shim result" "$(cat "$BATS_TEST_TMPDIR/shim")" "fails=3"
+}
+
+@test "stderr is a FIFO nobody reads: 500 reports fill it, and the program still finishes; the drop is counted" {
+	P=$(free_port)
+	hold_tcp "$P"
+	fifo=$BATS_TEST_TMPDIR/fifo
+	mkfifo "$fifo"
+	capture bare timeout 60 "$QUIET" "$P" 500 "$BATS_TEST_TMPDIR/bare"
+	assert_eq "bare" "$status $(cat "$BATS_TEST_TMPDIR/bare")" "0 fails=500"
+	# A reader that holds the FIFO open and reads nothing until told
+	# (the file drain exists); then it empties it, says so (drained) and
+	# keeps what comes after.
+	cat >"$BATS_TEST_TMPDIR/reader.py" <<'PY'
+import os, select, sys, time
+fifo, d = sys.argv[1], sys.argv[2]
+fd = os.open(fifo, os.O_RDWR)
+open(d + "/open", "w").write("open\n")
+while not os.path.exists(d + "/drain"):
+    time.sleep(0.05)
+while select.select([fd], [], [], 0)[0]:
+    os.read(fd, 65536)
+open(d + "/drained", "w").write("drained\n")
+out = open(d + "/after", "wb", buffering=0)
+while True:
+    select.select([fd], [], [])
+    out.write(os.read(fd, 65536))
+PY
+	bg "$PYTHON3" "$BATS_TEST_TMPDIR/reader.py" "$fifo" "$BATS_TEST_TMPDIR"
+	wait_file "$BATS_TEST_TMPDIR/open"
+	# The shim's program: 500 reports into the FIFO, then (once the
+	# FIFO is drained) one more, which says how many were dropped.
+	timeout 60 env LD_PRELOAD="$PRELOAD" BINDWATCH_RATELIMIT=0 \
+		"$QUIET" "$P" 500 "$BATS_TEST_TMPDIR/shim" - "$BATS_TEST_TMPDIR/drained" 2>"$fifo" &
+	shim=$!
+	BG_PIDS+=("$shim")
+	poll_until 1200 test -s "$BATS_TEST_TMPDIR/shim"
+	assert_eq "shim (hung in bind if empty)" "$(cat "$BATS_TEST_TMPDIR/shim")" "fails=500"
+	touch "$BATS_TEST_TMPDIR/drain"
+	status=0
+	wait "$shim" || status=$?
+	assert_eq "shim status" "$status $(cat "$BATS_TEST_TMPDIR/shim.2")" "0 again"
+	poll_until 200 grep -q "0.0.0.0:$P/tcp) failed" "$BATS_TEST_TMPDIR/after"
+	assert_file_has "$BATS_TEST_TMPDIR/after" "earlier records dropped"
+}
+
+@test "stderr closed and a syslog that never reads /dev/log: 60 reports do not block the program" {
+	[ ! -e /dev/log ] || skip "/dev/log exists: not standing in for the system logger"
+	ready=$BATS_TEST_TMPDIR/devlog.ready
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+open(sys.argv[1], "w").write("bound\n")
+time.sleep(600)' "$ready"
+	wait_file "$ready"
+	DEVLOG_OURS=1
+	P=$(free_port)
+	hold_tcp "$P"
+	status=0
+	timeout 60 env LD_PRELOAD="$PRELOAD" BINDWATCH_RATELIMIT=0 BINDWATCH_STACK=0 \
+		"$QUIET" "$P" 60 "$BATS_TEST_TMPDIR/shim" 2>&- || status=$?
+	assert_eq "shim (124: it hung in bind)" "$status $(cat "$BATS_TEST_TMPDIR/shim")" "0 fails=60"
+	# The queue took what it holds (net.unix.max_dgram_qlen datagrams).
+	ss -Hxa | grep -F /dev/log | awk '$3 > 0 { found = 1 } END { exit !found }'
+}
