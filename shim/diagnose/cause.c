@@ -347,10 +347,10 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 	}
 	case BW_CAUSE_UNIX_STALE:
 		if (c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_vfs_checked)
-			bw_buf_puts(&b, "the socket file exists but nobody listens on it: no socket"
-					" in this network namespace is bound to it (sock_diag); a"
-					" leftover from a process that exited without unlink(), safe"
-					" to remove");
+			bw_buf_puts(&b, "the socket file exists but no socket in this network"
+					" namespace is bound to it (sock_diag; a process in another"
+					" network namespace could still be: check before removing);"
+					" likely a leftover from a process that exited without unlink()");
 		else if (c->unix_file == BW_UNIX_FILE_SOCKET)
 			bw_buf_puts(&b, "the socket file exists but nobody listens on it: no socket"
 					" in /proc/net/unix names this path (sock_diag, which would"

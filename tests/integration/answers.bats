@@ -152,3 +152,17 @@ time.sleep(600)'
 	"$CLI" who --json tcp "127.0.0.1:$Q" >"$BATS_TEST_TMPDIR/b.json"
 	assert_equal "$(jq -r .cause "$BATS_TEST_TMPDIR/b.json")" socket_activation
 }
+
+@test "unix listener in another network namespace: never 'safe to remove', only 'check before removing'" {
+	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
+	path=$BATS_TEST_TMPDIR/other-netns.sock
+	unshare -n "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(600)' "$path" &
+	BG_PIDS+=("$!")
+	poll_until 200 test -S "$path"
+	"$CLI" who --json unix "$path" >"$BATS_TEST_TMPDIR/who.json" || true
+	assert_equal "$(jq -r .cause "$BATS_TEST_TMPDIR/who.json")" unix_stale
+	assert_file_lacks "$BATS_TEST_TMPDIR/who.json" "safe to remove"
+	assert_file_lacks "$BATS_TEST_TMPDIR/who.json" "nobody listens"
+	assert_file_has "$BATS_TEST_TMPDIR/who.json" "another network namespace could still be"
+}

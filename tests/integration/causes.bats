@@ -180,8 +180,8 @@ s.close()' "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "record" "$(j py '[.cause, .path, (.holders | length)] | map(tostring) | @tsv')" \
 		"$(printf 'unix_stale\t%s\t0' "$path")"
-	hint_has py "nobody listens on it"
-	hint_has py "safe to remove"
+	hint_has py "no socket in this network namespace is bound to it"
+	hint_has py "check before removing"
 }
 
 @test "cause unix_stale: a regular file at the path is named as not a socket" {
