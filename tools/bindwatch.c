@@ -55,13 +55,14 @@ static int usage_error(const char *fmt, const char *arg)
 	return bw_cli_error("%s (see 'bindwatch --help')", msg);
 }
 
-/* The shim: $BINDWATCH_SHIM, else next to a build-tree CLI
- * (<build>/tools/bindwatch -> <build>/shim/libbindwatch.so), else the
+/* The shim: $BINDWATCH_SHIM; else, for the CLI of a build tree (this very
+ * binary is <build>/tools/bindwatch, compared by name: an installed CLI
+ * never looks into a build tree), <build>/shim/libbindwatch.so; else the
  * installed path. */
 static int find_shim(char *out, size_t size)
 {
 	const char *env = getenv("BINDWATCH_SHIM");
-	char self[PATH_MAX - 64];
+	char self[PATH_MAX];
 	ssize_t n;
 
 	if (env && *env) {
@@ -75,15 +76,56 @@ static int find_shim(char *out, size_t size)
 		char *slash;
 		self[n] = '\0';
 		slash = strrchr(self, '/');
-		if (slash) {
-			*slash = '\0';
-			snprintf(out, size, "%s/../shim/libbindwatch.so", self);
-			if (access(out, R_OK) == 0)
-				return 0;
+		if (slash && (*slash = '\0', strcmp(self, BW_BUILD_ROOT "/tools") == 0)) {
+			snprintf(out, size, "%s", BW_BUILD_ROOT "/shim/libbindwatch.so");
+			return access(out, R_OK) == 0 ? 0 : -errno;
 		}
 	}
 	snprintf(out, size, "%s", BW_SHIM_INSTALLED);
 	return access(out, R_OK) == 0 ? 0 : -ENOENT;
+}
+
+/* Prepends entry to the list in variable var (sep between entries). */
+static int env_prepend(const char *var, const char *entry, const char *sep)
+{
+	const char *old = getenv(var);
+	size_t len = strlen(entry) + (old ? strlen(old) : 0) + strlen(sep) + 1;
+	char *v = malloc(len);
+	if (!v)
+		return -ENOMEM;
+	snprintf(v, len, "%s%s%s", entry, old && *old ? sep : "", old && *old ? old : "");
+	setenv(var, v, 1);
+	free(v);
+	return 0;
+}
+
+/* LD_PRELOAD for the shim at path. ld.so splits LD_PRELOAD at spaces and
+ * colons with no escape (ld.so(8)): a path holding either (a build
+ * directory "my builds/") goes in as the bare name, found through its
+ * directory put first in LD_LIBRARY_PATH (split at ':' and ';' only). A
+ * sanitized shim needs its runtime first in the list. */
+static int set_preload(const char *path)
+{
+	const char *san = BW_SANITIZER_PRELOAD;
+	const char *slash = strrchr(path, '/');
+	char entry[PATH_MAX + 256];
+
+	if (strpbrk(path, " :")) {
+		char dir[PATH_MAX];
+		int r;
+		if (!slash || strpbrk(slash, " :;") || (size_t)(slash - path) >= sizeof(dir))
+			return -EINVAL;
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		if (strpbrk(dir, ":;"))
+			return -EINVAL;
+		r = env_prepend("LD_LIBRARY_PATH", dir, ":");
+		if (r < 0)
+			return r;
+		path = slash + 1;
+	}
+	snprintf(entry, sizeof(entry), "%s%s%s", san, *san ? " " : "", path);
+	return env_prepend("LD_PRELOAD", entry, " ");
 }
 
 /* Options that map one-to-one onto a BINDWATCH_* variable. */
@@ -134,9 +176,7 @@ static void secure_exec_notice(const char *cmd)
 static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	       bool supervise)
 {
-	char shim[PATH_MAX], *preload;
-	const char *old = getenv("LD_PRELOAD"), *san = BW_SANITIZER_PRELOAD;
-	size_t len;
+	char shim[PATH_MAX];
 	int r, kind;
 
 	if (argc < 1)
@@ -156,17 +196,13 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 			strerror(-r));
 		return 127;
 	}
-	len = strlen(san) + strlen(shim) + (old ? strlen(old) : 0) + 3;
-	preload = malloc(len);
-	if (!preload) {
-		perror("bindwatch");
+	r = set_preload(shim);
+	if (r < 0) {
+		fprintf(stderr, "bindwatch: cannot preload '%s': %s\n", shim,
+			r == -EINVAL ? "ld.so can't take a path with ':' or ';' in a directory name"
+				     : strerror(-r));
 		return 127;
 	}
-	/* A sanitized shim needs its runtime first in the list. */
-	snprintf(preload, len, "%s%s%s%s%s", san, *san ? " " : "", shim, old && *old ? " " : "",
-		 old ? old : "");
-	setenv("LD_PRELOAD", preload, 1);
-	free(preload);
 	execvp(argv[0], argv);
 	r = errno;
 	fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(r));

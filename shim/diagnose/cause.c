@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "diagnose/conflict.h"
 #include "diagnose/freecmd.h"
@@ -147,7 +148,9 @@ static enum bw_cause classify_holder(const struct bw_conflict *c, const struct b
 	 * [::]:P ipv6only=off"). */
 	if (c->want.family == AF_INET6 && caller_change_works(c, h, 1, -1, -1))
 		return BW_CAUSE_DUAL_STACK;
-	if (h->pid == 0)
+	/* Unseen because the owner scan ran out of its budget: no verdict on
+	 * visibility; the socket's facts decide. */
+	if (h->pid == 0 && !c->scan.budget_exhausted)
 		return BW_CAUSE_NOT_VISIBLE;
 	if (c->pid != 0 && h->pid == c->pid) {
 		if (reuseaddr_mismatch(c, h))
@@ -180,6 +183,12 @@ static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_c
 static void who(struct bw_buf *b, const struct bw_holder *h)
 {
 	const struct bw_manager *m = &h->mgr;
+	if (h->pid <= 0) {
+		bw_buf_puts(b, "a process the owner scan did not reach (it stopped at its"
+			       " BINDWATCH_SCAN_MS budget: raise BINDWATCH_SCAN_MS or run"
+			       " 'bindwatch who')");
+		return;
+	}
 	bw_buf_printf(b, "pid %d", (int)h->pid);
 	if (h->have_proc) {
 		/* comm is whatever the process set with PR_SET_NAME. */
@@ -321,7 +330,8 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, "; abstract unix names live per network namespace, so a process"
 					" in another pid namespace or container that shares this network"
 					" namespace holds the name for everyone here");
-		bw_buf_puts(&b, "; run as root or as that user to see more");
+		if (geteuid() != 0)
+			bw_buf_puts(&b, "; run as root or as that user to see more");
 		break;
 	case BW_CAUSE_TIME_WAIT: {
 		long ms = 0;

@@ -140,6 +140,11 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 			" names this address here: 'systemctl list-sockets' shows which to stop");
 		return;
 	}
+	if (h->pid <= 0 && c->scan.budget_exhausted) {
+		note(c, "the owner scan stopped at its BINDWATCH_SCAN_MS budget before it found the"
+			" process: raise BINDWATCH_SCAN_MS or run 'bindwatch who'");
+		return;
+	}
 	if (h->pid <= 0) {
 		snprintf(c->free_note, sizeof(c->free_note),
 			 "its process is not visible here (uid %u%s%s%s): run as root or as that user",

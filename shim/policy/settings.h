@@ -43,7 +43,7 @@ struct bw_settings {
 #define BW_STACK_DEPTH_MAX 64
 /* A text report shows this many stack lines (runs of symbol-less frames
  * folded) unless BINDWATCH_STACK_DEPTH asks for a depth; JSON has all. */
-#define BW_TEXT_STACK_LINES 8
+#define BW_TEXT_STACK_LINES 7
 
 typedef const char *(*bw_getenv_fn)(const char *name);
 

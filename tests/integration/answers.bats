@@ -106,3 +106,21 @@ sys.exit(r.returncode)' "$CLI" "$PYTHON3" "$2"
 		"listen_conflict ephemeral_exhausted 10 $holder"
 	assert_file_lacks "$rec" "IP_BIND_ADDRESS_NO_PORT"
 }
+
+@test "owner scan out of budget (BINDWATCH_SCAN_MS=1): the cause stays the socket's, the hint says the scan stopped, never 'run as root' for root" {
+	P=$(free_port)
+	bg "$PYTHON3" -m http.server "$P" --bind 127.0.0.1
+	wait_listen "$P"
+	BINDWATCH_SCAN_MS=1 "$CLI" --json --no-stack -- "$PYTHON3" -c 'import socket, sys
+socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$P" 2>"$BATS_TEST_TMPDIR/err" || true
+	grep '^{' "$BATS_TEST_TMPDIR/err" >"$BATS_TEST_TMPDIR/rec.json"
+	[ "$(jq -r .scan.complete "$BATS_TEST_TMPDIR/rec.json")" = false ] ||
+		skip "the owner scan finished within 1 ms: no budget case to check"
+	[ "$(jq -r '.holders[0].pid' "$BATS_TEST_TMPDIR/rec.json")" = 0 ] ||
+		skip "the scan found the holder before its budget ran out"
+	assert_equal "$(jq -r .cause "$BATS_TEST_TMPDIR/rec.json")" listener
+	assert_file_has "$BATS_TEST_TMPDIR/rec.json" "BINDWATCH_SCAN_MS"
+	if [ "$(id -u)" = 0 ]; then
+		assert_file_lacks "$BATS_TEST_TMPDIR/rec.json" "run as root"
+	fi
+}

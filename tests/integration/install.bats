@@ -1,0 +1,120 @@
+#!/usr/bin/env bats
+# Installs like a Debian tool: tools/mkdeb builds a .deb from `meson install
+# --destdir` in a build directory whose path has a space; apt-get installs
+# it; the installed CLI runs a real server against a held port, never
+# looks into a build tree, has its man pages and bash completion; purge
+# removes it all.
+
+load common
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || return 0
+	command -v dpkg-deb >/dev/null && command -v apt-get >/dev/null || return 0
+	dpkg -s bindwatch >/dev/null 2>&1 && return 0 # never replace an installed copy
+	export BW_DEB_BUILD="$BATS_FILE_TMPDIR/build dir"
+	"$BW_SRCDIR/tools/mkdeb" --builddir "$BW_DEB_BUILD" --out "$BATS_FILE_TMPDIR" \
+		>"$BATS_FILE_TMPDIR/mkdeb.out" 2>"$BATS_FILE_TMPDIR/mkdeb.err" || true
+}
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	[ "$(id -u)" = 0 ] || skip "installing a package needs root"
+	command -v dpkg-deb >/dev/null || skip "dpkg-dev not installed"
+	[ -n "${BW_DEB_BUILD:-}" ] || skip "a bindwatch package is already installed here: not replacing it"
+	DEB=$(tail -n 1 "$BATS_FILE_TMPDIR/mkdeb.out" 2>/dev/null || true)
+	[ -f "$DEB" ] || { cat "$BATS_FILE_TMPDIR/mkdeb.err" >&2; false; }
+}
+
+teardown() {
+	kill_bg
+	if [ -f "$BATS_FILE_TMPDIR/installed" ]; then
+		apt-get purge -y bindwatch >/dev/null 2>&1 || true
+		rm -f "$BATS_FILE_TMPDIR/installed"
+	fi
+}
+
+@test "mkdeb: a build directory whose path has a space builds, and its CLI preloads its own shim" {
+	[[ $BW_DEB_BUILD == *" "* ]]
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	capture run "$BW_DEB_BUILD/tools/bindwatch" --no-stack -- "$PYTHON3" -m http.server "$P"
+	assert_file_has "$T/run.err" "bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 (pid $HOLDER_PID, root)"
+	# The package: Debian's paths, gzipped man pages, the completion, and
+	# libgcc_s (dlopen()ed by the shim) among the dependencies.
+	dpkg-deb -c "$DEB" >"$T/contents"
+	for f in ./usr/bin/bindwatch "./usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/bindwatch/libbindwatch.so" \
+		./usr/share/man/man1/bindwatch.1.gz ./usr/share/man/man7/libbindwatch.7.gz \
+		./usr/share/bash-completion/completions/bindwatch; do
+		assert_file_has "$T/contents" " $f"
+	done
+	run dpkg-deb -f "$DEB" Depends
+	assert_output --partial "libgcc-s1"
+	assert_output --partial "libc6"
+}
+
+@test "apt-get install ./bindwatch_*.deb: bindwatch -- python3 -m http.server on a held port, man pages, completion; purge removes it" {
+	cp "$DEB" "$T/"
+	(cd "$T" && apt-get install -y --no-install-recommends "./$(basename "$DEB")") >"$T/apt.out" 2>&1 ||
+		{ cat "$T/apt.out" >&2; false; }
+	touch "$BATS_FILE_TMPDIR/installed"
+	[ -x /usr/bin/bindwatch ]
+
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	# The installed CLI, with its installed shim: it never opens anything
+	# in the build tree (strace lists every path it touches).
+	if command -v strace >/dev/null; then
+		capture run strace -f -qq -e trace=%file -o "$T/strace" /usr/bin/bindwatch -- python3 -m http.server "$P"
+		! grep -F "$BW_DEB_BUILD" "$T/strace"
+		! grep -F "$BW_SRCDIR" "$T/strace"
+		# Nor a build-tree layout next to itself (/usr/bin/../shim/...).
+		! grep -F '/../shim/' "$T/strace"
+		grep -F "$(dpkg -L bindwatch | grep '/libbindwatch\.so$')" "$T/strace" >/dev/null
+	else
+		capture run /usr/bin/bindwatch -- python3 -m http.server "$P"
+	fi
+	[ "$status" -ne 0 ]
+	assert_file_has "$T/run.err" "bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 (pid $HOLDER_PID, root) on 127.0.0.1:$P: wildcard_overlap"
+	assert_file_has "$T/run.err" "OSError: [Errno 98] Address already in use"
+
+	# Man pages with the version and the installed shim path filled in.
+	version=$(dpkg-deb -f "$DEB" Version)
+	MANPAGER=cat MANWIDTH=200 man bindwatch >"$T/man1" 2>&1
+	assert_file_has "$T/man1" "bindwatch $version"
+	assert_file_has "$T/man1" "bindwatch wait"
+	MANPAGER=cat MANWIDTH=200 man libbindwatch >"$T/man7" 2>&1
+	shim=$(dpkg -L bindwatch | grep '/libbindwatch\.so$')
+	[ -f "$shim" ]
+	assert_file_has "$T/man7" "LD_PRELOAD=$shim"
+	assert_file_lacks "$T/man7" "@SHIM_PATH@"
+
+	# bash-completion finds it by itself: subcommands, options, values.
+	[ -f /usr/share/bash-completion/bash_completion ] || skip "bash-completion not installed"
+	complete_words() {
+		bash -c 'source /usr/share/bash-completion/bash_completion
+			_completion_loader bindwatch
+			COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+			$(complete -p bindwatch | sed -n "s/.*-F \([^ ]*\) .*/\1/p") bindwatch "${COMP_WORDS[-1]}" "${COMP_WORDS[-2]}"
+			printf "%s\n" "${COMPREPLY[@]}"' complete "$@"
+	}
+	run complete_words bindwatch w
+	assert_line who
+	assert_line wait
+	run complete_words bindwatch --remap-m
+	assert_output "--remap-mode"
+	run complete_words bindwatch --trace ""
+	assert_equal "$(echo "$output" | sort | tr '\n' ' ')" "all conflicts off "
+	run complete_words bindwatch who --js
+	assert_output "--json"
+	run complete_words bindwatch wait --t
+	assert_output "--timeout"
+	run complete_words bindwatch -- pyth
+	assert_line python3
+
+	apt-get purge -y bindwatch >"$T/purge.out" 2>&1
+	rm -f "$BATS_FILE_TMPDIR/installed"
+	[ ! -e /usr/bin/bindwatch ]
+	[ ! -e "$shim" ]
+	[ ! -e /usr/share/bash-completion/completions/bindwatch ]
+	! dpkg -s bindwatch >/dev/null 2>&1
+}
