@@ -62,7 +62,7 @@ static bool socket_activation(const struct bw_holder *h)
 {
 	if (!h->have_proc)
 		return h->pid == 1 && h->manager;
-	return h->manager || h->proc.listen_fds;
+	return h->manager || (h->proc.listen_fds && h->fd >= 3 && h->fd < 3 + h->proc.n_listen_fds);
 }
 
 /* The rules need a binder: an address of one family, or a bare port

@@ -193,17 +193,26 @@ static void read_uid(int dfd, struct bw_proc *pr)
 }
 
 /* A service started by socket activation finds its sockets through
- * LISTEN_FDS (sd_listen_fds(3)); readable for our own uid, or as root. */
-static void read_listen_fds(int dfd, struct bw_proc *pr)
+ * LISTEN_FDS, and they are its own only when LISTEN_PID is its pid
+ * (sd_listen_fds(3): a child that inherited the environment has none);
+ * readable for our own uid, or as root. */
+static void read_listen_fds(int dfd, pid_t pid, struct bw_proc *pr)
 {
-	static const char key[] = "LISTEN_FDS=";
 	char buf[16384];
-	ssize_t n = bw_read_file_at(dfd, "environ", buf, sizeof(buf));
-	for (ssize_t i = 0; i + (ssize_t)sizeof(key) - 1 <= n; i++) {
-		if ((i == 0 || buf[i - 1] == '\0') && memcmp(buf + i, key, sizeof(key) - 1) == 0) {
-			pr->listen_fds = true;
-			return;
-		}
+	long fds = -1, lpid = -1;
+	ssize_t n = bw_read_file_at(dfd, "environ", buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(buf + i) + 1) {
+		if (strncmp(buf + i, "LISTEN_FDS=", 11) == 0)
+			fds = strtol(buf + i + 11, NULL, 10);
+		else if (strncmp(buf + i, "LISTEN_PID=", 11) == 0)
+			lpid = strtol(buf + i + 11, NULL, 10);
+	}
+	if (fds > 0 && fds < 65536 && lpid == (long)pid) {
+		pr->listen_fds = true;
+		pr->n_listen_fds = (int)fds;
 	}
 }
 
@@ -304,7 +313,7 @@ int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret)
 	}
 	read_uid(dfd, ret);
 	read_cgroup(dfd, ret);
-	read_listen_fds(dfd, ret);
+	read_listen_fds(dfd, pid, ret);
 	bw_proc_cgroup_identity(ret->cgroup, ret->unit, sizeof(ret->unit), ret->container,
 				sizeof(ret->container));
 	close(dfd);

@@ -24,7 +24,8 @@ struct bw_proc {
 	char cgroup[BW_CGROUP_MAX];    /* v2 path ("0::/system.slice/x.service"), or "" */
 	char unit[96];                 /* systemd unit from the cgroup path, or "" */
 	char container[72];            /* container id from the cgroup path, or "" */
-	bool listen_fds;               /* LISTEN_FDS in its environment: socket-activated */
+	bool listen_fds;               /* LISTEN_FDS=N with LISTEN_PID its own pid: socket-activated */
+	int n_listen_fds;              /* that N: its fds 3..3+N-1 came from the manager */
 	char user[BW_USER_MAX];        /* name, or "" if uid not in passwd */
 };
 

@@ -124,3 +124,31 @@ socket.socket().bind(("127.0.0.1", int(sys.argv[1])))' "$P" 2>"$BATS_TEST_TMPDIR
 		assert_file_lacks "$BATS_TEST_TMPDIR/rec.json" "run as root"
 	fi
 }
+
+# PY_LISTEN_AT PORT: a python3 listener on 127.0.0.1:PORT, its socket fd
+# written to stdout.
+PY_LISTEN_AT='import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+print(s.fileno(), flush=True)
+time.sleep(600)'
+
+@test "LISTEN_FDS counts only with LISTEN_PID the holder's own pid and the fd in 3..3+N-1 (sd_listen_fds(3))" {
+	P=$(free_port)
+	# Inherited environment: LISTEN_PID names another process.
+	LISTEN_FDS=1 LISTEN_PID=1 "$PYTHON3" -c "$PY_LISTEN_AT" "$P" >"$BATS_TEST_TMPDIR/a.fd" &
+	BG_PIDS+=("$!")
+	wait_listen "$P"
+	"$CLI" who --json tcp "127.0.0.1:$P" >"$BATS_TEST_TMPDIR/a.json"
+	assert_equal "$(jq -r .cause "$BATS_TEST_TMPDIR/a.json")" listener
+	# Its own: LISTEN_PID is its pid and the socket within fds 3..66.
+	Q=$(free_port)
+	sh -c 'LISTEN_PID=$$ LISTEN_FDS=64 exec "$@"' sh "$PYTHON3" -c "$PY_LISTEN_AT" "$Q" >"$BATS_TEST_TMPDIR/b.fd" &
+	BG_PIDS+=("$!")
+	wait_listen "$Q"
+	poll_until 200 test -s "$BATS_TEST_TMPDIR/b.fd"
+	[ "$(cat "$BATS_TEST_TMPDIR/b.fd")" -lt 67 ] || skip "python3 gave the socket an fd above 66"
+	"$CLI" who --json tcp "127.0.0.1:$Q" >"$BATS_TEST_TMPDIR/b.json"
+	assert_equal "$(jq -r .cause "$BATS_TEST_TMPDIR/b.json")" socket_activation
+}

@@ -295,6 +295,7 @@ static void test_socket_activation(void)
 	c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
 	owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 4321, 3, "nginx");
 	c->holders[0].proc.listen_fds = true;
+	c->holders[0].proc.n_listen_fds = 1; /* fd 3 */
 	bw_classify(c);
 	CAUSE_IS(c, "socket_activation");
 	CHECK_CONTAINS(c->hint, "pid 4321 (nginx) got the socket from its service manager");
@@ -559,7 +560,11 @@ static void test_remedy(void)
 	CAUSE_IS(c, "socket_activation");
 	CHECK_CONTAINS(c->hint, "echo.socket");
 	free_is(c, BW_FREE_MANAGER, "systemctl stop echo.socket");
-	managed("python3", BW_MGR_SYSTEMD, "echo.service", "echo.socket")->proc.listen_fds = true;
+	{
+		struct bw_holder *svc = managed("python3", BW_MGR_SYSTEMD, "echo.service", "echo.socket");
+		svc->proc.listen_fds = true;
+		svc->proc.n_listen_fds = svc->fd < 3 ? 1 : svc->fd - 2;
+	}
 	bw_classify(c);
 	free_is(c, BW_FREE_MANAGER, "systemctl stop echo.socket echo.service");
 	/* pid 1 without a unit file that names the address: nothing to run,
