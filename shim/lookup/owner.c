@@ -78,9 +78,23 @@ static void add_hit(struct scan *sc, size_t i, pid_t pid, int fd)
 		q->hits[k] = (struct bw_owner_hit){.slot = (uint32_t)i, .pid = pid, .fd = fd};
 }
 
-/* Checks every fd of one process. stat() through /proc/<pid>/fd/N follows
- * the magic link to the socket itself, whose st_ino is the inode that the
- * socket tables print ("socket:[N]"); cheaper than readlink + parsing. */
+/* The socket inode /proc/<pid>/fd/N names ("socket:[N]", the inode the
+ * socket tables print), read with readlinkat(): proc makes the text itself
+ * and never touches the target, where stat() would follow the link into
+ * its filesystem (a FUSE daemon that is the program itself, a dead NFS
+ * mount: a lookup that never returns). 0 when it is not a socket. */
+static unsigned long fd_socket_inode(int fdd, const char *name)
+{
+	char link[40];
+	unsigned long ino;
+	ssize_t n = readlinkat(fdd, name, link, sizeof(link) - 1);
+	if (n < 10 || memcmp(link, "socket:[", 8) != 0 || link[n - 1] != ']')
+		return 0;
+	link[n - 1] = '\0';
+	return parse_uint(link + 8, &ino) ? ino : 0;
+}
+
+/* Checks every fd of one process. */
 static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pid)
 {
 	char path[32], dents[8192];
@@ -100,16 +114,17 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 		for (long off = 0; off < n;) {
 			struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
 			unsigned long fdnum;
-			struct stat st;
+			unsigned long ino;
 			off += d->d_reclen;
 			if (d->d_name[0] == '.')
 				continue;
 			checked++;
-			if (fstatat(fdd, d->d_name, &st, 0) < 0 || !S_ISSOCK(st.st_mode))
+			ino = fd_socket_inode(fdd, d->d_name);
+			if (ino == 0)
 				continue;
 			for (size_t i = 0; i < sc->q->n; i++) {
 				int fd = parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1;
-				if (sc->q->inode[i] != st.st_ino)
+				if (sc->q->inode[i] != ino)
 					continue;
 				if (sc->all)
 					add_hit(sc, i, pid, fd);

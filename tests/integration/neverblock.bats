@@ -91,3 +91,18 @@ time.sleep(600)' "$ready"
 	# The queue took what it holds (net.unix.max_dgram_qlen datagrams).
 	ss -Hxa | grep -F /dev/log | awk '$3 > 0 { found = 1 } END { exit !found }'
 }
+
+@test "the owner scan reads /proc/PID/fd links and never stats through them (a FUSE or dead NFS target would hang it)" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	P=$(free_port)
+	hold_tcp "$P"
+	capture st strace -f -o "$BATS_TEST_TMPDIR/trace" -e trace=newfstatat,statx,stat,lstat,readlinkat \
+		env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$QUIET" "$P" 1 "$BATS_TEST_TMPDIR/shim"
+	assert_eq "shim" "$status $(cat "$BATS_TEST_TMPDIR/shim")" "0 fails=1"
+	assert_file_has "$BATS_TEST_TMPDIR/st.err" "held by pid $HOLDER_PID"
+	# The holder was found by reading its fd links...
+	grep -q 'readlinkat(.*"socket:\[' "$BATS_TEST_TMPDIR/trace"
+	# ...and nothing stat()ed a /proc/PID/fd/N entry (a numeric name
+	# that is not a /proc/PID directory).
+	! grep -E '(stat|statx)\(.*"[0-9]+", .*S_IF(SOCK|REG|CHR|FIFO|LNK)' "$BATS_TEST_TMPDIR/trace"
+}

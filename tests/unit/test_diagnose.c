@@ -198,7 +198,9 @@ static void build_root(void)
 		snprintf(p, sizeof(p), "%s/%s/fd", built, o->pid);
 		mkdir(p, 0755);
 		snprintf(p, sizeof(p), "%s/%s/fd/%s", built, o->pid, o->fd);
-		CHECK_EQ_INT(symlink(un.sun_path, p), 0);
+		/* A socket's fd link reads "socket:[INODE]", as proc's does. */
+		snprintf(t, sizeof(t), "socket:[%lu]", (unsigned long)o->new_inode);
+		CHECK_EQ_INT(symlink(t, p), 0);
 	}
 	snprintf(p, sizeof(p), "%s/4243/fd/0", built);
 	CHECK_EQ_INT(symlink("/dev/null", p), 0);
