@@ -325,7 +325,7 @@ static void test_unix(void)
 	c->unix_vfs_checked = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
-	CHECK_CONTAINS(c->hint, "nobody listens");
+	CHECK_CONTAINS(c->hint, "check before removing");
 	CHECK_CONTAINS(c->hint, "no socket in this network namespace is bound to it");
 	CHECK_CONTAINS(c->hint, "unlink");
 
