@@ -312,7 +312,10 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		break;
 	case BW_CAUSE_WILDCARD_OVERLAP:
 		bw_addr_format(&h->sock.local, addr, sizeof(addr));
-		if (bw_addr_is_wildcard(&c->want)) {
+		/* ::ffff:0.0.0.0 is IPv4's wildcard (ipv6_rcv_saddr_equal()). */
+		if (bw_addr_is_wildcard(&c->want) ||
+		    (bw_addr_is_v4mapped(&c->want) && !c->want.ip[12] && !c->want.ip[13] &&
+		     !c->want.ip[14] && !c->want.ip[15])) {
 			bw_buf_puts(&b, "this bind is to the wildcard address, which covers the specific ");
 			bw_buf_printf(&b, "address %s already held by ", addr);
 			who(&b, h);

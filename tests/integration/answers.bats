@@ -166,3 +166,13 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1); time.sleep(
 	assert_file_lacks "$BATS_TEST_TMPDIR/who.json" "nobody listens"
 	assert_file_has "$BATS_TEST_TMPDIR/who.json" "another network namespace could still be"
 }
+
+@test "a bind of ::ffff:0.0.0.0 against 127.0.0.1:P: this bind is the wildcard, the holder the specific address" {
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	"$CLI" --json --no-stack -- "$PYTHON3" -c 'import socket, sys
+socket.socket(socket.AF_INET6).bind(("::ffff:0.0.0.0", int(sys.argv[1])))' "$P" 2>"$BATS_TEST_TMPDIR/err" || true
+	grep '^{' "$BATS_TEST_TMPDIR/err" >"$BATS_TEST_TMPDIR/rec.json"
+	assert_equal "$(jq -r .cause "$BATS_TEST_TMPDIR/rec.json")" wildcard_overlap
+	assert_file_has "$BATS_TEST_TMPDIR/rec.json" "this bind is to the wildcard address, which covers the specific address 127.0.0.1:$P"
+}
