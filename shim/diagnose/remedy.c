@@ -338,6 +338,11 @@ void bw_remedy_build(struct bw_conflict *c)
 		add(c, BW_FIX_CALLER, BW_FIX_PORT);
 		return;
 	}
+	/* Nothing seen to share with or step around: no option "works". */
+	if (c->n_holders == 0) {
+		add(c, BW_FIX_CALLER, BW_FIX_PORT);
+		return;
+	}
 	/* The caller's own sure changes first; otherwise the holder's. */
 	if (caller_changes(c) > 0) {
 		caller_wait_port(c);
