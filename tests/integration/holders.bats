@@ -230,6 +230,12 @@ PY
 	# Two connections: socat forks a child per client (each keeps the listener open
 	# only until it closes it; whatever holds it, both answers must agree).
 	exec 7<>"/dev/tcp/127.0.0.1/$port" 8<>"/dev/tcp/127.0.0.1/$port"
+	# Until socat has accepted both, a connection still in the accept queue
+	# (no process has it yet) may be in one answer and not the other.
+	served() {
+		[ "$(ss -Htnp state established "( sport = :$port )" | grep -c 'pid=')" -eq 2 ]
+	}
+	poll_until 200 served
 	same_holders tcp 127.0.0.1 "$port"
 	exec 7>&- 8>&-
 	grep -q "\[($!, " "$T/who.set"
