@@ -136,7 +136,7 @@ int bw_cli_free(int argc, char **argv)
 	};
 	const char *timeout = "10", *why;
 	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)], what[BW_ADDR_TEXT_MAX + 16],
-		reason[320];
+		reason[400];
 	bool yes = false, dry = false;
 	struct bw_conflict *c;
 	struct bw_addr want;

@@ -180,7 +180,7 @@ struct bw_conflict {
 	int free_holder;              /* index of the holder it acts on, -1 none */
 	uid_t caller_uid;             /* who would run it (systemctl --user needs -M otherwise) */
 	char free_argv[BW_FREE_ARGS_MAX][BW_FREE_ARG_MAX];
-	char free_note[200];          /* BW_FREE_NONE: why nothing is offered */
+	char free_note[320];          /* BW_FREE_NONE: why nothing is offered */
 
 	/* Working memory for the lookups (engine state files, unit files):
 	 * not part of the record. */

@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "basic/fmt.h"
 #include "lookup/users.h"
@@ -146,10 +147,13 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 		return;
 	}
 	if (h->pid <= 0) {
+		/* As root only another pid namespace hides a process. */
 		snprintf(c->free_note, sizeof(c->free_note),
-			 "its process is not visible here (uid %u%s%s%s): run as root or as that user",
+			 "its process is not visible here (uid %u%s%s%s): %s",
 			 (unsigned)h->sock.uid, h->sock_user[0] ? " " : "", h->sock_user,
-			 h->sock_cgroup[0] ? ", no unit or container in its cgroup" : "");
+			 h->sock_cgroup[0] ? ", no unit or container in its cgroup" : "",
+			 geteuid() == 0 ? "it runs in another pid namespace; ss -p there names it"
+					: "run as root or as that user");
 		return;
 	}
 	kill_pid(c, h->pid);

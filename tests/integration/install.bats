@@ -108,6 +108,10 @@ teardown() {
 	assert_output "--json"
 	run complete_words bindwatch wait --t
 	assert_output "--timeout"
+	run complete_words bindwatch fr
+	assert_line free
+	run complete_words bindwatch free --d
+	assert_output "--dry-run"
 	run complete_words bindwatch -- pyth
 	assert_line python3
 

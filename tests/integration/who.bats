@@ -244,3 +244,15 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 	assert_equal "$without" "$with_bpf"
 	[[ $with_bpf == *"($HOLDER_PID, "* ]]
 }
+
+@test "who: as root, a holder hidden by another pid namespace is said to be there, not 'run as root'" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	unshare -p -f --mount-proc true 2>/dev/null || skip "unshare -p failed: no pid namespace available"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	# bindwatch in a pid namespace of its own: the holder's process is out of its sight.
+	run unshare -p -f --mount-proc "$CLI" who tcp "127.0.0.1:$port"
+	assert_output --partial "to free it:"
+	assert_output --partial "another pid namespace"
+	refute_output --partial "run as root"
+}
