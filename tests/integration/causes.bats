@@ -196,17 +196,8 @@ s.close()' "$path"
 
 @test "cause ephemeral_exhausted: bind(port 0) with a two-port range, both taken" {
 	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
-	netns_py eph "40000 40001" 'import os, socket, subprocess, sys
-probe, preload = sys.argv[1], sys.argv[2]
-held = []
-for _ in range(2):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    s.listen(1)
-    held.append(s)
-print("held=" + ",".join(sorted(str(s.getsockname()[1]) for s in held)), flush=True)
-env = dict(os.environ, LD_PRELOAD=preload, BINDWATCH_FORMAT="json", BINDWATCH_STACK="0")
-sys.exit(subprocess.run([probe, "127.0.0.1", "0"], env=env).returncode)' "$PROBE" "$PRELOAD"
+	capture eph with_exhausted_ports LD_PRELOAD="$PRELOAD" BINDWATCH_FORMAT=json BINDWATCH_STACK=0 \
+		-- "$PROBE" 127.0.0.1 0
 	# No "held=" line: the namespace setup (lo, the sysctl) failed before
 	# anything of ours ran.
 	grep -q '^held=' "$BATS_TEST_TMPDIR/eph.out" ||
