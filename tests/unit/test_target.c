@@ -181,7 +181,11 @@ static void test_signal_waiting(void)
 	 * main thread is its own. */
 	pid = stopped_child(true);
 	kill(pid, SIGUSR1);
-	CHECK_EQ_INT(bw_target_signal_waiting(pid, pid), 0);
+	/* Under valgrind (its preload is in LD_PRELOAD) a thread that is not
+	 * running has every signal blocked by valgrind's scheduler, so the
+	 * other thread can't take it there: only the native answer is checked. */
+	if (!getenv("LD_PRELOAD") || !strstr(getenv("LD_PRELOAD"), "vgpreload"))
+		CHECK_EQ_INT(bw_target_signal_waiting(pid, pid), 0);
 	syscall(SYS_tgkill, pid, pid, SIGUSR1);
 	CHECK_EQ_INT(bw_target_signal_waiting(pid, pid), 1);
 	kill(pid, SIGKILL);
