@@ -55,6 +55,27 @@
  * the call, arch_do_signal_or_restart()). */
 #define BW_ERESTARTNOINTR 513
 
+/* A call that did not end where it began: its thread makes it again.
+ * done: it succeeded but the answer could not be given (the caller's wait
+ * was interrupted, on a kernel without WAIT_KILLABLE_RECV); else we had
+ * the kernel restart it during its wait:N, whose record so far is rec
+ * (malloc()ed). What identifies the restart: the thread's registers at
+ * the system call (restored by rt_sigreturn(2): the same pc, arguments
+ * and stack pointer), the socket and the address read from its memory. */
+struct restart {
+	pid_t tid;                    /* 0: a free slot */
+	bool done;
+	struct seccomp_data data;
+	uint64_t sp, ino;
+	int backlog;
+	socklen_t len;
+	struct sockaddr_storage ss;
+	struct timespec wait_start;   /* when its wait:N began */
+	long wait_ms;                 /* how long that wait lasts in all */
+	struct bw_conflict *rec;
+};
+#define RESTARTS_MAX 16
+
 /* Everything one notification needs that is too big for the stack. */
 struct arena {
 	struct bw_failure_arena f;
@@ -72,18 +93,10 @@ struct sup {
 	pid_t child;                  /* COMMAND */
 	int pidfd, sigfd;             /* COMMAND's pidfd; signals to forward */
 	bool reaped, stop;
-	/* A call we had the kernel restart (a signal to handle, see
-	 * sup_pause): its restart resumes the wait where it was. */
-	struct {
-		pid_t tid;
-		uint64_t ino;
-		int nr, backlog;
-		socklen_t len;
-		struct sockaddr_storage ss;
-		struct timespec wait_start;
-		bool done;
-	} restart;
-	bool have_restart;
+	/* Calls we had the kernel restart (a signal to handle, see
+	 * sup_pause), one per thread: a restart resumes the wait where it
+	 * was (repeats). */
+	struct restart restarts[RESTARTS_MAX];
 };
 
 /* One intercepted call. tid is the calling thread (the notification's
@@ -100,6 +113,8 @@ struct call {
 	bool in_netns;                /* we are in its network namespace now */
 	bool restart;                 /* answer BW_ERESTARTNOINTR: a signal waits */
 	long waited_ms;               /* a restarted call's wait so far */
+	long wait_ms;                 /* the longest wait:N of its rule, in ms */
+	struct bw_conflict *resumed;  /* a restarted call's record so far */
 	struct timespec wait_start;   /* when its wait:N began (valid once waited) */
 	bool wait_started;
 	int bind_service;             /* bw_target_bind_service, cached; 2: not yet */
@@ -734,6 +749,9 @@ static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *
 	f->c = c;
 	if (!rule)
 		return -c->err;
+	for (size_t i = 0; i < rule->n_actions; i++)
+		if (rule->actions[i].kind == BW_ACT_WAIT && rule->actions[i].a * 1000L > k->wait_ms)
+			k->wait_ms = rule->actions[i].a * 1000L;
 	return k->nr == SYS_bind ? bw_remap_bind(rule, &ops, k->dup,
 						 (const struct sockaddr *)&k->ss, k->len, c,
 						 &c->remap)
@@ -824,6 +842,29 @@ static bool needs_its_creds(struct sup *sv, struct call *k)
 	return its_port(sv, k, sa_port((const struct sockaddr *)&k->ss, k->len)) < 0;
 }
 
+/* The restart of a call interrupted in its wait:N made the call at last:
+ * the wait succeeded, and its record (the diagnosis made when the call
+ * first failed) is completed, written to the port file and reported as
+ * an uninterrupted wait's would have been. */
+static void resumed_ok(struct sup *sv, struct call *k)
+{
+	struct bw_conflict *c = &sv->a->f.c;
+	struct failing f = {sv, k, NULL};
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (!k->resumed)
+		return;
+	*c = *k->resumed;
+	c->remap.ok = true;
+	c->remap.action = BW_ACT_WAIT;
+	c->remap.attempts++;
+	c->remap.to_port = getsockname(k->dup, (struct sockaddr *)&ss, &sl) == 0
+				   ? sa_port((const struct sockaddr *)&ss, sl)
+				   : c->remap.from_port;
+	bw_failure_finish(&sv->a->f, &sv->s, &failing_ops, &f);
+}
+
 static int do_bind(struct sup *sv, struct call *k)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
@@ -833,7 +874,10 @@ static int do_bind(struct sup *sv, struct call *k)
 	if (!still_waiting(sv, k))
 		return -ESRCH;
 	if (bind(k->dup, sa, k->len) == 0) {
-		trace(sv, k, sa, k->len);
+		if (k->resumed)
+			resumed_ok(sv, k);
+		else
+			trace(sv, k, sa, k->len);
 		return 0;
 	}
 	e = errno;
@@ -846,7 +890,10 @@ static int do_listen(struct sup *sv, struct call *k)
 	if (!still_waiting(sv, k))
 		return -ESRCH;
 	if (listen(k->dup, k->backlog) == 0) {
-		trace(sv, k, NULL, 0);
+		if (k->resumed)
+			resumed_ok(sv, k);
+		else
+			trace(sv, k, NULL, 0);
 		return 0;
 	}
 	e = errno;
@@ -901,37 +948,6 @@ static void unix_bind(struct sup *sv, struct call *k)
 	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
 }
 
-/* Remembers k for its thread's next call: done, it succeeded but the
- * answer could not be given (the caller's wait was interrupted, on a
- * kernel without WAIT_KILLABLE_RECV); else we had the kernel restart it
- * during its wait:N. */
-static void remember(struct sup *sv, const struct call *k, bool done)
-{
-	sv->have_restart = true;
-	sv->restart.done = done;
-	sv->restart.tid = k->tid;
-	sv->restart.ino = k->ino;
-	sv->restart.nr = k->nr;
-	sv->restart.backlog = k->backlog;
-	sv->restart.len = k->len;
-	memcpy(&sv->restart.ss, &k->ss, k->len);
-	sv->restart.wait_start = k->wait_start;
-}
-
-/* Whether k repeats the remembered call (same thread, socket, call and
- * arguments): the restart of an interrupted call. The memory lasts until
- * that thread's next call. */
-static bool repeats(struct sup *sv, const struct call *k)
-{
-	if (!sv->have_restart || sv->restart.tid != k->tid)
-		return false;
-	sv->have_restart = false;
-	return sv->restart.ino == k->ino && sv->restart.nr == k->nr &&
-	       (k->nr == SYS_bind ? sv->restart.len == k->len &&
-					    memcmp(&sv->restart.ss, &k->ss, k->len) == 0
-				  : sv->restart.backlog == k->backlog);
-}
-
 static long ms_since(const struct timespec *t0)
 {
 	struct timespec t;
@@ -939,12 +955,84 @@ static long ms_since(const struct timespec *t0)
 	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
+/* The calling thread's stack pointer at the system call (0 when unknown). */
+static uint64_t call_sp(const struct call *k)
+{
+	struct bw_syscall_site site;
+	char buf[512], what[64];
+	snprintf(what, sizeof(what), "task/%d/syscall", (int)k->tid);
+	if (read_proc(k->pid, what, buf, sizeof(buf)) < 0 || bw_syscall_parse(buf, &site) < 0)
+		return 0;
+	return site.sp;
+}
+
+static void forget(struct restart *r)
+{
+	free(r->rec);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Remembers k for its thread's next call (struct restart): done, or
+ * restarted during its wait:N, whose record so far is in the arena. One
+ * slot per thread; when all are taken, the oldest wait goes. */
+static void remember(struct sup *sv, const struct call *k, bool done)
+{
+	struct restart *r = NULL;
+	for (size_t i = 0; i < RESTARTS_MAX && !r; i++)
+		if (sv->restarts[i].tid == k->tid || sv->restarts[i].tid == 0)
+			r = &sv->restarts[i];
+	for (size_t i = 0; i < RESTARTS_MAX && !r; i++)
+		if (i == 0 || sv->restarts[i].wait_start.tv_sec < r->wait_start.tv_sec)
+			r = &sv->restarts[i];
+	forget(r);
+	r->tid = k->tid;
+	r->done = done;
+	r->data = k->req->data;
+	r->sp = call_sp(k);
+	r->ino = k->ino;
+	r->backlog = k->backlog;
+	r->len = k->len;
+	memcpy(&r->ss, &k->ss, k->len);
+	r->wait_start = k->wait_start;
+	r->wait_ms = k->wait_ms;
+	if (!done && (r->rec = malloc(sizeof(*r->rec))))
+		*r->rec = sv->a->f.c;
+}
+
+/* The remembered call k is the restart of, or NULL. A restart is, as the
+ * kernel makes it (arch_do_signal_or_restart(): the same registers, pc
+ * moved back to the system call instruction), the very next call of the
+ * same thread, with the same pc, arguments, stack pointer, socket and
+ * address; and, for an interrupted wait:N, before that wait would have
+ * ended. Anything else (the program siglongjmp()ed out of its handler and
+ * called again later, or from elsewhere) is a new call, with a wait of its
+ * own. Either way the thread's memory is spent. */
+static struct restart *repeats(struct sup *sv, const struct call *k)
+{
+	struct restart *r = NULL;
+	bool same;
+	for (size_t i = 0; i < RESTARTS_MAX && !r; i++)
+		if (sv->restarts[i].tid == k->tid)
+			r = &sv->restarts[i];
+	if (!r)
+		return NULL;
+	same = memcmp(&r->data, &k->req->data, sizeof(r->data)) == 0 && r->ino == k->ino &&
+	       (k->nr == SYS_bind ? r->len == k->len && memcmp(&r->ss, &k->ss, k->len) == 0
+				  : r->backlog == k->backlog) &&
+	       r->sp == call_sp(k) && (r->done || ms_since(&r->wait_start) < r->wait_ms);
+	if (!same)
+		forget(r);
+	return same ? r : NULL;
+}
+
+
 /* Decides one notification. V_CONTINUE lets the kernel run the call as the
  * program made it (whatever we cannot do faithfully: other families, a
  * socket or an address we could not fetch); V_GONE: the caller is gone. */
 static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_resp *resp)
 {
 	enum verdict v = V_CONTINUE;
+	struct restart *again;
 	int domain = 0, r;
 	socklen_t ol = sizeof(domain);
 	struct stat st;
@@ -990,13 +1078,17 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 		unix_bind(sv, k);
 		goto out; /* the kernel makes it */
 	}
-	if (repeats(sv, k)) {
-		if (sv->restart.done) {
+	if ((again = repeats(sv, k))) {
+		bool done = again->done;
+		k->waited_ms = ms_since(&again->wait_start);
+		k->resumed = again->rec;
+		again->rec = NULL;
+		forget(again);
+		if (done) {
 			/* Made already: this is the call it answers. */
 			v = V_ANSWER;
 			goto out;
 		}
-		k->waited_ms = ms_since(&sv->restart.wait_start);
 	}
 	if (k->nr == SYS_bind && needs_its_creds(sv, k))
 		goto out;
@@ -1013,6 +1105,7 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 		resp->val = r < 0 ? -1 : 0;
 	}
 out:
+	free(k->resumed);
 	if (k->dup >= 0)
 		close(k->dup);
 	if (k->pidfd >= 0)
@@ -1305,6 +1398,8 @@ done:
 		close(sv.sigfd);
 	if (sv.own_netns >= 0)
 		close(sv.own_netns);
+	for (size_t i = 0; i < RESTARTS_MAX; i++)
+		forget(&sv.restarts[i]);
 	free(sv.req);
 	free(sv.resp);
 	free(sv.a);
