@@ -57,6 +57,11 @@ GO
 }
 
 teardown() {
+	# A stopped process would not die (job control tests): continued
+	# first (bindwatch passes SIGCONT on to its program).
+	for p in "${BG_PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null || true
+	done
 	kill_bg
 	if [ -n "${PUB:-}" ]; then
 		rm -rf "$PUB"
@@ -749,6 +754,11 @@ stopped() {
 	[ "$(sed 's/.*) //' /proc/"$1"/stat | cut -d' ' -f1)" = T ]
 }
 
+# not_stopped PID: PID runs (or sleeps), no longer stopped.
+not_stopped() {
+	[ -e /proc/"$1"/stat ] && ! stopped "$1"
+}
+
 @test "signals keep flowing during wait:N: SIGSTOP stops the program at once, and after SIGCONT its bind goes on" {
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
@@ -866,4 +876,53 @@ clock_past() {
 	[ "$status" -eq 0 ]
 	assert_file_has "$T/jump.out" "bind=0 errno=0 local=$port alarms=0"
 	assert_file_lacks "$T/jump.err" "still in use"
+}
+
+@test "job control: SIGTSTP to bindwatch stops the program (and bindwatch), SIGCONT runs both again, also during wait:N" {
+	# The kernel discards a job-control stop in an orphaned process
+	# group (no parent outside it in the session): then nothing can show.
+	bg sleep 600
+	kill -TSTP "$!"
+	if ! poll_until 40 stopped "$!"; then
+		skip "this test's process group is orphaned: the kernel discards SIGTSTP"
+	fi
+	kill -CONT "$!"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+
+	# Idle: the program waits on its stdin after its bind.
+	fifo_run idle -- "$D/intr_bind" -w 127.0.0.1 "$(free_port)"
+	prog=$(child_of "$sup")
+	wait_file_has "$T/idle.out" "again="
+	kill -TSTP "$sup"
+	poll_until 100 stopped "$prog"
+	poll_until 100 stopped "$sup"
+	kill -CONT "$sup"
+	poll_until 100 not_stopped "$prog"
+	poll_until 100 not_stopped "$sup"
+	echo go >&"$feed"
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
+
+	# In a wait:N bind: stopped at once, and after SIGCONT the same bind
+	# goes on (and is reported once).
+	intr_run busy --remap "$port=wait:60" -- "$D/intr_bind" 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	poll_until 100 taken "$sup" "$prog"
+	kill -TSTP "$sup"
+	poll_until 100 stopped "$prog"
+	poll_until 100 stopped "$sup"
+	kill -CONT "$sup"
+	poll_until 100 not_stopped "$prog"
+	poll_until 100 in_syscall "$prog" "$nr"
+	assert_file_lacks "$T/busy.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/busy.out" "bind=0 errno=0 local=$port alarms=0"
+	run grep -c "remapped: port $port -> $port" "$T/busy.err"
+	assert_output 1
 }

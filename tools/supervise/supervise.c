@@ -93,6 +93,7 @@ struct sup {
 	pid_t child;                  /* COMMAND */
 	int pidfd, sigfd;             /* COMMAND's pidfd; signals to forward */
 	bool reaped, stop;
+	int stop_self;                /* a stop signal to stop us with, or 0 */
 	/* Calls we had the kernel restart (a signal to handle, see
 	 * sup_pause), one per thread: a restart resumes the wait where it
 	 * was (repeats). */
@@ -115,6 +116,7 @@ struct call {
 	long waited_ms;               /* a restarted call's wait so far */
 	long wait_ms;                 /* the longest wait:N of its rule, in ms */
 	struct bw_conflict *resumed;  /* a restarted call's record so far */
+	int statfd;                   /* its thread's /proc stat (sup_pause); -1 unopened */
 	struct timespec wait_start;   /* when its wait:N began (valid once waited) */
 	bool wait_started;
 	int bind_service;             /* bw_target_bind_service, cached; 2: not yet */
@@ -147,6 +149,13 @@ static const char *env(const char *name)
 static void emit(struct sup *sv, const char *buf, size_t n)
 {
 	bw_emit(&sv->s, buf, n);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
 /* ---- /proc helpers ---------------------------------------------------- */
@@ -683,22 +692,65 @@ refuse:
 	return e;
 }
 
+/* Job control: the stop signals a terminal sends (SIGTSTP on Ctrl-Z,
+ * SIGTTIN, SIGTTOU) and SIGCONT. */
+static bool job_control(int sig)
+{
+	return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGCONT;
+}
+
 /* Signals someone sent us go on to COMMAND; once it is reaped (only its
- * descendants are left), a signal tells us to stop. */
+ * descendants are left), a signal tells us to stop. Job control as a
+ * shell's own child would see it: a stop signal sent to us goes on to
+ * COMMAND, then stops us too, with that signal, so that whoever started
+ * us (a shell: its job) sees us stopped (stop_self, once the call in hand
+ * is answered); SIGCONT continues us (the kernel) and COMMAND. */
 static void forward_signals(struct sup *sv)
 {
 	struct signalfd_siginfo si;
 	while (read(sv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig != SIGCONT && job_control(sig))
+			sv->stop_self = sig;
 		/* From the kernel (a terminal signals the whole process group,
 		 * COMMAND included): not ours to pass on. */
 		if (si.ssi_code > 0)
 			continue;
 		if (!sv->reaped)
-			syscall(SYS_pidfd_send_signal, sv->pidfd, (int)si.ssi_signo, NULL, 0);
-		else
+			syscall(SYS_pidfd_send_signal, sv->pidfd, sig, NULL, 0);
+		else if (!job_control(sig))
 			sv->stop = true;
 	}
 }
+
+/* Stops us with the stop signal forward_signals saw, as its default
+ * action would have (it is blocked, for the signalfd): raised, then
+ * unblocked alone; we stop there until SIGCONT. In an orphaned process
+ * group the kernel discards it, as it would natively. */
+static void stop_self(struct sup *sv)
+{
+	sigset_t one;
+	int sig = sv->stop_self;
+	sv->stop_self = 0;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	sigprocmask(SIG_BLOCK, &one, NULL);
+}
+
+/* How often, in ms, a wait:N looks for a signal sent straight to the
+ * caller. Nothing tells us of one: signalfd(2) and pidfds see only our
+ * own signals or its exit, and the listener polls nothing for it. But the
+ * kernel shows it: once we have taken its call, the caller sleeps
+ * interruptibly in seccomp_do_user_notification() (kernel/seccomp.c); a
+ * signal wakes it (signal_wake_up()), and with WAIT_KILLABLE_RECV it goes
+ * back to sleep killable only, state 'D' instead of 'S'. So the state in
+ * its /proc stat is read each period (pread on a kept descriptor, a few
+ * us), and only a thread no longer in 'S' gets the full look at its
+ * pending and blocked sets (bw_target_signal_waiting). The handler runs
+ * within about this period (tools/bench/sigdelay). */
+#define SIGNAL_POLL_MS 2
 
 /* bw_remap_ops.pause, between the attempts of wait:N. Signals keep
  * flowing: those sent to us are passed on at once. The caller waits
@@ -715,6 +767,7 @@ static int sup_pause(long ms, void *ctx)
 	struct sup *sv = f->sv;
 	struct call *k = f->k;
 	struct pollfd p = {sv->sigfd, POLLIN, 0};
+	struct timespec t0;
 
 	if (!k->wait_started) {
 		clock_gettime(CLOCK_MONOTONIC, &k->wait_start);
@@ -726,15 +779,29 @@ static int sup_pause(long ms, void *ctx)
 		}
 		k->wait_started = true;
 	}
-	if (poll(&p, 1, (int)ms) > 0)
-		forward_signals(sv);
-	if (sv->stop || !still_waiting(sv, k))
-		return -ESRCH;
-	if (bw_target_signal_waiting(k->pid, k->tid) == 1) {
-		k->restart = true;
-		return -EINTR;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long left = ms;;) {
+		if (poll(&p, 1, (int)(left < SIGNAL_POLL_MS ? left : SIGNAL_POLL_MS)) > 0)
+			forward_signals(sv);
+		if (sv->stop)
+			return -ESRCH;
+		if (k->statfd == -1)
+			k->statfd = bw_target_stat_open(k->pid, k->tid);
+		/* Still asleep as we took it: nothing happened to it. Else (or
+		 * when the state can't be read) the full look: killed, or a
+		 * signal to take. */
+		if (k->statfd < 0 || bw_target_task_state(k->statfd) != 'S') {
+			if (!still_waiting(sv, k))
+				return -ESRCH;
+			if (bw_target_signal_waiting(k->pid, k->tid) == 1) {
+				k->restart = true;
+				return -EINTR;
+			}
+		}
+		left = ms - ms_since(&t0);
+		if (left <= 0)
+			return 0;
 	}
-	return 0;
 }
 
 /* A remap by rule, made on our copy of the caller's socket. */
@@ -948,22 +1015,22 @@ static void unix_bind(struct sup *sv, struct call *k)
 	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
 }
 
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
-}
-
-/* The calling thread's stack pointer at the system call (0 when unknown). */
+/* The calling thread's stack pointer at the system call (0 when unknown).
+ * A notification can reach us before its thread is asleep: /proc then
+ * says "running" (task_current_syscall()) for the moment it takes. */
 static uint64_t call_sp(const struct call *k)
 {
 	struct bw_syscall_site site;
 	char buf[512], what[64];
+	int r = -EAGAIN;
 	snprintf(what, sizeof(what), "task/%d/syscall", (int)k->tid);
-	if (read_proc(k->pid, what, buf, sizeof(buf)) < 0 || bw_syscall_parse(buf, &site) < 0)
-		return 0;
-	return site.sp;
+	for (int i = 0; i < 100 && r == -EAGAIN; i++) {
+		if (i)
+			nanosleep(&(struct timespec){0, 100000}, NULL);
+		r = read_proc(k->pid, what, buf, sizeof(buf)) < 0 ? -ESRCH
+								 : bw_syscall_parse(buf, &site);
+	}
+	return r < 0 ? 0 : site.sp;
 }
 
 static void forget(struct restart *r)
@@ -1019,12 +1086,12 @@ static struct restart *repeats(struct sup *sv, const struct call *k)
 	same = memcmp(&r->data, &k->req->data, sizeof(r->data)) == 0 && r->ino == k->ino &&
 	       (k->nr == SYS_bind ? r->len == k->len && memcmp(&r->ss, &k->ss, k->len) == 0
 				  : r->backlog == k->backlog) &&
-	       r->sp == call_sp(k) && (r->done || ms_since(&r->wait_start) < r->wait_ms);
+	       (r->sp == 0 || r->sp == call_sp(k)) &&
+	       (r->done || ms_since(&r->wait_start) < r->wait_ms);
 	if (!same)
 		forget(r);
 	return same ? r : NULL;
 }
-
 
 /* Decides one notification. V_CONTINUE lets the kernel run the call as the
  * program made it (whatever we cannot do faithfully: other families, a
@@ -1106,6 +1173,8 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 	}
 out:
 	free(k->resumed);
+	if (k->statfd >= 0)
+		close(k->statfd);
 	if (k->dup >= 0)
 		close(k->dup);
 	if (k->pidfd >= 0)
@@ -1123,7 +1192,7 @@ out:
  * RECV, ID_VALID or SEND: it was killed or its call interrupted). */
 static int serve_one(struct sup *sv)
 {
-	struct call k = {.pidfd = -1, .dup = -1, .bind_service = 2};
+	struct call k = {.pidfd = -1, .dup = -1, .statfd = -1, .bind_service = 2};
 	memset(sv->req, 0, sv->sizes.seccomp_notif);
 	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_RECV, sv->req) < 0)
 		return errno == ENOENT || errno == EINTR ? 0 : -errno;
@@ -1275,7 +1344,8 @@ static int setup(struct sup *sv)
 }
 
 /* Signals someone sent us go on to COMMAND (forward_signals). */
-static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+				SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT};
 
 int bw_supervise(char **argv, int auto_kind)
 {
@@ -1381,6 +1451,8 @@ int bw_supervise(char **argv, int auto_kind)
 		} else if (p[0].revents & (POLLHUP | POLLERR)) {
 			listening = false;
 		}
+		if (sv.stop_self)
+			stop_self(&sv);
 	}
 	if (!sv.reaped) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
