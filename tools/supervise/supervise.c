@@ -1020,7 +1020,7 @@ static void unix_bind(struct sup *sv, struct call *k)
  * says "running" (task_current_syscall()) for the moment it takes. */
 static uint64_t call_sp(const struct call *k)
 {
-	struct bw_syscall_site site;
+	struct bw_syscall_site site = {0};
 	char buf[512], what[64];
 	int r = -EAGAIN;
 	snprintf(what, sizeof(what), "task/%d/syscall", (int)k->tid);
