@@ -111,3 +111,14 @@ report_lines() {
 	grep -q 'held by pid' "$T/dumb.out"
 	! grep -q $'\e\\[' "$T/dumb.out"
 }
+
+@test "colour: an empty NO_COLOR keeps it (no-color.org: present and not empty)" {
+	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	on_tty "$T/empty.out" TERM=xterm NO_COLOR=
+	grep -q $'\e\\[1;31m' "$T/empty.out" || { cat -v "$T/empty.out" >&2; false; }
+	on_tty "$T/set.out" TERM=xterm NO_COLOR=1
+	grep -q 'held by pid' "$T/set.out"
+	! grep -q $'\e\\[' "$T/set.out"
+}
