@@ -18,8 +18,12 @@ struct bw_buf {
 void bw_buf_puts(struct bw_buf *b, const char *s);
 void bw_buf_putn(struct bw_buf *b, const char *s, size_t n);
 void bw_buf_printf(struct bw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Copies n bytes, rendering control bytes, NULs, backslash and bytes >= 0x7f
- * as \xNN so a hostile command line can't forge report lines or colours. */
+/* Copies n bytes for a text report: printable ASCII and well-formed UTF-8
+ * characters as they are ("café"); control bytes, NULs, DEL, '"', '\\',
+ * bytes that are not well-formed UTF-8, and characters that print nothing
+ * or reorder text (C1 controls, bidi and zero-width formatting) as \xNN
+ * per byte, so a hostile command line can't forge report lines, colours or
+ * the end of a quoted field. */
 void bw_buf_escape(struct bw_buf *b, const char *s, size_t n);
 /* A JSON string literal (with the quotes), always valid JSON: well-formed
  * UTF-8 is kept as it is ("café" stays "café"); controls are \u00NN; a

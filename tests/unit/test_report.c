@@ -430,9 +430,12 @@ static void test_hostile(void)
 	n = bw_report_text(c, out, sizeof(out));
 	CHECK(clean_text(out, n));
 	CHECK(all_prefixed(out));
-	CHECK_CONTAINS(out, "ev\\x1b[31mil\"q\"\\x5c \\x01\\x7f\\xc3\\xa9\\xff\\x0abindwatch: forged line\\x0d");
+	/* Well-formed UTF-8 (é) as it is; '"' and '\\' escaped. */
+	CHECK_CONTAINS(out, "ev\\x1b[31mil\\x22q\\x22\\x5c \\x01\\x7f\xc3\xa9\\xff\\x0abindwatch: forged line\\x0d");
 	n = bw_report_table(c, out, sizeof(out));
 	CHECK(clean_text(out, n));
+	/* cmd="..." can't be closed early by a '"' in the command line. */
+	CHECK_CONTAINS(out, "cmd=\"ev\\x1b[31mil\\x22q\\x22\\x5c \\x01\\x7f\xc3\xa9\\xff\\x0abindwatch: forged line\\x0d\"");
 
 	/* A holder with no command line (a kernel thread, a zombie) is shown
 	 * by its comm, which is just as hostile. The hint names it too. */
