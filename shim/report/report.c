@@ -446,9 +446,9 @@ static size_t unfolded(const struct bw_conflict *c)
 
 static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
 {
-	char addr[BW_ADDR_TEXT_MAX];
-	bw_addr_format(&c->want, addr, sizeof(addr));
-	bw_buf_printf(b, "%s/%s", addr, bw_proto_name(c->want.proto));
+	char addr[BW_ADDR_TEXT_MAX + 16];
+	bw_addr_format_proto(&c->want, addr, sizeof(addr));
+	bw_buf_puts(b, addr);
 }
 
 /* The holder the cause is about: the first one of that cause. */
@@ -1112,7 +1112,7 @@ size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t si
 size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
-	char addr[BW_ADDR_TEXT_MAX];
+	char addr[BW_ADDR_TEXT_MAX + 16];
 	static const char *const names[] = {"SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY"};
 	bool first = true;
 
@@ -1164,8 +1164,9 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 	} else {
 		bw_buf_puts(&b, P);
 		bw_buf_escape(&b, t->comm, strlen(t->comm));
-		bw_buf_printf(&b, "[%d] %s(fd %d, %s/%s) = %d", (int)t->pid, t->call, t->fd, addr,
-			      bw_proto_name(t->addr.proto), t->result);
+		bw_addr_format_proto(&t->addr, addr, sizeof(addr));
+		bw_buf_printf(&b, "[%d] %s(fd %d, %s) = %d", (int)t->pid, t->call, t->fd, addr,
+			      t->result);
 		for (size_t i = 0; i < 3; i++)
 			if (t->options & (1u << i)) {
 				bw_buf_printf(&b, "%s%s", first ? " [" : ",", names[i]);
