@@ -49,6 +49,42 @@ static void nss_user_names(struct bw_conflict *c)
 	}
 }
 
+/* Nothing listed, and the kernel agrees: a test bind (each protocol a
+ * bare PORT covers) would succeed. Says so (text: one line on stdout;
+ * JSON: the record with that hint and no remedies) and returns true; a
+ * holder hidden from us (another namespace) keeps the cause line. */
+static bool nothing_holds(const struct who_opts *o, struct bw_conflict *c, char *out,
+			  size_t size)
+{
+	struct bw_addr a = c->want;
+	char addr[BW_ADDR_TEXT_MAX + 16];
+	static const char hint[] = "nothing holds it: a bind there would succeed";
+
+	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
+		return false;
+	for (int p = 0; p < 2; p++) {
+		if (c->want.proto != BW_PROTO_UNKNOWN && p == 1)
+			break;
+		if (c->want.family != AF_UNIX && c->want.proto == BW_PROTO_UNKNOWN)
+			a.proto = p == 0 ? BW_PROTO_TCP : BW_PROTO_UDP;
+		if (bw_cli_bind_would_succeed(&a) != 1)
+			return false;
+		if (c->want.family == AF_UNIX)
+			break;
+	}
+	c->n_fixes = 0;
+	c->free_argc = 0;
+	snprintf(c->hint, sizeof(c->hint), "%s", hint);
+	if (o->json) {
+		fwrite(out, 1, bw_report_json(c, out, size), stdout);
+		return true;
+	}
+	bw_addr_format_proto(&c->want, addr, sizeof(addr));
+	printf("nothing holds %s%s: a bind there would succeed\n", addr,
+	       c->want.family != AF_UNIX && c->want.proto == BW_PROTO_UNKNOWN ? " (tcp and udp)" : "");
+	return true;
+}
+
 static int who_address(const struct who_opts *o, const struct bw_addr *want)
 {
 	const size_t out_size = (size_t)256 * 1024;
@@ -70,6 +106,10 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	bw_diagnose(c, "/proc", 0, 0);
 	bw_cli_name_containers(c);
 	nss_user_names(c);
+	if (nothing_holds(o, c, out, out_size)) {
+		found = 1;
+		goto out;
+	}
 	n = o->json ? bw_report_json(c, out, out_size) : bw_report_table(c, out, out_size);
 	text = out;
 	if (!o->json && !o->header) {

@@ -33,10 +33,17 @@ setup() {
 	assert_failure 1
 	refute_output --partial "pid="
 
+	# It says nothing holds it (the kernel agrees: a bind would succeed),
+	# and offers no remedy for a problem that isn't there.
+	assert_output "nothing holds *:$port (tcp and udp): a bind there would succeed"
+	run "$CLI" who tcp "127.0.0.1:$port"
+	assert_failure 1
+	assert_output "nothing holds 127.0.0.1:$port/tcp: a bind there would succeed"
+
 	run "$CLI" who --json "$port"
 	assert_failure 1
-	run bw_json <(printf '%s\n' "$output") 'j["holders"], j["holders_total"]'
-	assert_output "([], 0)"
+	run bw_json <(printf '%s\n' "$output") 'j["holders"], j["holders_total"], j["fixes"], j["hint"]'
+	assert_output "([], 0, [], 'nothing holds it: a bind there would succeed')"
 }
 
 @test "who: bad input exits 2 with a message on stderr" {
@@ -52,7 +59,16 @@ setup() {
 	assert_file_has "$T/bad.err" "expected tcp, udp or unix"
 	capture bad "$CLI" who tcp 80 81
 	assert_equal "$status" 2
-	assert_file_has "$T/bad.err" "takes one address"
+	one_error_line "$T/bad.err" "who: one address expected, got 3 words; accepted: [tcp|udp|unix] PORT"
+	# Two addresses: one too many, not a bad protocol word.
+	for cmd in who wait free; do
+		capture bad "$CLI" $cmd 80 81
+		assert_equal "$status" 2
+		one_error_line "$T/bad.err" "$cmd: one address expected, got two ('80' and '81'); accepted: [tcp|udp|unix] PORT"
+	done
+	capture bad "$CLI" who http 81
+	assert_equal "$status" 2
+	one_error_line "$T/bad.err" "got two ('http' and '81')"
 }
 
 # one_error_line FILE WORD: FILE is exactly one line, "bindwatch: ...",
@@ -255,4 +271,17 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 	assert_output --partial "to free it:"
 	assert_output --partial "another pid namespace"
 	refute_output --partial "run as root"
+}
+
+@test "who: cmd=\"...\" keeps UTF-8 as it is and escapes '\"', '\\', control bytes and invalid bytes" {
+	port=$(free_port)
+	# Extra words after hold.py's own: the holder's command line.
+	hold tcp 127.0.0.1 "$port" "" 'café' '"q" x' 'back\slash' $'tab\there' $'bad\xff'
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "café \\x22q\\x22 x back\\x5cslash tab\\x09here bad\\xff\" "
+	# The field ends at the first unescaped '"': exactly one cmd="..." pair.
+	row=$(printf '%s\n' "$output" | grep "pid=$HOLDER_PID")
+	rest=${row#*cmd=\"}
+	[[ ${rest%%\"*} == *"bad\\xff" ]]
 }
