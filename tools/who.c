@@ -50,15 +50,14 @@ static void nss_user_names(struct bw_conflict *c)
 }
 
 /* Nothing listed, and the kernel agrees: a test bind (each protocol a
- * bare PORT covers) would succeed. Says so (text: one line on stdout;
- * JSON: the record with that hint and no remedies) and returns true; a
- * holder hidden from us (another namespace) keeps the cause line. */
+ * bare PORT covers) would succeed. Says so, with no remedy for a problem
+ * that isn't there (the hint, alone in text as in JSON) and returns true;
+ * a holder hidden from us (another namespace) keeps the cause's hint. */
 static bool nothing_holds(const struct who_opts *o, struct bw_conflict *c, char *out,
 			  size_t size)
 {
 	struct bw_addr a = c->want;
 	char addr[BW_ADDR_TEXT_MAX + 16];
-	static const char hint[] = "nothing holds it: a bind there would succeed";
 
 	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
 		return false;
@@ -72,16 +71,16 @@ static bool nothing_holds(const struct who_opts *o, struct bw_conflict *c, char 
 		if (c->want.family == AF_UNIX)
 			break;
 	}
+	bw_addr_format_proto(&c->want, addr, sizeof(addr));
+	snprintf(c->hint, sizeof(c->hint), "nothing holds %s%s: a bind there would succeed", addr,
+		 c->want.family != AF_UNIX && c->want.proto == BW_PROTO_UNKNOWN ? " (tcp and udp)"
+										 : "");
 	c->n_fixes = 0;
 	c->free_argc = 0;
-	snprintf(c->hint, sizeof(c->hint), "%s", hint);
-	if (o->json) {
+	if (o->json)
 		fwrite(out, 1, bw_report_json(c, out, size), stdout);
-		return true;
-	}
-	bw_addr_format_proto(&c->want, addr, sizeof(addr));
-	printf("nothing holds %s%s: a bind there would succeed\n", addr,
-	       c->want.family != AF_UNIX && c->want.proto == BW_PROTO_UNKNOWN ? " (tcp and udp)" : "");
+	else
+		printf("%s\n", c->hint);
 	return true;
 }
 
