@@ -77,6 +77,7 @@ static bool nothing_holds(const struct who_opts *o, struct bw_conflict *c, char 
 										 : "");
 	c->n_fixes = 0;
 	c->free_argc = 0;
+	c->hint_fixes_at = c->hint_fixes_end = c->hint_unread_at = c->hint_unread_end = 0;
 	if (o->json)
 		fwrite(out, 1, bw_report_json(c, out, size), stdout);
 	else

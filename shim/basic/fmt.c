@@ -168,6 +168,12 @@ void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n)
 	bw_buf_putn(b, "\"", 1);
 }
 
+const char *bw_base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
 /* Howard Hinnant's days-from-civil inverse (public domain algorithm). */
 static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {

@@ -32,6 +32,10 @@ void bw_buf_escape(struct bw_buf *b, const char *s, size_t n);
  * "surrogateescape") gives the bytes back). */
 void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n);
 
+/* The last component of a path ("/usr/lib/libc.so.6" -> "libc.so.6"); the
+ * path itself when it has no '/'. */
+const char *bw_base_name(const char *path);
+
 /* "2026-11-25T10:02:11Z". Own calendar math: gmtime_r takes glibc's tz lock. */
 void bw_buf_rfc3339(struct bw_buf *b, time_t t);
 /* "3h12m", "45s", "2d3h": a short age. */

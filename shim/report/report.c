@@ -224,6 +224,11 @@ static const char *lead_relation(const struct bw_conflict *c, const struct bw_ho
 	pi = c->hprocs[h->first_proc].proc;
 	if (pi < 0 || c->procs[pi].relation == BW_REL_NONE)
 		return NULL;
+	/* One interpreter's executable says nothing by itself (two python3
+	 * processes): same_program is worth a word when the program is the
+	 * same too (JSON has the relation either way). */
+	if (c->procs[pi].relation == BW_REL_SAME_PROGRAM && !c->procs[pi].same_command)
+		return NULL;
 	return bw_relation_name(c->procs[pi].relation);
 }
 
@@ -339,12 +344,21 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 
 static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f);
 
+/* A frame's module as the text report names it: its file name, which is
+ * what a reader looks for and keeps a frame within a terminal line; the
+ * JSON record has the path (and the runtime pc) for addr2line. */
+static void text_module(struct bw_buf *b, const char *module)
+{
+	const char *name = bw_base_name(module);
+	bw_buf_escape(b, name, strlen(name));
+}
+
 /* Frames i..j-1 (j > i+1) of one module, none with a symbol: one line
  * with every module offset, still enough for addr2line. */
 static void text_frames_folded(struct bw_buf *b, const struct bw_frame *fr, size_t i, size_t j)
 {
 	bw_buf_printf(b, P "    #%zu-#%zu ?? x%zu (", i, j - 1, j - i);
-	bw_buf_escape(b, fr[i].module, strlen(fr[i].module));
+	text_module(b, fr[i].module);
 	for (size_t k = i; k < j; k++)
 		bw_buf_printf(b, " +0x%lx", (unsigned long)fr[k].module_offset);
 	bw_buf_puts(b, ")\n");
@@ -385,16 +399,19 @@ static void text_stack(struct bw_buf *b, const struct bw_conflict *c)
 
 static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f)
 {
-	bw_buf_printf(b, P "    #%zu 0x%lx ", i, (unsigned long)f->pc);
+	bw_buf_printf(b, P "    #%zu ", i);
 	if (f->symbol[0]) {
 		bw_buf_escape(b, f->symbol, strlen(f->symbol));
 		bw_buf_printf(b, "+0x%lx", (unsigned long)f->offset);
-	} else {
+	} else if (f->module[0]) {
 		bw_buf_puts(b, "??");
+	} else {
+		/* Nothing else to go by: the runtime address. */
+		bw_buf_printf(b, "?? 0x%lx", (unsigned long)f->pc);
 	}
 	if (f->module[0]) {
 		bw_buf_puts(b, " (");
-		bw_buf_escape(b, f->module, strlen(f->module));
+		text_module(b, f->module);
 		bw_buf_printf(b, " +0x%lx)", (unsigned long)f->module_offset);
 	}
 	bw_buf_puts(b, "\n");
@@ -505,25 +522,84 @@ static void headline(struct bw_buf *b, const struct bw_conflict *c)
 	bw_buf_puts(b, "\n");
 }
 
+/* Without remedies, the hint's first clause after the diagnosis (hints
+ * separate them with "; ") is what to do: its range [*at, *end) in the
+ * hint, "; " included. false when there is none. */
+static bool todo_clause(const struct bw_conflict *c, size_t *at, size_t *end)
+{
+	const char *semi = strstr(c->hint, "; "), *next;
+	if (c->n_fixes || !semi)
+		return false;
+	next = strstr(semi + 2, "; ");
+	*at = (size_t)(semi - c->hint);
+	*end = next ? (size_t)(next - c->hint) : strlen(c->hint);
+	return true;
+}
+
 /* Line 2: what to do: the first remedy (diagnose/remedy.h), else the
- * hint's first clause after the diagnosis (hints separate them with "; "). */
+ * hint's clause todo_clause() finds. */
 static void todo_line(struct bw_buf *b, const struct bw_conflict *c)
 {
-	const char *fix = strstr(c->hint, "; ");
-	const char *end;
+	size_t at, end;
 	if (c->n_fixes) {
 		bw_buf_puts(b, P "  do: ");
 		bw_remedy_words(b, c, &c->fixes[0]);
 		bw_buf_puts(b, "\n");
 		return;
 	}
-	if (!fix)
+	if (!todo_clause(c, &at, &end))
 		return;
-	fix += 2;
-	end = strstr(fix, "; ");
 	bw_buf_puts(b, P "  do: ");
-	bw_buf_putn(b, fix, end ? (size_t)(end - fix) : strlen(fix));
+	bw_buf_putn(b, c->hint + at + 2, end - at - 2);
 	bw_buf_puts(b, "\n");
+}
+
+/* The cause line's words: the hint (JSON keeps all of it) without what the
+ * report says on other lines or would say of nearly every conflict
+ * (diagnose/conflict.h, hint_fixes_* and hint_unread_*): the first remedy
+ * is the "do:" line, the others follow here as "or ...". */
+static void text_hint(struct bw_buf *b, const struct bw_conflict *c)
+{
+	size_t len = strlen(c->hint), pos = 0, cut[3][2];
+	size_t n = 0;
+
+	if (c->hint_fixes_end > c->hint_fixes_at) {
+		cut[n][0] = c->hint_fixes_at;
+		cut[n++][1] = c->hint_fixes_end;
+	}
+	if (c->hint_unread_end > c->hint_unread_at) {
+		cut[n][0] = c->hint_unread_at;
+		cut[n++][1] = c->hint_unread_end;
+	}
+	if (todo_clause(c, &cut[n][0], &cut[n][1]))
+		n++;
+	for (size_t k = 0; k < n; k++) {
+		size_t first = k;
+		for (size_t j = k + 1; j < n; j++)
+			if (cut[j][0] < cut[first][0])
+				first = j;
+		if (first != k) {
+			size_t t0 = cut[k][0], t1 = cut[k][1];
+			cut[k][0] = cut[first][0];
+			cut[k][1] = cut[first][1];
+			cut[first][0] = t0;
+			cut[first][1] = t1;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t at = cut[k][0] < len ? cut[k][0] : len;
+		size_t end = cut[k][1] < len ? cut[k][1] : len;
+		if (at < pos || end <= at)
+			continue;
+		bw_buf_putn(b, c->hint + pos, at - pos);
+		if (at == c->hint_fixes_at && c->hint_fixes_end > c->hint_fixes_at)
+			for (size_t i = 1; i < c->n_fixes; i++) {
+				bw_buf_puts(b, "; or ");
+				bw_remedy_words(b, c, &c->fixes[i]);
+			}
+		pos = end;
+	}
+	bw_buf_putn(b, c->hint + pos, len - pos);
 }
 
 size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
@@ -568,7 +644,9 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 	sgr(&b, c, "1;33");
 	bw_buf_printf(&b, "cause: %s", bw_cause_name(c->cause));
 	sgr(&b, c, "0");
-	bw_buf_printf(&b, ": %s\n", c->hint);
+	bw_buf_puts(&b, ": ");
+	text_hint(&b, c);
+	bw_buf_puts(&b, "\n");
 	bw_buf_puts(&b, P "  ");
 	free_line(&b, c);
 	bw_buf_puts(&b, "\n");
