@@ -131,6 +131,7 @@ struct listing {
 	struct bw_sock *v;
 	size_t n, cap;
 	bool oom;
+	bool from_proc; /* a table came from /proc/net (no IPV6_V6ONLY there) */
 };
 
 /* What ss -l lists: TCP listeners, bound unconnected UDP sockets, unix
@@ -171,6 +172,7 @@ static void read_all(struct listing *l, int family, enum bw_proto proto)
 	if (bw_sockdiag_query(family, proto, -1, collect_cb, l) == 0 || l->oom)
 		return;
 	l->n = n0; /* drop what a half-finished dump delivered */
+	l->from_proc = true;
 	bw_socktab_read("/proc", family, proto, collect_cb, l);
 }
 
@@ -263,6 +265,7 @@ static int who_list(const struct who_opts *o)
 		fputs(row, stdout);
 	}
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	c->table_from_proc = l.from_proc; /* IPV6_V6ONLY then unknown (remedy.h) */
 	/* The owners, BW_HOLDERS_MAX sockets at a time. */
 	for (size_t i = 0; i < l.n; i += BW_HOLDERS_MAX)
 		print_chunk(o, c, l.v + i, l.n - i < BW_HOLDERS_MAX ? l.n - i : BW_HOLDERS_MAX, i == 0);

@@ -36,6 +36,31 @@ static void holder_state(struct bw_buf *b, const struct bw_sock *s)
 		bw_buf_puts(b, bw_tcp_state_name(s->state));
 }
 
+/* A holder's IPV6_V6ONLY as the rules know it (remedy.h: sock_diag's
+ * INET_DIAG_SKV6ONLY; implied by a specific IPv6 address; unknown from
+ * /proc for a wildcard): 1, 0, -1 unknown; 0 for IPv4 and unix. */
+static signed char holder_v6only(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	struct bw_bind_sock bs;
+	if (h->sock.local.family != AF_INET6)
+		return 0;
+	bw_remedy_holder_sock(c, h, &bs);
+	return bs.v6only;
+}
+
+/* The holder's local address; an IPv6 wildcard as ss(8) puts it: "*:P"
+ * when it also takes IPv4 (dual-stack, IPV6_V6ONLY off), "[::]:P" when
+ * IPv6 only (or unknown). */
+static void holder_local(const struct bw_conflict *c, const struct bw_holder *h, char *out,
+			 size_t size)
+{
+	if (h->sock.local.family == AF_INET6 && bw_addr_is_wildcard(&h->sock.local) &&
+	    holder_v6only(c, h) == 0)
+		snprintf(out, size, "*:%u", h->sock.local.port);
+	else
+		bw_addr_format(&h->sock.local, out, size);
+}
+
 /* ANSI SGR, only when the report goes to a terminal and NO_COLOR is unset. */
 static void sgr(struct bw_buf *b, const struct bw_conflict *c, const char *code)
 {
@@ -312,6 +337,14 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 		bw_buf_puts(b, " SO_REUSEADDR");
 	if (h->reuseport == 1)
 		bw_buf_puts(b, " SO_REUSEPORT");
+	/* An IPv6 wildcard's reach (the overlap may have said it already). */
+	if (h->sock.local.family == AF_INET6 && bw_addr_is_wildcard(&h->sock.local)) {
+		signed char only = holder_v6only(c, h);
+		if (only == 1)
+			bw_buf_puts(b, " IPV6_V6ONLY");
+		else if (only == 0 && h->overlap != BW_OVERLAP_DUAL_STACK)
+			bw_buf_puts(b, " dual-stack");
+	}
 	if (h->have_proc) {
 		bw_buf_printf(b, ", ppid %d", (int)h->proc.ppid);
 		if (h->proc.start) {
@@ -840,6 +873,8 @@ static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 	bw_buf_printf(b, ",\"reuseaddr\":%s,\"reuseport\":%s",
 		      h->reuseaddr < 0 ? "null" : h->reuseaddr ? "true" : "false",
 		      h->reuseport < 0 ? "null" : h->reuseport ? "true" : "false");
+	if (h->sock.local.family == AF_INET6)
+		json_tristate(b, "v6only", holder_v6only(c, h));
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
 		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
 	json_strz(b, "cause", bw_cause_name(h->cause));
@@ -1050,7 +1085,7 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 			  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
 			  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
 	holder_state(&sb, &h->sock);
-	bw_addr_format(&h->sock.local, local, sizeof(local));
+	holder_local(c, h, local, sizeof(local));
 	if (h->sock.local.family == AF_UNIX) {
 		snprintf(peer, sizeof(peer), "*");
 	} else if (h->sock.remote.port == 0) {

@@ -285,3 +285,37 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 	rest=${row#*cmd=\"}
 	[[ ${rest%%\"*} == *"bad\\xff" ]]
 }
+
+@test "who: an IPv6 wildcard listener says whether it is dual-stack (*:P) or IPv6-only ([::]:P), in text and JSON; unknown from /proc" {
+	[ -e /proc/net/if_inet6 ] || skip "no IPv6 here"
+	dual=$(free_port)
+	hold tcp :: "$dual" 0
+	dual_pid=$HOLDER_PID
+	only=$(free_port)
+	hold tcp :: "$only" 1
+	only_pid=$HOLDER_PID
+	# The kernel's view first: a dual-stack [::] takes 0.0.0.0 too, the other doesn't.
+	run "$PYTHON3" -c "import socket; socket.socket().bind(('0.0.0.0', $dual))"
+	assert_failure
+	"$PYTHON3" -c "import socket; socket.socket().bind(('0.0.0.0', $only))"
+
+	run "$CLI" who -H "$dual"
+	[[ ${lines[0]} == "tcp "*" *:$dual "*"pid=$dual_pid,"* ]]
+	run "$CLI" who -H "$only"
+	[[ ${lines[0]} == "tcp "*" [::]:$only "*"pid=$only_pid,"* ]]
+	run "$CLI" who -t -H
+	printf '%s\n' "$output" | grep -E "^tcp +LISTEN +\*:$dual .*pid=$dual_pid,"
+	printf '%s\n' "$output" | grep -E "^tcp +LISTEN +\[::\]:$only .*pid=$only_pid,"
+	"$CLI" who --json "$dual" >"$T/dual.json" || true
+	assert_equal "$(bw_json "$T/dual.json" 'j["holders"][0]["v6only"]')" "false"
+	"$CLI" who --json "$only" >"$T/only.json" || true
+	assert_equal "$(bw_json "$T/only.json" 'j["holders"][0]["v6only"]')" "true"
+	"$CLI" who -t --json >"$T/list.json"
+	run bw_json "$T/list.json" "[s['v6only'] for p in ($dual, $only) for s in j['sockets'] if s['port'] == p]"
+	assert_output "[False, True]"
+	# /proc/net has no IPV6_V6ONLY: unknown, never a guess.
+	BINDWATCH_NETLINK=0 "$CLI" who --json "$dual" >"$T/proc.json" || true
+	assert_equal "$(bw_json "$T/proc.json" 'j["holders"][0]["v6only"]')" "null"
+	run env BINDWATCH_NETLINK=0 "$CLI" who -H "$dual"
+	[[ ${lines[0]} == "tcp "*" [::]:$dual "* ]]
+}
