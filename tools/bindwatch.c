@@ -205,7 +205,11 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	}
 	execvp(argv[0], argv);
 	r = errno;
-	fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(r));
+	/* A mistyped subcommand ("bindwatch whoo 80") lands here as a command. */
+	fprintf(stderr, "bindwatch: cannot run '%s': %s%s\n", argv[0], strerror(r),
+		r == ENOENT && !strchr(argv[0], '/')
+			? " (not in PATH; bindwatch's own subcommands are who, wait and free)"
+			: "");
 	return r == ENOENT ? 127 : 126;
 }
 

@@ -118,6 +118,9 @@ int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_add
 				  " PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME", cmd,
 				  n + (proto != BW_PROTO_UNKNOWN || unix_only ? 1 : 0));
 	word = argv[0];
+	if (proto == BW_PROTO_UNKNOWN && !unix_only && proto_word(word, &proto, &unix_only) == 0)
+		return bad_target("%s: '%s' needs an address after it: %s %s", cmd, word, word,
+				  unix_only ? "/PATH|./PATH|@NAME" : "PORT|ADDR:PORT|[V6]:PORT|SERVICE");
 	if (bw_addr_parse(word, &a) < 0) {
 		char numeric[INET6_ADDRSTRLEN + 16];
 		if (unix_only || service_port(word, proto, numeric, sizeof(numeric)) < 0 ||

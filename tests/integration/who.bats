@@ -69,6 +69,19 @@ setup() {
 	capture bad "$CLI" who http 81
 	assert_equal "$status" 2
 	one_error_line "$T/bad.err" "got two ('http' and '81')"
+	# A protocol word alone: the address is missing, not malformed.
+	for cmd in who wait free; do
+		for p in tcp udp unix; do
+			capture bad "$CLI" $cmd $p
+			assert_equal "$status" 2
+			one_error_line "$T/bad.err" "$cmd: '$p' needs an address after it: $p "
+		done
+	done
+	# A mistyped subcommand is a command that isn't there: exit 127 (the
+	# documented status), one line that names the subcommands.
+	capture bad "$CLI" whoo 80
+	assert_equal "$status" 127
+	one_error_line "$T/bad.err" "cannot run 'whoo': No such file or directory (not in PATH; bindwatch's own subcommands are who, wait and free)"
 }
 
 # one_error_line FILE WORD: FILE is exactly one line, "bindwatch: ...",
