@@ -64,10 +64,15 @@ static const char *refusal(const struct bw_conflict *c, char *buf, size_t size)
 	case BW_FREE_KILL:
 		if (c->free_pid == 1)
 			return "it would stop pid 1";
-		if (own_ancestor(c->free_pid)) {
-			snprintf(buf, size, "pid %d is bindwatch itself or one of its ancestors",
-				 (int)c->free_pid);
-			return buf;
+		/* kill PID...: the process to act on first and the others that
+		 * keep a blocking socket (diagnose/freecmd.c). */
+		for (size_t i = 1; i < c->free_argc; i++) {
+			pid_t pid = (pid_t)strtol(c->free_argv[i], NULL, 10);
+			if (own_ancestor(pid)) {
+				snprintf(buf, size, "pid %d is bindwatch itself or one of its ancestors",
+					 (int)pid);
+				return buf;
+			}
 		}
 		return NULL;
 	case BW_FREE_MANAGER:

@@ -145,14 +145,13 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 /* "to free it: ..." for the text and table reports (no prefix, no '\n'). */
 static void free_line(struct bw_buf *b, const struct bw_conflict *c)
 {
-	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)];
 	bw_buf_puts(b, "to free it: ");
 	if (c->free_kind == BW_FREE_WAIT) {
 		bw_buf_printf(b, "wait %lds (TIME-WAIT frees itself; nothing to stop)", c->free_in_s);
 		return;
 	}
-	if (c->free_argc && bw_free_command(c, cmd, sizeof(cmd)) > 0) {
-		bw_buf_puts(b, cmd);
+	if (c->free_argc) {
+		bw_free_command_to(c, b);
 		return;
 	}
 	bw_buf_puts(b, "(no command) ");
@@ -831,7 +830,7 @@ static void json_manager(struct bw_buf *b, const struct bw_manager *m)
  * "free_pid", "free_in_s" or "free_note". */
 static void json_free(struct bw_buf *b, const struct bw_conflict *c)
 {
-	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)];
+	char cmd[BW_FREE_COMMAND_MAX];
 	json_key(b, "free_command");
 	if (c->free_argc && bw_free_command(c, cmd, sizeof(cmd)) > 0)
 		bw_buf_json_str(b, cmd, strlen(cmd));
@@ -911,12 +910,23 @@ static void json_fixes(struct bw_buf *b, const struct bw_conflict *c)
 			json_strz(b, "addr", ip);
 			break;
 		case BW_FIX_STOP:
+		case BW_FIX_CLOSE:
 			if (f->pid > 0)
 				bw_buf_printf(b, ",\"pid\":%d", (int)f->pid);
 			else
 				bw_buf_puts(b, ",\"pid\":null");
 			if (f->fd >= 0)
 				bw_buf_printf(b, ",\"fd\":%d", f->fd);
+			if (f->kind == BW_FIX_CLOSE)
+				bw_buf_printf(b, ",\"own_fd\":%d", f->own_fd);
+			/* Every process that must go (or close its copy). */
+			bw_buf_puts(b, ",\"pids\":[");
+			for (size_t k = 0; k < f->n_pids; k++)
+				bw_buf_printf(b, "%s%d", k ? "," : "", (int)f->pids[k]);
+			bw_buf_printf(b, "],\"more_pids\":%zu,\"unseen\":%zu", f->more_pids, f->unseen);
+			break;
+		case BW_FIX_USE_FD:
+			bw_buf_printf(b, ",\"fd\":%d", f->fd);
 			break;
 		case BW_FIX_WAIT:
 			bw_buf_printf(b, ",\"seconds\":%d", f->seconds);
