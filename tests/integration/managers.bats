@@ -11,16 +11,8 @@ load engines
 # build tree: a plain and a sanitizer run may go at the same time.
 SD=bwtest-managers-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
 
-setup() {
-	T=$BATS_TEST_TMPDIR
-	CREATED=()
-}
-
 teardown() {
-	kill_bg
-	for c in "${CREATED[@]}"; do
-		"$DOCKER" rm -f "$c" >/dev/null 2>&1 || true
-	done
+	engines_teardown
 	[ -z "${PODMAN_CREATED:-}" ] || podman rm -f "$PODMAN_CREATED" >/dev/null 2>&1 || true
 }
 
@@ -28,48 +20,12 @@ teardown_file() {
 	"$DOCKER" rm -f "$SD" >/dev/null 2>&1 || true
 }
 
-# busybox_httpd NAME PUBLISH: a container NAME running busybox httpd on 80,
-# published as PUBLISH (e.g. 127.0.0.1:P:80); waits for the host port.
-busybox_httpd() {
-	local img
-	img=$(busybox_image)
-	"$DOCKER" rm -f "$1" >/dev/null 2>&1 || true
-	CREATED+=("$1")
-	"$DOCKER" run -d --name "$1" -p "$2" "$img" /bin/busybox httpd -f -p 80 >/dev/null
-}
-
-# publish_busybox PREFIX: a busybox httpd container published on a free
-# 127.0.0.1 port; sets port and name (PREFIX-PORT), waits for the port.
-publish_busybox() {
-	need_docker
-	port=$(free_port)
-	name=$1-$port
-	busybox_httpd "$name" "127.0.0.1:$port:80"
-	wait_listen "$port"
-}
-
-# in_sd: the systemd container, with the CLI and the shim inside
-# (/usr/local/bin/bindwatch, /usr/local/lib/libbindwatch.so) and every
-# library they need that the image lacks (a sanitizer build's runtime).
+# in_sd: the systemd container, with the CLI and the shim inside.
 in_sd() {
-	local lib
 	if ! "$DOCKER" exec "$SD" test -x /usr/local/bin/bindwatch 2>/dev/null; then
 		systemd_container "$SD" || skip "the systemd container did not come up"
-		docker_put "$SD" "$CLI" /usr/local/bin/bindwatch
-		docker_put "$SD" "$SHIM" /usr/local/lib/libbindwatch.so
-		for lib in $(ldd "$CLI" "$SHIM" | awk '$3 ~ /^\// {print $3}' | sort -u) \
-			${BW_SANITIZER_PRELOAD:-}; do
-			# -L: the host's libasan.so.8 is a symlink to the real file.
-			"$DOCKER" exec "$SD" test -e "$lib" && continue
-			"$DOCKER" exec "$SD" mkdir -p "${lib%/*}"
-			"$DOCKER" cp -L "$lib" "$SD:$lib" >/dev/null
-		done
+		bindwatch_into "$SD"
 	fi
-}
-
-# sd_unit NAME: writes stdin to /etc/systemd/system/NAME in the container.
-sd_unit() {
-	"$DOCKER" exec -i "$SD" sh -c "cat > /etc/systemd/system/$1"
 }
 
 # sd_http_service UNIT [EXTRA]: a python3 http.server on a free port as
@@ -79,14 +35,10 @@ sd_http_service() {
 	in_sd
 	port=$(free_port)
 	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\n%s\n' \
-		"$port" "${2:-}" | sd_unit "$1"
+		"$port" "${2:-}" | sd_unit "$SD" "$1"
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl restart "$1"
-	poll_until 200 sd_listening "$port"
-}
-
-sd_listening() {
-	"$DOCKER" exec "$SD" ss -Hltn "sport = :$1" | grep -q LISTEN
+	poll_until 200 sd_listening "$SD" "$port"
 }
 
 @test "docker: a published port names the container, its id, image and mapping; to free it: docker stop" {
@@ -216,17 +168,17 @@ sd_listening() {
 @test "systemd: socket activation names the .socket unit (pid 1 holding it, and the service that got it)" {
 	in_sd
 	port=$(free_port)
-	sd_unit bwtest-act.socket <<EOF
+	sd_unit "$SD" bwtest-act.socket <<EOF
 [Socket]
 ListenStream=127.0.0.1:$port
 EOF
-	sd_unit bwtest-act.service <<EOF
+	sd_unit "$SD" bwtest-act.service <<EOF
 [Service]
 ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
 EOF
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl restart bwtest-act.socket
-	poll_until 200 sd_listening "$port"
+	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -276,7 +228,7 @@ EOF
 		systemctl --user daemon-reload
 	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
 		systemctl --user restart bwtest-uweb.service
-	poll_until 200 sd_listening "$port"
+	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -305,3 +257,4 @@ EOF
 	assert_output "(False, 'root', 'bwtest-hidden.service', 'systemctl stop bwtest-hidden.service')"
 	"$DOCKER" exec "$SD" systemctl stop bwtest-hidden.service
 }
+
