@@ -87,7 +87,10 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 			b->len -= 2;
 		bw_buf_puts(b, ")");
 		if (m->proxy)
-			bw_buf_printf(b, " through %s", m->kind == BW_MGR_PODMAN ? "conmon" : "docker-proxy");
+			bw_buf_printf(b, " through %s",
+				      m->kind != BW_MGR_PODMAN ? "docker-proxy"
+				      : m->rootless	       ? "rootlessport"
+							       : "conmon");
 		return;
 	case BW_MGR_CONTAINER:
 		bw_buf_printf(b, "container %.12s", m->id);

@@ -14,6 +14,8 @@ SD=bwtest-managers-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
 teardown() {
 	engines_teardown
 	[ -z "${PODMAN_CREATED:-}" ] || podman rm -f "$PODMAN_CREATED" >/dev/null 2>&1 || true
+	[ -z "${PODMAN_ROOTLESS_CREATED:-}" ] ||
+		as_poduser podman rm -f "$PODMAN_ROOTLESS_CREATED" >/dev/null 2>&1 || true
 }
 
 teardown_file() {
@@ -258,3 +260,67 @@ EOF
 	"$DOCKER" exec "$SD" systemctl stop bwtest-hidden.service
 }
 
+# rootless_podman_user: a user for rootless podman (kept between runs, like
+# the cached images: bwtest-podman, with /etc/subuid and /etc/subgid ranges
+# and a runtime directory); sets PODUSER. Skips with the reason when
+# rootless podman can't run here.
+rootless_podman_user() {
+	command -v podman >/dev/null || skip "podman not installed"
+	[ "$(id -u)" -eq 0 ] || skip "setting up a rootless podman user needs root"
+	command -v newuidmap >/dev/null || skip "newuidmap not installed (Debian: uidmap)"
+	command -v slirp4netns >/dev/null || skip "slirp4netns not installed (rootless podman's network)"
+	PODUSER=bwtest-podman
+	id "$PODUSER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$PODUSER"
+	grep -q "^$PODUSER:" /etc/subuid || usermod --add-subuids 300000-365535 "$PODUSER"
+	grep -q "^$PODUSER:" /etc/subgid || usermod --add-subgids 300000-365535 "$PODUSER"
+	PODRUN=/run/user/$(id -u "$PODUSER")
+	install -d -m 0700 -o "$PODUSER" -g "$PODUSER" "$PODRUN"
+	# slirp4netns opens /dev/net/tun inside the user's namespace.
+	runuser -u "$PODUSER" -- test -r /dev/net/tun -a -w /dev/net/tun ||
+		skip "/dev/net/tun is closed to other users here (mode $(stat -c %a /dev/net/tun);" \
+			"Debian's udev makes it 0666): rootless podman's slirp4netns can't open it"
+}
+
+# as_poduser CMD...: CMD as $PODUSER, in its home, with its runtime dir.
+as_poduser() {
+	(cd "/home/$PODUSER" && runuser -u "$PODUSER" -- env XDG_RUNTIME_DIR="$PODRUN" \
+		HOME="/home/$PODUSER" "$@")
+}
+
+@test "podman rootless: rootlessport holding a published port names the container; to free it: podman stop as its user" {
+	rootless_podman_user
+	port=$(free_port)
+	name=bwtest-rpod-$port
+	root=$T/rootfs
+	mkdir -p "$root/bin"
+	cp /bin/busybox "$root/bin/"
+	tar -C "$root" -c . | as_poduser podman import - bwtest-busybox:local >/dev/null 2>&1 ||
+		skip "rootless podman import does not work here"
+	PODMAN_ROOTLESS_CREATED=$name
+	as_poduser podman run -d --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name "$name" \
+		-p "127.0.0.1:$port:80" localhost/bwtest-busybox:local /bin/busybox httpd -f -p 80 \
+		>"$T/podman.out" 2>&1 || skip "rootless podman run fails here: $(tail -n 1 "$T/podman.out")"
+	wait_listen "$port"
+	# The port's holder is rootlessport, outside the container's cgroup.
+	ss -Hltnp "sport = :$port" | grep -q '"rootlessport"'
+
+	run as_poduser "$CLI" who "$port"
+	assert_success
+	assert_output --partial "podman container $name ("
+	assert_output --partial "image localhost/bwtest-busybox:local"
+	assert_output --partial "through rootlessport"
+	assert_line "to free it: podman stop $name"
+	# Root's podman doesn't know a user's containers.
+	run "$CLI" who "$port"
+	assert_line "to free it: runuser -u $PODUSER -- podman stop $name"
+	# The shim, in a program of that user that fails to bind the port.
+	as_poduser env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$port" \
+		>"$T/shim.out" 2>"$T/shim.err" || true
+	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
+	assert_file_has "$T/shim.err" "to free it: podman stop $name"
+	# bindwatch free, as that user, stops the container and the port is free.
+	run as_poduser "$CLI" free --yes --timeout 30 "$port"
+	assert_success
+	assert_output --partial "is free"
+	assert_equal "$(as_poduser podman inspect -f '{{.State.Running}}' "$name")" false
+}
