@@ -299,10 +299,9 @@ static void holder_changes(struct bw_conflict *c, const struct bw_holder *h)
 	}
 }
 
-void bw_remedy_build(struct bw_conflict *c)
+static void build(struct bw_conflict *c)
 {
 	const struct bw_holder *h = primary(c);
-	size_t mark;
 
 	c->n_fixes = 0;
 	switch (c->cause) {
@@ -349,17 +348,34 @@ void bw_remedy_build(struct bw_conflict *c)
 		holder_changes(c, h);
 		return;
 	}
-	mark = c->n_fixes;
 	holder_changes(c, h);
-	if (c->n_fixes > mark && mark > 0) {
-		/* Conditional caller fixes after the holder's sure ones. */
-		struct bw_fix tmp[BW_FIXES_MAX];
-		size_t n = c->n_fixes;
-		memcpy(tmp, c->fixes, n * sizeof(tmp[0]));
-		memcpy(c->fixes, tmp + mark, (n - mark) * sizeof(tmp[0]));
-		memcpy(c->fixes + (n - mark), tmp, mark * sizeof(tmp[0]));
-	}
 	caller_wait_port(c);
+}
+
+/* Stable partition of c->fixes: those that surely work (no `assumes`)
+ * before those that rest on a fact bindwatch can't see, so that a program
+ * trying them in order, and the report's "do:" line, take a sure one
+ * first (a caller's SO_REUSEADDR works only if the holder set it too:
+ * inet_bind_conflict() wants sk_reuse on both; sock_diag does not show
+ * the holder's, and a TIME-WAIT socket keeps its owner's, tw_reuse). */
+static void sure_first(struct bw_conflict *c)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < c->n_fixes; i++) {
+		struct bw_fix f;
+		if (c->fixes[i].assumes)
+			continue;
+		/* Move it in front of the conditional ones seen so far. */
+		f = c->fixes[i];
+		memmove(&c->fixes[w + 1], &c->fixes[w], (i - w) * sizeof(f));
+		c->fixes[w++] = f;
+	}
+}
+
+void bw_remedy_build(struct bw_conflict *c)
+{
+	build(c);
+	sure_first(c);
 }
 
 const char *bw_sockopt_level_name(int level)

@@ -43,7 +43,9 @@ bool bw_remedy_binds(const struct bw_conflict *c, const struct bw_bind_sock *b);
  * count into *ret_count, if given), or NULL. */
 const struct bw_holder *bw_remedy_top_holder(const struct bw_conflict *c, size_t *ret_count);
 
-/* The remedies for c->cause, in the order to try them, into c->fixes. */
+/* The remedies for c->cause, in the order to try them, into c->fixes:
+ * every fix that surely works (no `assumes`) before any that rests on a
+ * fact bindwatch can't see. */
 void bw_remedy_build(struct bw_conflict *c);
 
 /* One fix in words ("set IPV6_V6ONLY=1 on this socket before bind()"). */

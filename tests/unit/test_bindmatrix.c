@@ -63,6 +63,7 @@ static struct bw_conflict C;
 static int next_port = 10000;
 static unsigned pairs, refused, skipped, disagreements, listen_pairs, shim_unexplained;
 static unsigned fix_kinds[8], holder_only, wait_checked;
+static unsigned assumed_fixes, order_checked, misordered;
 static unsigned verbose_left = 40;
 
 static socklen_t sockaddr_of(const struct kind *k, const char *ip, int port,
@@ -287,6 +288,26 @@ static bool first_fix_works(const struct side *cs, enum hstate st, int port, boo
 	return r == 0;
 }
 
+/* Every fix of C that rests on an assumption (JSON "assumes") comes after
+ * all sure fixes of its target: a program that tries the fixes in order
+ * tries the ones that work first. */
+static bool sure_first(void)
+{
+	bool seen_assumed[2] = {false, false};
+	order_checked++;
+	for (size_t i = 0; i < C.n_fixes; i++) {
+		const struct bw_fix *f = &C.fixes[i];
+		if (f->assumes) {
+			assumed_fixes++;
+			seen_assumed[f->target] = true;
+		} else if (seen_assumed[f->target]) {
+			misordered++;
+			return false;
+		}
+	}
+	return true;
+}
+
 static void describe(const char *what, enum hstate st, const struct side *h,
 		     const struct side *cs, const char *extra)
 {
@@ -339,6 +360,10 @@ static void run_pair(enum hstate st, const struct side *h, const struct side *cs
 			disagreements++;
 			describe("DISAGREE", st, h, cs, "refused without a cause or fixes");
 		}
+		if (!sure_first()) {
+			disagreements++;
+			describe("DISAGREE", st, h, cs, "a fix with assumes before a sure one");
+		}
 		/* The refused socket holds nothing: a fresh one tries the fix. */
 		if (!first_fix_works(cs, st, port, false, false)) {
 			disagreements++;
@@ -349,9 +374,17 @@ static void run_pair(enum hstate st, const struct side *h, const struct side *cs
 		if (!diagnose(fd, (struct sockaddr *)&ss, len, "bind", h, false)) {
 			shim_unexplained++;
 			describe("SHIM", st, h, cs, "the shim's facts found nothing blocking");
-		} else if (!first_fix_works(cs, st, port, false, true)) {
-			disagreements++;
-			describe("DISAGREE", st, h, cs, "the first caller fix (shim facts) did not work");
+		} else {
+			if (!sure_first()) {
+				disagreements++;
+				describe("DISAGREE", st, h, cs,
+					 "a fix with assumes before a sure one (shim facts)");
+			}
+			if (!first_fix_works(cs, st, port, false, true)) {
+				disagreements++;
+				describe("DISAGREE", st, h, cs,
+					 "the first caller fix (shim facts) did not work");
+			}
 		}
 		goto out;
 	}
@@ -376,6 +409,10 @@ static void run_pair(enum hstate st, const struct side *h, const struct side *cs
 	if (kernel) {
 		close(fd);
 		fd = -1;
+		if (!sure_first()) {
+			disagreements++;
+			describe("DISAGREE(listen)", H_LISTEN, h, cs, "a fix with assumes before a sure one");
+		}
 		if (!first_fix_works(cs, H_LISTEN, port, true, true)) {
 			disagreements++;
 			describe("DISAGREE(listen)", H_LISTEN, h, cs, "the first caller fix did not work");
@@ -444,5 +481,8 @@ int main(void)
 	       " not explain: %u\n",
 	       fix_kinds[BW_FIX_SOCKOPT], fix_kinds[BW_FIX_ADDRESS], wait_checked,
 	       fix_kinds[BW_FIX_PORT], holder_only, shim_unexplained);
+	printf("bindmatrix: fix order: %u answers checked, %u fixes with assumes, %u answers with"
+	       " one before a sure fix of its target\n",
+	       order_checked, assumed_fixes, misordered);
 	return disagreements || shim_unexplained ? 1 : 0;
 }
