@@ -14,8 +14,13 @@ SD=bwtest-managers-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
 teardown() {
 	engines_teardown
 	[ -z "${PODMAN_CREATED:-}" ] || podman rm -f "$PODMAN_CREATED" >/dev/null 2>&1 || true
-	[ -z "${PODMAN_ROOTLESS_CREATED:-}" ] ||
+	if [ -n "${PODMAN_ROOTLESS_CREATED:-}" ]; then
 		as_poduser podman rm -f "$PODMAN_ROOTLESS_CREATED" >/dev/null 2>&1 || true
+		# Rootless podman leaves a "podman pause" process holding its
+		# user namespace: ended by its pid file.
+		[ ! -s "$PODRUN/libpod/tmp/pause.pid" ] ||
+			kill "$(cat "$PODRUN/libpod/tmp/pause.pid")" 2>/dev/null || true
+	fi
 }
 
 teardown_file() {
