@@ -64,10 +64,15 @@ static const char *refusal(const struct bw_conflict *c, char *buf, size_t size)
 	case BW_FREE_KILL:
 		if (c->free_pid == 1)
 			return "it would stop pid 1";
-		if (own_ancestor(c->free_pid)) {
-			snprintf(buf, size, "pid %d is bindwatch itself or one of its ancestors",
-				 (int)c->free_pid);
-			return buf;
+		/* kill PID...: the process to act on first and the others that
+		 * keep a blocking socket (diagnose/freecmd.c). */
+		for (size_t i = 1; i < c->free_argc; i++) {
+			pid_t pid = (pid_t)strtol(c->free_argv[i], NULL, 10);
+			if (own_ancestor(pid)) {
+				snprintf(buf, size, "pid %d is bindwatch itself or one of its ancestors",
+					 (int)pid);
+				return buf;
+			}
 		}
 		return NULL;
 	case BW_FREE_MANAGER:
@@ -178,14 +183,7 @@ int bw_cli_free(int argc, char **argv)
 	c->time = time(NULL);
 	bw_diagnose(c, "/proc", 0, 0);
 	bw_cli_name_containers(c);
-	{
-		struct bw_buf b = BW_BUF_INIT(what, sizeof(what));
-		char addr[BW_ADDR_TEXT_MAX];
-		bw_addr_format(&want, addr, sizeof(addr));
-		bw_buf_puts(&b, addr);
-		if (want.family != AF_UNIX && want.proto != BW_PROTO_UNKNOWN)
-			bw_buf_printf(&b, "/%s", bw_proto_name(want.proto));
-	}
+	bw_addr_format_proto(&want, what, sizeof(what));
 	if (c->n_holders == 0 && c->cause != BW_CAUSE_UNIX_STALE) {
 		fprintf(stderr, "bindwatch: free: %s is not in use\n", what);
 		free(c);
@@ -234,7 +232,7 @@ int bw_cli_free(int argc, char **argv)
 	{
 		char *wargv[8];
 		int n = 0;
-		wargv[n++] = "wait";
+		wargv[n++] = "free"; /* bw_cli_wait names its lines after argv[0] */
 		wargv[n++] = "--timeout";
 		wargv[n++] = (char *)timeout;
 		for (int i = optind; i < argc && n < 7; i++)

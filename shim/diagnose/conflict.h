@@ -48,6 +48,8 @@ struct bw_process {
 	unsigned long long startstack;  /* 0: hidden (bw_proc_startstack) */
 	enum bw_relation relation;  /* to the failing process */
 	bool same_exe;              /* runs the failing process's executable */
+	bool same_command;          /* same_exe, and the same arguments up to the first
+				     * operand (the script, -m's module, -c's code) */
 };
 
 struct bw_holder {
@@ -84,14 +86,15 @@ enum bw_free_kind {
 	BW_FREE_REMOVE,    /* rm a stale socket file */
 	BW_FREE_WAIT,      /* TIME-WAIT: frees itself in free_in_s seconds */
 };
-#define BW_FREE_ARGS_MAX 8
+#define BW_FREE_ARGS_MAX 24  /* kill and up to 23 pids */
 #define BW_FREE_ARG_MAX 128
 
 /* A remedy (JSON "fixes"): who changes what so that the bind succeeds.
  * Built from the kernel's rules by remedy.c, in the order to try them. */
 enum bw_fix_target { BW_FIX_CALLER, BW_FIX_HOLDER };
 enum bw_fix_kind { BW_FIX_SOCKOPT, BW_FIX_ADDRESS, BW_FIX_STOP, BW_FIX_WAIT, BW_FIX_PORT,
-		   BW_FIX_UNLINK };
+		   BW_FIX_UNLINK, BW_FIX_USE_FD, BW_FIX_CLOSE };
+#define BW_FIX_PIDS_MAX 16
 struct bw_fix {
 	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */
 	const char *assumes;          /* NULL, or the unknown fact this fix needs */
@@ -99,8 +102,17 @@ struct bw_fix {
 	enum bw_fix_kind kind;
 	int level, name, value;       /* sockopt: e.g. IPPROTO_IPV6, IPV6_V6ONLY, 1 */
 	int seconds;                  /* wait */
-	pid_t pid;                    /* stop: the process to stop (0 unknown) */
-	int fd;                       /* stop: its descriptor, -1 unknown */
+	pid_t pid;                    /* stop: the process to stop (0 unknown); close: the
+				       * first other process that must close it (0 none) */
+	int fd;                       /* stop, close: its descriptor, -1 unknown; use_fd: the
+				       * caller's own descriptor of the blocking socket */
+	/* stop, close: every process that must go (or close its copy) for the
+	 * address to be free, pid first; the caller itself never. */
+	pid_t pids[BW_FIX_PIDS_MAX];
+	size_t n_pids;
+	size_t more_pids;             /* processes beyond pids[] */
+	size_t unseen;                /* blocking sockets whose process is not visible */
+	int own_fd;                   /* close: the caller's own copy to close too, -1 none */
 };
 #define BW_FIXES_MAX 8
 
@@ -172,6 +184,12 @@ struct bw_conflict {
 	enum bw_cause cause;
 	bool have_want_uid;
 	char hint[BW_HINT_MAX];
+	/* Byte ranges [at, end) of hint that the text report leaves out
+	 * (cause.c sets them; 0, 0 none): the remedies list, whose first
+	 * remedy is its "do:" line and the rest follow as "or ...", and the
+	 * generic note that the holder's options could not be read. */
+	unsigned short hint_fixes_at, hint_fixes_end;
+	unsigned short hint_unread_at, hint_unread_end;
 
 	/* The command that frees the address (diagnose/freecmd.c). */
 	size_t free_argc;             /* free_argv: the command, as argv */

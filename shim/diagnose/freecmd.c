@@ -2,6 +2,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "basic/fmt.h"
@@ -96,6 +97,8 @@ static void kill_pid(struct bw_conflict *c, pid_t pid)
 	c->free_pid = pid;
 }
 
+static void kill_all(struct bw_conflict *c, const struct bw_holder *h);
+
 static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 {
 	const struct bw_manager *m = &h->mgr;
@@ -106,7 +109,7 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 	case BW_MGR_PODMAN:
 		if (m->orphaned) {
 			/* No container is behind it: dockerd won't restart it. */
-			kill_pid(c, h->pid);
+			kill_all(c, h);
 			return;
 		}
 		if (!m->name[0] && !m->id[0]) {
@@ -172,7 +175,94 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 					: "run as root or as that user");
 		return;
 	}
+	kill_all(c, h);
+}
+
+static bool is_orphan(const struct bw_holder *h)
+{
+	return h->sock.inode == 0 && h->sock.local.family != AF_UNIX;
+}
+
+static void add_pid(const struct bw_conflict *c, pid_t pid, int fd, pid_t *pids, int *fds,
+		    size_t max, size_t *n, struct bw_free_pids *ret)
+{
+	if (c->pid > 0 && pid == c->pid) {
+		if (!ret->self)
+			ret->self_fd = fd;
+		ret->self = true;
+		return;
+	}
+	for (size_t i = 0; i < *n; i++)
+		if (pids[i] == pid)
+			return;
+	if (*n == max) {
+		ret->more++;
+		return;
+	}
+	pids[*n] = pid;
+	fds[*n] = fd;
+	(*n)++;
+}
+
+size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t max,
+		    struct bw_free_pids *ret)
+{
+	size_t first = 0, n = 0;
+
+	memset(ret, 0, sizeof(*ret));
+	ret->self_fd = -1;
+	for (size_t i = 0; i < c->n_holders; i++)
+		if (c->holders[i].cause == c->cause) {
+			first = i;
+			break;
+		}
+	/* The cause's holder first, then the other blocking sockets. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < c->n_holders; i++) {
+			const struct bw_holder *h = &c->holders[i];
+			if ((i == first) != (pass == 0) || !h->blocks || is_orphan(h))
+				continue;
+			if (h->n_procs == 0 && h->pid <= 0)
+				ret->unseen++;
+			else if (h->n_procs == 0)
+				add_pid(c, h->pid, h->fd, pids, fds, max, &n, ret);
+			for (size_t j = 0; j < h->n_procs; j++) {
+				const struct bw_holder_proc *hp = &c->hprocs[h->first_proc + j];
+				add_pid(c, hp->pid, hp->fd, pids, fds, max, &n, ret);
+			}
+		}
+	ret->more += c->hprocs_dropped;
+	return n;
+}
+
+/* kill every process that keeps a blocking socket open, the process to
+ * act on first (h's) last: a socket is freed when its last copy is
+ * closed, so a child that kept it (a pre-fork worker, a helper started
+ * with the fd) or another socket on the port (0.0.0.0:P next to an
+ * IPv6-only [::]:P) would keep the address in use; and a master that ends
+ * its workers when signalled must not have done so before kill(1) gets to
+ * them (it would fail with ESRCH). */
+static void kill_all(struct bw_conflict *c, const struct bw_holder *h)
+{
+	pid_t pids[BW_FREE_ARGS_MAX - 2];
+	int fds[BW_FREE_ARGS_MAX - 2];
+	struct bw_free_pids fp;
+	size_t n;
+	char num[16];
+
 	kill_pid(c, h->pid);
+	if (c->free_kind != BW_FREE_KILL)
+		return;
+	c->free_argc = 1;
+	n = bw_free_pids(c, pids, fds, BW_FREE_ARGS_MAX - 2, &fp);
+	for (size_t i = 0; i < n; i++) {
+		if (pids[i] == h->pid || pids[i] == 1)
+			continue;
+		snprintf(num, sizeof(num), "%d", (int)pids[i]);
+		arg(c, num);
+	}
+	snprintf(num, sizeof(num), "%d", (int)h->pid);
+	arg(c, num);
 }
 
 void bw_free_choose(struct bw_conflict *c)
@@ -210,9 +300,24 @@ void bw_free_choose(struct bw_conflict *c)
 			note(c, "the path is not a socket file: remove it yourself if it is yours");
 		}
 		return;
-	case BW_CAUSE_SELF:
-		note(c, "this process holds it itself: close that fd first");
+	case BW_CAUSE_SELF: {
+		/* Nothing to run from outside: killing another copy's process
+		 * leaves this process's own copy open. */
+		pid_t pids[1];
+		int fds[1];
+		struct bw_free_pids fp;
+		if (bw_free_pids(c, pids, fds, 1, &fp) == 0) {
+			note(c, fp.unseen ? "this process holds it itself, and a process bindwatch can't"
+					    " see has a copy too: use that fd"
+					  : "this process holds it itself: close that fd first");
+			return;
+		}
+		snprintf(c->free_note, sizeof(c->free_note),
+			 "this process holds it itself (fd %d) and pid %d has a copy too%s: use that"
+			 " fd, or close it here and in every other copy", fp.self_fd, (int)pids[0],
+			 fp.more || fp.unseen ? " (and others)" : "");
 		return;
+	}
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
 		note(c, "no single holder: close idle connections or widen"
 			" net.ipv4.ip_local_port_range");
@@ -232,6 +337,13 @@ size_t bw_free_command(const struct bw_conflict *c, char *buf, size_t size)
 	struct bw_buf b = BW_BUF_INIT(buf, size);
 	if (size)
 		buf[0] = '\0';
+	bw_free_command_to(c, &b);
+	return b.truncated ? 0 : b.len;
+}
+
+void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *bp)
+{
+	struct bw_buf b = *bp;
 	for (size_t i = 0; i < c->free_argc; i++) {
 		const char *a = c->free_argv[i];
 		bool plain = a[0] != '\0';
@@ -256,5 +368,5 @@ size_t bw_free_command(const struct bw_conflict *c, char *buf, size_t size)
 		}
 		bw_buf_puts(&b, "'");
 	}
-	return b.truncated ? 0 : b.len;
+	*bp = b;
 }

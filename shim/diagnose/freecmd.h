@@ -5,12 +5,37 @@
  * or wait out TIME-WAIT. Fills the free_* fields of struct bw_conflict.
  * Pure: reads only the record. */
 #pragma once
+#include <stdbool.h>
 #include <stddef.h>
 
+#include "basic/fmt.h"
 #include "diagnose/conflict.h"
 
 /* Chooses the command for c (after bw_classify has set c->cause). */
 void bw_free_choose(struct bw_conflict *c);
+
+/* Every process that must go for c's address to be free: each process
+ * that has a blocking, live socket open (TIME-WAIT leftovers have none),
+ * the holder of c's cause first and each socket's process to act on first
+ * before the processes that share it; the failing process c->pid itself
+ * left out (*ret_self says it has one open, with its fd in *ret_self_fd).
+ * At most max pids (and their fds) into pids[]/fds[]; the others counted
+ * in *ret_more, sockets whose process is not visible in *ret_unseen.
+ * Returns how many were stored. */
+struct bw_free_pids {
+	size_t more, unseen;
+	bool self;
+	int self_fd;
+};
+size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t max,
+		    struct bw_free_pids *ret);
+
+/* The same command line appended to b. */
+void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *b);
+
+/* Room for any command bw_free_choose makes, quoted (kill and its pids
+ * are short; a manager's command has at most 9 arguments). */
+#define BW_FREE_COMMAND_MAX (9 * (BW_FREE_ARG_MAX + 3))
 
 /* c->free_argv as one shell command line ("systemctl stop nginx.service"),
  * arguments quoted where the shell would split or expand them. Returns

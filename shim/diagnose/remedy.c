@@ -193,8 +193,31 @@ static int try_option(struct bw_conflict *c, const struct bw_bind_sock *alt, int
 	return 0;
 }
 
+/* The caller's own descriptor of a socket of c with exactly the wanted
+ * address (a double bind, or a socket inherited from the process that
+ * started it): using it works whoever else has a copy. 1 when offered. */
+static int use_own_fd(struct bw_conflict *c)
+{
+	for (size_t i = 0; c->pid > 0 && i < c->n_holders; i++) {
+		const struct bw_holder *h = &c->holders[i];
+		int fd = h->n_procs == 0 && h->pid == c->pid ? h->fd : -1;
+		struct bw_fix *f;
+		if (!h->blocks || h->overlap != BW_OVERLAP_EXACT || is_orphan(h) ||
+		    h->sock.local.proto != c->want.proto)
+			continue;
+		for (size_t j = 0; j < h->n_procs && fd < 0; j++)
+			if (c->hprocs[h->first_proc + j].pid == c->pid)
+				fd = c->hprocs[h->first_proc + j].fd;
+		if (fd < 0 || (f = add(c, BW_FIX_CALLER, BW_FIX_USE_FD)) == NULL)
+			continue;
+		f->fd = fd;
+		return 1;
+	}
+	return 0;
+}
+
 /* Caller-side changes of options or address that the rules say work,
- * in the order: IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, a specific
+ * in the order: the caller's own socket, IPV6_V6ONLY, SO_REUSEADDR, SO_REUSEPORT, a specific
  * address. Returns how many work without an assumption. */
 static int caller_changes(struct bw_conflict *c)
 {
@@ -202,6 +225,7 @@ static int caller_changes(struct bw_conflict *c)
 	int sure = 0;
 
 	bw_remedy_binder(c, &b);
+	sure += use_own_fd(c);
 	if (b.addr.family == AF_INET6 && b.v6only != 1 && !bw_addr_is_v4mapped(&b.addr)) {
 		alt = b;
 		alt.v6only = 1;
@@ -262,41 +286,95 @@ static void caller_wait_port(struct bw_conflict *c)
 	add(c, BW_FIX_CALLER, BW_FIX_PORT);
 }
 
+/* Would b bind if every socket of h's process (h itself when unseen)
+ * had IPV6_V6ONLY v6only / SO_REUSEADDR reuseaddr (-1: unchanged), every
+ * other holder as it is (unknown facts taken the way that blocks)? */
+static bool binds_if_holder(const struct bw_conflict *c, const struct bw_holder *h, int v6only,
+			    int reuseaddr)
+{
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_holder *x = &c->holders[i];
+		struct bw_bind_sock b, hs;
+		struct bw_bind_verdict v;
+		if (!is_inet(&x->sock.local))
+			continue;
+		bw_remedy_binder_vs(c, &x->sock, &b);
+		bw_remedy_holder_sock(c, x, &hs);
+		if (x == h || (h->pid > 0 && x->pid == h->pid)) {
+			if (v6only >= 0 && hs.addr.family == AF_INET6 &&
+			    !bw_addr_is_v4mapped(&hs.addr))
+				hs.v6only = (signed char)v6only;
+			if (reuseaddr >= 0)
+				hs.reuseaddr = (signed char)reuseaddr;
+		}
+		bw_bind_check(&b, &hs, &v);
+		if (v.conflict)
+			return false;
+	}
+	return true;
+}
+
+/* The fix that frees the address: every process with a blocking socket
+ * open must go (bw_free_pids), the process to act on first named first;
+ * when the failing process has a copy itself, "close" instead: it can't
+ * stop itself, and it must close its own copy too. 'all': every blocking
+ * socket; else h's processes only (ephemeral exhaustion: freeing some
+ * ports is enough). */
+static void free_fix(struct bw_conflict *c, const struct bw_holder *h, bool all)
+{
+	struct bw_free_pids fp = {0, 0, false, -1};
+	int fds[BW_FIX_PIDS_MAX];
+	pid_t pids[BW_FIX_PIDS_MAX];
+	struct bw_fix *f;
+	size_t n = all ? bw_free_pids(c, pids, fds, BW_FIX_PIDS_MAX, &fp) : 0;
+
+	if (n == 0 && !fp.self && fp.unseen == 0) {
+		/* Nothing the rules call blocking (or only h asked): h itself. */
+		if (h->pid <= 0 && h->sock.inode == 0)
+			return;
+		if (c->pid > 0 && h->pid == c->pid) {
+			fp.self = true;
+			fp.self_fd = h->fd;
+		} else if (h->pid > 0) {
+			pids[n] = h->pid;
+			fds[n++] = h->fd;
+		} else {
+			fp.unseen = 1;
+		}
+	}
+	f = add(c, fp.self && n == 0 && fp.unseen == 0 ? BW_FIX_CALLER : BW_FIX_HOLDER,
+		fp.self ? BW_FIX_CLOSE : BW_FIX_STOP);
+	if (!f)
+		return;
+	f->pid = n ? pids[0] : 0;
+	f->fd = n ? fds[0] : -1;
+	f->own_fd = fp.self ? fp.self_fd : -1;
+	memcpy(f->pids, pids, n * sizeof(pids[0]));
+	f->n_pids = n;
+	f->more_pids = fp.more;
+	f->unseen = fp.unseen;
+}
+
 /* Holder-side changes for h: its own IPV6_V6ONLY (a dual-stack socket
  * covering IPv4), its SO_REUSEADDR (when the caller has it and sharing is
- * possible), and stopping it. */
-static void holder_changes(struct bw_conflict *c, const struct bw_holder *h)
+ * possible), each offered only when it frees the address with every
+ * other holder as it is; then stopping the holders. */
+static void holder_changes(struct bw_conflict *c, const struct bw_holder *h, bool all)
 {
-	struct bw_bind_sock b, hs, alt;
-	struct bw_bind_verdict v;
+	struct bw_bind_sock b, hs;
 
 	if (!h || is_orphan(h))
 		return;
 	bw_remedy_binder_vs(c, &h->sock, &b);
 	bw_remedy_holder_sock(c, h, &hs);
 	if (is_inet(&h->sock.local)) {
-		if (hs.addr.family == AF_INET6 && hs.v6only != 1 && !bw_addr_is_v4mapped(&hs.addr)) {
-			alt = hs;
-			alt.v6only = 1;
-			bw_bind_check(&b, &alt, &v);
-			if (!v.conflict)
-				add_sockopt(c, BW_FIX_HOLDER, IPPROTO_IPV6, IPV6_V6ONLY, NULL);
-		}
-		if (hs.reuseaddr != 1 && b.reuseaddr == 1) {
-			alt = hs;
-			alt.reuseaddr = 1;
-			bw_bind_check(&b, &alt, &v);
-			if (!v.conflict)
-				add_sockopt(c, BW_FIX_HOLDER, SOL_SOCKET, SO_REUSEADDR, NULL);
-		}
+		if (hs.addr.family == AF_INET6 && hs.v6only != 1 && !bw_addr_is_v4mapped(&hs.addr) &&
+		    binds_if_holder(c, h, 1, -1))
+			add_sockopt(c, BW_FIX_HOLDER, IPPROTO_IPV6, IPV6_V6ONLY, NULL);
+		if (hs.reuseaddr != 1 && b.reuseaddr == 1 && binds_if_holder(c, h, -1, 1))
+			add_sockopt(c, BW_FIX_HOLDER, SOL_SOCKET, SO_REUSEADDR, NULL);
 	}
-	if (h->pid > 0 || h->sock.inode != 0) {
-		struct bw_fix *f = add(c, BW_FIX_HOLDER, BW_FIX_STOP);
-		if (f) {
-			f->pid = h->pid;
-			f->fd = h->fd;
-		}
-	}
+	free_fix(c, h, all);
 }
 
 static void build(struct bw_conflict *c)
@@ -312,14 +390,14 @@ static void build(struct bw_conflict *c)
 		return;
 	}
 	case BW_CAUSE_UNIX_LIVE:
-		holder_changes(c, h);
+		holder_changes(c, h, true);
 		return;
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
 		/* Freeing ports works whatever the caller does: first. A
 		 * socket bound only to pick its source address before
 		 * connect() need not reserve a port at bind() (ip(7)); a
 		 * listen() on an unbound socket (autobind) needs its port. */
-		holder_changes(c, bw_remedy_top_holder(c, NULL));
+		holder_changes(c, bw_remedy_top_holder(c, NULL), false);
 		if (c->want.proto == BW_PROTO_TCP && !(c->call && strcmp(c->call, "listen") == 0))
 			add_sockopt(c, BW_FIX_CALLER, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, NULL);
 		return;
@@ -327,13 +405,13 @@ static void build(struct bw_conflict *c)
 		break;
 	}
 	if (c->want.family == AF_UNIX) {
-		holder_changes(c, h);
+		holder_changes(c, h, true);
 		return;
 	}
 	/* A bare port (AF_UNSPEC) is a plain bind of the wildcard
 	 * (bw_remedy_binder_vs): the same caller-side remedies apply. */
 	if (!is_inet(&c->want) && c->want.family != AF_UNSPEC) {
-		holder_changes(c, h);
+		holder_changes(c, h, true);
 		add(c, BW_FIX_CALLER, BW_FIX_PORT);
 		return;
 	}
@@ -345,10 +423,10 @@ static void build(struct bw_conflict *c)
 	/* The caller's own sure changes first; otherwise the holder's. */
 	if (caller_changes(c) > 0) {
 		caller_wait_port(c);
-		holder_changes(c, h);
+		holder_changes(c, h, true);
 		return;
 	}
-	holder_changes(c, h);
+	holder_changes(c, h, true);
 	caller_wait_port(c);
 }
 
@@ -410,8 +488,34 @@ const char *bw_fix_kind_name(int kind)
 	case BW_FIX_WAIT: return "wait";
 	case BW_FIX_PORT: return "port";
 	case BW_FIX_UNLINK: return "unlink";
+	case BW_FIX_USE_FD: return "use_fd";
+	case BW_FIX_CLOSE: return "close";
 	default: return "?";
 	}
+}
+
+/* "pid 12 (nginx), pid 13 (nginx) and 3 more" for f's processes. */
+static void others(struct bw_buf *b, const struct bw_fix *f, size_t from)
+{
+	for (size_t i = from; i < f->n_pids; i++)
+		bw_buf_printf(b, "%spid %d", i == from ? "" : ", ", (int)f->pids[i]);
+	if (f->more_pids)
+		bw_buf_printf(b, " and %zu more", f->more_pids);
+	if (f->unseen)
+		bw_buf_printf(b, "%s%zu process%s bindwatch can't see", f->n_pids ? " and " : "",
+			      f->unseen, f->unseen == 1 ? "" : "es");
+}
+
+/* ", which started this process with it," when pid is the failing
+ * process's parent or an ancestor (relation.h). */
+static void passed_on(struct bw_buf *b, const struct bw_conflict *c, pid_t pid)
+{
+	for (size_t i = 0; i < c->n_procs; i++)
+		if (c->procs[i].proc.pid == pid &&
+		    (c->procs[i].relation == BW_REL_PARENT || c->procs[i].relation == BW_REL_ANCESTOR)) {
+			bw_buf_puts(b, " (it passed the socket on to this process)");
+			return;
+		}
 }
 
 void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct bw_fix *f)
@@ -438,19 +542,37 @@ void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct
 		bw_buf_printf(b, "bind the specific address %s instead of the wildcard", ip);
 		break;
 	case BW_FIX_STOP:
-		if (f->pid > 0 && f->pid == c->pid)
-			bw_buf_printf(b, "close this process's own fd %d first, or reuse it", f->fd);
-		else if (f->pid > 0 && c->free_kind == BW_FREE_MANAGER && c->free_holder >= 0 &&
-			 c->holders[c->free_holder].pid == f->pid) {
+		if (f->pid > 0 && c->free_kind == BW_FREE_MANAGER && c->free_holder >= 0 &&
+		    c->holders[c->free_holder].pid == f->pid) {
 			/* Its manager would restart a killed process: name the manager's command. */
-			char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)];
-			bw_free_command(c, cmd, sizeof(cmd));
-			bw_buf_printf(b, "stop the holder (pid %d) through its manager: %s", (int)f->pid,
-				      cmd);
+			bw_buf_printf(b, "stop the holder (pid %d) through its manager: ", (int)f->pid);
+			bw_free_command_to(c, b);
+		} else if (f->n_pids > 1 || f->more_pids || (f->n_pids && f->unseen)) {
+			bw_buf_puts(b, "stop the holders (");
+			others(b, f, 0);
+			bw_buf_puts(b, "): the address is free only once every copy of its sockets is"
+				       " closed");
 		} else if (f->pid > 0)
 			bw_buf_printf(b, "stop the holder (pid %d)", (int)f->pid);
 		else
 			bw_buf_puts(b, "stop the holder");
+		break;
+	case BW_FIX_USE_FD:
+		bw_buf_printf(b, "use the socket this process already has on fd %d (bound to this"
+				 " address) instead of binding another one", f->fd);
+		break;
+	case BW_FIX_CLOSE:
+		if (f->target == BW_FIX_CALLER) {
+			bw_buf_printf(b, "close this process's own fd %d first", f->own_fd);
+			break;
+		}
+		bw_buf_printf(b, "close fd %d here and have ", f->own_fd);
+		others(b, f, 0);
+		if (f->n_pids)
+			passed_on(b, c, f->pids[0]);
+		bw_buf_puts(b, " close its copy, or open it close-on-exec (SOCK_CLOEXEC) so that"
+			       " programs it starts don't get it; stopping any one of them alone"
+			       " frees nothing");
 		break;
 	case BW_FIX_WAIT:
 		bw_buf_printf(b, "wait %ds until it expires", f->seconds);

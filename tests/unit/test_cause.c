@@ -636,6 +636,96 @@ static void test_remedy(void)
 	free_is(c, BW_FREE_NONE, "");
 }
 
+/* h's processes as the owner scan and bw_relation_fill leave them: the
+ * process to act on first, then the others (pids[], fds[]). */
+static void shared(struct bw_conflict *c, struct bw_holder *h, const pid_t *pids, const int *fds,
+		   size_t n)
+{
+	h->first_proc = c->n_hprocs;
+	h->n_procs = n;
+	for (size_t i = 0; i < n; i++) {
+		struct bw_holder_proc *hp = &c->hprocs[c->n_hprocs++];
+		memset(hp, 0, sizeof(*hp));
+		hp->pid = pids[i];
+		hp->fd = fds[i];
+		hp->proc = -1;
+	}
+	h->pid = pids[0];
+	h->fd = fds[0];
+}
+
+/* Fixes that free the address: every process and socket that blocks is
+ * stopped, the caller never; sure fixes before conditional ones. */
+static void test_remedy_every_holder(void)
+{
+	struct bw_conflict *c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	struct bw_holder *h;
+
+	/* A pre-fork master (2000) and its workers: all of them go, the
+	 * master signalled last. */
+	h = sock(c, LISTEN_TCP("127.0.0.1:8080", 100));
+	shared(c, h, (const pid_t[]){2000, 2001, 2002}, (const int[]){3, 3, 3}, 3);
+	bw_classify(c);
+	CHECK_EQ_INT(c->fixes[0].kind, BW_FIX_STOP);
+	CHECK_EQ_INT(c->fixes[0].pid, 2000);
+	CHECK_EQ_INT(c->fixes[0].n_pids, 3);
+	free_is(c, BW_FREE_KILL, "kill 2001 2002 2000");
+	CHECK_CONTAINS(c->hint, "stop the holders (pid 2000, pid 2001, pid 2002)");
+
+	/* Two sockets: 0.0.0.0:8080 and an IPv6-only [::]:8080, against a
+	 * dual-stack [::]:8080: both block, both go. */
+	c = conflict("[::]:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 2000, 3, "a");
+	h = sock(c, LISTEN_TCP("[::]:8080", 101));
+	owned(h, 3000, 3, "b");
+	h->sock.v6only = true;
+	bw_classify(c);
+	CHECK_EQ_INT(c->fixes[0].kind, BW_FIX_STOP);
+	CHECK_EQ_INT(c->fixes[0].n_pids, 2);
+	CHECK_EQ_INT(c->fixes[0].pids[0] + c->fixes[0].pids[1], 5000);
+	CHECK(strstr(c->hint, "stop the holders (") != NULL);
+	CHECK_EQ_INT(c->free_argc, 3);
+
+	/* Self through a socket its parent (1999) still has: use the fd,
+	 * then close it here and in the parent; never stop itself. */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	h = sock(c, LISTEN_TCP("127.0.0.1:8080", 100));
+	shared(c, h, (const pid_t[]){SELF_PID, 1999}, (const int[]){7, 3}, 2);
+	bw_classify(c);
+	CAUSE_IS(c, "self");
+	CHECK_EQ_INT(c->n_fixes, 3);
+	CHECK_EQ_INT(c->fixes[0].kind, BW_FIX_USE_FD);
+	CHECK_EQ_INT(c->fixes[0].fd, 7);
+	CHECK_EQ_INT(c->fixes[1].kind, BW_FIX_PORT);
+	CHECK_EQ_INT(c->fixes[2].kind, BW_FIX_CLOSE);
+	CHECK_EQ_INT(c->fixes[2].target, BW_FIX_HOLDER);
+	CHECK_EQ_INT(c->fixes[2].pid, 1999);
+	CHECK_EQ_INT(c->fixes[2].own_fd, 7);
+	for (size_t i = 0; i < c->n_fixes; i++)
+		CHECK(c->fixes[i].kind != BW_FIX_STOP);
+	free_is(c, BW_FREE_NONE, "");
+	CHECK_CONTAINS(c->free_note, "pid 1999 has a copy too");
+
+	/* Alone with it: close its own fd (caller side). */
+	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("127.0.0.1:8080", 100)), SELF_PID, 7, "myserver");
+	bw_classify(c);
+	CHECK_EQ_INT(c->fixes[0].kind, BW_FIX_USE_FD);
+	CHECK_EQ_INT(c->fixes[2].kind, BW_FIX_CLOSE);
+	CHECK_EQ_INT(c->fixes[2].target, BW_FIX_CALLER);
+
+	/* UDP 127.0.0.53:53 (SO_REUSEADDR unknown), a bind of 0.0.0.0:53:
+	 * the sure address first, SO_REUSEADDR (assumes) last. */
+	c = conflict("0.0.0.0:53", BW_PROTO_UDP);
+	owned(sock(c, ((struct sock_spec){"127.0.0.53:53", BW_PROTO_UDP, 7, 100, 0, 0})), 2000, 3,
+	      "systemd-resolve");
+	bw_classify(c);
+	CHECK_EQ_INT(c->fixes[0].kind, BW_FIX_ADDRESS);
+	CHECK(c->fixes[0].assumes == NULL);
+	CHECK(c->fixes[c->n_fixes - 1].assumes != NULL);
+	CHECK_EQ_INT(c->fixes[c->n_fixes - 1].name, SO_REUSEADDR);
+}
+
 int main(void)
 {
 	test_listener();
@@ -651,5 +741,6 @@ int main(void)
 	test_priority();
 	test_names();
 	test_remedy();
+	test_remedy_every_holder();
 	return check_done("cause");
 }
