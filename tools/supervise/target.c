@@ -289,7 +289,7 @@ int bw_target_user_path(pid_t pid, const char *path, const struct stat *st, char
 			size_t size)
 {
 	const char *base = path[0] == '/' ? "root" : "cwd", *sep = path[0] == '/' ? "" : "/";
-	char proc[64], link[PATH_MAX], cand[PATH_MAX + 128];
+	char proc[64], link[PATH_MAX];
 	struct stat now;
 	ssize_t n;
 	int len;
@@ -297,6 +297,7 @@ int bw_target_user_path(pid_t pid, const char *path, const struct stat *st, char
 	snprintf(proc, sizeof(proc), "/proc/%d/%s", (int)pid, base);
 	n = readlink(proc, link, sizeof(link) - 1);
 	if (n > 0) {
+		char cand[PATH_MAX + 128];
 		link[n] = '\0';
 		len = snprintf(cand, sizeof(cand), "%s%s%s", strcmp(link, "/") == 0 ? "" : link, sep,
 			       path);
