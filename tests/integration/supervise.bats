@@ -795,13 +795,20 @@ fifo_run() {
 }
 
 # taken SUP PID: bindwatch (SUP) has taken PID's call: it holds its copy of
-# PID's socket (fd 3) while it handles the call. Before, a signal ends
-# the notification before bindwatch sees it (seccomp_unotify(2)).
+# PID's socket while it handles the call. Before, a signal ends the
+# notification before bindwatch sees it (seccomp_unotify(2)). Only a
+# socket this shell lacks counts: both inherit its descriptors (bats' fd 3).
 taken() {
-	local sock
-	sock=$(readlink /proc/"$2"/fd/3) || return 1
-	for f in /proc/"$1"/fd/*; do
-		[ "$(readlink "$f")" = "$sock" ] && return 0
+	local f g sock
+	for f in /proc/"$2"/fd/*; do
+		sock=$(readlink "$f") || continue
+		case $sock in socket:*) ;; *) continue ;; esac
+		for g in /proc/$$/fd/*; do
+			[ "$(readlink "$g")" = "$sock" ] && continue 2
+		done
+		for g in /proc/"$1"/fd/*; do
+			[ "$(readlink "$g")" = "$sock" ] && return 0
+		done
 	done
 	return 1
 }
