@@ -77,22 +77,23 @@ static int flags_now(void)
 	return __atomic_load_n(&bw_hook_flags, __ATOMIC_RELAXED);
 }
 
-static bool loaded(void)
+/* The settings, loaded on first use when no constructor did yet (another
+ * library's constructor may bind before ours ran). false only while
+ * another thread is still loading them (state 1): this path takes no
+ * lock, so that one failure passes through unreported instead of waiting. */
+static bool ready(void)
 {
-	if (atomic_load_explicit(&state, memory_order_acquire) != 2) {
+	if (atomic_load_explicit(&state, memory_order_acquire) != 2)
 		bw_hook_init();
-		/* Another thread is mid-load: skip this one failure. */
-		if (atomic_load(&state) != 2)
-			return false;
-	}
-	return true;
+	return atomic_load_explicit(&state, memory_order_acquire) == 2;
 }
 
-/* Whether a failure is handled: BINDWATCH_TRACE=off silences the reports
- * (bw_emit drops them), not a remap or a stale-file removal. */
+/* Whether a failure is handled (after ready()): BINDWATCH_TRACE=off
+ * silences the reports (bw_emit drops them), not a remap or a stale-file
+ * removal. */
 static bool active(void)
 {
-	return loaded() && !settings.disable &&
+	return !settings.disable &&
 	       (settings.trace != BW_TRACE_OFF || settings.remap || settings.unix_stale_unlink);
 }
 
@@ -293,7 +294,11 @@ static int outcome(const char *call, int fd, const struct sockaddr *sa, socklen_
 		   int backlog, int r, int entry_errno)
 {
 	int err = errno;
-	if (loaded() && (flags_now() & FLAG_WARN))
+	if (!ready()) {
+		errno = err; /* the load may have touched it */
+		return r;
+	}
+	if (flags_now() & FLAG_WARN)
 		warn_once();
 	if (conflict(call, fd, sa, len, backlog, err) == 0) {
 		errno = entry_errno;

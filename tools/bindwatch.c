@@ -205,7 +205,11 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	}
 	execvp(argv[0], argv);
 	r = errno;
-	fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(r));
+	/* A mistyped subcommand ("bindwatch whoo 80") lands here as a command. */
+	fprintf(stderr, "bindwatch: cannot run '%s': %s%s\n", argv[0], strerror(r),
+		r == ENOENT && !strchr(argv[0], '/')
+			? " (not in PATH; bindwatch's own subcommands are who, wait and free)"
+			: "");
 	return r == ENOENT ? 127 : 126;
 }
 
@@ -266,14 +270,15 @@ int main(int argc, char **argv)
 			break;
 		case 'r': {
 			/* The same parser as the shim: a bad rule stops us before
-			 * the command runs, with the column and what was expected. */
+			 * the command runs, in one line: the column, the text
+			 * there and what was expected. */
 			static struct bw_policy pol;
 			struct bw_policy_error err;
 			if (bw_policy_parse(optarg, &pol, &err) < 0) {
-				fprintf(stderr, "bindwatch: --remap '%s': column %zu: %s\n", optarg,
-					err.column, err.msg);
-				fprintf(stderr, "bindwatch: %*s^\n", (int)(err.column + 8), "");
-				return 2;
+				return bw_cli_error("--remap '%s': column %zu: %s (found '%.16s'; rules:"
+						    " MATCH=ACTION[|ACTION...][,...], see"
+						    " libbindwatch(7))", optarg, err.column, err.msg,
+						    optarg + (err.column > 0 ? err.column - 1 : 0));
 			}
 			envs[n++] = (struct env_opt){"BINDWATCH_REMAP", optarg};
 			break;

@@ -36,7 +36,16 @@ int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_add
  * 0, or -EINVAL after printing one error line naming cmd. */
 int bw_cli_parse_seconds(const char *cmd, const char *s, double *ret);
 
+/* Would bind(2) to a succeed right now? A test bind on a socket of its
+ * own (no SO_REUSEADDR, as a fresh program's socket), closed at once: the
+ * kernel is the judge. A bare port (AF_UNSPEC) binds the dual-stack [::].
+ * 1 free, 0 in use, -errno when it could never succeed (EADDRNOTAVAIL:
+ * not a local address; EACCES: a privileged port). A unix path is free
+ * when nothing exists there (bind(2) never replaces a file). tools/wait.c. */
+int bw_cli_bind_would_succeed(const struct bw_addr *a);
+
 /* The subcommands: argv[0] is "who" / "wait"; each returns the exit status.
+ * bw_cli_wait names its lines after argv[0] ("free" when free waits).
  * json: --json was given before the subcommand's name. */
 int bw_cli_who(int argc, char **argv, bool json);
 int bw_cli_wait(int argc, char **argv);

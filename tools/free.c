@@ -183,14 +183,7 @@ int bw_cli_free(int argc, char **argv)
 	c->time = time(NULL);
 	bw_diagnose(c, "/proc", 0, 0);
 	bw_cli_name_containers(c);
-	{
-		struct bw_buf b = BW_BUF_INIT(what, sizeof(what));
-		char addr[BW_ADDR_TEXT_MAX];
-		bw_addr_format(&want, addr, sizeof(addr));
-		bw_buf_puts(&b, addr);
-		if (want.family != AF_UNIX && want.proto != BW_PROTO_UNKNOWN)
-			bw_buf_printf(&b, "/%s", bw_proto_name(want.proto));
-	}
+	bw_addr_format_proto(&want, what, sizeof(what));
 	if (c->n_holders == 0 && c->cause != BW_CAUSE_UNIX_STALE) {
 		fprintf(stderr, "bindwatch: free: %s is not in use\n", what);
 		free(c);
@@ -239,7 +232,7 @@ int bw_cli_free(int argc, char **argv)
 	{
 		char *wargv[8];
 		int n = 0;
-		wargv[n++] = "wait";
+		wargv[n++] = "free"; /* bw_cli_wait names its lines after argv[0] */
 		wargv[n++] = "--timeout";
 		wargv[n++] = (char *)timeout;
 		for (int i = optind; i < argc && n < 7; i++)

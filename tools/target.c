@@ -97,6 +97,16 @@ int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_add
 	struct bw_addr a;
 
 	if (n == 2) {
+		struct bw_addr first;
+		char numeric[INET6_ADDRSTRLEN + 16];
+		/* Two addresses ("who 80 81") are one too many, not a bad
+		 * protocol word. */
+		if (proto_word(argv[0], &proto, &unix_only) < 0 &&
+		    (bw_addr_parse(argv[0], &first) == 0 ||
+		     service_port(argv[0], BW_PROTO_UNKNOWN, numeric, sizeof(numeric)) == 0))
+			return bad_target("%s: one address expected, got two ('%s' and '%s'); accepted:"
+					  " [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME",
+					  cmd, argv[0], argv[1]);
 		if (proto_word(argv[0], &proto, &unix_only) < 0)
 			return bad_target("%s: '%s': expected tcp, udp or unix before the address",
 					  cmd, argv[0]);
@@ -104,9 +114,13 @@ int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_add
 		n--;
 	}
 	if (n != 1)
-		return bad_target("%s: takes one address: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|"
-				    "SERVICE|PATH|@NAME (%d words given)", cmd, n);
+		return bad_target("%s: one address expected, got %d words; accepted: [tcp|udp|unix]"
+				  " PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME", cmd,
+				  n + (proto != BW_PROTO_UNKNOWN || unix_only ? 1 : 0));
 	word = argv[0];
+	if (proto == BW_PROTO_UNKNOWN && !unix_only && proto_word(word, &proto, &unix_only) == 0)
+		return bad_target("%s: '%s' needs an address after it: %s %s", cmd, word, word,
+				  unix_only ? "/PATH|./PATH|@NAME" : "PORT|ADDR:PORT|[V6]:PORT|SERVICE");
 	if (bw_addr_parse(word, &a) < 0) {
 		char numeric[INET6_ADDRSTRLEN + 16];
 		if (unix_only || service_port(word, proto, numeric, sizeof(numeric)) < 0 ||

@@ -38,13 +38,7 @@ static const char wait_usage[] =
 	"  -q, --quiet       print nothing\n"
 	"  -h, --help        this text\n";
 
-/* Would bind(2) to a succeed right now? A test bind on a socket of its
- * own (no SO_REUSEADDR, as a fresh program's socket), closed at once: the
- * kernel is the judge. 1 free, 0 in use, -errno when it could never
- * succeed (EADDRNOTAVAIL: not a local address; EACCES: a privileged
- * port). A unix path is free when nothing exists there (bind(2) never
- * replaces a file). */
-static int bind_would_succeed(const struct bw_addr *a)
+int bw_cli_bind_would_succeed(const struct bw_addr *a)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
@@ -85,7 +79,7 @@ static int bind_would_succeed(const struct bw_addr *a)
 		/* No IPv6 here: the IPv4 wildcard is every local address. */
 		struct bw_addr v4 = *a;
 		v4.family = AF_INET;
-		return bind_would_succeed(&v4);
+		return bw_cli_bind_would_succeed(&v4);
 	}
 	if (fd < 0)
 		return -errno;
@@ -144,7 +138,7 @@ static void drain_watch(int fd, const struct bw_addr *a)
 }
 
 /* On timeout: who still holds it, in one line. */
-static void say_holder(const struct bw_addr *a, const char *what)
+static void say_holder(const char *cmd, const struct bw_addr *a, const char *what)
 {
 	struct bw_conflict *c = calloc(1, sizeof(*c));
 	if (!c)
@@ -155,11 +149,11 @@ static void say_holder(const struct bw_addr *a, const char *what)
 	c->call = "wait";
 	bw_diagnose(c, "/proc", 0, 0);
 	if (c->n_holders && c->holders[0].pid > 0)
-		fprintf(stderr, "bindwatch: wait: %s still in use (pid %d, %s): %s: %s\n", what,
+		fprintf(stderr, "bindwatch: %s: %s still in use (pid %d, %s): %s: %s\n", cmd, what,
 			(int)c->holders[0].pid, c->holders[0].have_proc ? c->holders[0].proc.comm : "?",
 			bw_cause_name(c->cause), c->hint);
 	else
-		fprintf(stderr, "bindwatch: wait: %s still in use: %s: %s\n", what,
+		fprintf(stderr, "bindwatch: %s: %s still in use: %s: %s\n", cmd, what,
 			bw_cause_name(c->cause), c->hint);
 	free(c);
 }
@@ -178,6 +172,8 @@ int bw_cli_wait(int argc, char **argv)
 	uint64_t start, deadline = 0;
 	bool quiet = false;
 	int opt, fd, r;
+	/* "wait", or "free" waiting after its command: the lines name it. */
+	const char *cmd = argv[0];
 
 	optind = 0; /* 0, not 1: glibc then forgets the "+" order main() scanned with */
 	opterr = 0;
@@ -185,32 +181,25 @@ int bw_cli_wait(int argc, char **argv)
 		switch (opt) {
 		case 't': {
 			double s;
-			if (bw_cli_parse_seconds("wait", optarg, &s) < 0)
+			if (bw_cli_parse_seconds(cmd, optarg, &s) < 0)
 				return 2;
 			deadline = (uint64_t)(s * 1e9) + 1;
 			break;
 		}
 		case 'q': quiet = true; break;
 		case 'h': fputs(wait_usage, stdout); return 0;
-		default: return bw_cli_bad_option("wait", opt, argv);
+		default: return bw_cli_bad_option(cmd, opt, argv);
 		}
 	}
 	if (argc - optind < 1)
-		return bw_cli_error("wait: needs an address: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|"
-				    "SERVICE|PATH|@NAME");
-	if (bw_cli_parse_target("wait", argc - optind, argv + optind, &want) < 0)
+		return bw_cli_error("%s: needs an address: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|"
+				    "SERVICE|PATH|@NAME", cmd);
+	if (bw_cli_parse_target(cmd, argc - optind, argv + optind, &want) < 0)
 		return 2;
 	if (want.family != AF_UNIX && want.proto == BW_PROTO_UNKNOWN)
 		want.proto = BW_PROTO_TCP;
 	bw_cli_load_settings();
-	{
-		struct bw_buf b = BW_BUF_INIT(what, sizeof(what));
-		char addr[BW_ADDR_TEXT_MAX];
-		bw_addr_format(&want, addr, sizeof(addr));
-		bw_buf_puts(&b, addr);
-		if (want.family != AF_UNIX)
-			bw_buf_printf(&b, "/%s", bw_proto_name(want.proto));
-	}
+	bw_addr_format_proto(&want, what, sizeof(what));
 	start = bw_now_ns();
 	if (deadline)
 		deadline += start - 1;
@@ -219,13 +208,13 @@ int bw_cli_wait(int argc, char **argv)
 		char limit[64] = "no timeout";
 		if (deadline)
 			snprintf(limit, sizeof(limit), "timeout %.3gs", (double)(deadline - start) / 1e9);
-		fprintf(stderr, "bindwatch: wait: waiting until a bind to %s would succeed (%s; %s)\n",
-			what, how, limit);
+		fprintf(stderr, "bindwatch: %s: waiting until a bind to %s would succeed (%s; %s)\n",
+			cmd, what, how, limit);
 	}
 	for (;;) {
 		uint64_t now;
 		int ms = fd >= 0 ? EVENTS_RECHECK_MS : POLL_MS;
-		r = bind_would_succeed(&want);
+		r = bw_cli_bind_would_succeed(&want);
 		if (r != 0)
 			break;
 		now = bw_now_ns();
@@ -245,16 +234,16 @@ int bw_cli_wait(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	if (r < 0) {
-		bw_cli_error("wait: a bind to %s can never succeed here: %s", what, strerror(-r));
+		bw_cli_error("%s: a bind to %s can never succeed here: %s", cmd, what, strerror(-r));
 		return 2;
 	}
 	if (r == 0) {
 		if (!quiet)
-			say_holder(&want, what);
+			say_holder(cmd, &want, what);
 		return 1;
 	}
 	if (!quiet)
-		fprintf(stderr, "bindwatch: wait: %s is free (after %.1fs)\n", what,
+		fprintf(stderr, "bindwatch: %s: %s is free (after %.1fs)\n", cmd, what,
 			(double)(bw_now_ns() - start) / 1e9);
 	return 0;
 }

@@ -49,6 +49,42 @@ static void nss_user_names(struct bw_conflict *c)
 	}
 }
 
+/* Nothing listed, and the kernel agrees: a test bind (each protocol a
+ * bare PORT covers) would succeed. Says so, with no remedy for a problem
+ * that isn't there (the hint, alone in text as in JSON) and returns true;
+ * a holder hidden from us (another namespace) keeps the cause's hint. */
+static bool nothing_holds(const struct who_opts *o, struct bw_conflict *c, char *out,
+			  size_t size)
+{
+	struct bw_addr a = c->want;
+	char addr[BW_ADDR_TEXT_MAX + 16];
+
+	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
+		return false;
+	for (int p = 0; p < 2; p++) {
+		if (c->want.proto != BW_PROTO_UNKNOWN && p == 1)
+			break;
+		if (c->want.family != AF_UNIX && c->want.proto == BW_PROTO_UNKNOWN)
+			a.proto = p == 0 ? BW_PROTO_TCP : BW_PROTO_UDP;
+		if (bw_cli_bind_would_succeed(&a) != 1)
+			return false;
+		if (c->want.family == AF_UNIX)
+			break;
+	}
+	bw_addr_format_proto(&c->want, addr, sizeof(addr));
+	snprintf(c->hint, sizeof(c->hint), "nothing holds %s%s: a bind there would succeed", addr,
+		 c->want.family != AF_UNIX && c->want.proto == BW_PROTO_UNKNOWN ? " (tcp and udp)"
+										 : "");
+	c->n_fixes = 0;
+	c->free_argc = 0;
+	c->hint_fixes_at = c->hint_fixes_end = c->hint_unread_at = c->hint_unread_end = 0;
+	if (o->json)
+		fwrite(out, 1, bw_report_json(c, out, size), stdout);
+	else
+		printf("%s\n", c->hint);
+	return true;
+}
+
 static int who_address(const struct who_opts *o, const struct bw_addr *want)
 {
 	const size_t out_size = (size_t)256 * 1024;
@@ -70,6 +106,10 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	bw_diagnose(c, "/proc", 0, 0);
 	bw_cli_name_containers(c);
 	nss_user_names(c);
+	if (nothing_holds(o, c, out, out_size)) {
+		found = 1;
+		goto out;
+	}
 	n = o->json ? bw_report_json(c, out, out_size) : bw_report_table(c, out, out_size);
 	text = out;
 	if (!o->json && !o->header) {
@@ -91,6 +131,7 @@ struct listing {
 	struct bw_sock *v;
 	size_t n, cap;
 	bool oom;
+	bool from_proc; /* a table came from /proc/net (no IPV6_V6ONLY there) */
 };
 
 /* What ss -l lists: TCP listeners, bound unconnected UDP sockets, unix
@@ -131,6 +172,7 @@ static void read_all(struct listing *l, int family, enum bw_proto proto)
 	if (bw_sockdiag_query(family, proto, -1, collect_cb, l) == 0 || l->oom)
 		return;
 	l->n = n0; /* drop what a half-finished dump delivered */
+	l->from_proc = true;
 	bw_socktab_read("/proc", family, proto, collect_cb, l);
 }
 
@@ -223,6 +265,7 @@ static int who_list(const struct who_opts *o)
 		fputs(row, stdout);
 	}
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	c->table_from_proc = l.from_proc; /* IPV6_V6ONLY then unknown (remedy.h) */
 	/* The owners, BW_HOLDERS_MAX sockets at a time. */
 	for (size_t i = 0; i < l.n; i += BW_HOLDERS_MAX)
 		print_chunk(o, c, l.v + i, l.n - i < BW_HOLDERS_MAX ? l.n - i : BW_HOLDERS_MAX, i == 0);

@@ -221,6 +221,22 @@ int bw_unix_type(enum bw_proto p)
 					      : SOCK_STREAM;
 }
 
+size_t bw_addr_format_proto(const struct bw_addr *a, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	char addr[BW_ADDR_TEXT_MAX];
+
+	bw_addr_format(a, addr, sizeof(addr));
+	if (a->family == AF_UNIX)
+		bw_buf_printf(&b, "%s %s", a->proto == BW_PROTO_UNKNOWN ? "unix" : bw_proto_name(a->proto),
+			      addr);
+	else if (a->proto != BW_PROTO_UNKNOWN)
+		bw_buf_printf(&b, "%s/%s", addr, bw_proto_name(a->proto));
+	else
+		bw_buf_puts(&b, addr);
+	return b.len;
+}
+
 const char *bw_proto_name(enum bw_proto p)
 {
 	switch (p) {

@@ -33,6 +33,12 @@ int bw_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct bw_ad
  * control bytes escaped). Always NUL-terminates; returns the length. */
 size_t bw_addr_format(const struct bw_addr *a, char *buf, size_t size);
 
+/* The address with its protocol, as ss(8) and a reader put them:
+ * "1.2.3.4:80/tcp", "[::1]:53/udp", "*:80" (no protocol known), and for
+ * unix the socket type first: "unix_stream /run/x.sock", "unix_dgram
+ * @name", "unix /run/x.sock" (any type). Returns the length. */
+size_t bw_addr_format_proto(const struct bw_addr *a, char *buf, size_t size);
+
 /* Renders the IP alone ("0.0.0.0", "::"). */
 size_t bw_addr_format_ip(const struct bw_addr *a, char *buf, size_t size);
 

@@ -50,26 +50,6 @@ void bw_buf_printf(struct bw_buf *b, const char *fmt, ...)
 
 static const char hexdig[] = "0123456789abcdef";
 
-void bw_buf_escape(struct bw_buf *b, const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < 0x20 || c >= 0x7f || c == '\\') {
-			char e[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
-			/* Whole escapes only: a cut one ("\\x0") reads as other bytes. */
-			if (b->size == 0 || b->size - 1 - b->len < sizeof(e)) {
-				b->truncated = true;
-				if (b->size)
-					b->p[b->len] = '\0';
-				return;
-			}
-			bw_buf_putn(b, e, 4);
-		} else {
-			bw_buf_putn(b, (const char *)&c, 1);
-		}
-	}
-}
-
 /* Length of the well-formed UTF-8 sequence at s (n > 0 bytes left), 0 if
  * there is none: shortest form, no surrogates, at most U+10FFFF (RFC 3629
  * section 4). */
@@ -104,6 +84,61 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return len;
 }
 
+/* Code points that print nothing or move other text, though well-formed:
+ * C1 controls, zero-width and bidirectional formatting characters (a
+ * command line could reorder what a report shows; CVE-2021-42574), the
+ * line and paragraph separators, the byte order mark. No locale here
+ * (iswprint(3) would need one): a fixed list. */
+static bool invisible(unsigned cp)
+{
+	return (cp >= 0x80 && cp <= 0x9f) || (cp >= 0x200b && cp <= 0x200f) ||
+	       (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2069) || cp == 0xfeff;
+}
+
+/* The code point of the well-formed sequence of l bytes at s. */
+static unsigned utf8_cp(const unsigned char *s, size_t l)
+{
+	static const unsigned char lead_mask[] = {0, 0x7f, 0x1f, 0x0f, 0x07};
+	unsigned cp = s[0] & lead_mask[l];
+	for (size_t i = 1; i < l; i++)
+		cp = cp << 6 | (s[i] & 0x3fu);
+	return cp;
+}
+
+void bw_buf_escape(struct bw_buf *b, const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = u[i];
+		size_t l = c >= 0x80 ? utf8_len(u + i, n - i) : 1;
+		if (c >= 0x20 && c < 0x7f && c != '\\' && c != '"') {
+			bw_buf_putn(b, s + i, 1);
+			i++;
+		} else if (l > 1 && !invisible(utf8_cp(u + i, l))) {
+			/* Whole characters only: a cut one is not UTF-8. */
+			if (b->size == 0 || b->size - 1 - b->len < l) {
+				b->truncated = true;
+				if (b->size)
+					b->p[b->len] = '\0';
+				return;
+			}
+			bw_buf_putn(b, s + i, l);
+			i += l;
+		} else {
+			char e[4] = {'\\', 'x', hexdig[c >> 4], hexdig[c & 15]};
+			/* Whole escapes only: a cut one ("\\x0") reads as other bytes. */
+			if (b->size == 0 || b->size - 1 - b->len < sizeof(e)) {
+				b->truncated = true;
+				if (b->size)
+					b->p[b->len] = '\0';
+				return;
+			}
+			bw_buf_putn(b, e, 4);
+			i++;
+		}
+	}
+}
+
 void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -131,6 +166,12 @@ void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n)
 		}
 	}
 	bw_buf_putn(b, "\"", 1);
+}
+
+const char *bw_base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
 }
 
 /* Howard Hinnant's days-from-civil inverse (public domain algorithm). */

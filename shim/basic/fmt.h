@@ -18,8 +18,12 @@ struct bw_buf {
 void bw_buf_puts(struct bw_buf *b, const char *s);
 void bw_buf_putn(struct bw_buf *b, const char *s, size_t n);
 void bw_buf_printf(struct bw_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Copies n bytes, rendering control bytes, NULs, backslash and bytes >= 0x7f
- * as \xNN so a hostile command line can't forge report lines or colours. */
+/* Copies n bytes for a text report: printable ASCII and well-formed UTF-8
+ * characters as they are ("café"); control bytes, NULs, DEL, '"', '\\',
+ * bytes that are not well-formed UTF-8, and characters that print nothing
+ * or reorder text (C1 controls, bidi and zero-width formatting) as \xNN
+ * per byte, so a hostile command line can't forge report lines, colours or
+ * the end of a quoted field. */
 void bw_buf_escape(struct bw_buf *b, const char *s, size_t n);
 /* A JSON string literal (with the quotes), always valid JSON: well-formed
  * UTF-8 is kept as it is ("café" stays "café"); controls are \u00NN; a
@@ -27,6 +31,10 @@ void bw_buf_escape(struct bw_buf *b, const char *s, size_t n);
  * no character can be (Python: json.loads(s).encode("utf-8",
  * "surrogateescape") gives the bytes back). */
 void bw_buf_json_str(struct bw_buf *b, const char *s, size_t n);
+
+/* The last component of a path ("/usr/lib/libc.so.6" -> "libc.so.6"); the
+ * path itself when it has no '/'. */
+const char *bw_base_name(const char *path);
 
 /* "2026-11-25T10:02:11Z". Own calendar math: gmtime_r takes glibc's tz lock. */
 void bw_buf_rfc3339(struct bw_buf *b, time_t t);

@@ -401,10 +401,13 @@ static void write_hint(struct bw_conflict *c)
 {
 	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
 	explain(c, &b);
+	c->hint_fixes_at = (unsigned short)b.len;
 	for (size_t i = 0; i < c->n_fixes; i++) {
 		bw_buf_puts(&b, i == 0 ? "; remedies: " : "; or ");
 		bw_remedy_words(&b, c, &c->fixes[i]);
 	}
+	c->hint_fixes_end = (unsigned short)b.len;
+	c->hint_unread_at = c->hint_unread_end = 0;
 	for (unsigned bit = 1; bit <= BW_ASSUMED_CALLER_OPTIONS; bit <<= 1)
 		if (c->assumed & bit)
 			bw_buf_printf(&b, " (assumed: %s)", bw_assumed_text(bit));
@@ -423,8 +426,10 @@ static void options_unknown(struct bw_conflict *c)
 	     c->cause != BW_CAUSE_DUAL_STACK))
 		return;
 	b.len = strlen(c->hint);
+	c->hint_unread_at = (unsigned short)b.len;
 	bw_buf_puts(&b, "; the holder's SO_REUSEADDR/SO_REUSEPORT could not be read here"
 			" ('bindwatch who' reads them, as root or as the holder's user)");
+	c->hint_unread_end = (unsigned short)b.len;
 	if (c->want_reuseport == 1 && c->have_uid)
 		bw_buf_printf(&b, "; this socket sets SO_REUSEPORT, which shares the port only with"
 				  " sockets that set it too under the same uid (the holder is uid %u,"

@@ -48,6 +48,8 @@ struct bw_process {
 	unsigned long long startstack;  /* 0: hidden (bw_proc_startstack) */
 	enum bw_relation relation;  /* to the failing process */
 	bool same_exe;              /* runs the failing process's executable */
+	bool same_command;          /* same_exe, and the same arguments up to the first
+				     * operand (the script, -m's module, -c's code) */
 };
 
 struct bw_holder {
@@ -181,6 +183,12 @@ struct bw_conflict {
 	enum bw_cause cause;
 	bool have_want_uid;
 	char hint[BW_HINT_MAX];
+	/* Byte ranges [at, end) of hint that the text report leaves out
+	 * (cause.c sets them; 0, 0 none): the remedies list, whose first
+	 * remedy is its "do:" line and the rest follow as "or ...", and the
+	 * generic note that the holder's options could not be read. */
+	unsigned short hint_fixes_at, hint_fixes_end;
+	unsigned short hint_unread_at, hint_unread_end;
 
 	/* The command that frees the address (diagnose/freecmd.c). */
 	size_t free_argc;             /* free_argv: the command, as argv */

@@ -9,6 +9,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "basic/fmt.h"
 #include "basic/sysio.h"
 #include "diagnose/remedy.h"
 #include "lookup/cgroup.h"
@@ -275,12 +276,6 @@ static void exe_of(const char *proc_root, pid_t pid, char *buf, size_t size)
 	buf[n > 0 ? n : 0] = '\0';
 }
 
-static const char *base_name(const char *p)
-{
-	const char *s = strrchr(p, '/');
-	return s ? s + 1 : p;
-}
-
 /* A service manager is known by its executable, never by its name (a
  * daemon may call itself anything, and systemd-resolved is no manager):
  * systemd as pid 1 or as a user manager (systemd --user),
@@ -301,7 +296,7 @@ static bool is_manager(const char *proc_root, const struct bw_holder *h)
 	}
 	if (!exe[0])
 		return false;
-	name = base_name(exe);
+	name = bw_base_name(exe);
 	args = h->have_proc ? h->proc.cmdline : "";
 	if (strcmp(name, "systemd") == 0)
 		return h->pid == 1 || strstr(args, " --user") != NULL;

@@ -124,6 +124,8 @@ struct self_info {
 	bool have_exe;
 	dev_t exe_dev;
 	ino_t exe_ino;
+	bool have_proc;
+	struct bw_proc proc;
 };
 
 static void read_self(struct self_info *s, const char *proc_root, pid_t pid)
@@ -136,6 +138,42 @@ static void read_self(struct self_info *s, const char *proc_root, pid_t pid)
 		p = pp;
 	}
 	s->have_exe = bw_proc_exe_id(proc_root, pid, &s->exe_dev, &s->exe_ino) == 0;
+	s->have_proc = bw_proc_info(proc_root, pid, &s->proc) == 0;
+}
+
+/* Bytes of cmdline (arguments joined by spaces) after argv[0] through the
+ * first operand: the words up to and including the first that does not
+ * start with '-' (a script, -m's module, a jar after -jar); after -c or -e
+ * the rest of the line (the program is the code, spaces and all). One
+ * executable runs many programs when it is an interpreter; these words
+ * say which one. */
+static size_t lead_words(const char *cmd, size_t len, size_t *start)
+{
+	size_t i = 0, prev = 0, prev_len = 0;
+	while (i < len && cmd[i] != ' ')
+		i++;
+	*start = i;
+	while (i < len) {
+		size_t w = ++i;
+		while (i < len && cmd[i] != ' ')
+			i++;
+		if (prev_len == 2 && cmd[prev] == '-' && (cmd[prev + 1] == 'c' || cmd[prev + 1] == 'e'))
+			return len - *start;
+		if (i > w && cmd[w] != '-')
+			break;
+		prev = w;
+		prev_len = i - w;
+	}
+	return i - *start;
+}
+
+/* Whether two processes of one executable run the same program: the same
+ * lead_words (argv[0] may differ: "python3" and "/usr/bin/python3"). */
+static bool same_command(const struct bw_proc *a, const struct bw_proc *b)
+{
+	size_t sa, sb, na = lead_words(a->cmdline, a->cmdline_len, &sa);
+	size_t nb = lead_words(b->cmdline, b->cmdline_len, &sb);
+	return na == nb && memcmp(a->cmdline + sa, b->cmdline + sb, na) == 0;
 }
 
 static bool descends_from(const char *proc_root, pid_t ppid, pid_t ancestor)
@@ -218,6 +256,8 @@ void bw_relation_fill(struct bw_conflict *c, const char *proc_root)
 		p->relation = relate(&self, p, proc_root);
 		p->same_exe = p->have_exe && self.have_exe && p->exe_dev == self.exe_dev &&
 			      p->exe_ino == self.exe_ino;
+		p->same_command = p->same_exe && p->have_proc && self.have_proc &&
+				  same_command(&p->proc, &self.proc);
 	}
 }
 
@@ -242,15 +282,16 @@ static const char instance[] = ": if it is another instance of this program, sto
 			       " instance";
 static const struct relation_hint {
 	enum bw_relation relation;
-	bool needs_same_exe;
+	bool needs_same_program;
 	const char *who, *remedy;
 } relation_hints[] = {
 	{BW_REL_PARENT, false, " is this process's parent", reloader},
 	{BW_REL_ANCESTOR, false, " is an ancestor of this process", reloader},
 	{BW_REL_CHILD, false, " is a child of this process", kept},
 	{BW_REL_DESCENDANT, false, " descends from this process", kept},
-	{BW_REL_SAME_PROGRAM, true, " runs the same executable as this process", instance},
-	{BW_REL_SIBLING, true, " has the same parent as this process", instance},
+	{BW_REL_SAME_PROGRAM, true, " runs the same program as this process", instance},
+	{BW_REL_SIBLING, true, " has the same parent and runs the same program as this process",
+	 instance},
 };
 
 void bw_relation_hint(struct bw_conflict *c)
@@ -270,7 +311,10 @@ void bw_relation_hint(struct bw_conflict *c)
 	p = proc_of(c, hp);
 	for (size_t i = 0; p && i < sizeof(relation_hints) / sizeof(relation_hints[0]); i++) {
 		const struct relation_hint *rh = &relation_hints[i];
-		if (rh->relation != p->relation || (rh->needs_same_exe && !p->same_exe))
+		/* "Another instance" only of the same program: the same
+		 * executable running the same script or module (same_command),
+		 * not any two processes of one interpreter (python3, node). */
+		if (rh->relation != p->relation || (rh->needs_same_program && !p->same_command))
 			continue;
 		bw_buf_puts(&b, "; ");
 		name(&b, c, hp);

@@ -173,10 +173,14 @@ void bw_settings_load(struct bw_settings *s, bw_getenv_fn get, bool secure)
 	s->secure = secure;
 	s->ratelimit_s = 10;
 	s->trace = BW_TRACE_CONFLICTS;
-	/* https://no-color.org, and a terminal that says it can't (TERM=dumb,
-	 * terminfo's name for no capabilities); the hook adds isatty(). */
+	/* https://no-color.org ("when present and not an empty string": an
+	 * empty NO_COLOR keeps colour), and a terminal that says it can't
+	 * (TERM=dumb, terminfo's name for no capabilities); the hook adds
+	 * isatty(). */
+	v = get("NO_COLOR");
+	s->color = !(v && *v);
 	v = get("TERM");
-	s->color = get("NO_COLOR") == NULL && !(v && strcmp(v, "dumb") == 0);
+	s->color = s->color && !(v && strcmp(v, "dumb") == 0);
 
 	get_bool(s, get, "BINDWATCH_DISABLE", &s->disable);
 	get_bool(s, get, "BINDWATCH_STACK", &s->stack);

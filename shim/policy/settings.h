@@ -26,7 +26,7 @@ struct bw_settings {
 	int scan_ms;
 	int ratelimit_s;          /* identical conflicts within this window: one report */
 	enum bw_trace trace;
-	bool color;               /* stderr is a tty and NO_COLOR is unset */
+	bool color;               /* stderr is a tty, NO_COLOR unset or empty */
 	bool remap;               /* BINDWATCH_REMAP parsed without error */
 	bool remap_always;        /* BINDWATCH_REMAP_MODE=always */
 	struct bw_policy policy;

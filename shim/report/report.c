@@ -36,6 +36,31 @@ static void holder_state(struct bw_buf *b, const struct bw_sock *s)
 		bw_buf_puts(b, bw_tcp_state_name(s->state));
 }
 
+/* A holder's IPV6_V6ONLY as the rules know it (remedy.h: sock_diag's
+ * INET_DIAG_SKV6ONLY; implied by a specific IPv6 address; unknown from
+ * /proc for a wildcard): 1, 0, -1 unknown; 0 for IPv4 and unix. */
+static signed char holder_v6only(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	struct bw_bind_sock bs;
+	if (h->sock.local.family != AF_INET6)
+		return 0;
+	bw_remedy_holder_sock(c, h, &bs);
+	return bs.v6only;
+}
+
+/* The holder's local address; an IPv6 wildcard as ss(8) puts it: "*:P"
+ * when it also takes IPv4 (dual-stack, IPV6_V6ONLY off), "[::]:P" when
+ * IPv6 only (or unknown). */
+static void holder_local(const struct bw_conflict *c, const struct bw_holder *h, char *out,
+			 size_t size)
+{
+	if (h->sock.local.family == AF_INET6 && bw_addr_is_wildcard(&h->sock.local) &&
+	    holder_v6only(c, h) == 0)
+		snprintf(out, size, "*:%u", h->sock.local.port);
+	else
+		bw_addr_format(&h->sock.local, out, size);
+}
+
 /* ANSI SGR, only when the report goes to a terminal and NO_COLOR is unset. */
 static void sgr(struct bw_buf *b, const struct bw_conflict *c, const char *code)
 {
@@ -223,6 +248,11 @@ static const char *lead_relation(const struct bw_conflict *c, const struct bw_ho
 	pi = c->hprocs[h->first_proc].proc;
 	if (pi < 0 || c->procs[pi].relation == BW_REL_NONE)
 		return NULL;
+	/* One interpreter's executable says nothing by itself (two python3
+	 * processes): same_program is worth a word when the program is the
+	 * same too (JSON has the relation either way). */
+	if (c->procs[pi].relation == BW_REL_SAME_PROGRAM && !c->procs[pi].same_command)
+		return NULL;
 	return bw_relation_name(c->procs[pi].relation);
 }
 
@@ -306,6 +336,14 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 		bw_buf_puts(b, " SO_REUSEADDR");
 	if (h->reuseport == 1)
 		bw_buf_puts(b, " SO_REUSEPORT");
+	/* An IPv6 wildcard's reach (the overlap may have said it already). */
+	if (h->sock.local.family == AF_INET6 && bw_addr_is_wildcard(&h->sock.local)) {
+		signed char only = holder_v6only(c, h);
+		if (only == 1)
+			bw_buf_puts(b, " IPV6_V6ONLY");
+		else if (only == 0 && h->overlap != BW_OVERLAP_DUAL_STACK)
+			bw_buf_puts(b, " dual-stack");
+	}
 	if (h->have_proc) {
 		bw_buf_printf(b, ", ppid %d", (int)h->proc.ppid);
 		if (h->proc.start) {
@@ -338,12 +376,21 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 
 static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f);
 
+/* A frame's module as the text report names it: its file name, which is
+ * what a reader looks for and keeps a frame within a terminal line; the
+ * JSON record has the path (and the runtime pc) for addr2line. */
+static void text_module(struct bw_buf *b, const char *module)
+{
+	const char *name = bw_base_name(module);
+	bw_buf_escape(b, name, strlen(name));
+}
+
 /* Frames i..j-1 (j > i+1) of one module, none with a symbol: one line
  * with every module offset, still enough for addr2line. */
 static void text_frames_folded(struct bw_buf *b, const struct bw_frame *fr, size_t i, size_t j)
 {
 	bw_buf_printf(b, P "    #%zu-#%zu ?? x%zu (", i, j - 1, j - i);
-	bw_buf_escape(b, fr[i].module, strlen(fr[i].module));
+	text_module(b, fr[i].module);
 	for (size_t k = i; k < j; k++)
 		bw_buf_printf(b, " +0x%lx", (unsigned long)fr[k].module_offset);
 	bw_buf_puts(b, ")\n");
@@ -384,16 +431,19 @@ static void text_stack(struct bw_buf *b, const struct bw_conflict *c)
 
 static void text_frame(struct bw_buf *b, size_t i, const struct bw_frame *f)
 {
-	bw_buf_printf(b, P "    #%zu 0x%lx ", i, (unsigned long)f->pc);
+	bw_buf_printf(b, P "    #%zu ", i);
 	if (f->symbol[0]) {
 		bw_buf_escape(b, f->symbol, strlen(f->symbol));
 		bw_buf_printf(b, "+0x%lx", (unsigned long)f->offset);
-	} else {
+	} else if (f->module[0]) {
 		bw_buf_puts(b, "??");
+	} else {
+		/* Nothing else to go by: the runtime address. */
+		bw_buf_printf(b, "?? 0x%lx", (unsigned long)f->pc);
 	}
 	if (f->module[0]) {
 		bw_buf_puts(b, " (");
-		bw_buf_escape(b, f->module, strlen(f->module));
+		text_module(b, f->module);
 		bw_buf_printf(b, " +0x%lx)", (unsigned long)f->module_offset);
 	}
 	bw_buf_puts(b, "\n");
@@ -445,9 +495,9 @@ static size_t unfolded(const struct bw_conflict *c)
 
 static void want_desc(struct bw_buf *b, const struct bw_conflict *c)
 {
-	char addr[BW_ADDR_TEXT_MAX];
-	bw_addr_format(&c->want, addr, sizeof(addr));
-	bw_buf_printf(b, "%s/%s", addr, bw_proto_name(c->want.proto));
+	char addr[BW_ADDR_TEXT_MAX + 16];
+	bw_addr_format_proto(&c->want, addr, sizeof(addr));
+	bw_buf_puts(b, addr);
 }
 
 /* The holder the cause is about: the first one of that cause. */
@@ -504,25 +554,84 @@ static void headline(struct bw_buf *b, const struct bw_conflict *c)
 	bw_buf_puts(b, "\n");
 }
 
+/* Without remedies, the hint's first clause after the diagnosis (hints
+ * separate them with "; ") is what to do: its range [*at, *end) in the
+ * hint, "; " included. false when there is none. */
+static bool todo_clause(const struct bw_conflict *c, size_t *at, size_t *end)
+{
+	const char *semi = strstr(c->hint, "; "), *next;
+	if (c->n_fixes || !semi)
+		return false;
+	next = strstr(semi + 2, "; ");
+	*at = (size_t)(semi - c->hint);
+	*end = next ? (size_t)(next - c->hint) : strlen(c->hint);
+	return true;
+}
+
 /* Line 2: what to do: the first remedy (diagnose/remedy.h), else the
- * hint's first clause after the diagnosis (hints separate them with "; "). */
+ * hint's clause todo_clause() finds. */
 static void todo_line(struct bw_buf *b, const struct bw_conflict *c)
 {
-	const char *fix = strstr(c->hint, "; ");
-	const char *end;
+	size_t at, end;
 	if (c->n_fixes) {
 		bw_buf_puts(b, P "  do: ");
 		bw_remedy_words(b, c, &c->fixes[0]);
 		bw_buf_puts(b, "\n");
 		return;
 	}
-	if (!fix)
+	if (!todo_clause(c, &at, &end))
 		return;
-	fix += 2;
-	end = strstr(fix, "; ");
 	bw_buf_puts(b, P "  do: ");
-	bw_buf_putn(b, fix, end ? (size_t)(end - fix) : strlen(fix));
+	bw_buf_putn(b, c->hint + at + 2, end - at - 2);
 	bw_buf_puts(b, "\n");
+}
+
+/* The cause line's words: the hint (JSON keeps all of it) without what the
+ * report says on other lines or would say of nearly every conflict
+ * (diagnose/conflict.h, hint_fixes_* and hint_unread_*): the first remedy
+ * is the "do:" line, the others follow here as "or ...". */
+static void text_hint(struct bw_buf *b, const struct bw_conflict *c)
+{
+	size_t len = strlen(c->hint), pos = 0, cut[3][2];
+	size_t n = 0;
+
+	if (c->hint_fixes_end > c->hint_fixes_at) {
+		cut[n][0] = c->hint_fixes_at;
+		cut[n++][1] = c->hint_fixes_end;
+	}
+	if (c->hint_unread_end > c->hint_unread_at) {
+		cut[n][0] = c->hint_unread_at;
+		cut[n++][1] = c->hint_unread_end;
+	}
+	if (todo_clause(c, &cut[n][0], &cut[n][1]))
+		n++;
+	for (size_t k = 0; k < n; k++) {
+		size_t first = k;
+		for (size_t j = k + 1; j < n; j++)
+			if (cut[j][0] < cut[first][0])
+				first = j;
+		if (first != k) {
+			size_t t0 = cut[k][0], t1 = cut[k][1];
+			cut[k][0] = cut[first][0];
+			cut[k][1] = cut[first][1];
+			cut[first][0] = t0;
+			cut[first][1] = t1;
+		}
+	}
+	for (size_t k = 0; k < n; k++) {
+		size_t at = cut[k][0] < len ? cut[k][0] : len;
+		size_t end = cut[k][1] < len ? cut[k][1] : len;
+		if (at < pos || end <= at)
+			continue;
+		bw_buf_putn(b, c->hint + pos, at - pos);
+		if (at == c->hint_fixes_at && c->hint_fixes_end > c->hint_fixes_at)
+			for (size_t i = 1; i < c->n_fixes; i++) {
+				bw_buf_puts(b, "; or ");
+				bw_remedy_words(b, c, &c->fixes[i]);
+			}
+		pos = end;
+	}
+	bw_buf_putn(b, c->hint + pos, len - pos);
 }
 
 size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
@@ -567,7 +676,9 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 	sgr(&b, c, "1;33");
 	bw_buf_printf(&b, "cause: %s", bw_cause_name(c->cause));
 	sgr(&b, c, "0");
-	bw_buf_printf(&b, ": %s\n", c->hint);
+	bw_buf_puts(&b, ": ");
+	text_hint(&b, c);
+	bw_buf_puts(&b, "\n");
 	bw_buf_puts(&b, P "  ");
 	free_line(&b, c);
 	bw_buf_puts(&b, "\n");
@@ -761,6 +872,8 @@ static void json_holder(struct bw_buf *b, const struct bw_conflict *c, const str
 	bw_buf_printf(b, ",\"reuseaddr\":%s,\"reuseport\":%s",
 		      h->reuseaddr < 0 ? "null" : h->reuseaddr ? "true" : "false",
 		      h->reuseport < 0 ? "null" : h->reuseport ? "true" : "false");
+	if (h->sock.local.family == AF_INET6)
+		json_tristate(b, "v6only", holder_v6only(c, h));
 	if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX)
 		bw_buf_printf(b, ",\"expires_in_s\":%ld", (h->sock.timer_ms + 999) / 1000);
 	json_strz(b, "cause", bw_cause_name(h->cause));
@@ -982,7 +1095,7 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 			  : h->sock.local.proto == BW_PROTO_UNIX_DGRAM ? "u_dgr"
 			  : h->sock.local.proto == BW_PROTO_UNIX_SEQPACKET ? "u_seq" : "u_str";
 	holder_state(&sb, &h->sock);
-	bw_addr_format(&h->sock.local, local, sizeof(local));
+	holder_local(c, h, local, sizeof(local));
 	if (h->sock.local.family == AF_UNIX) {
 		snprintf(peer, sizeof(peer), "*");
 	} else if (h->sock.remote.port == 0) {
@@ -1122,7 +1235,7 @@ size_t bw_report_conflict_desc(const struct bw_conflict *c, char *buf, size_t si
 size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char *buf, size_t size)
 {
 	struct bw_buf b = BW_BUF_INIT(buf, size > 2 ? size - 2 : 0);
-	char addr[BW_ADDR_TEXT_MAX];
+	char addr[BW_ADDR_TEXT_MAX + 16];
 	static const char *const names[] = {"SO_REUSEADDR", "SO_REUSEPORT", "IPV6_V6ONLY"};
 	bool first = true;
 
@@ -1174,8 +1287,9 @@ size_t bw_report_trace(enum bw_format fmt, const struct bw_trace_event *t, char 
 	} else {
 		bw_buf_puts(&b, P);
 		bw_buf_escape(&b, t->comm, strlen(t->comm));
-		bw_buf_printf(&b, "[%d] %s(fd %d, %s/%s) = %d", (int)t->pid, t->call, t->fd, addr,
-			      bw_proto_name(t->addr.proto), t->result);
+		bw_addr_format_proto(&t->addr, addr, sizeof(addr));
+		bw_buf_printf(&b, "[%d] %s(fd %d, %s) = %d", (int)t->pid, t->call, t->fd, addr,
+			      t->result);
 		for (size_t i = 0; i < 3; i++)
 			if (t->options & (1u << i)) {
 				bw_buf_printf(&b, "%s%s", first ? " [" : ",", names[i]);

@@ -143,11 +143,34 @@ hold() {
 }
 
 # proc_cmdline PID: the command line of PID as a text report shows it
-# (arguments joined by spaces, control bytes and backslashes as \xHH).
+# (arguments joined by spaces; well-formed UTF-8 characters as they are;
+# control bytes, '"', backslashes, other bytes and invisible characters
+# as \xHH per byte).
 proc_cmdline() {
 	"$PYTHON3" -c 'import sys
 raw = open("/proc/%s/cmdline" % sys.argv[1], "rb").read().rstrip(b"\0").replace(b"\0", b" ")
-print("".join(chr(c) if 0x20 <= c < 0x7f and c != 0x5c else "\\x%02x" % c for c in raw))' "$1"
+def char_at(i):
+    for n in (2, 3, 4):
+        try:
+            ch = raw[i:i + n].decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        cp = ord(ch)
+        if 0x80 <= cp <= 0x9f or 0x200b <= cp <= 0x200f or 0x2028 <= cp <= 0x202e or 0x2060 <= cp <= 0x2069 or cp == 0xfeff:
+            return None, 0
+        return ch, n
+    return None, 0
+out, i = [], 0
+while i < len(raw):
+    c = raw[i]
+    ch, n = char_at(i) if c >= 0x80 else (None, 0)
+    if 0x20 <= c < 0x7f and c not in (0x22, 0x5c):
+        out.append(chr(c)); i += 1
+    elif ch:
+        out.append(ch); i += n
+    else:
+        out.append("\\x%02x" % c); i += 1
+print("".join(out))' "$1"
 }
 
 # capture NAME CMD...: runs CMD with stdout and stderr in

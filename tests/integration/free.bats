@@ -40,6 +40,10 @@ port_free() {
 	assert_output --partial "is free"
 	port_free "$port"
 	! kill -0 "$HOLDER_PID" 2>/dev/null
+	# Its progress lines are free's own, not wait's.
+	assert_output --partial "bindwatch: free: waiting until a bind to *:$port/tcp would succeed"
+	assert_output --partial "bindwatch: free: *:$port/tcp is free"
+	refute_output --partial "wait:"
 }
 
 @test "free: without --yes and without a terminal nothing runs (exit 1); on a terminal 'n' declines" {

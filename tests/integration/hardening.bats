@@ -502,11 +502,11 @@ leak_check() {
 	# abstract names with their NULs, control bytes and backslash escaped,
 	# the padded one with all 94 trailing NULs.
 	p108=$(printf 'p%.0s' $(seq 1 108))
-	assert_file_has "$T/shim.err" ", $p108/unix_stream) failed"
+	assert_file_has "$T/shim.err" ", unix_stream $p108) failed"
 	abstract='@bw\x00odd\x01\xff\x5cname'
-	assert_file_has "$T/shim.err" ", $abstract/unix_stream) failed"
+	assert_file_has "$T/shim.err" ", unix_stream $abstract) failed"
 	pad=$(printf '\\x00%.0s' $(seq 1 94))
-	assert_file_has "$T/shim.err" ", $abstract$pad/unix_stream) failed"
+	assert_file_has "$T/shim.err" ", unix_stream $abstract$pad) failed"
 }
 
 # --- 7. ThreadSanitizer --------------------------------------------------------

@@ -12,7 +12,8 @@ setup_file() {
 	command -v dpkg-deb >/dev/null && command -v apt-get >/dev/null || return 0
 	dpkg -s bindwatch >/dev/null 2>&1 && return 0 # never replace an installed copy
 	export BW_DEB_BUILD="$BATS_FILE_TMPDIR/build dir"
-	"$BW_SRCDIR/tools/mkdeb" --builddir "$BW_DEB_BUILD" --out "$BATS_FILE_TMPDIR" \
+	# A maintainer address lintian accepts (the default is @localhost).
+	DEBEMAIL=bindwatch-tests@example.org "$BW_SRCDIR/tools/mkdeb" --builddir "$BW_DEB_BUILD" --out "$BATS_FILE_TMPDIR" \
 		>"$BATS_FILE_TMPDIR/mkdeb.out" 2>"$BATS_FILE_TMPDIR/mkdeb.err" || true
 }
 
@@ -44,9 +45,19 @@ teardown() {
 	dpkg-deb -c "$DEB" >"$T/contents"
 	for f in ./usr/bin/bindwatch "./usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH)/bindwatch/libbindwatch.so" \
 		./usr/share/man/man1/bindwatch.1.gz ./usr/share/man/man7/libbindwatch.7.gz \
-		./usr/share/bash-completion/completions/bindwatch; do
+		./usr/share/bash-completion/completions/bindwatch ./usr/share/doc/bindwatch/copyright \
+		./usr/share/doc/bindwatch/changelog.gz; do
 		assert_file_has "$T/contents" " $f"
 	done
+	# The copyright file in Debian's machine-readable format, with COPYING's
+	# notice and license text.
+	dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/doc/bindwatch/copyright >"$T/copyright"
+	assert_equal "$(head -n 1 "$T/copyright")" "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/"
+	assert_file_has "$T/copyright" "Copyright: $(sed -n 's/^Copyright (c) //p' "$BW_SRCDIR/COPYING")"
+	assert_file_has "$T/copyright" "License: Expat"
+	assert_file_has "$T/copyright" " $(grep -m1 '^THE SOFTWARE IS PROVIDED' "$BW_SRCDIR/COPYING")"
+	dpkg-deb --fsys-tarfile "$DEB" | tar -xO ./usr/share/doc/bindwatch/changelog.gz | gzip -dc >"$T/changelog"
+	grep -Eq '^bindwatch \([^)]+\) unstable; urgency=medium$' "$T/changelog"
 	run dpkg-deb -f "$DEB" Depends
 	assert_output --partial "libgcc-s1"
 	assert_output --partial "libc6"
@@ -121,4 +132,44 @@ teardown() {
 	[ ! -e "$shim" ]
 	[ ! -e /usr/share/bash-completion/completions/bindwatch ]
 	! dpkg -s bindwatch >/dev/null 2>&1
+}
+
+@test "mkdeb: lintian finds no error or warning (copyright, changelog, md5sums, stripped binaries)" {
+	command -v lintian >/dev/null || skip "lintian not installed (tools/deps.sh installs it)"
+	lintian --allow-root -L '>=warning' "$DEB" >"$T/lintian" 2>&1 || true
+	grep -E '^[EW]: ' "$T/lintian" && { cat "$T/lintian" >&2; false; }
+	# It does look: the info level names what a hand-made package lacks.
+	lintian --allow-root -L '>=info' "$DEB" >"$T/lintian.info" 2>&1 || true
+	assert_file_lacks "$T/lintian.info" "no-md5sums-control-file"
+}
+
+@test "mkdeb: a missing value or an unknown argument is one line, exit 2; a build directory of other options is refused, never reconfigured" {
+	for args in "--out" "--builddir" "--out $T/x --builddir" "--frob"; do
+		# shellcheck disable=SC2086 # word splitting wanted
+		capture bad "$BW_SRCDIR/tools/mkdeb" $args
+		assert_equal "$status" 2
+		assert_equal "$(wc -l <"$T/bad.err")" 1
+		assert_file_has "$T/bad.err" "mkdeb: "
+		assert_equal "$(cat "$T/bad.out")" ""
+	done
+	assert_file_has "$T/bad.err" "'--frob'"
+	# Someone's own build: other options. mkdeb leaves them as they are.
+	meson setup "$T/mine" "$BW_SRCDIR" -Dtests=false >/dev/null
+	options() { meson introspect --buildoptions "$T/mine" | "$PYTHON3" -c 'import json,sys; print(sorted((o["name"], str(o["value"])) for o in json.load(sys.stdin)))'; }
+	before=$(options)
+	capture mine "$BW_SRCDIR/tools/mkdeb" --builddir "$T/mine" --out "$T"
+	assert_equal "$status" 2
+	assert_equal "$(wc -l <"$T/mine.err")" 1
+	assert_file_has "$T/mine.err" "prefix=/usr/local"
+	assert_equal "$(options)" "$before"
+	! ls "$T"/bindwatch_*.deb 2>/dev/null
+	# A directory that holds something else is refused too.
+	mkdir "$T/other" && touch "$T/other/file"
+	capture other "$BW_SRCDIR/tools/mkdeb" --builddir "$T/other" --out "$T"
+	assert_equal "$status" 2
+	assert_file_has "$T/other.err" "not empty"
+	# The package's own build directory (setup_file's) is used as it is.
+	capture again "$BW_SRCDIR/tools/mkdeb" --builddir "$BW_DEB_BUILD" --out "$T"
+	assert_equal "$status" 0
+	[ -f "$(tail -n 1 "$T/again.out")" ]
 }

@@ -100,7 +100,7 @@ PY
 		"$first same_program null"
 	assert_eq "helper" "$(j second '.holders[0].processes[1] | [.pid, .comm, .relation, .inherited, .inherited_from, .across_exec] | map(tostring) | join(" ")')" \
 		"$helper sleep none true $first true"
-	hint_has second "pid $first (python3) runs the same executable as this process: if it is another instance of this program, stop the other instance"
+	hint_has second "pid $first (python3) runs the same program as this process: if it is another instance of this program, stop the other instance"
 	hint_has second "pid $helper (sleep) inherited it from pid $first across exec: the spawning program must close its listening sockets or mark them close-on-exec"
 	# The text report: one line for the socket, the instance first, the helper folded in.
 	capture text env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PYTHON3" "$T/server.py" "$port" "$T/third.pids"

@@ -381,7 +381,10 @@ BAD_POLICIES=(
 		bad=${entry%|*}
 		col=${entry##*|}
 		capture cli "$CLI" --remap "$bad" -- touch "$marker"
+		# One line (no caret line under it), naming the column and the rules.
 		if [ "$status" -ne 2 ] || ! grep -q "column $col:" "$BATS_TEST_TMPDIR/cli.err" ||
+			[ "$(wc -l <"$BATS_TEST_TMPDIR/cli.err")" -ne 1 ] ||
+			! grep -q "^bindwatch: --remap .*rules: MATCH=ACTION" "$BATS_TEST_TMPDIR/cli.err" ||
 			[ -e "$marker" ]; then
 			printf -- '--remap [%s]: status %s (want 2), want "column %s", ran: %s\n' \
 				"$bad" "$status" "$col" "$([ -e "$marker" ] && echo yes || echo no)" >&2

@@ -36,10 +36,15 @@ report_lines() {
 	report_lines "$T/run.err" >"$T/report"
 	assert_equal "$(sed -n 1p "$T/report")" \
 		"bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 (pid $H, root) on 127.0.0.1:$P: wildcard_overlap"
-	# Line 2: the first remedy, as the cause line's hint words it.
+	# Line 2: the first remedy, as the JSON hint words it; the cause line
+	# does not say it again.
 	todo=$(sed -n 2p "$T/report")
 	[[ $todo == "bindwatch:   do: "?* ]]
-	assert_file_has "$T/report" "remedies: ${todo#bindwatch:   do: }"
+	capture json "$CLI" --json -- "$PYTHON3" -m http.server "$P"
+	[[ $(bw_json "$T/json.err" 'j["hint"]') == *"remedies: ${todo#bindwatch:   do: }"* ]]
+	grep '^bindwatch:   cause: ' "$T/report" >"$T/cause"
+	assert_file_lacks "$T/cause" "${todo#bindwatch:   do: }"
+	assert_file_lacks "$T/cause" "remedies:"
 	# Then the details: the failed call, the holder, the cause, the stack.
 	grep -Eq "^bindwatch:   python3\[[0-9]+\] bind\(fd [0-9]+, 0\.0\.0\.0:$P/tcp\) failed: Address already in use$" "$T/report"
 	assert_file_has "$T/report" "held by pid $H"
@@ -75,7 +80,7 @@ report_lines() {
 	hold_tcp "$P" 127.0.0.1
 	capture fold "$CLI" --stack-depth 16 -- "$T/nested" "$P"
 	# level3, level2, level1, main: four frames of one stripped module, one line.
-	grep -E "^bindwatch:     #0-#[3-9] \?\? x[4-9] \($T/nested( \+0x[0-9a-f]+){4,}\)$" "$T/fold.err" ||
+	grep -E "^bindwatch:     #0-#[3-9] \?\? x[4-9] \(nested( \+0x[0-9a-f]+){4,}\)$" "$T/fold.err" ||
 		{ cat "$T/fold.err" >&2; false; }
 	# JSON keeps them one by one.
 	capture json "$CLI" --json --stack-depth 16 -- "$T/nested" "$P"
@@ -93,9 +98,9 @@ report_lines() {
 	# Every line within 60 columns, each continuation under the prefix.
 	awk 'length($0) > 60 { print "too wide: " $0; bad = 1 } END { exit bad }' "$T/tty.report"
 	assert_file_has "$T/tty.report" "cause: wildcard_overlap:"
-	# The full hint is still there, only folded: join the lines back.
+	# The cause line is all there, only folded: join the lines back.
 	hint=$(tr -d '\r' <"$T/tty.out" | tr '\n' ' ' | sed 's/bindwatch:  */ /g' | tr -s ' ')
-	[[ $hint == *"already held by pid $HOLDER_PID (python3); remedies: "* ]]
+	[[ $hint == *"already held by pid $HOLDER_PID (python3); or "* ]]
 	# Not a terminal: one long line.
 	capture pipe env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 0.0.0.0 "$P"
 	awk 'length($0) > 60 { long = 1 } END { exit !long }' "$T/pipe.err"
@@ -110,4 +115,56 @@ report_lines() {
 	on_tty "$T/dumb.out" TERM=dumb
 	grep -q 'held by pid' "$T/dumb.out"
 	! grep -q $'\e\\[' "$T/dumb.out"
+}
+
+@test "colour: an empty NO_COLOR keeps it (no-color.org: present and not empty)" {
+	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	on_tty "$T/empty.out" TERM=xterm NO_COLOR=
+	grep -q $'\e\\[1;31m' "$T/empty.out" || { cat -v "$T/empty.out" >&2; false; }
+	on_tty "$T/set.out" TERM=xterm NO_COLOR=1
+	grep -q 'held by pid' "$T/set.out"
+	! grep -q $'\e\\[' "$T/set.out"
+}
+
+# strip_report FILE: FILE's bindwatch lines without the prefixes, the
+# colour codes, the carriage returns and all white space: what a report
+# says, however it was wrapped. What differs between two runs goes too:
+# the failing pid, the holder's age, the relation (script(1) adds a parent).
+strip_report() {
+	tr -d '\r' <"$1" | grep '^bindwatch:' | sed -e 's/^bindwatch://' -e $'s/\e\\[[0-9;]*m//g' |
+		tr -d ' \n' | sed -E -e 's/\[[0-9]+\]bind/[N]bind/' -e 's/\([0-9a-z]+ago\)//' -e 's/,relation(self|parent|ancestor|child|descendant|sibling|same_program)//'
+}
+
+@test "report: at 80 columns it is the piped report, wrapped only where a line is wider; no sentence twice, no filler" {
+	command -v script >/dev/null || skip "script(1) (util-linux) not installed"
+	P=$(free_port)
+	hold_tcp "$P" 127.0.0.1
+	bind_py="import socket; socket.socket().bind(('127.0.0.1', $P))"
+	capture pipe "$CLI" -- "$PYTHON3" -c "$bind_py"
+	script -qec "stty cols 80; '$CLI' -- '$PYTHON3' -c \"$bind_py\"" /dev/null >"$T/tty.out" 2>&1 || true
+	grep '^bindwatch:' "$T/pipe.err" >"$T/pipe.report"
+	tr -d '\r' <"$T/tty.out" | grep '^bindwatch:' >"$T/tty.report"
+	# The same words.
+	assert_equal "$(strip_report "$T/tty.out")" "$(strip_report "$T/pipe.err")"
+	# Every line within 80 columns (colour codes aside), and no more lines
+	# than wrapping the wider piped lines needs: one more per 50 columns
+	# past the 80th (a continuation line holds at least that much).
+	sed $'s/\e\\[[0-9;]*m//g' "$T/tty.report" | awk 'length($0) > 80 { print "too wide: " $0; bad = 1 } END { exit bad }'
+	budget=$(awk '{ n += 1; if (length($0) > 80) n += int((length($0) - 80 + 49) / 50) } END { print n }' "$T/pipe.report")
+	tty_lines=$(wc -l <"$T/tty.report")
+	[ "$tty_lines" -le "$budget" ] || { echo "tty $tty_lines lines, budget $budget" >&2; cat "$T/tty.report" >&2; false; }
+	# No sentence twice: the do: line's remedy is not repeated on the cause line.
+	todo=$(sed -n 2p "$T/pipe.report")
+	todo=${todo#bindwatch:   do: }
+	[ -n "$todo" ]
+	assert_equal "$(grep -cF -- "$todo" "$T/pipe.report")" 1
+	# No filler: two python3 processes running different code are not
+	# "another instance", and the unreadable options note is left to JSON.
+	assert_file_lacks "$T/pipe.report" "another instance"
+	assert_file_lacks "$T/pipe.report" "same_program"
+	assert_file_lacks "$T/pipe.report" "could not be read"
+	capture json "$CLI" --json -- "$PYTHON3" -c "$bind_py"
+	[[ $(bw_json "$T/json.err" 'j["hint"]') == *"could not be read"* ]]
 }

@@ -157,9 +157,9 @@ in_syscall() {
 	assert_file_has "$T/sv.err" "held by pid $holder user "
 	assert_file_has "$T/sv.err" "cause: listener: another process holds it: pid $holder"
 	# The system call site and its caller, from the binary's .symtab.
-	run grep -E "^bindwatch:     #0 0x[0-9a-f]+ (__)?bind\+0x[0-9a-f]+ \($D/probe_static \+0x[0-9a-f]+\)$" "$T/sv.err"
+	run grep -E "^bindwatch:     #0 (__)?bind\+0x[0-9a-f]+ \(probe_static \+0x[0-9a-f]+\)$" "$T/sv.err"
 	assert_success
-	run grep -E "^bindwatch:     #1 0x[0-9a-f]+ main\+0x[0-9a-f]+ " "$T/sv.err"
+	run grep -E "^bindwatch:     #1 main\+0x[0-9a-f]+ " "$T/sv.err"
 	assert_success
 	run grep -c 'bindwatch:   cause:' "$T/sv.err"
 	assert_output 1
@@ -285,7 +285,7 @@ in_syscall() {
 	assert_file_has "$T/sv.err" "cause: listener: another process holds it: pid $holder"
 	# Go keeps frame pointers: the walk reaches main.main.
 	for fn in syscall.Bind net.Listen main.main; do
-		run grep -E "^bindwatch:     #[0-9]+ 0x[0-9a-f]+ $fn\+0x" "$T/sv.err"
+		run grep -E "^bindwatch:     #[0-9]+ $fn\+0x" "$T/sv.err"
 		assert_success
 	done
 }
@@ -646,7 +646,7 @@ intr_run() {
 	assert_equal "$(cat "$T/sv.out")" "$(printf 'bind=0 errno=0\nlisten=-1 errno=98')"
 	run grep -E "listen\(fd [0-9]+, 0\.0\.0\.0:$port/tcp\) failed: Address already in use" "$T/sv.err"
 	assert_success
-	assert_file_has "$T/sv.err" "bin/prog (deleted)"
+	assert_file_has "$T/sv.err" "(prog (deleted) +0x"
 }
 
 @test "listen()-time remap: the new socket belongs to the program's cgroup, not bindwatch's" {

@@ -33,10 +33,17 @@ setup() {
 	assert_failure 1
 	refute_output --partial "pid="
 
+	# It says nothing holds it (the kernel agrees: a bind would succeed),
+	# and offers no remedy for a problem that isn't there.
+	assert_output "nothing holds *:$port (tcp and udp): a bind there would succeed"
+	run "$CLI" who tcp "127.0.0.1:$port"
+	assert_failure 1
+	assert_output "nothing holds 127.0.0.1:$port/tcp: a bind there would succeed"
+
 	run "$CLI" who --json "$port"
 	assert_failure 1
-	run bw_json <(printf '%s\n' "$output") 'j["holders"], j["holders_total"]'
-	assert_output "([], 0)"
+	run bw_json <(printf '%s\n' "$output") 'j["holders"], j["holders_total"], j["fixes"], j["hint"]'
+	assert_output "([], 0, [], 'nothing holds *:$port (tcp and udp): a bind there would succeed')"
 }
 
 @test "who: bad input exits 2 with a message on stderr" {
@@ -52,7 +59,29 @@ setup() {
 	assert_file_has "$T/bad.err" "expected tcp, udp or unix"
 	capture bad "$CLI" who tcp 80 81
 	assert_equal "$status" 2
-	assert_file_has "$T/bad.err" "takes one address"
+	one_error_line "$T/bad.err" "who: one address expected, got 3 words; accepted: [tcp|udp|unix] PORT"
+	# Two addresses: one too many, not a bad protocol word.
+	for cmd in who wait free; do
+		capture bad "$CLI" $cmd 80 81
+		assert_equal "$status" 2
+		one_error_line "$T/bad.err" "$cmd: one address expected, got two ('80' and '81'); accepted: [tcp|udp|unix] PORT"
+	done
+	capture bad "$CLI" who http 81
+	assert_equal "$status" 2
+	one_error_line "$T/bad.err" "got two ('http' and '81')"
+	# A protocol word alone: the address is missing, not malformed.
+	for cmd in who wait free; do
+		for p in tcp udp unix; do
+			capture bad "$CLI" $cmd $p
+			assert_equal "$status" 2
+			one_error_line "$T/bad.err" "$cmd: '$p' needs an address after it: $p "
+		done
+	done
+	# A mistyped subcommand is a command that isn't there: exit 127 (the
+	# documented status), one line that names the subcommands.
+	capture bad "$CLI" whoo 80
+	assert_equal "$status" 127
+	one_error_line "$T/bad.err" "cannot run 'whoo': No such file or directory (not in PATH; bindwatch's own subcommands are who, wait and free)"
 }
 
 # one_error_line FILE WORD: FILE is exactly one line, "bindwatch: ...",
@@ -133,7 +162,7 @@ one_error_line() {
 	assert_failure 1
 	hint=$("$CLI" who --json "$port" | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["hint"])') || true
 	[ -n "$hint" ]
-	assert_output "cause: unknown: $hint"
+	assert_output "$hint"
 }
 
 # listed_ports: the inet ports of `who -H` rows on stdin, in order.
@@ -255,4 +284,51 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 	assert_output --partial "to free it:"
 	assert_output --partial "another pid namespace"
 	refute_output --partial "run as root"
+}
+
+@test "who: cmd=\"...\" keeps UTF-8 as it is and escapes '\"', '\\', control bytes and invalid bytes" {
+	port=$(free_port)
+	# Extra words after hold.py's own: the holder's command line.
+	hold tcp 127.0.0.1 "$port" "" 'café' '"q" x' 'back\slash' $'tab\there' $'bad\xff'
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "café \\x22q\\x22 x back\\x5cslash tab\\x09here bad\\xff\" "
+	# The field ends at the first unescaped '"': exactly one cmd="..." pair.
+	row=$(printf '%s\n' "$output" | grep "pid=$HOLDER_PID")
+	rest=${row#*cmd=\"}
+	[[ ${rest%%\"*} == *"bad\\xff" ]]
+}
+
+@test "who: an IPv6 wildcard listener says whether it is dual-stack (*:P) or IPv6-only ([::]:P), in text and JSON; unknown from /proc" {
+	[ -e /proc/net/if_inet6 ] || skip "no IPv6 here"
+	dual=$(free_port)
+	hold tcp :: "$dual" 0
+	dual_pid=$HOLDER_PID
+	only=$(free_port)
+	hold tcp :: "$only" 1
+	only_pid=$HOLDER_PID
+	# The kernel's view first: a dual-stack [::] takes 0.0.0.0 too, the other doesn't.
+	run "$PYTHON3" -c "import socket; socket.socket().bind(('0.0.0.0', $dual))"
+	assert_failure
+	"$PYTHON3" -c "import socket; socket.socket().bind(('0.0.0.0', $only))"
+
+	run "$CLI" who -H "$dual"
+	[[ ${lines[0]} == "tcp "*" *:$dual "*"pid=$dual_pid,"* ]]
+	run "$CLI" who -H "$only"
+	[[ ${lines[0]} == "tcp "*" [::]:$only "*"pid=$only_pid,"* ]]
+	run "$CLI" who -t -H
+	printf '%s\n' "$output" | grep -E "^tcp +LISTEN +\*:$dual .*pid=$dual_pid,"
+	printf '%s\n' "$output" | grep -E "^tcp +LISTEN +\[::\]:$only .*pid=$only_pid,"
+	"$CLI" who --json "$dual" >"$T/dual.json" || true
+	assert_equal "$(bw_json "$T/dual.json" 'j["holders"][0]["v6only"]')" "false"
+	"$CLI" who --json "$only" >"$T/only.json" || true
+	assert_equal "$(bw_json "$T/only.json" 'j["holders"][0]["v6only"]')" "true"
+	"$CLI" who -t --json >"$T/list.json"
+	run bw_json "$T/list.json" "[s['v6only'] for p in ($dual, $only) for s in j['sockets'] if s['port'] == p]"
+	assert_output "[False, True]"
+	# /proc/net has no IPV6_V6ONLY: unknown, never a guess.
+	BINDWATCH_NETLINK=0 "$CLI" who --json "$dual" >"$T/proc.json" || true
+	assert_equal "$(bw_json "$T/proc.json" 'j["holders"][0]["v6only"]')" "null"
+	run env BINDWATCH_NETLINK=0 "$CLI" who -H "$dual"
+	[[ ${lines[0]} == "tcp "*" [::]:$dual "* ]]
 }

@@ -351,6 +351,33 @@ static void test_names(void)
 	CHECK_STREQ(bw_family_name(AF_UNIX), "unix");
 }
 
+/* The address with its protocol: IP "ADDR:PORT/PROTO", unix the type
+ * first, as ss -x and a reader put it (not "PATH/unix_stream"). */
+static void test_format_proto(void)
+{
+	struct bw_addr a;
+	char out[BW_ADDR_TEXT_MAX + 16];
+
+	CHECK_EQ_INT(bw_addr_parse("127.0.0.1:80", &a), 0);
+	a.proto = BW_PROTO_TCP;
+	bw_addr_format_proto(&a, out, sizeof(out));
+	CHECK_STREQ(out, "127.0.0.1:80/tcp");
+	a.proto = BW_PROTO_UNKNOWN;
+	bw_addr_format_proto(&a, out, sizeof(out));
+	CHECK_STREQ(out, "127.0.0.1:80");
+	CHECK_EQ_INT(bw_addr_parse("/run/x.sock", &a), 0);
+	a.proto = BW_PROTO_UNIX_STREAM;
+	bw_addr_format_proto(&a, out, sizeof(out));
+	CHECK_STREQ(out, "unix_stream /run/x.sock");
+	CHECK_EQ_INT(bw_addr_parse("@name", &a), 0);
+	a.proto = BW_PROTO_UNIX_DGRAM;
+	bw_addr_format_proto(&a, out, sizeof(out));
+	CHECK_STREQ(out, "unix_dgram @name");
+	a.proto = BW_PROTO_UNKNOWN;
+	CHECK_EQ_INT((int)bw_addr_format_proto(&a, out, sizeof(out)), 10);
+	CHECK_STREQ(out, "unix @name");
+}
+
 int main(void)
 {
 	test_inet();
@@ -360,5 +387,6 @@ int main(void)
 	test_format_bounds();
 	test_parse();
 	test_names();
+	test_format_proto();
 	return check_done("addr");
 }

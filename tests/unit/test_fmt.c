@@ -84,6 +84,20 @@ static void test_escape(void)
 	bw_buf_escape(&b, "plain text ~!", 13);
 	CHECK_STREQ(mem, "plain text ~!");
 
+	/* Well-formed UTF-8 stays; '"' is escaped (it would end cmd="...");
+	 * so are a lone continuation byte, an overlong form, a cut sequence,
+	 * a C1 control and a bidi override. */
+	b = (struct bw_buf)BW_BUF_INIT(mem, sizeof(mem));
+	bw_buf_escape(&b, "caf\xc3\xa9 \xe2\x82\xac \"q\" \x80 \xc0\xaf \xc2\x85 \xe2\x80\xae \xe2\x82", 28);
+	CHECK_STREQ(mem, "caf\xc3\xa9 \xe2\x82\xac \\x22q\\x22 \\x80 \\xc0\\xaf \\xc2\\x85 \\xe2\\x80\\xae "
+			 "\\xe2\\x82");
+	CHECK(!b.truncated);
+	/* A character that does not fit whole is left out, not cut. */
+	b = (struct bw_buf)BW_BUF_INIT(mem, 4);
+	bw_buf_escape(&b, "ab\xe2\x82\xac", 5);
+	CHECK(b.truncated);
+	CHECK_STREQ(mem, "ab");
+
 	/* Truncated escaping leaves no raw control byte and no cut escape. */
 	b = (struct bw_buf)BW_BUF_INIT(mem, 6);
 	bw_buf_escape(&b, "\x1b\x1b\x1b", 3);

@@ -172,10 +172,14 @@ static void test_valid(void)
 	CHECK_EQ_INT(s->ratelimit_s, 86400);
 	CHECK_EQ_INT(s->n_warnings, 0);
 	IS_DEFAULT(s, "BINDWATCH_RATELIMIT");
-	s = load("NO_COLOR", "", false); /* set, even empty, means no colour */
+	/* no-color.org: "when present and not an empty string". */
+	s = load("NO_COLOR", "1", false);
 	CHECK(!s->color);
 	CHECK_EQ_INT(s->n_warnings, 0);
 	IS_DEFAULT(s, "NO_COLOR");
+	s = load("NO_COLOR", "", false);
+	CHECK(s->color);
+	CHECK_EQ_INT(s->n_warnings, 0);
 	s = load("TERM", "dumb", false); /* a terminal without capabilities */
 	CHECK(!s->color);
 	CHECK_EQ_INT(s->n_warnings, 0);
