@@ -5,7 +5,7 @@
 set -eu
 
 BW_BUILD_PKGS="meson ninja-build gcc pkg-config"
-BW_TEST_PKGS="$BW_BUILD_PKGS libnss-systemd netbase dpkg-dev man-db bash-completion jq g++ clang clang-tidy cppcheck libclang-rt-14-dev libc6-dev bats bats-support bats-assert python3 socat iproute2 procps psmisc lsof util-linux busybox-static golang-go systemd valgrind gnuplot-nox curl docker.io mmdebstrap nginx-light libcap2-bin strace python3-seccomp binutils lintian"
+BW_TEST_PKGS="$BW_BUILD_PKGS libnss-systemd netbase dpkg-dev man-db bash-completion jq g++ clang clang-tidy cppcheck libclang-rt-14-dev libc6-dev bats bats-support bats-assert python3 socat iproute2 procps psmisc lsof util-linux busybox-static golang-go systemd valgrind gnuplot-nox curl docker.io mmdebstrap nginx-light libcap2-bin strace python3-seccomp binutils lintian podman uidmap slirp4netns"
 
 bw_missing() {
 	for p in "$@"; do

@@ -18,7 +18,7 @@
 enum { SHOW_TCP = 1, SHOW_UDP = 2, SHOW_UNIX = 4, SHOW_V4 = 8, SHOW_V6 = 16 };
 
 struct who_opts {
-	bool json, header;
+	bool json, header, all;
 	unsigned show; /* SHOW_* filters given, 0 none */
 };
 
@@ -32,7 +32,9 @@ static const char who_usage[] =
 	"  -t, --tcp         TCP only        -4, --ipv4       IPv4 only (listing)\n"
 	"  -u, --udp         UDP only        -6, --ipv6       IPv6 only (listing)\n"
 	"  -x, --unix        unix only       -H, --no-header  no header line\n"
-	"  -j, --json        JSON            -h, --help       this text\n";
+	"  -j, --json        JSON            -h, --help       this text\n"
+	"  -a, --all         search every process for holders, not only the socket's\n"
+	"                    cgroup and its holders' child processes\n";
 
 /* User names through NSS (getpwuid_r: LDAP, sssd, systemd's DynamicUser):
  * the CLI may, the shim's own /etc/passwd reader can't (lookup/users.h). */
@@ -100,6 +102,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	}
 	c->want = *want;
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	c->scan_all = o->all;
 	c->event = "lookup";
 	c->call = "who";
 	c->time = time(NULL);
@@ -265,6 +268,7 @@ static int who_list(const struct who_opts *o)
 		fputs(row, stdout);
 	}
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	c->scan_all = o->all;
 	c->table_from_proc = l.from_proc; /* IPV6_V6ONLY then unknown (remedy.h) */
 	/* The owners, BW_HOLDERS_MAX sockets at a time. */
 	for (size_t i = 0; i < l.n; i += BW_HOLDERS_MAX)
@@ -285,7 +289,7 @@ int bw_cli_who(int argc, char **argv, bool json)
 		{"unix", no_argument, NULL, 'x'}, {"ipv4", no_argument, NULL, '4'},
 		{"ipv6", no_argument, NULL, '6'}, {"no-header", no_argument, NULL, 'H'},
 		{"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'},
-		{0},
+		{"all", no_argument, NULL, 'a'},  {0},
 	};
 	struct who_opts o = {.json = json, .header = true};
 	struct bw_addr want;
@@ -295,7 +299,7 @@ int bw_cli_who(int argc, char **argv, bool json)
 	opterr = 0;
 	/* Options anywhere on the line (`who 8000 --json`): GNU getopt moves
 	 * the address words behind them. */
-	while ((opt = getopt_long(argc, argv, ":tux46Hjh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":tux46Hjha", opts, NULL)) != -1) {
 		switch (opt) {
 		case 't': o.show |= SHOW_TCP; break;
 		case 'u': o.show |= SHOW_UDP; break;
@@ -304,6 +308,7 @@ int bw_cli_who(int argc, char **argv, bool json)
 		case '6': o.show |= SHOW_V6; break;
 		case 'H': o.header = false; break;
 		case 'j': o.json = true; break;
+		case 'a': o.all = true; break;
 		case 'h': fputs(who_usage, stdout); return 0;
 		default: return bw_cli_bad_option("who", opt, argv);
 		}

@@ -156,6 +156,7 @@ struct bw_conflict {
 	unsigned scan_workers;    /* threads for the owner scan; 0/1 in the shim */
 	int table_errno;          /* reading the socket table failed */
 	bool table_from_proc;     /* sock_diag failed: read from /proc/net */
+	bool scan_all;            /* search every process even after the cgroup's answered (who --all) */
 
 	enum bw_unix_file unix_file;
 	uint64_t unix_ino;        /* the path's file (lstat) when it is a socket */

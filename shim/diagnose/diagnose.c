@@ -508,9 +508,10 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
  * first (all of them, for every holder), so a service's holder costs that
  * service's processes, not the machine's. The root cgroup (every process
  * nobody placed) narrows nothing and is skipped. The pid list lives in
- * c->scratch. Returns how many sockets have a holder. */
+ * c->scratch; *ret_n_pids is its length when exactly one cgroup was read
+ * (else 0). Returns how many sockets have a holder. */
 static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, pid_t self_pid,
-			      uint64_t deadline_ns)
+			      uint64_t deadline_ns, size_t *ret_n_pids)
 {
 	uint64_t root_id = bw_cgroup_root_id(), done[BW_HOLDERS_MAX];
 	pid_t keep_pid[BW_OWNER_MAX] = {0};
@@ -519,6 +520,7 @@ static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, p
 	pid_t *pids = (pid_t *)(void *)c->scratch;
 	size_t max = sizeof(c->scratch) / sizeof(pid_t);
 
+	*ret_n_pids = 0;
 	for (size_t i = 0; i < c->n_holders && i < q->n; i++) {
 		const struct bw_holder *h = &c->holders[i];
 		size_t k;
@@ -532,6 +534,7 @@ static size_t find_in_cgroups(struct bw_conflict *c, struct bw_owner_query *q, p
 			continue;
 		done[n_done++] = h->sock.cgroup_id;
 		n = bw_cgroup_procs(h->sock_cgroup, pids, max);
+		*ret_n_pids = n_done == 1 && n > 0 ? (size_t)n : 0;
 		if (n <= 0)
 			continue;
 		/* Each scan starts its pid[]/fd[] afresh; the hits accumulate. */
@@ -580,23 +583,41 @@ static void socket_identity(struct bw_conflict *c)
 }
 
 /* Every process holding each socket. First the socket's cgroup: when its
- * processes hold every socket, that answer stands (the cgroup was read
- * whole; a process elsewhere holding the same socket - passed over a unix
- * socket, or moved since - is not looked for), unless a service manager
- * holds one. Then the BPF iterator answers for every task at once; when
- * it could not place some socket (a pid in another namespace, no
- * privilege, old kernel), the /proc scan looks for all of them again (a
- * (pid, fd) found twice is kept once). */
+ * processes hold every socket (and no service manager holds one), the
+ * holders' descendants are searched too, in whichever cgroup they run now
+ * (fork() copies the fds; systemd-run --scope or a cgroup.procs write
+ * moves the child), and that answer stands: a process elsewhere that got
+ * the socket over a unix socket (SCM_RIGHTS) is not looked for unless
+ * c->scan_all (the report says so). Otherwise the BPF iterator answers for
+ * every task at once; when it could not place some socket (a pid in
+ * another namespace, no privilege, old kernel), the /proc scan looks for
+ * all of them again (a (pid, fd) found twice is kept once). */
 static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const char *proc_root,
 			pid_t self_pid, uint64_t deadline_ns)
 {
-	size_t want = 0;
+	size_t want = 0, n_pids = 0;
 
 	for (size_t i = 0; i < q->n; i++)
 		want += q->inode[i] != 0;
-	if (strcmp(proc_root, "/proc") == 0 && find_in_cgroups(c, q, self_pid, deadline_ns) == want &&
-	    !passed_on(q)) {
-		c->scan.via_cgroup = true;
+	if (strcmp(proc_root, "/proc") == 0 &&
+	    find_in_cgroups(c, q, self_pid, deadline_ns, &n_pids) == want && !passed_on(q)) {
+		bool partial = false;
+		pid_t keep_pid[BW_OWNER_MAX];
+		int keep_fd[BW_OWNER_MAX];
+		memcpy(keep_pid, q->pid, sizeof(keep_pid));
+		memcpy(keep_fd, q->fd, sizeof(keep_fd));
+		bw_owner_find_descendants("/proc", (const pid_t *)(const void *)c->scratch, n_pids,
+					  q, deadline_ns, &c->scan, &partial);
+		c->scan.descendants_partial = partial;
+		if (!c->scan_all || c->scan.budget_exhausted) {
+			c->scan.via_cgroup = true;
+			return;
+		}
+		/* who --all: every other process too; the first holders stay. */
+		bw_owner_find_parallel(proc_root, self_pid, q, deadline_ns, &c->scan,
+				       c->scan_workers);
+		memcpy(q->pid, keep_pid, sizeof(keep_pid));
+		memcpy(q->fd, keep_fd, sizeof(keep_fd));
 		return;
 	}
 	if (extras.owner_find && bpf_allowed && strcmp(proc_root, "/proc") == 0 && geteuid() == 0) {

@@ -118,6 +118,22 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 			return;
 		}
 		container_ref(ref, sizeof(ref), m);
+		if (m->rootless && m->user != c->caller_uid) {
+			/* Its user's podman: root's knows only root's containers. */
+			char user[BW_USER_MAX];
+			if (c->caller_uid != 0) {
+				snprintf(c->free_note, sizeof(c->free_note),
+					 "rootless podman container %s of uid %u: 'podman stop %s' as that"
+					 " user", ref, (unsigned)m->user, ref);
+				return;
+			}
+			if (bw_user_name(m->user, user, sizeof(user)) < 0)
+				snprintf(user, sizeof(user), "#%u", (unsigned)m->user);
+			arg(c, "runuser");
+			arg(c, "-u");
+			arg(c, user);
+			arg(c, "--");
+		}
 		arg(c, m->kind == BW_MGR_DOCKER ? "docker" : "podman");
 		arg(c, "stop");
 		arg(c, ref);

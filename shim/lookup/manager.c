@@ -299,48 +299,65 @@ static void docker_proxy(struct bw_manager *m, const struct bw_proc *p, char *sc
 	docker_proxy_owner(m, container_ip, host_port, scratch, size);
 }
 
-pid_t bw_manager_find_proxy(const char *proc_root, const struct bw_sock *s)
+/* The first process under proc_root whose comm is comm and for whose
+ * command line (read into buf, NULs turned to spaces) match(cmdline, ctx)
+ * is true; its pid, or 0. */
+static pid_t find_process(const char *proc_root, const char *comm, char *buf, size_t size,
+			  bool (*match)(const char *cmdline, void *ctx), void *ctx)
 {
-	char dents[4096], ip[64];
+	char dents[4096], want[32];
 	pid_t found = 0;
 	long n;
 	int pfd;
 
-	if (s->local.family != AF_INET && s->local.family != AF_INET6)
-		return 0;
-	bw_addr_format_ip(&s->local, ip, sizeof(ip));
+	snprintf(want, sizeof(want), "%s\n", comm);
 	pfd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return 0;
 	while (!found && (n = bw_getdents64(pfd, dents, sizeof(dents))) > 0) {
 		for (long off = 0; off < n && !found;) {
 			const struct bw_dirent64 *d = (const void *)(dents + off);
-			char path[64], buf[512], hip[64], cip[64], proto[8];
-			int hp, cp;
+			char path[64];
 			ssize_t len;
 			off += d->d_reclen;
 			if (d->d_name[0] < '1' || d->d_name[0] > '9')
 				continue;
 			snprintf(path, sizeof(path), "%.20s/comm", d->d_name);
-			if (bw_read_file_at(pfd, path, buf, sizeof(buf)) <= 0 ||
-			    strcmp(buf, "docker-proxy\n") != 0)
+			if (bw_read_file_at(pfd, path, buf, size) <= 0 || strcmp(buf, want) != 0)
 				continue;
 			snprintf(path, sizeof(path), "%.20s/cmdline", d->d_name);
-			len = bw_read_file_at(pfd, path, buf, sizeof(buf));
+			len = bw_read_file_at(pfd, path, buf, size);
 			if (len <= 0)
 				continue;
 			for (ssize_t i = 0; i < len; i++)
 				if (buf[i] == '\0')
 					buf[i] = ' ';
-			if (bw_manager_parse_docker_proxy(buf, hip, sizeof(hip), &hp, cip, sizeof(cip),
-							  &cp, proto, sizeof(proto)) == 0 &&
-			    hp == s->local.port && strcmp(hip, ip) == 0 &&
-			    strcmp(proto, bw_proto_name(s->local.proto)) == 0)
+			if (match(buf, ctx))
 				found = (pid_t)atoi(d->d_name);
 		}
 	}
 	close(pfd);
 	return found;
+}
+
+static bool proxy_matches(const char *cmdline, void *ctx)
+{
+	const struct bw_sock *s = ctx;
+	char ip[64], hip[64], cip[64], proto[8];
+	int hp, cp;
+	bw_addr_format_ip(&s->local, ip, sizeof(ip));
+	return bw_manager_parse_docker_proxy(cmdline, hip, sizeof(hip), &hp, cip, sizeof(cip), &cp,
+					     proto, sizeof(proto)) == 0 &&
+	       hp == s->local.port && strcmp(hip, ip) == 0 &&
+	       strcmp(proto, bw_proto_name(s->local.proto)) == 0;
+}
+
+pid_t bw_manager_find_proxy(const char *proc_root, const struct bw_sock *s)
+{
+	char buf[512];
+	if (s->local.family != AF_INET && s->local.family != AF_INET6)
+		return 0;
+	return find_process(proc_root, "docker-proxy", buf, sizeof(buf), proxy_matches, (void *)s);
 }
 
 struct podman_match {
@@ -372,32 +389,117 @@ static int podman_cb(const struct bw_json_hit *hit, void *ctx)
 	return 1;
 }
 
-/* Podman's container store (root's; a rootless user's lies under their
- * home): name and image of container m->id. */
-static void podman_store(struct bw_manager *m, char *scratch, size_t size)
+#define PODMAN_ROOT_STORE "/var/lib/containers/storage/overlay-containers/containers.json"
+
+/* Podman's container store (root's PODMAN_ROOT_STORE; a rootless user's
+ * lies under their home): name and image of container m->id. */
+static void podman_store(struct bw_manager *m, const char *store, char *scratch, size_t size)
 {
 	struct podman_match pm = {m->id, m, scratch + size / 2, size / 2};
-	ssize_t n = bw_read_file_at(AT_FDCWD,
-				    "/var/lib/containers/storage/overlay-containers/containers.json",
-				    scratch, size / 2);
+	ssize_t n = bw_read_file_at(AT_FDCWD, store, scratch, size / 2);
 	if (n > 0)
 		bw_json_each(scratch, (size_t)n, "*", podman_cb, &pm);
 }
 
-/* Podman's conmon monitors one container: "-c <id> ... -n <name>"; it
- * also keeps the container's published host ports open. */
-static void podman_conmon(struct bw_manager *m, const struct bw_proc *p)
+/* Podman's conmon monitors one container: "-c <id> ... -n <name>" in
+ * its space-joined command line; it also keeps the container's published
+ * host ports open (rootful). */
+static void podman_conmon(struct bw_manager *m, const char *cmdline)
 {
 	char id[80], name[BW_MGR_NAME_MAX];
-	if (!arg_after(p->cmdline, "-c", id, sizeof(id)) &&
-	    !arg_after(p->cmdline, "--cid", id, sizeof(id)))
+	if (!arg_after(cmdline, "-c", id, sizeof(id)) && !arg_after(cmdline, "--cid", id, sizeof(id)))
 		return;
 	m->kind = BW_MGR_PODMAN;
 	m->proxy = true;
 	copy(m->id, sizeof(m->id), id, strlen(id));
-	if (arg_after(p->cmdline, "-n", name, sizeof(name)) ||
-	    arg_after(p->cmdline, "--name", name, sizeof(name)))
+	if (arg_after(cmdline, "-n", name, sizeof(name)) ||
+	    arg_after(cmdline, "--name", name, sizeof(name)))
 		snprintf(m->name, sizeof(m->name), "%s", name);
+}
+
+/* The network namespace file rootlessport keeps open: podman's rootless
+ * netns (/run/user/UID/netns/netns-UUID, shared by slirp4netns and the
+ * container) into buf. Its fds are readable by its user and root. 0 or
+ * -ENOENT. */
+static int rootlessport_netns(pid_t pid, char *buf, size_t size)
+{
+	char path[40], dents[2048];
+	int fd, r = -ENOENT;
+	long n;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -ENOENT;
+	while (r < 0 && (n = bw_getdents64(fd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n && r < 0;) {
+			const struct bw_dirent64 *d = (const void *)(dents + off);
+			ssize_t len;
+			off += d->d_reclen;
+			/* readlinkat: proc writes the text, the target is not touched. */
+			len = readlinkat(fd, d->d_name, buf, size - 1);
+			if (len <= 0 || (size_t)len >= size - 1)
+				continue;
+			buf[len] = '\0';
+			if (buf[0] == '/' && strstr(buf, "/netns/netns-"))
+				r = 0;
+		}
+	}
+	close(fd);
+	if (r < 0 && size)
+		buf[0] = '\0';
+	return r;
+}
+
+struct conmon_match {
+	const char *quoted;   /* "\"<netns path>\"" as config.json has it */
+	char *scratch;
+	size_t size;
+};
+
+/* The conmon whose bundle (-b DIR) config.json names the netns file. */
+static bool conmon_of_netns(const char *cmdline, void *ctx)
+{
+	const struct conmon_match *cm = ctx;
+	char bundle[256], file[300];
+	return arg_after(cmdline, "-b", bundle, sizeof(bundle)) &&
+	       snprintf(file, sizeof(file), "%s/config.json", bundle) < (int)sizeof(file) &&
+	       bw_read_file_at(AT_FDCWD, file, cm->scratch, cm->size) > 0 &&
+	       strstr(cm->scratch, cm->quoted) != NULL;
+}
+
+/* A rootless Podman container's published port is held by rootlessport,
+ * which runs outside the container's cgroup with a bare command line. It
+ * keeps the container's network namespace file open; the conmon (same
+ * user) whose bundle config.json names that file in linux.namespaces
+ * monitors the container: its -c/-n give id and name, and the store two
+ * levels above the bundle (<driver>-containers/containers.json) the image
+ * (podman 4.3: libpod/networking_slirp4netns.go, the OCI runtime spec). */
+static void podman_rootless(struct bw_manager *m, const struct bw_proc *p, char *scratch,
+			    size_t size)
+{
+	char netns[200], quoted[210], cmd[1536], bundle[256], file[300];
+	struct conmon_match cm = {quoted, scratch, size};
+
+	if (rootlessport_netns(p->pid, netns, sizeof(netns)) < 0)
+		return;
+	m->kind = BW_MGR_PODMAN;
+	m->proxy = true;
+	m->rootless = true;
+	m->user = p->uid;
+	snprintf(quoted, sizeof(quoted), "\"%s\"", netns);
+	if (find_process("/proc", "conmon", cmd, sizeof(cmd), conmon_of_netns, &cm) <= 0)
+		return;
+	podman_conmon(m, cmd);
+	if (!arg_after(cmd, "-b", bundle, sizeof(bundle)))
+		return;
+	/* .../<driver>-containers/<id>/userdata -> .../<driver>-containers */
+	for (int up = 0; up < 2; up++) {
+		char *slash = strrchr(bundle, '/');
+		if (slash)
+			*slash = '\0';
+	}
+	snprintf(file, sizeof(file), "%s/containers.json", bundle);
+	podman_store(m, file, scratch, size);
 }
 
 bool bw_manager_listen_matches(const char *key, const char *value, const struct bw_addr *local)
@@ -573,9 +675,12 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 	if (p && strcmp(p->comm, "docker-proxy") == 0)
 		docker_proxy(m, p, scratch, scratch_size);
 	else if (p && strcmp(p->comm, "conmon") == 0)
-		podman_conmon(m, p);
+		podman_conmon(m, p->cmdline);
+	else if (p && strcmp(p->comm, "rootlessport") == 0)
+		podman_rootless(m, p, scratch, scratch_size);
 	if (m->kind == BW_MGR_PODMAN && m->id[0] && s->local.family != AF_UNIX) {
-		podman_store(m, scratch, scratch_size);
+		if (!m->state_read)
+			podman_store(m, PODMAN_ROOT_STORE, scratch, scratch_size);
 		/* The container side lives in libpod's database: the host side only. */
 		if (m->proxy) {
 			char addr[BW_ADDR_TEXT_MAX];

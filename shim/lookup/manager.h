@@ -40,6 +40,7 @@ struct bw_manager {
 	bool proxy;               /* the holder is the engine's port proxy (docker-proxy, conmon) */
 	bool orphaned;            /* a docker-proxy whose container no longer exists */
 	bool state_read;          /* the engine's state files were read */
+	bool rootless;            /* a rootless Podman container of uid 'user' (rootlessport) */
 };
 
 /* Fills m for a holder: p its process (NULL when not visible), cgroup the

@@ -1,5 +1,6 @@
 #include "lookup/owner.h"
 #include "basic/sysio.h"
+#include "lookup/procinfo.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -98,6 +99,7 @@ static unsigned long fd_socket_inode(int fdd, const char *name)
 static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pid)
 {
 	char path[32], dents[8192];
+	bool real_proc = strcmp(sc->proc_root, "/proc") == 0;
 	unsigned checked = 0;
 	int fdd;
 	long n;
@@ -132,6 +134,14 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 					claim(sc, i, pid, fd);
 			}
 		}
+		/* proc lists every open fd until a record no longer fits
+		 * (fs/proc/fd.c proc_readfd_common(): dir_emit() fails); an fd's
+		 * record is at most 32 bytes (19 + 10 digits + NUL, 8-aligned),
+		 * so a batch that left room for two was the last: no getdents64
+		 * just to be told the end. Other file systems (test fixtures)
+		 * promise no such thing. */
+		if (real_proc && (size_t)n + 64 <= sizeof(dents))
+			break;
 	}
 	atomic_fetch_add(&sc->fds_checked, checked);
 	close(fdd);
@@ -312,4 +322,115 @@ size_t bw_owner_find(const char *proc_root, pid_t first, struct bw_owner_query *
 		     uint64_t deadline_ns, struct bw_owner_stats *stats)
 {
 	return bw_owner_find_parallel(proc_root, first, q, deadline_ns, stats, 1);
+}
+
+static bool has_pid(const pid_t *v, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i] == pid)
+			return true;
+	return false;
+}
+
+/* The parent of /proc/<name> (proc(5) stat field 4), read relative to
+ * the proc directory fd. 0 or -errno. */
+static int ppid_at(int proc_fd, const char *name, pid_t *ret)
+{
+	char path[40], buf[1024];
+	unsigned long long v;
+	ssize_t n;
+	snprintf(path, sizeof(path), "%s/stat", name);
+	n = bw_read_file_at(proc_fd, path, buf, sizeof(buf));
+	if (n <= 0)
+		return n < 0 ? (int)n : -EINVAL;
+	if (bw_proc_stat_field(buf, 4, &v) < 0)
+		return -EINVAL;
+	*ret = (pid_t)v;
+	return 0;
+}
+
+size_t bw_owner_find_descendants(const char *proc_root, const pid_t *skip, size_t n_skip,
+				 struct bw_owner_query *q, uint64_t deadline_ns,
+				 struct bw_owner_stats *stats, bool *ret_partial)
+{
+	struct scan sc = {.proc_root = proc_root, .q = q, .deadline_ns = deadline_ns, .workers = 1,
+			  .all = true};
+	pid_t fam[BW_OWNER_FAMILY_MAX];
+	size_t n_fam = 0, before = q->n_hits;
+	pid_t below = 0; /* pass > 0: only pids under this one can still be new */
+	char dents[8192];
+	bool partial = false;
+	int proc_fd;
+
+	*ret_partial = false;
+	if (!q->hits)
+		return 0;
+	for (size_t k = 0; k < q->n_hits && k < q->hits_cap; k++)
+		if (!has_pid(fam, n_fam, q->hits[k].pid) && n_fam < BW_OWNER_FAMILY_MAX)
+			fam[n_fam++] = q->hits[k].pid;
+	if (n_fam == 0)
+		return 0;
+	proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0) {
+		*ret_partial = true;
+		return 0;
+	}
+	sc.hits_base = q->n_hits;
+	atomic_store(&sc.next_hit, q->n_hits);
+	atomic_store(&sc.left, SIZE_MAX / 2);
+	/* /proc lists processes by rising pid and a child usually has a
+	 * higher pid than its parent, so one pass finds a whole tree; a pid
+	 * that wrapped around puts a child before its parent: the next pass
+	 * looks again below the highest pid the last one added. */
+	for (int pass = 0; pass < 8; pass++) {
+		pid_t top = 0;
+		long n;
+		lseek(proc_fd, 0, SEEK_SET);
+		while ((n = bw_getdents64(proc_fd, dents, sizeof(dents))) > 0) {
+			for (long off = 0; off < n;) {
+				struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
+				unsigned long v;
+				pid_t pid, ppid = 0;
+				off += d->d_reclen;
+				if (!parse_uint(d->d_name, &v))
+					continue;
+				pid = (pid_t)v;
+				if ((pass > 0 && pid >= below) || has_pid(fam, n_fam, pid) ||
+				    ppid_at(proc_fd, d->d_name, &ppid) < 0 || !has_pid(fam, n_fam, ppid))
+					continue;
+				if (n_fam == BW_OWNER_FAMILY_MAX) {
+					partial = true;
+					continue;
+				}
+				fam[n_fam++] = pid;
+				top = pid > top ? pid : top;
+				if (!has_pid(skip, n_skip, pid))
+					scan_pid(&sc, proc_fd, d->d_name, pid);
+				if (deadline_ns && bw_now_ns() > deadline_ns) {
+					atomic_store(&sc.out_of_time, true);
+					partial = true;
+					goto done;
+				}
+			}
+		}
+		if (top == 0)
+			break;
+		below = top;
+		partial = partial || pass == 7;
+	}
+done:
+	close(proc_fd);
+	{
+		size_t next = atomic_load(&sc.next_hit);
+		q->n_hits = next < q->hits_cap ? next : q->hits_cap;
+		q->hits_dropped += next - q->n_hits;
+	}
+	if (stats) {
+		stats->procs_scanned += atomic_load(&sc.procs_scanned);
+		stats->procs_unreadable += atomic_load(&sc.procs_unreadable);
+		stats->fds_checked += atomic_load(&sc.fds_checked);
+		stats->budget_exhausted = stats->budget_exhausted || atomic_load(&sc.out_of_time);
+	}
+	*ret_partial = partial;
+	return q->n_hits - before;
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #define BW_OWNER_MAX 64 /* inodes looked up at once */
+#define BW_OWNER_FAMILY_MAX 512 /* processes followed by bw_owner_find_descendants */
 
 /* One process that has one of the wanted sockets open. */
 struct bw_owner_hit {
@@ -39,7 +40,9 @@ struct bw_owner_stats {
 	unsigned fds_checked;
 	bool budget_exhausted;
 	bool via_bpf;                /* the BPF task_file iterator answered */
-	bool via_cgroup;             /* the processes of the socket's cgroup answered */
+	bool via_cgroup;             /* the processes of the socket's cgroup answered (and its
+				      * holders' descendants): no other process was searched */
+	bool descendants_partial;    /* not every such descendant was searched */
 };
 
 /* Resolves every inode in q; pid 'first' (e.g. the caller itself) is tried
@@ -66,3 +69,16 @@ size_t bw_owner_find_pids(const char *proc_root, pid_t first, const pid_t *pids,
 /* Whether q->hits[0..upto) already has (slot, pid, fd). */
 bool bw_owner_hit_known(const struct bw_owner_query *q, size_t upto, size_t slot, pid_t pid,
 			int fd);
+
+/* A socket created in one cgroup stays open in the children of its
+ * holders wherever they move (fork() copies the fd table; systemd-run
+ * --scope, a cgroup.procs write move the child): every descendant of the
+ * processes in q->hits (children, grandchildren..., by proc(5) stat's
+ * ppid, in any cgroup) has its fds checked as bw_owner_find_pids does,
+ * except the pids in skip (already searched). Needs q->hits; new hits are
+ * appended. *ret_partial is set when not every descendant was searched
+ * (more than BW_OWNER_FAMILY_MAX of them, the deadline, /proc unreadable).
+ * Returns how many hits were added; stats are added to. */
+size_t bw_owner_find_descendants(const char *proc_root, const pid_t *skip, size_t n_skip,
+				 struct bw_owner_query *q, uint64_t deadline_ns,
+				 struct bw_owner_stats *stats, bool *ret_partial);

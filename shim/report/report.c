@@ -112,7 +112,10 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 			b->len -= 2;
 		bw_buf_puts(b, ")");
 		if (m->proxy)
-			bw_buf_printf(b, " through %s", m->kind == BW_MGR_PODMAN ? "conmon" : "docker-proxy");
+			bw_buf_printf(b, " through %s",
+				      m->kind != BW_MGR_PODMAN ? "docker-proxy"
+				      : m->rootless	       ? "rootlessport"
+							       : "conmon");
 		return;
 	case BW_MGR_CONTAINER:
 		bw_buf_printf(b, "container %.12s", m->id);
@@ -143,6 +146,18 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 }
 
 /* "to free it: ..." for the text and table reports (no prefix, no '\n'). */
+/* When the owner search stopped at the sockets' cgroups (and their
+ * holders' descendants), a process elsewhere holding the same socket
+ * (passed over a unix socket) is not listed: say so, and how to look. */
+static void scope_line(struct bw_buf *b, const struct bw_conflict *c, const char *prefix)
+{
+	if (!c->scan.via_cgroup || !c->n_holders)
+		return;
+	bw_buf_printf(b, "%s(holders searched in the socket's cgroup and its holders' child"
+			 " processes%s; 'bindwatch who --all' searches every process)\n",
+		      prefix, c->scan.descendants_partial ? ", not all of them" : "");
+}
+
 static void free_line(struct bw_buf *b, const struct bw_conflict *c)
 {
 	bw_buf_puts(b, "to free it: ");
@@ -672,6 +687,8 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 	if (c->scan.budget_exhausted)
 		bw_buf_puts(&b, P "  (owner scan stopped at the BINDWATCH_SCAN_MS budget; some"
 				" processes were not scanned)\n");
+	else
+		scope_line(&b, c, P "  ");
 	bw_buf_puts(&b, P "  ");
 	sgr(&b, c, "1;33");
 	bw_buf_printf(&b, "cause: %s", bw_cause_name(c->cause));
@@ -1019,7 +1036,8 @@ static size_t json_render(const struct bw_conflict *c, char *buf, size_t size, i
 	bw_buf_printf(&b, ",\"scan\":{\"method\":\"%s\",\"procs\":%u,\"unreadable\":%u,"
 			  "\"fds\":%u,\"complete\":%s}",
 		      c->scan.via_cgroup ? "cgroup" : c->scan.via_bpf ? "bpf" : "proc", c->scan.procs_scanned, c->scan.procs_unreadable,
-		      c->scan.fds_checked, c->scan.budget_exhausted ? "false" : "true");
+		      c->scan.fds_checked,
+		      c->scan.budget_exhausted || c->scan.via_cgroup ? "false" : "true");
 	if (c->pid) {
 		bw_buf_puts(&b, ",\"stack\":[");
 		for (size_t i = 0; i < c->n_frames; i++) {
@@ -1193,6 +1211,7 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 			table_row(&b, c, i, false);
 	if (unfolded(c) > 0)
 		bw_buf_printf(&b, "... and %zu more\n", unfolded(c));
+	scope_line(&b, c, "");
 	/* Also when nothing was found: the hint says where we looked. */
 	bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
 	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE) {

@@ -113,6 +113,12 @@ void bw_failure_moved(struct bw_failure_arena *a, const struct bw_settings *s,
 		      const struct bw_failure_ops *ops, void *ctx)
 {
 	bw_remap_always_event(&a->c, rule, want, to);
+	bw_failure_finish(a, s, ops, ctx);
+}
+
+void bw_failure_finish(struct bw_failure_arena *a, const struct bw_settings *s,
+		       const struct bw_failure_ops *ops, void *ctx)
+{
 	record(s, &a->c);
 	ops->emit(a->report, render(a, s), ctx);
 }

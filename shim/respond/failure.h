@@ -60,6 +60,13 @@ bool bw_failure_always_target(const struct bw_settings *s, int sock, const struc
 			      socklen_t len, struct bw_addr *want, const struct bw_rule **rule,
 			      struct sockaddr_storage *moved, int *to);
 
+/* Records (port-file line) and reports the record in a->c as it stands:
+ * for a fix that completed after its record was made (the supervisor's
+ * restarted call whose wait:N then succeeded, as a wait that was never
+ * interrupted records and reports it). */
+void bw_failure_finish(struct bw_failure_arena *a, const struct bw_settings *s,
+		       const struct bw_failure_ops *ops, void *ctx);
+
 /* Records and reports an always-mode move of want to port to by rule, for
  * the record begun in a->c. */
 void bw_failure_moved(struct bw_failure_arena *a, const struct bw_settings *s,

@@ -1,10 +1,14 @@
 /* intr_bind: binds while signals arrive, for the supervisor's "one result
  * per call" tests (tests/integration/supervise.bats; built static there).
  * Usage:
- *   intr_bind [-R] [-t MS] [-n COUNT] [-T] [-w] ADDR PORT
+ *   intr_bind [-R] [-t MS] [-n COUNT] [-T] [-H|-J] [-w] ADDR PORT
  *     -t MS     SIGALRM every MS ms (setitimer), COUNT times (default 1)
  *     -R        handlers with SA_RESTART (default: without)
  *     -T        a SIGTERM handler too (default: SIGTERM kills)
+ *     -H        a SIGUSR1 handler that returns only after a line on stdin
+ *     -J        a SIGUSR1 handler that siglongjmp()s out of the first bind:
+ *               "jumped", then, after a line on stdin, the same bind again
+ *               from the same place (a new call, not a restart)
  *     -w        wait for a line on stdin before exiting
  * Each handler run prints "signal N". Then one TCP socket is bound to
  * ADDR:PORT once: "bind=R errno=E local=P alarms=A" (P: the bound port,
@@ -13,6 +17,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +27,14 @@
 #include <unistd.h>
 
 static volatile sig_atomic_t alarms, left;
+static sigjmp_buf jump_to;
+
+static void line_from_stdin(void)
+{
+	char c;
+	while (read(0, &c, 1) == 1 && c != '\n')
+		;
+}
 
 static void say(int sig)
 {
@@ -49,20 +62,37 @@ static void on_signal(int sig)
 	errno = saved;
 }
 
+static void on_hold(int sig)
+{
+	int saved = errno;
+	say(sig);
+	line_from_stdin();
+	errno = saved;
+}
+
+static void on_jump(int sig)
+{
+	say(sig);
+	siglongjmp(jump_to, 1);
+}
+
 int main(int argc, char **argv)
 {
-	int restart = 0, term = 0, wait_stdin = 0, ms = 0, opt, fd, r, e;
+	int restart = 0, term = 0, ms = 0, usr1 = 0, opt, fd, r, e;
+	volatile int wait_stdin = 0; /* read after a siglongjmp() */
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sin);
 	struct sigaction sa;
 
 	left = 1;
-	while ((opt = getopt(argc, argv, "Rt:n:Tw")) != -1) {
+	while ((opt = getopt(argc, argv, "Rt:n:THJw")) != -1) {
 		switch (opt) {
 		case 'R': restart = 1; break;
 		case 't': ms = atoi(optarg); break;
 		case 'n': left = atoi(optarg); break;
 		case 'T': term = 1; break;
+		case 'H': usr1 = 'H'; break;
+		case 'J': usr1 = 'J'; break;
 		case 'w': wait_stdin = 1; break;
 		default: return 64;
 		}
@@ -77,12 +107,21 @@ int main(int argc, char **argv)
 	sigaction(SIGALRM, &sa, NULL);
 	if (term)
 		sigaction(SIGTERM, &sa, NULL);
+	if (usr1) {
+		sa.sa_handler = usr1 == 'H' ? on_hold : on_jump;
+		sigaction(SIGUSR1, &sa, NULL);
+	}
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)
 		return 65;
 	if (ms > 0) {
 		struct itimerval it = {{ms / 1000, (ms % 1000) * 1000}, {ms / 1000, (ms % 1000) * 1000}};
 		setitimer(ITIMER_REAL, &it, NULL);
+	}
+	if (usr1 == 'J' && sigsetjmp(jump_to, 1)) {
+		if (write(1, "jumped\n", 7) < 0) {
+		}
+		line_from_stdin();
 	}
 	errno = 0;
 	r = bind(fd, (struct sockaddr *)&sin, sizeof(sin));

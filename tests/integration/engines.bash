@@ -92,3 +92,79 @@ systemd_container() {
 docker_put() {
 	"$DOCKER" cp "$2" "$1:$3" >/dev/null
 }
+
+# Containers a test created: it appends each name to CREATED, and
+# remove_created (in this file's teardown) removes them.
+CREATED=()
+
+remove_created() {
+	local c
+	for c in "${CREATED[@]}"; do
+		"$DOCKER" rm -f "$c" >/dev/null 2>&1 || true
+	done
+	CREATED=()
+}
+
+# The setup and teardown of a file that loads this one (after common.bash,
+# whose teardown this replaces); a file with more to undo calls
+# engines_teardown from its own.
+setup() {
+	T=$BATS_TEST_TMPDIR
+	CREATED=()
+}
+
+engines_teardown() {
+	kill_bg
+	remove_created
+}
+
+teardown() {
+	engines_teardown
+}
+
+# busybox_httpd NAME PUBLISH: a container NAME running busybox httpd on 80,
+# published as PUBLISH (e.g. 127.0.0.1:P:80); in CREATED.
+busybox_httpd() {
+	local img
+	img=$(busybox_image)
+	"$DOCKER" rm -f "$1" >/dev/null 2>&1 || true
+	CREATED+=("$1")
+	"$DOCKER" run -d --name "$1" -p "$2" "$img" /bin/busybox httpd -f -p 80 >/dev/null
+}
+
+# publish_busybox PREFIX: a busybox httpd container published on a free
+# 127.0.0.1 port; sets port and name (PREFIX-PORT), waits for the port.
+publish_busybox() {
+	need_docker
+	port=$(free_port)
+	name=$1-$port
+	busybox_httpd "$name" "127.0.0.1:$port:80"
+	wait_listen "$port"
+}
+
+# bindwatch_into NAME: the CLI and the shim inside container NAME
+# (/usr/local/bin/bindwatch, /usr/local/lib/libbindwatch.so) with every
+# library they need that the image lacks (a sanitizer build's runtime).
+bindwatch_into() {
+	local lib
+	docker_put "$1" "$CLI" /usr/local/bin/bindwatch
+	docker_put "$1" "$SHIM" /usr/local/lib/libbindwatch.so
+	for lib in $(ldd "$CLI" "$SHIM" | awk '$3 ~ /^\// {print $3}' | sort -u) \
+		${BW_SANITIZER_PRELOAD:-}; do
+		# -L: the host's libasan.so.8 is a symlink to the real file.
+		"$DOCKER" exec "$1" test -e "$lib" && continue
+		"$DOCKER" exec "$1" mkdir -p "${lib%/*}"
+		"$DOCKER" cp -L "$lib" "$1:$lib" >/dev/null
+	done
+}
+
+# sd_unit NAME UNIT: writes stdin to /etc/systemd/system/UNIT in the
+# systemd container NAME.
+sd_unit() {
+	"$DOCKER" exec -i "$1" sh -c "cat > /etc/systemd/system/$2"
+}
+
+# sd_listening NAME PORT: something in container NAME listens on TCP PORT.
+sd_listening() {
+	"$DOCKER" exec "$1" ss -Hltn "sport = :$2" | grep -q LISTEN
+}

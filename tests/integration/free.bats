@@ -9,18 +9,6 @@ load common
 load engines
 load diag_helpers
 
-setup() {
-	T=$BATS_TEST_TMPDIR
-	CREATED=()
-}
-
-teardown() {
-	kill_bg
-	for c in "${CREATED[@]}"; do
-		"$DOCKER" rm -f "$c" >/dev/null 2>&1 || true
-	done
-}
-
 port_free() {
 	! ss_has -Hltn "sport = :$1"
 }
@@ -105,13 +93,7 @@ sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.S
 }
 
 @test "free: a Docker container's port is freed with docker stop, not by killing docker-proxy" {
-	need_docker
-	port=$(free_port)
-	name=bwtest-free-$port
-	CREATED+=("$name")
-	"$DOCKER" run -d --name "$name" -p "127.0.0.1:$port:80" "$(busybox_image)" \
-		/bin/busybox httpd -f -p 80 >/dev/null
-	wait_listen "$port"
+	publish_busybox bwtest-free
 	run "$CLI" free --yes --timeout 30 "$port"
 	assert_success
 	assert_output --partial "to free it: docker stop $name"
@@ -123,23 +105,19 @@ sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.S
 	SD=bwtest-free-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
 	CREATED+=("$SD")
 	systemd_container "$SD" || skip "the systemd container did not come up"
-	docker_put "$SD" "$CLI" /usr/local/bin/bindwatch
-	for lib in $(ldd "$CLI" | awk '$3 ~ /^\// {print $3}' | sort -u); do
-		"$DOCKER" exec "$SD" test -e "$lib" || "$DOCKER" cp -L "$lib" "$SD:$lib" >/dev/null
-	done
+	bindwatch_into "$SD"
 	port=$(free_port)
 	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\nRestart=always\n' \
-		"$port" | "$DOCKER" exec -i "$SD" sh -c 'cat > /etc/systemd/system/bwtest-free.service'
+		"$port" | sd_unit "$SD" bwtest-free.service
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl start bwtest-free.service
-	listening() { "$DOCKER" exec "$SD" ss -Hltn "sport = :$port" | grep -q LISTEN; }
-	poll_until 200 listening
+	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch free --yes "$port"
 	assert_success
 	assert_output --partial "to free it: systemctl stop bwtest-free.service"
 	assert_equal "$("$DOCKER" exec "$SD" systemctl is-active bwtest-free.service)" inactive
-	! listening
+	! sd_listening "$SD" "$port"
 }
 
 @test "free: TIME-WAIT only is waited out, never killed; a short --timeout gives up (exit 1)" {

@@ -19,6 +19,39 @@ teardown() {
 		wait "$NGINX_PID" 2>/dev/null || true
 	fi
 	kill_bg
+	if [ -n "${CG:-}" ]; then
+		poll_until 100 remove_cgroups || true
+	fi
+}
+
+# test_cgroups NAME...: child cgroups NAME... of a directory of this test's
+# own under the cgroup2 mount ($CG); skips unless root can make them.
+test_cgroups() {
+	local root
+	[ "$(id -u)" = 0 ] || skip "moving processes between cgroups needs root"
+	for root in /sys/fs/cgroup /sys/fs/cgroup/unified ""; do
+		[ -n "$root" ] && [ "$(stat -fc %T "$root" 2>/dev/null)" = cgroup2fs ] && break
+	done
+	[ -n "$root" ] || skip "no cgroup2 mount (/sys/fs/cgroup, /sys/fs/cgroup/unified)"
+	mkdir "$root/bindwatch-test-$$" || skip "can't create a cgroup under $root"
+	CG=$root/bindwatch-test-$$
+	for n; do mkdir "$CG/$n"; done
+}
+
+remove_cgroups() {
+	local d
+	for d in "$CG"/*/; do
+		[ -d "$d" ] && { rmdir "$d" 2>/dev/null || return 1; }
+	done
+	rmdir "$CG"
+}
+
+# in_cgroup NAME CMD...: CMD started in cgroup $CG/NAME (the shell execs
+# it: same pid), in the background, remembered for teardown.
+in_cgroup() {
+	local cg=$CG/$1
+	shift
+	bg sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$cg" "$@"
 }
 
 # prefork KIND ADDR PORT N: tests/helpers/prefork.py (a socket shared by a
@@ -239,4 +272,54 @@ PY
 	same_holders tcp 127.0.0.1 "$port"
 	exec 7>&- 8>&-
 	grep -q "\[($!, " "$T/who.set"
+}
+
+@test "shim and who: a listener inherited by a child that moved to another cgroup lists both (the socket's cgroup, then its holders' children)" {
+	test_cgroups a.service b.scope
+	port=$(free_port)
+	in_cgroup a.service "$PYTHON3" "$BW_SRCDIR/tests/helpers/prefork.py" tcp 127.0.0.1 "$port" 1 "$T/prefork.pids"
+	wait_file "$T/prefork.pids"
+	read -r PARENT CHILD <"$T/prefork.pids"
+	# systemd-run --scope does this: the child moves, its fds stay.
+	echo "$CHILD" >"$CG/b.scope/cgroup.procs"
+	assert_file_has "/proc/$CHILD/cgroup" "/bindwatch-test-$$/b.scope"
+	same_holders tcp 127.0.0.1 "$port"
+	assert_equal "$(jq -r '.holders[0].processes | map(.pid) | sort | map(tostring) | join(" ")' "$T/who.json")" \
+		"$(printf '%s\n' "$PARENT" "$CHILD" | sort -n | tr '\n' ' ' | sed 's/ $//')"
+	assert_equal "$(jq -r '.holders[0].processes | map(.pid) | sort | map(tostring) | join(" ")' "$T/who.json")" \
+		"$(ss_pids "$port" | tr '\n' ' ' | sed 's/ $//')"
+	# The socket's cgroup answered, not a scan of every process.
+	assert_equal "$(jq -r '.scan.method' "$T/who.json")" cgroup
+	assert_equal "$(jone "$T/shim.err" '.scan.method')" cgroup
+}
+
+@test "who: a listener passed over a unix socket to a process in another cgroup: the answer says where it searched; --all lists both, as ss -p" {
+	test_cgroups a.service c.service
+	in_cgroup c.service "$PYTHON3" "$BW_SRCDIR/tests/helpers/passfd.py" recv "$T/pass.sock" "$T/recv.pid"
+	wait_unix "$T/pass.sock"
+	port=$(free_port)
+	in_cgroup a.service "$PYTHON3" "$BW_SRCDIR/tests/helpers/passfd.py" send "$T/pass.sock" "$port"
+	SENDER=$!
+	wait_file "$T/recv.pid"
+	RECV=$(cat "$T/recv.pid")
+	assert_equal "$(ss_pids "$port" | tr '\n' ' ')" "$(printf '%s\n' "$SENDER" "$RECV" | sort -n | tr '\n' ' ')"
+	# By default the search stops at the socket's cgroup, and says so.
+	"$CLI" who --json "$port" >"$T/who.json"
+	assert_equal "$(jq -r '[.scan.method, .scan.complete, (.holders[0].processes | map(.pid) | map(tostring) | join(" "))] | map(tostring) | join(" ")' "$T/who.json")" \
+		"cgroup false $SENDER"
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "pid=$SENDER,"
+	assert_output --partial "(holders searched in the socket's cgroup and its holders' child processes; 'bindwatch who --all' searches every process)"
+	# --all: every process, both holders.
+	"$CLI" who --all --json "$port" >"$T/all.json"
+	assert_equal "$(jq -r '[.scan.complete, (.holders[0].processes | map(.pid) | sort | map(tostring) | join(" "))] | map(tostring) | join(" ")' "$T/all.json")" \
+		"true $(printf '%s\n' "$SENDER" "$RECV" | sort -n | tr '\n' ' ' | sed 's/ $//')"
+	run "$CLI" who --all "$port"
+	assert_output --partial "pid=$RECV"
+	refute_output --partial "holders searched in"
+	# The shim's report says the same about its search.
+	capture shim env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$port"
+	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
+	assert_file_has "$T/shim.err" "(holders searched in the socket's cgroup and its holders' child processes;"
 }

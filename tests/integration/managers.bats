@@ -11,65 +11,28 @@ load engines
 # build tree: a plain and a sanitizer run may go at the same time.
 SD=bwtest-managers-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
 
-setup() {
-	T=$BATS_TEST_TMPDIR
-	CREATED=()
-}
-
 teardown() {
-	kill_bg
-	for c in "${CREATED[@]}"; do
-		"$DOCKER" rm -f "$c" >/dev/null 2>&1 || true
-	done
+	engines_teardown
 	[ -z "${PODMAN_CREATED:-}" ] || podman rm -f "$PODMAN_CREATED" >/dev/null 2>&1 || true
+	if [ -n "${PODMAN_ROOTLESS_CREATED:-}" ]; then
+		as_poduser podman rm -f "$PODMAN_ROOTLESS_CREATED" >/dev/null 2>&1 || true
+		# Rootless podman leaves a "podman pause" process holding its
+		# user namespace: ended by its pid file.
+		[ ! -s "$PODRUN/libpod/tmp/pause.pid" ] ||
+			kill "$(cat "$PODRUN/libpod/tmp/pause.pid")" 2>/dev/null || true
+	fi
 }
 
 teardown_file() {
 	"$DOCKER" rm -f "$SD" >/dev/null 2>&1 || true
 }
 
-# busybox_httpd NAME PUBLISH: a container NAME running busybox httpd on 80,
-# published as PUBLISH (e.g. 127.0.0.1:P:80); waits for the host port.
-busybox_httpd() {
-	local img
-	img=$(busybox_image)
-	"$DOCKER" rm -f "$1" >/dev/null 2>&1 || true
-	CREATED+=("$1")
-	"$DOCKER" run -d --name "$1" -p "$2" "$img" /bin/busybox httpd -f -p 80 >/dev/null
-}
-
-# publish_busybox PREFIX: a busybox httpd container published on a free
-# 127.0.0.1 port; sets port and name (PREFIX-PORT), waits for the port.
-publish_busybox() {
-	need_docker
-	port=$(free_port)
-	name=$1-$port
-	busybox_httpd "$name" "127.0.0.1:$port:80"
-	wait_listen "$port"
-}
-
-# in_sd: the systemd container, with the CLI and the shim inside
-# (/usr/local/bin/bindwatch, /usr/local/lib/libbindwatch.so) and every
-# library they need that the image lacks (a sanitizer build's runtime).
+# in_sd: the systemd container, with the CLI and the shim inside.
 in_sd() {
-	local lib
 	if ! "$DOCKER" exec "$SD" test -x /usr/local/bin/bindwatch 2>/dev/null; then
 		systemd_container "$SD" || skip "the systemd container did not come up"
-		docker_put "$SD" "$CLI" /usr/local/bin/bindwatch
-		docker_put "$SD" "$SHIM" /usr/local/lib/libbindwatch.so
-		for lib in $(ldd "$CLI" "$SHIM" | awk '$3 ~ /^\// {print $3}' | sort -u) \
-			${BW_SANITIZER_PRELOAD:-}; do
-			# -L: the host's libasan.so.8 is a symlink to the real file.
-			"$DOCKER" exec "$SD" test -e "$lib" && continue
-			"$DOCKER" exec "$SD" mkdir -p "${lib%/*}"
-			"$DOCKER" cp -L "$lib" "$SD:$lib" >/dev/null
-		done
+		bindwatch_into "$SD"
 	fi
-}
-
-# sd_unit NAME: writes stdin to /etc/systemd/system/NAME in the container.
-sd_unit() {
-	"$DOCKER" exec -i "$SD" sh -c "cat > /etc/systemd/system/$1"
 }
 
 # sd_http_service UNIT [EXTRA]: a python3 http.server on a free port as
@@ -79,14 +42,10 @@ sd_http_service() {
 	in_sd
 	port=$(free_port)
 	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\n%s\n' \
-		"$port" "${2:-}" | sd_unit "$1"
+		"$port" "${2:-}" | sd_unit "$SD" "$1"
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl restart "$1"
-	poll_until 200 sd_listening "$port"
-}
-
-sd_listening() {
-	"$DOCKER" exec "$SD" ss -Hltn "sport = :$1" | grep -q LISTEN
+	poll_until 200 sd_listening "$SD" "$port"
 }
 
 @test "docker: a published port names the container, its id, image and mapping; to free it: docker stop" {
@@ -216,17 +175,17 @@ sd_listening() {
 @test "systemd: socket activation names the .socket unit (pid 1 holding it, and the service that got it)" {
 	in_sd
 	port=$(free_port)
-	sd_unit bwtest-act.socket <<EOF
+	sd_unit "$SD" bwtest-act.socket <<EOF
 [Socket]
 ListenStream=127.0.0.1:$port
 EOF
-	sd_unit bwtest-act.service <<EOF
+	sd_unit "$SD" bwtest-act.service <<EOF
 [Service]
 ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
 EOF
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl restart bwtest-act.socket
-	poll_until 200 sd_listening "$port"
+	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -276,7 +235,7 @@ EOF
 		systemctl --user daemon-reload
 	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
 		systemctl --user restart bwtest-uweb.service
-	poll_until 200 sd_listening "$port"
+	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -304,4 +263,69 @@ EOF
 	run bw_json "$T/hidden.json" 'j["holders"][0]["visible"], j["holders"][0]["socket_user"], j["holders"][0]["manager"]["unit"], j["free_command"]'
 	assert_output "(False, 'root', 'bwtest-hidden.service', 'systemctl stop bwtest-hidden.service')"
 	"$DOCKER" exec "$SD" systemctl stop bwtest-hidden.service
+}
+
+# rootless_podman_user: a user for rootless podman (kept between runs, like
+# the cached images: bwtest-podman, with /etc/subuid and /etc/subgid ranges
+# and a runtime directory); sets PODUSER. Skips with the reason when
+# rootless podman can't run here.
+rootless_podman_user() {
+	command -v podman >/dev/null || skip "podman not installed"
+	[ "$(id -u)" -eq 0 ] || skip "setting up a rootless podman user needs root"
+	command -v newuidmap >/dev/null || skip "newuidmap not installed (Debian: uidmap)"
+	command -v slirp4netns >/dev/null || skip "slirp4netns not installed (rootless podman's network)"
+	PODUSER=bwtest-podman
+	id "$PODUSER" >/dev/null 2>&1 || useradd -m -s /bin/sh "$PODUSER"
+	grep -q "^$PODUSER:" /etc/subuid || usermod --add-subuids 300000-365535 "$PODUSER"
+	grep -q "^$PODUSER:" /etc/subgid || usermod --add-subgids 300000-365535 "$PODUSER"
+	PODRUN=/run/user/$(id -u "$PODUSER")
+	install -d -m 0700 -o "$PODUSER" -g "$PODUSER" "$PODRUN"
+	# slirp4netns opens /dev/net/tun inside the user's namespace.
+	runuser -u "$PODUSER" -- test -r /dev/net/tun -a -w /dev/net/tun ||
+		skip "/dev/net/tun is closed to other users here (mode $(stat -c %a /dev/net/tun);" \
+			"Debian's udev makes it 0666): rootless podman's slirp4netns can't open it"
+}
+
+# as_poduser CMD...: CMD as $PODUSER, in its home, with its runtime dir.
+as_poduser() {
+	(cd "/home/$PODUSER" && runuser -u "$PODUSER" -- env XDG_RUNTIME_DIR="$PODRUN" \
+		HOME="/home/$PODUSER" "$@")
+}
+
+@test "podman rootless: rootlessport holding a published port names the container; to free it: podman stop as its user" {
+	rootless_podman_user
+	port=$(free_port)
+	name=bwtest-rpod-$port
+	root=$T/rootfs
+	mkdir -p "$root/bin"
+	cp /bin/busybox "$root/bin/"
+	tar -C "$root" -c . | as_poduser podman import - bwtest-busybox:local >/dev/null 2>&1 ||
+		skip "rootless podman import does not work here"
+	PODMAN_ROOTLESS_CREATED=$name
+	as_poduser podman run -d --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name "$name" \
+		-p "127.0.0.1:$port:80" localhost/bwtest-busybox:local /bin/busybox httpd -f -p 80 \
+		>"$T/podman.out" 2>&1 || skip "rootless podman run fails here: $(tail -n 1 "$T/podman.out")"
+	wait_listen "$port"
+	# The port's holder is rootlessport, outside the container's cgroup.
+	ss -Hltnp "sport = :$port" | grep -q '"rootlessport"'
+
+	run as_poduser "$CLI" who "$port"
+	assert_success
+	assert_output --partial "podman container $name ("
+	assert_output --partial "image localhost/bwtest-busybox:local"
+	assert_output --partial "through rootlessport"
+	assert_line "to free it: podman stop $name"
+	# Root's podman doesn't know a user's containers.
+	run "$CLI" who "$port"
+	assert_line "to free it: runuser -u $PODUSER -- podman stop $name"
+	# The shim, in a program of that user that fails to bind the port.
+	as_poduser env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$port" \
+		>"$T/shim.out" 2>"$T/shim.err" || true
+	assert_equal "$(cat "$T/shim.out")" "bind=-1 errno=98"
+	assert_file_has "$T/shim.err" "to free it: podman stop $name"
+	# bindwatch free, as that user, stops the container and the port is free.
+	run as_poduser "$CLI" free --yes --timeout 30 "$port"
+	assert_success
+	assert_output --partial "is free"
+	assert_equal "$(as_poduser podman inspect -f '{{.State.Running}}' "$name")" false
 }

@@ -57,6 +57,11 @@ GO
 }
 
 teardown() {
+	# A stopped process would not die (job control tests): continued
+	# first (bindwatch passes SIGCONT on to its program).
+	for p in "${BG_PIDS[@]}"; do
+		kill -CONT "$p" 2>/dev/null || true
+	done
 	kill_bg
 	if [ -n "${PUB:-}" ]; then
 		rm -rf "$PUB"
@@ -749,6 +754,11 @@ stopped() {
 	[ "$(sed 's/.*) //' /proc/"$1"/stat | cut -d' ' -f1)" = T ]
 }
 
+# not_stopped PID: PID runs (or sleeps), no longer stopped.
+not_stopped() {
+	[ -e /proc/"$1"/stat ] && ! stopped "$1"
+}
+
 @test "signals keep flowing during wait:N: SIGSTOP stops the program at once, and after SIGCONT its bind goes on" {
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
@@ -768,5 +778,151 @@ stopped() {
 	[ "$status" -eq 0 ]
 	assert_file_has "$T/stop.out" "bind=0 errno=0 local=$port alarms=0"
 	run grep -c "remapped: port $port -> $port" "$T/stop.err"
+	assert_output 1
+}
+
+# fifo_run OUT FLAGS...: like intr_run, with stdin from a FIFO written
+# through $feed.
+fifo_run() {
+	local out=$1
+	shift
+	mkfifo "$T/$out.in"
+	"$CLI" --supervise "$@" <"$T/$out.in" >"$T/$out.out" 2>"$T/$out.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/$out.in"
+}
+
+# taken SUP PID: bindwatch (SUP) has taken PID's call: it holds its copy of
+# PID's socket (fd 3) while it handles the call. Before, a signal ends
+# the notification before bindwatch sees it (seccomp_unotify(2)).
+taken() {
+	local sock
+	sock=$(readlink /proc/"$2"/fd/3) || return 1
+	for f in /proc/"$1"/fd/*; do
+		[ "$(readlink "$f")" = "$sock" ] && return 0
+	done
+	return 1
+}
+
+# pausing SUP PID: bindwatch (SUP) is in a wait:N for PID's call: taken,
+# and between two attempts (poll(2) on one descriptor, the signals it
+# passes on).
+pausing() {
+	local nr=7
+	[ "$(uname -m)" = aarch64 ] && nr=73
+	taken "$1" "$2" && awk -v nr="$nr" '{ exit !($1 == nr && $3 == "0x1") }' /proc/"$1"/syscall
+}
+
+# port_free PORT: nothing listens on PORT.
+port_free() {
+	! ss_has -Hltn "sport = :$1"
+}
+
+@test "one result per call: a wait interrupted by a handler, whose port is free once the call is made again, is reported and recorded as a wait that succeeded" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+	fifo_run held --remap "$port=wait:30" --port-file "$T/ports" -- \
+		"$D/intr_bind" -H 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	poll_until 100 taken "$sup" "$prog"
+	# The handler runs (the call is restarted) and holds on until told;
+	# meanwhile the holder goes away.
+	kill -USR1 "$prog"
+	wait_file_has "$T/held.out" "signal 10"
+	kill "$HOLDER_PID"
+	poll_until 100 port_free "$port"
+	echo go >&"$feed"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/held.out" "bind=0 errno=0 local=$port alarms=0"
+	# As natively: one record of the conflict, whose wait succeeded, and
+	# its port-file line.
+	run grep -c "remapped: port $port -> $port" "$T/held.err"
+	assert_output 1
+	assert_file_has "$T/held.err" "in use by"
+	run cat "$T/ports"
+	assert_output "tcp 127.0.0.1 $port $port $prog"
+}
+
+# clock_past T: the monotonic clock (as /proc/uptime shows it) is past T.
+clock_past() {
+	awk -v t="$1" '{ exit !($1 > t) }' /proc/uptime
+}
+
+@test "one result per call: a new bind after the program siglongjmp()ed out of its handler gets a wait of its own" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+	fifo_run jump --remap "$port=wait:2" -- "$D/intr_bind" -J 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	poll_until 100 taken "$sup" "$prog"
+	started=$(cut -d' ' -f1 /proc/uptime)
+	kill -USR1 "$prog"
+	wait_file_has "$T/jump.out" "jumped"
+	# The same bind, from the same place, once the first one's wait:2
+	# would have ended: a new call, not the restart of the old one.
+	poll_until 200 clock_past "$(awk -v t="$started" 'BEGIN { print t + 2.5 }')"
+	echo go >&"$feed"
+	poll_until 100 pausing "$sup" "$prog"
+	assert_file_lacks "$T/jump.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/jump.out" "bind=0 errno=0 local=$port alarms=0"
+	assert_file_lacks "$T/jump.err" "still in use"
+}
+
+@test "job control: SIGTSTP to bindwatch stops the program (and bindwatch), SIGCONT runs both again, also during wait:N" {
+	# The kernel discards a job-control stop in an orphaned process
+	# group (no parent outside it in the session): then nothing can show.
+	bg sleep 600
+	kill -TSTP "$!"
+	if ! poll_until 40 stopped "$!"; then
+		skip "this test's process group is orphaned: the kernel discards SIGTSTP"
+	fi
+	kill -CONT "$!"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+
+	# Idle: the program waits on its stdin after its bind.
+	fifo_run idle -- "$D/intr_bind" -w 127.0.0.1 "$(free_port)"
+	prog=$(child_of "$sup")
+	wait_file_has "$T/idle.out" "again="
+	kill -TSTP "$sup"
+	poll_until 100 stopped "$prog"
+	poll_until 100 stopped "$sup"
+	kill -CONT "$sup"
+	poll_until 100 not_stopped "$prog"
+	poll_until 100 not_stopped "$sup"
+	echo go >&"$feed"
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
+
+	# In a wait:N bind: stopped at once, and after SIGCONT the same bind
+	# goes on (and is reported once).
+	intr_run busy --remap "$port=wait:60" -- "$D/intr_bind" 127.0.0.1 "$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_syscall "$prog" "$nr"
+	poll_until 100 taken "$sup" "$prog"
+	kill -TSTP "$sup"
+	poll_until 100 stopped "$prog"
+	poll_until 100 stopped "$sup"
+	kill -CONT "$sup"
+	poll_until 100 not_stopped "$prog"
+	poll_until 100 in_syscall "$prog" "$nr"
+	assert_file_lacks "$T/busy.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/busy.out" "bind=0 errno=0 local=$port alarms=0"
+	run grep -c "remapped: port $port -> $port" "$T/busy.err"
 	assert_output 1
 }

@@ -427,6 +427,78 @@ static void test_all_holders(void)
 	close(s);
 }
 
+/* A child and a grandchild (forked by the child) keep our socket: the
+ * descendants of the hits so far are searched, a skipped pid is not
+ * searched but its own children are, and without hits nothing runs. */
+static void test_descendants(void)
+{
+	struct bw_owner_hit hits[8];
+	struct bw_owner_query q;
+	struct bw_owner_stats st;
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), p[2], ready[2];
+	pid_t kid, grandkid = 0;
+	bool partial = true, seen_kid = false, seen_grandkid = false;
+	char b;
+
+	CHECK(s >= 0 && pipe(p) == 0 && pipe(ready) == 0);
+	kid = fork();
+	if (kid == 0) {
+		pid_t g;
+		close(p[1]);
+		close(ready[0]);
+		g = fork();
+		if (g == 0) {
+			while (read(p[0], &b, 1) > 0)
+				;
+			_exit(0);
+		}
+		if (write(ready[1], &g, sizeof(g)) != (ssize_t)sizeof(g))
+			_exit(1);
+		while (read(p[0], &b, 1) > 0)
+			;
+		waitpid(g, NULL, 0);
+		_exit(0);
+	}
+	close(p[0]);
+	close(ready[1]);
+	CHECK(read(ready[0], &grandkid, sizeof(grandkid)) == (ssize_t)sizeof(grandkid));
+	close(ready[0]);
+
+	/* Without hits: nothing to follow. */
+	query1(&q, inode_of(s));
+	CHECK_EQ_INT(bw_owner_find_descendants("/proc", NULL, 0, &q, 0, &st, &partial), 0);
+	CHECK(!partial);
+
+	/* Our own hit: the child and the grandchild follow. */
+	query1(&q, inode_of(s));
+	q.hits = hits;
+	q.hits_cap = 8;
+	hits[0] = (struct bw_owner_hit){.slot = 0, .pid = getpid(), .fd = s};
+	q.n_hits = 1;
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ_INT(bw_owner_find_descendants("/proc", NULL, 0, &q, 0, &st, &partial), 2);
+	CHECK(!partial);
+	CHECK_EQ_INT(q.n_hits, 3);
+	for (size_t i = 1; i < q.n_hits; i++) {
+		CHECK_EQ_INT(hits[i].fd, s);
+		seen_kid |= hits[i].pid == kid;
+		seen_grandkid |= hits[i].pid == grandkid;
+	}
+	CHECK(seen_kid && seen_grandkid);
+	CHECK_EQ_INT(st.procs_scanned, 2);
+
+	/* The child already searched (skip): only the grandchild is read. */
+	q.n_hits = 1;
+	memset(&st, 0, sizeof(st));
+	CHECK_EQ_INT(bw_owner_find_descendants("/proc", &kid, 1, &q, 0, &st, &partial), 1);
+	CHECK_EQ_INT(hits[1].pid, grandkid);
+	CHECK_EQ_INT(st.procs_scanned, 1);
+
+	close(p[1]);
+	waitpid(kid, NULL, 0);
+	close(s);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -438,5 +510,6 @@ int main(void)
 	test_fixture_root();
 	test_built_root();
 	test_all_holders();
+	test_descendants();
 	return check_done("owner");
 }

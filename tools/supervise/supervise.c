@@ -55,6 +55,27 @@
  * the call, arch_do_signal_or_restart()). */
 #define BW_ERESTARTNOINTR 513
 
+/* A call that did not end where it began: its thread makes it again.
+ * done: it succeeded but the answer could not be given (the caller's wait
+ * was interrupted, on a kernel without WAIT_KILLABLE_RECV); else we had
+ * the kernel restart it during its wait:N, whose record so far is rec
+ * (malloc()ed). What identifies the restart: the thread's registers at
+ * the system call (restored by rt_sigreturn(2): the same pc, arguments
+ * and stack pointer), the socket and the address read from its memory. */
+struct restart {
+	pid_t tid;                    /* 0: a free slot */
+	bool done;
+	struct seccomp_data data;
+	uint64_t sp, ino;
+	int backlog;
+	socklen_t len;
+	struct sockaddr_storage ss;
+	struct timespec wait_start;   /* when its wait:N began */
+	long wait_ms;                 /* how long that wait lasts in all */
+	struct bw_conflict *rec;
+};
+#define RESTARTS_MAX 16
+
 /* Everything one notification needs that is too big for the stack. */
 struct arena {
 	struct bw_failure_arena f;
@@ -72,18 +93,11 @@ struct sup {
 	pid_t child;                  /* COMMAND */
 	int pidfd, sigfd;             /* COMMAND's pidfd; signals to forward */
 	bool reaped, stop;
-	/* A call we had the kernel restart (a signal to handle, see
-	 * sup_pause): its restart resumes the wait where it was. */
-	struct {
-		pid_t tid;
-		uint64_t ino;
-		int nr, backlog;
-		socklen_t len;
-		struct sockaddr_storage ss;
-		struct timespec wait_start;
-		bool done;
-	} restart;
-	bool have_restart;
+	int stop_self;                /* a stop signal to stop us with, or 0 */
+	/* Calls we had the kernel restart (a signal to handle, see
+	 * sup_pause), one per thread: a restart resumes the wait where it
+	 * was (repeats). */
+	struct restart restarts[RESTARTS_MAX];
 };
 
 /* One intercepted call. tid is the calling thread (the notification's
@@ -100,6 +114,9 @@ struct call {
 	bool in_netns;                /* we are in its network namespace now */
 	bool restart;                 /* answer BW_ERESTARTNOINTR: a signal waits */
 	long waited_ms;               /* a restarted call's wait so far */
+	long wait_ms;                 /* the longest wait:N of its rule, in ms */
+	struct bw_conflict *resumed;  /* a restarted call's record so far */
+	int statfd;                   /* its thread's /proc stat (sup_pause); -1 unopened */
 	struct timespec wait_start;   /* when its wait:N began (valid once waited) */
 	bool wait_started;
 	int bind_service;             /* bw_target_bind_service, cached; 2: not yet */
@@ -132,6 +149,13 @@ static const char *env(const char *name)
 static void emit(struct sup *sv, const char *buf, size_t n)
 {
 	bw_emit(&sv->s, buf, n);
+}
+
+static long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
 }
 
 /* ---- /proc helpers ---------------------------------------------------- */
@@ -668,22 +692,65 @@ refuse:
 	return e;
 }
 
+/* Job control: the stop signals a terminal sends (SIGTSTP on Ctrl-Z,
+ * SIGTTIN, SIGTTOU) and SIGCONT. */
+static bool job_control(int sig)
+{
+	return sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU || sig == SIGCONT;
+}
+
 /* Signals someone sent us go on to COMMAND; once it is reaped (only its
- * descendants are left), a signal tells us to stop. */
+ * descendants are left), a signal tells us to stop. Job control as a
+ * shell's own child would see it: a stop signal sent to us goes on to
+ * COMMAND, then stops us too, with that signal, so that whoever started
+ * us (a shell: its job) sees us stopped (stop_self, once the call in hand
+ * is answered); SIGCONT continues us (the kernel) and COMMAND. */
 static void forward_signals(struct sup *sv)
 {
 	struct signalfd_siginfo si;
 	while (read(sv->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		int sig = (int)si.ssi_signo;
+		if (sig != SIGCONT && job_control(sig))
+			sv->stop_self = sig;
 		/* From the kernel (a terminal signals the whole process group,
 		 * COMMAND included): not ours to pass on. */
 		if (si.ssi_code > 0)
 			continue;
 		if (!sv->reaped)
-			syscall(SYS_pidfd_send_signal, sv->pidfd, (int)si.ssi_signo, NULL, 0);
-		else
+			syscall(SYS_pidfd_send_signal, sv->pidfd, sig, NULL, 0);
+		else if (!job_control(sig))
 			sv->stop = true;
 	}
 }
+
+/* Stops us with the stop signal forward_signals saw, as its default
+ * action would have (it is blocked, for the signalfd): raised, then
+ * unblocked alone; we stop there until SIGCONT. In an orphaned process
+ * group the kernel discards it, as it would natively. */
+static void stop_self(struct sup *sv)
+{
+	sigset_t one;
+	int sig = sv->stop_self;
+	sv->stop_self = 0;
+	sigemptyset(&one);
+	sigaddset(&one, sig);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &one, NULL);
+	sigprocmask(SIG_BLOCK, &one, NULL);
+}
+
+/* How often, in ms, a wait:N looks for a signal sent straight to the
+ * caller. Nothing tells us of one: signalfd(2) and pidfds see only our
+ * own signals or its exit, and the listener polls nothing for it. But the
+ * kernel shows it: once we have taken its call, the caller sleeps
+ * interruptibly in seccomp_do_user_notification() (kernel/seccomp.c); a
+ * signal wakes it (signal_wake_up()), and with WAIT_KILLABLE_RECV it goes
+ * back to sleep killable only, state 'D' instead of 'S'. So the state in
+ * its /proc stat is read each period (pread on a kept descriptor, a few
+ * us), and only a thread no longer in 'S' gets the full look at its
+ * pending and blocked sets (bw_target_signal_waiting). The handler runs
+ * within about this period (tools/bench/sigdelay). */
+#define SIGNAL_POLL_MS 2
 
 /* bw_remap_ops.pause, between the attempts of wait:N. Signals keep
  * flowing: those sent to us are passed on at once. The caller waits
@@ -700,6 +767,7 @@ static int sup_pause(long ms, void *ctx)
 	struct sup *sv = f->sv;
 	struct call *k = f->k;
 	struct pollfd p = {sv->sigfd, POLLIN, 0};
+	struct timespec t0;
 
 	if (!k->wait_started) {
 		clock_gettime(CLOCK_MONOTONIC, &k->wait_start);
@@ -711,15 +779,29 @@ static int sup_pause(long ms, void *ctx)
 		}
 		k->wait_started = true;
 	}
-	if (poll(&p, 1, (int)ms) > 0)
-		forward_signals(sv);
-	if (sv->stop || !still_waiting(sv, k))
-		return -ESRCH;
-	if (bw_target_signal_waiting(k->pid, k->tid) == 1) {
-		k->restart = true;
-		return -EINTR;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long left = ms;;) {
+		if (poll(&p, 1, (int)(left < SIGNAL_POLL_MS ? left : SIGNAL_POLL_MS)) > 0)
+			forward_signals(sv);
+		if (sv->stop)
+			return -ESRCH;
+		if (k->statfd == -1)
+			k->statfd = bw_target_stat_open(k->pid, k->tid);
+		/* Still asleep as we took it: nothing happened to it. Else (or
+		 * when the state can't be read) the full look: killed, or a
+		 * signal to take. */
+		if (k->statfd < 0 || bw_target_task_state(k->statfd) != 'S') {
+			if (!still_waiting(sv, k))
+				return -ESRCH;
+			if (bw_target_signal_waiting(k->pid, k->tid) == 1) {
+				k->restart = true;
+				return -EINTR;
+			}
+		}
+		left = ms - ms_since(&t0);
+		if (left <= 0)
+			return 0;
 	}
-	return 0;
 }
 
 /* A remap by rule, made on our copy of the caller's socket. */
@@ -734,6 +816,9 @@ static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *
 	f->c = c;
 	if (!rule)
 		return -c->err;
+	for (size_t i = 0; i < rule->n_actions; i++)
+		if (rule->actions[i].kind == BW_ACT_WAIT && rule->actions[i].a * 1000L > k->wait_ms)
+			k->wait_ms = rule->actions[i].a * 1000L;
 	return k->nr == SYS_bind ? bw_remap_bind(rule, &ops, k->dup,
 						 (const struct sockaddr *)&k->ss, k->len, c,
 						 &c->remap)
@@ -824,6 +909,29 @@ static bool needs_its_creds(struct sup *sv, struct call *k)
 	return its_port(sv, k, sa_port((const struct sockaddr *)&k->ss, k->len)) < 0;
 }
 
+/* The restart of a call interrupted in its wait:N made the call at last:
+ * the wait succeeded, and its record (the diagnosis made when the call
+ * first failed) is completed, written to the port file and reported as
+ * an uninterrupted wait's would have been. */
+static void resumed_ok(struct sup *sv, struct call *k)
+{
+	struct bw_conflict *c = &sv->a->f.c;
+	struct failing f = {sv, k, NULL};
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	if (!k->resumed)
+		return;
+	*c = *k->resumed;
+	c->remap.ok = true;
+	c->remap.action = BW_ACT_WAIT;
+	c->remap.attempts++;
+	c->remap.to_port = getsockname(k->dup, (struct sockaddr *)&ss, &sl) == 0
+				   ? sa_port((const struct sockaddr *)&ss, sl)
+				   : c->remap.from_port;
+	bw_failure_finish(&sv->a->f, &sv->s, &failing_ops, &f);
+}
+
 static int do_bind(struct sup *sv, struct call *k)
 {
 	const struct sockaddr *sa = (const struct sockaddr *)&k->ss;
@@ -833,7 +941,10 @@ static int do_bind(struct sup *sv, struct call *k)
 	if (!still_waiting(sv, k))
 		return -ESRCH;
 	if (bind(k->dup, sa, k->len) == 0) {
-		trace(sv, k, sa, k->len);
+		if (k->resumed)
+			resumed_ok(sv, k);
+		else
+			trace(sv, k, sa, k->len);
 		return 0;
 	}
 	e = errno;
@@ -846,7 +957,10 @@ static int do_listen(struct sup *sv, struct call *k)
 	if (!still_waiting(sv, k))
 		return -ESRCH;
 	if (listen(k->dup, k->backlog) == 0) {
-		trace(sv, k, NULL, 0);
+		if (k->resumed)
+			resumed_ok(sv, k);
+		else
+			trace(sv, k, NULL, 0);
 		return 0;
 	}
 	e = errno;
@@ -901,42 +1015,82 @@ static void unix_bind(struct sup *sv, struct call *k)
 	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
 }
 
-/* Remembers k for its thread's next call: done, it succeeded but the
- * answer could not be given (the caller's wait was interrupted, on a
- * kernel without WAIT_KILLABLE_RECV); else we had the kernel restart it
- * during its wait:N. */
+/* The calling thread's stack pointer at the system call (0 when unknown).
+ * A notification can reach us before its thread is asleep: /proc then
+ * says "running" (task_current_syscall()) for the moment it takes. */
+static uint64_t call_sp(const struct call *k)
+{
+	struct bw_syscall_site site = {0};
+	char buf[512], what[64];
+	int r = -EAGAIN;
+	snprintf(what, sizeof(what), "task/%d/syscall", (int)k->tid);
+	for (int i = 0; i < 100 && r == -EAGAIN; i++) {
+		if (i)
+			nanosleep(&(struct timespec){0, 100000}, NULL);
+		r = read_proc(k->pid, what, buf, sizeof(buf)) < 0 ? -ESRCH
+								 : bw_syscall_parse(buf, &site);
+	}
+	return r < 0 ? 0 : site.sp;
+}
+
+static void forget(struct restart *r)
+{
+	free(r->rec);
+	memset(r, 0, sizeof(*r));
+}
+
+/* Remembers k for its thread's next call (struct restart): done, or
+ * restarted during its wait:N, whose record so far is in the arena. One
+ * slot per thread; when all are taken, the oldest wait goes. */
 static void remember(struct sup *sv, const struct call *k, bool done)
 {
-	sv->have_restart = true;
-	sv->restart.done = done;
-	sv->restart.tid = k->tid;
-	sv->restart.ino = k->ino;
-	sv->restart.nr = k->nr;
-	sv->restart.backlog = k->backlog;
-	sv->restart.len = k->len;
-	memcpy(&sv->restart.ss, &k->ss, k->len);
-	sv->restart.wait_start = k->wait_start;
+	struct restart *r = NULL;
+	for (size_t i = 0; i < RESTARTS_MAX && !r; i++)
+		if (sv->restarts[i].tid == k->tid || sv->restarts[i].tid == 0)
+			r = &sv->restarts[i];
+	for (size_t i = 0; i < RESTARTS_MAX && !r; i++)
+		if (i == 0 || sv->restarts[i].wait_start.tv_sec < r->wait_start.tv_sec)
+			r = &sv->restarts[i];
+	forget(r);
+	r->tid = k->tid;
+	r->done = done;
+	r->data = k->req->data;
+	r->sp = call_sp(k);
+	r->ino = k->ino;
+	r->backlog = k->backlog;
+	r->len = k->len;
+	memcpy(&r->ss, &k->ss, k->len);
+	r->wait_start = k->wait_start;
+	r->wait_ms = k->wait_ms;
+	if (!done && (r->rec = malloc(sizeof(*r->rec))))
+		*r->rec = sv->a->f.c;
 }
 
-/* Whether k repeats the remembered call (same thread, socket, call and
- * arguments): the restart of an interrupted call. The memory lasts until
- * that thread's next call. */
-static bool repeats(struct sup *sv, const struct call *k)
+/* The remembered call k is the restart of, or NULL. A restart is, as the
+ * kernel makes it (arch_do_signal_or_restart(): the same registers, pc
+ * moved back to the system call instruction), the very next call of the
+ * same thread, with the same pc, arguments, stack pointer, socket and
+ * address; and, for an interrupted wait:N, before that wait would have
+ * ended. Anything else (the program siglongjmp()ed out of its handler and
+ * called again later, or from elsewhere) is a new call, with a wait of its
+ * own. Either way the thread's memory is spent. */
+static struct restart *repeats(struct sup *sv, const struct call *k)
 {
-	if (!sv->have_restart || sv->restart.tid != k->tid)
-		return false;
-	sv->have_restart = false;
-	return sv->restart.ino == k->ino && sv->restart.nr == k->nr &&
-	       (k->nr == SYS_bind ? sv->restart.len == k->len &&
-					    memcmp(&sv->restart.ss, &k->ss, k->len) == 0
-				  : sv->restart.backlog == k->backlog);
-}
-
-static long ms_since(const struct timespec *t0)
-{
-	struct timespec t;
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000L + (t.tv_nsec - t0->tv_nsec) / 1000000L;
+	struct restart *r = NULL;
+	bool same;
+	for (size_t i = 0; i < RESTARTS_MAX && !r; i++)
+		if (sv->restarts[i].tid == k->tid)
+			r = &sv->restarts[i];
+	if (!r)
+		return NULL;
+	same = memcmp(&r->data, &k->req->data, sizeof(r->data)) == 0 && r->ino == k->ino &&
+	       (k->nr == SYS_bind ? r->len == k->len && memcmp(&r->ss, &k->ss, k->len) == 0
+				  : r->backlog == k->backlog) &&
+	       (r->sp == 0 || r->sp == call_sp(k)) &&
+	       (r->done || ms_since(&r->wait_start) < r->wait_ms);
+	if (!same)
+		forget(r);
+	return same ? r : NULL;
 }
 
 /* Decides one notification. V_CONTINUE lets the kernel run the call as the
@@ -945,6 +1099,7 @@ static long ms_since(const struct timespec *t0)
 static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_resp *resp)
 {
 	enum verdict v = V_CONTINUE;
+	struct restart *again;
 	int domain = 0, r;
 	socklen_t ol = sizeof(domain);
 	struct stat st;
@@ -990,13 +1145,17 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 		unix_bind(sv, k);
 		goto out; /* the kernel makes it */
 	}
-	if (repeats(sv, k)) {
-		if (sv->restart.done) {
+	if ((again = repeats(sv, k))) {
+		bool done = again->done;
+		k->waited_ms = ms_since(&again->wait_start);
+		k->resumed = again->rec;
+		again->rec = NULL;
+		forget(again);
+		if (done) {
 			/* Made already: this is the call it answers. */
 			v = V_ANSWER;
 			goto out;
 		}
-		k->waited_ms = ms_since(&sv->restart.wait_start);
 	}
 	if (k->nr == SYS_bind && needs_its_creds(sv, k))
 		goto out;
@@ -1013,6 +1172,9 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 		resp->val = r < 0 ? -1 : 0;
 	}
 out:
+	free(k->resumed);
+	if (k->statfd >= 0)
+		close(k->statfd);
 	if (k->dup >= 0)
 		close(k->dup);
 	if (k->pidfd >= 0)
@@ -1030,7 +1192,7 @@ out:
  * RECV, ID_VALID or SEND: it was killed or its call interrupted). */
 static int serve_one(struct sup *sv)
 {
-	struct call k = {.pidfd = -1, .dup = -1, .bind_service = 2};
+	struct call k = {.pidfd = -1, .dup = -1, .statfd = -1, .bind_service = 2};
 	memset(sv->req, 0, sv->sizes.seccomp_notif);
 	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_RECV, sv->req) < 0)
 		return errno == ENOENT || errno == EINTR ? 0 : -errno;
@@ -1182,7 +1344,8 @@ static int setup(struct sup *sv)
 }
 
 /* Signals someone sent us go on to COMMAND (forward_signals). */
-static const int forwarded[] = {SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2};
+static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
+				SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT};
 
 int bw_supervise(char **argv, int auto_kind)
 {
@@ -1288,6 +1451,8 @@ int bw_supervise(char **argv, int auto_kind)
 		} else if (p[0].revents & (POLLHUP | POLLERR)) {
 			listening = false;
 		}
+		if (sv.stop_self)
+			stop_self(&sv);
 	}
 	if (!sv.reaped) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
@@ -1305,6 +1470,8 @@ done:
 		close(sv.sigfd);
 	if (sv.own_netns >= 0)
 		close(sv.own_netns);
+	for (size_t i = 0; i < RESTARTS_MAX; i++)
+		forget(&sv.restarts[i]);
 	free(sv.req);
 	free(sv.resp);
 	free(sv.a);

@@ -157,6 +157,30 @@ int bw_target_signal_waiting(pid_t pid, pid_t tid)
 	return shared != 0;
 }
 
+int bw_target_stat_open(pid_t pid, pid_t tid)
+{
+	char path[96];
+	int fd;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int bw_target_task_state(int fd)
+{
+	char buf[512];
+	const char *paren;
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	/* "pid (comm) S ...": comm may hold anything, ')' included. */
+	paren = strrchr(buf, ')');
+	if (!paren || paren[1] != ' ' || !paren[2])
+		return -EPROTO;
+	return (unsigned char)paren[2];
+}
+
 /* The "0::/path" line of a /proc/<pid>/cgroup into path; -errno. */
 static int v2_path(const char *file, char *path, size_t size)
 {

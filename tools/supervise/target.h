@@ -31,6 +31,15 @@ int bw_target_unpriv_start(void);
  * -errno when /proc can't be read. */
 int bw_target_signal_waiting(pid_t pid, pid_t tid);
 
+/* A descriptor of /proc/<pid>/task/<tid>/stat, for bw_target_task_state;
+ * -errno. */
+int bw_target_stat_open(pid_t pid, pid_t tid);
+
+/* The scheduler state letter of the thread whose stat fd is (proc(5),
+ * /proc/pid/stat field 3: 'S' sleeping, 'D' uninterruptible or killable
+ * only, ...), read afresh (pread at 0); -errno. */
+int bw_target_task_state(int fd);
+
 /* An O_RDONLY|O_DIRECTORY descriptor of pid's cgroup in the cgroup v2
  * hierarchy (the one a socket records at creation, cgroup_sk_alloc()),
  * found through our mount of cgroup2 (/proc/self/mountinfo); -errno:
