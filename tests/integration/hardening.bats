@@ -274,6 +274,109 @@ SH
 	done
 }
 
+@test "start-up race: a bind that fails while another thread is still loading the settings passes through with its errno, unreported; the loading thread's is reported" {
+	command -v cc >/dev/null || skip "no C compiler"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	cat >"$T/librace.c" <<'C'
+/* A library whose constructor runs before the shim's: a thread it starts
+ * binds a taken port first, so the shim loads its settings in that thread;
+ * isatty(), which the shim calls while loading, holds that thread until
+ * this (the loading) thread has bound the taken port too. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static pthread_t racer;
+static int racer_started, in_load, ctor_done;
+
+int isatty(int fd)
+{
+	int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "isatty");
+	pthread_mutex_lock(&mu);
+	if (racer_started && pthread_equal(pthread_self(), racer) && !in_load) {
+		struct timespec t;
+		in_load = 1;
+		pthread_cond_broadcast(&cv);
+		clock_gettime(CLOCK_REALTIME, &t);
+		t.tv_sec += 20;
+		while (!ctor_done && pthread_cond_timedwait(&cv, &mu, &t) == 0)
+			;
+	}
+	pthread_mutex_unlock(&mu);
+	return real(fd);
+}
+
+static void try_bind(const char *who)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)atoi(getenv("RACE_PORT")))};
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), r, e;
+	inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+	errno = 0;
+	r = bind(fd, (struct sockaddr *)&a, sizeof(a));
+	e = errno;
+	close(fd);
+	printf("%s bind=%d errno=%d\n", who, r, e);
+	fflush(stdout);
+}
+
+static void *race(void *arg)
+{
+	(void)arg;
+	try_bind("racer");
+	return NULL;
+}
+
+__attribute__((constructor)) static void ctor(void)
+{
+	struct timespec t;
+	int loading;
+	if (!getenv("RACE_PORT"))
+		return;
+	pthread_mutex_lock(&mu);
+	racer_started = 1;
+	pthread_create(&racer, NULL, race, NULL);
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += 20;
+	while (!in_load && pthread_cond_timedwait(&cv, &mu, &t) == 0)
+		;
+	loading = in_load;
+	pthread_mutex_unlock(&mu);
+	printf("racer is loading the settings: %s\n", loading ? "yes" : "no");
+	try_bind("meanwhile");
+	pthread_mutex_lock(&mu);
+	ctor_done = 1;
+	pthread_cond_broadcast(&cv);
+	pthread_mutex_unlock(&mu);
+	pthread_join(racer, NULL);
+}
+C
+	cc -shared -fPIC -O1 -pthread -o "$T/librace.so" "$T/librace.c" -ldl
+	asan=${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }
+	# The shim first in LD_PRELOAD: librace's constructor runs before the
+	# shim's (see "early constructor" above), its isatty() interposes the
+	# one the shim calls while loading.
+	capture race env RACE_PORT="$port" BINDWATCH_STACK=0 BINDWATCH_RATELIMIT=0 \
+		LD_PRELOAD="$asan$SHIM $T/librace.so" "$HELPERS/conflict_probe" 127.0.0.1 "$port"
+	assert_file_has "$T/race.out" "racer is loading the settings: yes"
+	assert_file_has "$T/race.out" "meanwhile bind=-1 errno=98"
+	assert_file_has "$T/race.out" "racer bind=-1 errno=98"
+	# The racer's failure and conflict_probe's own, after start-up: two
+	# reports, none from half-loaded settings (no colour: not a terminal).
+	assert_equal "$(grep -c 'failed: Address already in use' "$T/race.err")" 2
+	! grep -q $'\e\\[' "$T/race.err"
+}
+
 @test "dlopen: a module loaded later that binds (in its constructor and when called) is reported both times" {
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
