@@ -479,7 +479,7 @@ int bw_diag_port_in_use(const struct bw_addr *want, bool want_v6only, bool want_
 	struct port_query q = {want, want_v6only, want_reuseaddr, own_inode, false};
 	enum bw_proto proto = want->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP;
 
-	if ((want->family != AF_INET && want->family != AF_INET6) || want->port <= 0)
+	if ((want->family != AF_INET && want->family != AF_INET6) || want->port == 0)
 		return -EINVAL;
 	/* Both families: dual-stack sockets collide across them. */
 	for (size_t i = 0; i < 2 && !q.found; i++) {
