@@ -328,7 +328,12 @@ void bw_relation_hint(struct bw_conflict *c)
 		if (x->inherited != 1 || x->across_exec != 1)
 			continue;
 		bw_buf_puts(&b, "; ");
-		name(&b, c, x);
+		/* The failing process itself: what it can do is in the fixes
+		 * (use that fd); the spawner is the one to change. */
+		if (x->pid == c->pid)
+			bw_buf_printf(&b, "this process (pid %d)", (int)x->pid);
+		else
+			name(&b, c, x);
 		bw_buf_printf(&b, " inherited it from pid %d across exec: the spawning program must"
 				  " close its listening sockets or mark them close-on-exec",
 			      (int)x->inherited_from);

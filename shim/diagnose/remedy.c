@@ -405,6 +405,7 @@ static void build(struct bw_conflict *c)
 		break;
 	}
 	if (c->want.family == AF_UNIX) {
+		use_own_fd(c);
 		holder_changes(c, h, true);
 		return;
 	}
@@ -506,16 +507,43 @@ static void others(struct bw_buf *b, const struct bw_fix *f, size_t from)
 			      f->unseen, f->unseen == 1 ? "" : "es");
 }
 
-/* ", which started this process with it," when pid is the failing
- * process's parent or an ancestor (relation.h). */
+/* Are all of f's processes those of one holder socket? */
+static bool one_socket(const struct bw_conflict *c, const struct bw_fix *f)
+{
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_holder *h = &c->holders[i];
+		size_t found = 0;
+		if (h->n_procs == 0 || c->hprocs[h->first_proc].pid != f->pids[0])
+			continue;
+		for (size_t k = 0; k < f->n_pids; k++)
+			for (size_t j = 0; j < h->n_procs; j++)
+				if (c->hprocs[h->first_proc + j].pid == f->pids[k]) {
+					found++;
+					break;
+				}
+		return found == f->n_pids;
+	}
+	return false;
+}
+
+/* " (python3, which passed the socket on to this process)" for pid: its
+ * name, and whether it is the failing process's parent or an ancestor
+ * (relation.h). */
 static void passed_on(struct bw_buf *b, const struct bw_conflict *c, pid_t pid)
 {
-	for (size_t i = 0; i < c->n_procs; i++)
-		if (c->procs[i].proc.pid == pid &&
-		    (c->procs[i].relation == BW_REL_PARENT || c->procs[i].relation == BW_REL_ANCESTOR)) {
-			bw_buf_puts(b, " (it passed the socket on to this process)");
-			return;
-		}
+	for (size_t i = 0; i < c->n_procs; i++) {
+		const struct bw_process *p = &c->procs[i];
+		bool up = p->relation == BW_REL_PARENT || p->relation == BW_REL_ANCESTOR;
+		if (p->proc.pid != pid || (!p->have_proc && !up))
+			continue;
+		bw_buf_puts(b, " (");
+		if (p->have_proc)
+			bw_buf_escape(b, p->proc.comm, strlen(p->proc.comm));
+		bw_buf_puts(b, p->have_proc && up ? ", " : "");
+		bw_buf_puts(b, up ? "which passed the socket on to this process" : "");
+		bw_buf_puts(b, ")");
+		return;
+	}
 }
 
 void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct bw_fix *f)
@@ -547,6 +575,15 @@ void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct
 			/* Its manager would restart a killed process: name the manager's command. */
 			bw_buf_printf(b, "stop the holder (pid %d) through its manager: ", (int)f->pid);
 			bw_free_command_to(c, b);
+		} else if (f->n_pids > 1 && !f->more_pids && !f->unseen && one_socket(c, f)) {
+			/* A pre-fork master and its workers, a parent and the
+			 * helper it started with the socket. */
+			bw_buf_printf(b, "stop pid %d", (int)f->pids[0]);
+			passed_on(b, c, f->pids[0]);
+			bw_buf_printf(b, " and the %zu other %s its socket open (", f->n_pids - 1,
+				      f->n_pids == 2 ? "process that has" : "processes that have");
+			others(b, f, 1);
+			bw_buf_puts(b, "): the address is free only once every copy is closed");
 		} else if (f->n_pids > 1 || f->more_pids || (f->n_pids && f->unseen)) {
 			bw_buf_puts(b, "stop the holders (");
 			others(b, f, 0);

@@ -114,7 +114,8 @@ sys.exit(p.returncode)'
 	# The close fix names the parent (by pid) and the child's own copy.
 	assert_eq "close" "$(j py '.fixes[2] | [.pid, .fd, .own_fd, (.pids | join(","))] | map(tostring) | join(" ")')" \
 		"$parent $pfd $pfd $parent"
-	hint_has py "have pid $parent (it passed the socket on to this process) close its copy"
+	hint_has py "have pid $parent (python3, which passed the socket on to this process) close its copy"
+	hint_has py "this process (pid $child) inherited it from pid $parent across exec"
 	# Never a stop of the caller itself, nor a command that kills a copy
 	# while the caller keeps its own.
 	assert_eq "no self stop" "$(j py "[.fixes[] | select(.kind == \"stop\")] | length")" 0
@@ -179,7 +180,7 @@ time.sleep(600)'
 	assert_eq "fixes" "$(j probe '[.fixes[] | .target + ":" + .kind] | join(" ")')" "holder:stop caller:port"
 	assert_eq "stop" "$(j probe '.fixes[0] | [.pid, (.pids | join(","))] | map(tostring) | join(" ")')" \
 		"$parent $parent,$child"
-	hint_has probe "stop the holders (pid $parent, pid $child)"
+	hint_has probe "stop pid $parent (python3) and the 1 other process that has its socket open (pid $child)"
 	assert_eq "free_command" "$(j probe .free_command)" "kill $child $parent"
 	# Stopping the parent alone would leave the child's copy open. The
 	# process to act on first goes last: a master that ends its workers
@@ -198,6 +199,7 @@ time.sleep(600)'
 	assert_eq "probe" "$(cat "$T/probe.out")" "bind=-1 errno=98"
 	assert_eq "stop" "$(j probe '.fixes[0] | [.kind, .pid, (.pids | join(","))] | map(tostring) | join(" ")')" \
 		"stop $master $master,$w1,$w2,$w3"
+	hint_has probe "stop pid $master (python3) and the 3 other processes that have its socket open (pid $w1, pid $w2, pid $w3)"
 	assert_eq "free_command" "$(j probe .free_command)" "kill $w1 $w2 $w3 $master"
 	free_works probe 127.0.0.1 "$P"
 }

@@ -670,7 +670,8 @@ static void test_remedy_every_holder(void)
 	CHECK_EQ_INT(c->fixes[0].pid, 2000);
 	CHECK_EQ_INT(c->fixes[0].n_pids, 3);
 	free_is(c, BW_FREE_KILL, "kill 2001 2002 2000");
-	CHECK_CONTAINS(c->hint, "stop the holders (pid 2000, pid 2001, pid 2002)");
+	CHECK_CONTAINS(c->hint, "stop pid 2000 and the 2 other processes that have its socket open"
+				" (pid 2001, pid 2002)");
 
 	/* Two sockets: 0.0.0.0:8080 and an IPv6-only [::]:8080, against a
 	 * dual-stack [::]:8080: both block, both go. */
@@ -713,6 +714,15 @@ static void test_remedy_every_holder(void)
 	CHECK_EQ_INT(c->fixes[0].kind, BW_FIX_USE_FD);
 	CHECK_EQ_INT(c->fixes[2].kind, BW_FIX_CLOSE);
 	CHECK_EQ_INT(c->fixes[2].target, BW_FIX_CALLER);
+
+	/* A unix path it bound itself: use that fd too. */
+	c = conflict("/run/me.sock", BW_PROTO_UNIX_STREAM);
+	owned(sock(c, (struct sock_spec){"/run/me.sock", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 300, 0, 0}),
+	      SELF_PID, 9, "myserver");
+	bw_classify(c);
+	CHECK_EQ_INT(c->fixes[0].kind, BW_FIX_USE_FD);
+	CHECK_EQ_INT(c->fixes[0].fd, 9);
+	CHECK_EQ_INT(c->fixes[1].kind, BW_FIX_CLOSE);
 
 	/* UDP 127.0.0.53:53 (SO_REUSEADDR unknown), a bind of 0.0.0.0:53:
 	 * the sure address first, SO_REUSEADDR (assumes) last. */
