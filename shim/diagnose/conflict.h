@@ -124,7 +124,8 @@ struct bw_remap {
 	char rule[BW_RULE_TEXT_MAX];
 	enum bw_action_kind action;   /* the action that succeeded */
 	int from_port, to_port;
-	int attempts;                 /* bind/listen calls made */
+	int attempts;                 /* ports tried: bind/listen calls made, and ports
+				       * skipped as in use (bw_diag_port_in_use) */
 	char note[240];               /* why an action failed (reuseaddr, wait) */
 };
 

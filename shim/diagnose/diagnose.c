@@ -470,6 +470,45 @@ int bw_diag_unix_abstract_taken(const struct sockaddr *sa, socklen_t len)
 	return r < 0 ? r : q.found;
 }
 
+struct port_query {
+	const struct bw_addr *want;
+	bool want_v6only, want_reuseaddr;
+	uint64_t own_inode;
+	bool found;
+};
+
+static int port_cb(const struct bw_sock *s, void *ctx)
+{
+	struct port_query *q = ctx;
+	if (s->local.port != q->want->port || (q->own_inode && s->inode == q->own_inode))
+		return 0;
+	if (q->want->proto == BW_PROTO_TCP && s->state == BW_TCP_TIME_WAIT && q->want_reuseaddr)
+		return 0;
+	if (bw_overlap(q->want, q->want_v6only, &s->local, s->v6only) != BW_OVERLAP_NONE)
+		q->found = true;
+	return q->found;
+}
+
+int bw_diag_port_in_use(const struct bw_addr *want, bool want_v6only, bool want_reuseaddr,
+			uint64_t own_inode)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	struct port_query q = {want, want_v6only, want_reuseaddr, own_inode, false};
+	enum bw_proto proto = want->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP;
+
+	if ((want->family != AF_INET && want->family != AF_INET6) || want->port == 0)
+		return -EINVAL;
+	/* Both families: dual-stack sockets collide across them. */
+	for (size_t i = 0; i < 2 && !q.found; i++) {
+		int r = bw_sockdiag_query(families[i], proto, want->port, port_cb, &q);
+		if (r < 0 && !q.found)
+			r = bw_socktab_read("/proc", families[i], proto, port_cb, &q);
+		if (r < 0 && r != -ENOENT && !q.found) /* no IPv6 in this kernel: fine */
+			return r;
+	}
+	return q.found;
+}
+
 /* One table through cb: sock_diag first (port >= 0: only that port),
  * /proc/net as the fallback. */
 static int read_table_with(struct bw_conflict *c, const char *proc_root, int family,
