@@ -620,6 +620,35 @@ intr_run() {
 	assert_file_has "$T/explicit.err" "bindwatch: --supervise: cannot install the seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)"
 }
 
+@test "an outer filter that denies pidfd_getfd (EPERM as Docker's default profile, SIGSYS as systemd's): no supervision, one notice, the program runs as without bindwatch; --supervise exits 125" {
+	/usr/bin/python3 -c 'import seccomp' 2>/dev/null || skip "python3-seccomp not installed"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	capture plain "$D/probe_static" 127.0.0.1 "$port"
+	plain=$status
+	for action in eperm kill; do
+		# Chosen automatically (a static program): it runs unwatched and
+		# gets the kernel's answer (not ENOSYS, bindwatch is not killed).
+		capture auto /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" "$action" pidfd_getfd \
+			"$CLI" -- "$D/probe_static" 127.0.0.1 "$port"
+		assert_equal "$(cat "$T/auto.out")" "bind=-1 errno=98"
+		assert_equal "$status" "$plain"
+		run grep -c "^bindwatch: .*probe_static: cannot supervise it (pidfd_getfd is denied here: .*); running it unwatched\$" "$T/auto.err"
+		assert_output 1
+		assert_file_lacks "$T/auto.err" "supervising it with seccomp"
+		# Asked for explicitly: 125 and why; the program never runs.
+		capture explicit /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" "$action" pidfd_getfd \
+			"$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+		[ "$status" -eq 125 ]
+		assert_equal "$(cat "$T/explicit.out")" ""
+		assert_file_has "$T/explicit.err" "bindwatch: --supervise: pidfd_getfd is denied here: "
+	done
+	assert_file_has "$T/explicit.err" "kills the caller with SIGSYS"
+	capture explicit /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" eperm pidfd_getfd \
+		"$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+	assert_file_has "$T/explicit.err" "Operation not permitted (seccomp: Docker's default profile needs --cap-add SYS_PTRACE)"
+}
+
 @test "symbols are read only from regular files: a mapped path that became a FIFO does not hang bindwatch" {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
