@@ -16,6 +16,7 @@ setup_file() {
 	gcc -O2 -static -pthread -o "$d/threads_bind" "$BW_SRCDIR/tests/helpers/threads_bind.c"
 	gcc -O2 -static -o "$d/intr_bind" "$BW_SRCDIR/tests/helpers/intr_bind.c"
 	gcc -O2 -static -o "$d/unix_bind" "$BW_SRCDIR/tests/helpers/unix_bind.c"
+	gcc -O2 -static -o "$d/sig_wait" "$BW_SRCDIR/tests/helpers/sig_wait.c"
 	if command -v go >/dev/null; then
 		mkdir -p "$d/go"
 		cat >"$d/go/main.go" <<'GO'
@@ -593,6 +594,29 @@ intr_run() {
 	kill -TERM "$sup"
 	wait_exit "$sup" 10
 	[ "$status" -eq 143 ]
+}
+
+@test "signals: every catchable one sent to bindwatch reaches the program (SIGWINCH, SIGALRM, SIGRTMIN+3); bindwatch survives and still watches its binds" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	holder=$HOLDER_PID
+	rt=$(kill -l RTMIN+3)
+	"$CLI" --supervise -- "$D/sig_wait" "$port" "$(kill -l WINCH)" "$(kill -l ALRM)" "$rt" \
+		>"$T/sv.out" 2>"$T/sv.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	wait_file_has "$T/sv.out" "ready"
+	kill -WINCH "$sup"
+	wait_file_has "$T/sv.out" "sig=$(kill -l WINCH) bind=0 errno=0"
+	kill -ALRM "$sup"
+	wait_file_has "$T/sv.out" "sig=$(kill -l ALRM) bind=0 errno=0"
+	kill -s RTMIN+3 "$sup"
+	wait_file_has "$T/sv.out" "sig=$rt bind=0 errno=0"
+	wait_file_has "$T/sv.out" "bind=-1 errno=98"
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
+	# Still supervised after the signals: the conflict is reported.
+	assert_file_has "$T/sv.err" "held by pid $holder"
 }
 
 @test "automatic supervision degrades: under another seccomp supervisor a static program runs unwatched, with one notice; --supervise fails loudly" {

@@ -713,13 +713,15 @@ static void forward_signals(struct sup *sv)
 		if (sig != SIGCONT && job_control(sig))
 			sv->stop_self = sig;
 		/* From the kernel (a terminal signals the whole process group,
-		 * COMMAND included): not ours to pass on. */
-		if (si.ssi_code > 0)
+		 * COMMAND included), or our own SIGPIPE (a write to a closed
+		 * pipe, SI_USER from ourselves: pipe_write()): not ours to
+		 * pass on. */
+		if (si.ssi_code > 0 || (pid_t)si.ssi_pid == getpid())
 			continue;
 		if (!sv->reaped)
 			syscall(SYS_pidfd_send_signal, sv->pidfd, sig, NULL, 0);
-		else if (!job_control(sig))
-			sv->stop = true;
+		else if (!job_control(sig) && sig != SIGWINCH && sig != SIGURG)
+			sv->stop = true; /* not those ignored by default (signal(7)) */
 	}
 }
 
@@ -1395,9 +1397,25 @@ static int run_unwatched(char **argv)
 	return e == ENOENT ? 127 : 126;
 }
 
-/* Signals someone sent us go on to COMMAND (forward_signals). */
-static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
-				SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT};
+/* Signals someone sent us go on to COMMAND (forward_signals), as tini and
+ * dumb-init pass them: every one that can be caught (SIGWINCH, SIGALRM,
+ * SIGPWR, real-time signals...), except those we need ourselves: SIGCHLD
+ * (COMMAND's exit; its pidfd) and the faults of our own code (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGTRAP: blocked, the kernel would deliver them
+ * past a sanitizer's or debugger's handler, force_sig_info_to_task()).
+ * glibc's sigfillset leaves out its internal SIGCANCEL and SIGSETXID. */
+static void forwarded_set(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGKILL);
+	sigdelset(set, SIGSTOP);
+	sigdelset(set, SIGCHLD);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGTRAP);
+}
 
 int bw_supervise(char **argv, int auto_kind)
 {
@@ -1436,9 +1454,7 @@ int bw_supervise(char **argv, int auto_kind)
 		fprintf(stderr, "bindwatch: --supervise: pidfd_getfd is denied here: %s\n", why);
 		goto done;
 	}
-	sigemptyset(&fwd);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&fwd, forwarded[i]);
+	forwarded_set(&fwd);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		perror("bindwatch: socketpair");
 		goto done;
