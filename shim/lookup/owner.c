@@ -1,6 +1,5 @@
 #include "lookup/owner.h"
 #include "basic/sysio.h"
-#include "lookup/pidfd.h"
 #include "lookup/procinfo.h"
 
 #include <dirent.h>
@@ -335,17 +334,18 @@ static bool has_pid(const pid_t *v, size_t n, pid_t pid)
 
 /* The parent of process name in the proc directory proc_fd: through a
  * pidfd while *use_pidfd (the real /proc: our pid namespace), else proc(5)
- * stat field 4; *use_pidfd drops once the kernel turns out too old. 0 or
- * -errno. */
+ * stat field 4; *use_pidfd drops at the first pidfd failure other than
+ * "gone". 0 or -errno. */
 static int ppid_at(int proc_fd, const char *name, pid_t pid, bool *use_pidfd, pid_t *ret)
 {
 	char path[40], buf[1024];
 	unsigned long long v;
 	ssize_t n;
 	if (*use_pidfd) {
-		int r = bw_pidfd_ppid(pid, ret);
-		if (r != -EOPNOTSUPP)
+		int r = bw_proc_ppid_pidfd(pid, ret);
+		if (r == 0 || r == -ESRCH)
 			return r;
+		/* An older kernel, a seccomp filter, valgrind (ENOSYS): stat. */
 		*use_pidfd = false;
 	}
 	snprintf(path, sizeof(path), "%s/stat", name);
