@@ -265,6 +265,26 @@ static void kill_all(struct bw_conflict *c, const struct bw_holder *h)
 	arg(c, num);
 }
 
+/* The failing process holds the address itself: nothing to run from
+ * outside (a process never gets 'kill' for itself, and killing another
+ * copy's process leaves this process's own copy open). */
+static void self_note(struct bw_conflict *c)
+{
+	pid_t pids[1];
+	int fds[1];
+	struct bw_free_pids fp;
+	if (bw_free_pids(c, pids, fds, 1, &fp) == 0) {
+		note(c, fp.unseen ? "this process holds it itself, and a process bindwatch can't"
+				    " see has a copy too: use that fd"
+				  : "this process holds it itself: close that fd first");
+		return;
+	}
+	snprintf(c->free_note, sizeof(c->free_note),
+		 "this process holds it itself (fd %d) and pid %d has a copy too%s: use that"
+		 " fd, or close it here and in every other copy", fp.self_fd, (int)pids[0],
+		 fp.more || fp.unseen ? " (and others)" : "");
+}
+
 void bw_free_choose(struct bw_conflict *c)
 {
 	const struct bw_holder *h = NULL;
@@ -311,24 +331,9 @@ void bw_free_choose(struct bw_conflict *c)
 			note(c, "the path is not a socket file: remove it yourself if it is yours");
 		}
 		return;
-	case BW_CAUSE_SELF: {
-		/* Nothing to run from outside: killing another copy's process
-		 * leaves this process's own copy open. */
-		pid_t pids[1];
-		int fds[1];
-		struct bw_free_pids fp;
-		if (bw_free_pids(c, pids, fds, 1, &fp) == 0) {
-			note(c, fp.unseen ? "this process holds it itself, and a process bindwatch can't"
-					    " see has a copy too: use that fd"
-					  : "this process holds it itself: close that fd first");
-			return;
-		}
-		snprintf(c->free_note, sizeof(c->free_note),
-			 "this process holds it itself (fd %d) and pid %d has a copy too%s: use that"
-			 " fd, or close it here and in every other copy", fp.self_fd, (int)pids[0],
-			 fp.more || fp.unseen ? " (and others)" : "");
+	case BW_CAUSE_SELF:
+		self_note(c);
 		return;
-	}
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
 		note(c, "no single holder: close idle connections or widen"
 			" net.ipv4.ip_local_port_range");
@@ -338,6 +343,12 @@ void bw_free_choose(struct bw_conflict *c)
 		return;
 	default:
 		break;
+	}
+	/* Its own socket under another cause (dual_stack, reuseport_mismatch,
+	 * reuseaddr_mismatch): as for self. */
+	if (h && c->pid > 0 && h->pid == c->pid) {
+		self_note(c);
+		return;
 	}
 	if (h)
 		for_holder(c, h);
