@@ -204,6 +204,29 @@ static void add_pid(const struct bw_conflict *c, pid_t pid, int fd, pid_t *pids,
 	(*n)++;
 }
 
+/* A connection on the port that a caller with SO_REUSEADDR shares once
+ * the listener is gone: inet_csk_bind_conflict() lets two sockets that
+ * both set SO_REUSEADDR share a port unless one listens, and an accepted
+ * connection has its listener's SO_REUSEADDR (sk_clone_lock() copies
+ * sk_reuse). Unknown options (inside a host) are taken as on: the
+ * listener is what holds the port, not its clients. */
+static bool shares_without_listener(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	bool listener = false;
+	if (c->want_reuseaddr != 1 || h->sock.local.proto != BW_PROTO_TCP || h->sock.listening ||
+	    h->reuseaddr == 0)
+		return false;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_holder *l = &c->holders[i];
+		if (l->blocks && l->sock.listening && l->sock.local.proto == BW_PROTO_TCP) {
+			if (l->reuseaddr == 0)
+				return false;
+			listener = true;
+		}
+	}
+	return listener;
+}
+
 size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t max,
 		    struct bw_free_pids *ret)
 {
@@ -220,7 +243,8 @@ size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t m
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < c->n_holders; i++) {
 			const struct bw_holder *h = &c->holders[i];
-			if ((i == first) != (pass == 0) || !h->blocks || is_orphan(h))
+			if ((i == first) != (pass == 0) || !h->blocks || is_orphan(h) ||
+			    shares_without_listener(c, h))
 				continue;
 			if (h->n_procs == 0 && h->pid <= 0)
 				ret->unseen++;
