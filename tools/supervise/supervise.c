@@ -811,6 +811,7 @@ static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *
 {
 	struct failing *f = ctx;
 	struct call *k = f->k;
+	int r;
 	struct bw_remap_ops ops = {.bind = real_bind, .listen = real_listen,
 				   .before = sup_before, .socket = sup_socket,
 				   .pause = sup_pause, .waited_ms = k->waited_ms, .ctx = f,
@@ -821,10 +822,14 @@ static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *
 	for (size_t i = 0; i < rule->n_actions; i++)
 		if (rule->actions[i].kind == BW_ACT_WAIT && rule->actions[i].a * 1000L > k->wait_ms)
 			k->wait_ms = rule->actions[i].a * 1000L;
-	return k->nr == SYS_bind ? bw_remap_bind(rule, &ops, k->dup,
-						 (const struct sockaddr *)&k->ss, k->len, c,
-						 &c->remap)
-				 : remap_listen(f->sv, k, rule, &ops, c);
+	r = k->nr == SYS_bind ? bw_remap_bind(rule, &ops, k->dup, (const struct sockaddr *)&k->ss,
+					      k->len, c, &c->remap)
+			      : remap_listen(f->sv, k, rule, &ops, c);
+	/* The program ended (killed) during the wait: it sees no error at
+	 * all, so the report says nothing of a remap. */
+	if (r < 0 && !k->restart && !still_waiting(f->sv, k))
+		c->remap.attempted = false;
+	return r;
 }
 
 /* A call we have the kernel restart is not over: its restart reports. */
@@ -1164,10 +1169,18 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 			goto out;
 		}
 	}
-	if (k->nr == SYS_bind && needs_its_creds(sv, k))
-		goto out;
+	if (k->nr == SYS_bind && needs_its_creds(sv, k)) {
+		/* The port asked for is not the program's to bind, but an
+		 * always-mode move may take it to one that is, as the shim
+		 * moves before the kernel looks (bind_always checks the
+		 * new port); otherwise the kernel answers. */
+		if (!bind_always(sv, k))
+			goto out;
+		r = 0;
+	} else {
+		r = k->nr == SYS_bind ? do_bind(sv, k) : do_listen(sv, k);
+	}
 	v = V_ANSWER;
-	r = k->nr == SYS_bind ? do_bind(sv, k) : do_listen(sv, k);
 	if (r == -ESRCH && !still_waiting(sv, k)) {
 		v = V_GONE;
 	} else if (k->restart) {
