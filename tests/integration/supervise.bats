@@ -383,7 +383,9 @@ for p in range(1023, 600, -1):
 	assert_equal "$(cat "$T/sv.out")" "bind=-1 errno=13"
 }
 
-@test "privileged ports: a remap or an always-mode move never gives an unprivileged program a port it could not bind" {
+# need_low_port: skips unless root can drop to uid 65534 ($drop) and a
+# free port ($low) lies below net.ipv4.ip_unprivileged_port_start.
+need_low_port() {
 	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
 	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
 	low=$(low_free_port)
@@ -391,6 +393,32 @@ for p in range(1023, 600, -1):
 	[ "$low" -lt "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" ] ||
 		skip "net.ipv4.ip_unprivileged_port_start is below $low here"
 	drop=(setpriv --reuid 65534 --regid 65534 --clear-groups)
+}
+
+# always_listen PORT RULE: probe_static as $drop under --supervise
+# --remap-mode always --remap RULE binds and listens on 127.0.0.1:PORT
+# (in $sup, fed through $feed); returns once both calls succeeded.
+always_listen() {
+	mkfifo "$T/in"
+	"$CLI" --supervise --remap-mode always --remap "$2" -- \
+		"${drop[@]}" "$D/probe_static" -l -w 127.0.0.1 "$1" <"$T/in" >"$T/always.out" 2>"$T/always.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	exec {feed}>"$T/in"
+	wait_file_has "$T/always.out" "listen="
+	assert_equal "$(cat "$T/always.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+}
+
+# always_done: lets always_listen's program end; bindwatch exits 0.
+always_done() {
+	echo done >&"$feed"
+	exec {feed}>&-
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
+}
+
+@test "privileged ports: a remap or an always-mode move never gives an unprivileged program a port it could not bind" {
+	need_low_port
 	# Natively, nobody binding the low port: EACCES.
 	capture plain "${drop[@]}" "$D/probe_static" 127.0.0.1 "$low"
 	assert_equal "$(cat "$T/plain.out")" "bind=-1 errno=13"
@@ -408,49 +436,23 @@ for p in range(1023, 600, -1):
 
 	# Always-mode: the bind stays where the program asked.
 	other=$(free_port)
-	mkfifo "$T/in"
-	"$CLI" --supervise --remap-mode always --remap "$other=$low" -- \
-		"${drop[@]}" "$D/probe_static" -l -w 127.0.0.1 "$other" <"$T/in" >"$T/always.out" 2>"$T/always.err" &
-	sup=$!
-	BG_PIDS+=("$sup")
-	exec {feed}>"$T/in"
-	wait_file_has "$T/always.out" "listen="
-	assert_equal "$(cat "$T/always.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+	always_listen "$other" "$other=$low"
 	run ss -Hltn "sport = :$other"
 	assert_output --partial "127.0.0.1:$other"
 	run ss -Hltn "sport = :$low"
 	assert_output ""
-	echo done >&"$feed"
-	exec {feed}>&-
-	wait_exit "$sup" 10
-	[ "$status" -eq 0 ]
+	always_done
 }
 
 @test "privileged ports: an always-mode move of a port the program may not bind to one it may is made, as by the shim" {
-	[ "$(id -u)" -eq 0 ] || skip "needs root to drop privileges"
-	command -v setpriv >/dev/null || skip "setpriv (util-linux) not installed"
-	low=$(low_free_port)
-	[ -n "$low" ]
-	[ "$low" -lt "$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)" ] ||
-		skip "net.ipv4.ip_unprivileged_port_start is below $low here"
+	need_low_port
 	high=$(free_port)
-	drop=(setpriv --reuid 65534 --regid 65534 --clear-groups)
-	mkfifo "$T/in"
-	"$CLI" --supervise --json --remap-mode always --remap "$low=$high" -- \
-		"${drop[@]}" "$D/probe_static" -l -w 127.0.0.1 "$low" <"$T/in" >"$T/always.out" 2>"$T/always.err" &
-	sup=$!
-	BG_PIDS+=("$sup")
-	exec {feed}>"$T/in"
-	wait_file_has "$T/always.out" "listen="
-	assert_equal "$(cat "$T/always.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+	always_listen "$low" "$low=$high"
 	run ss -Hltnp "sport = :$high"
 	assert_output --partial "probe_static"
 	run ss -Hltn "sport = :$low"
 	assert_output ""
-	echo done >&"$feed"
-	exec {feed}>&-
-	wait_exit "$sup" 10
-	[ "$status" -eq 0 ]
+	always_done
 }
 
 @test "exit status: the command's, 128+N for a signal, 127 for a missing command" {
