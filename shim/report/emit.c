@@ -127,7 +127,7 @@ static ssize_t write_some(int fd, const struct iovec *iov, int cnt, enum write_h
 		if (poll(&p, 1, 0) < 0)
 			return -1;
 		if (!(p.revents & POLLOUT)) {
-			errno = p.revents & (POLLERR | POLLHUP) ? EPIPE : EAGAIN;
+			errno = (p.revents & (POLLERR | POLLHUP)) ? EPIPE : EAGAIN;
 			return -1;
 		}
 		for (; n < cnt && n < 2 && room > 0; n++) {
