@@ -176,6 +176,14 @@ struct bw_conflict {
 	 * connected socket keeps the name it bound): a reason never to remove
 	 * the file, even when no socket matched it exactly. */
 	bool unix_in_use;
+	/* The path as whoever reads the report reaches it, for "to free it":
+	 * a relative path made absolute from the caller's cwd, a path in
+	 * another root through that root (or /proc/<pid>/root); "" when
+	 * want.path is that already, or when it can't be told (a relative
+	 * path then gets no command). Set before the diagnosis: by diagnose
+	 * (the shim, the CLI) or by the supervisor (the program's cwd and
+	 * root are not its own). */
+	char unix_user_path[BW_FREE_ARG_MAX];
 
 	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
 	int ports_in_use;

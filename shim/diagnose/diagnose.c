@@ -399,6 +399,22 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 			c->ports_in_use++;
 }
 
+/* A relative unix path is the caller's, from its cwd: made absolute for
+ * whoever reads the report, who runs elsewhere (getcwd(2) into a fixed
+ * buffer allocates nothing). Left "" when it does not fit. */
+static void unix_user_path(struct bw_conflict *c)
+{
+	char cwd[BW_FREE_ARG_MAX];
+	int n;
+	if (c->want.path[0] == '/' || c->unix_user_path[0] || !getcwd(cwd, sizeof(cwd)) ||
+	    cwd[0] != '/')
+		return;
+	n = snprintf(c->unix_user_path, sizeof(c->unix_user_path), "%s/%s",
+		     strcmp(cwd, "/") == 0 ? "" : cwd, c->want.path);
+	if (n < 0 || (size_t)n >= sizeof(c->unix_user_path))
+		c->unix_user_path[0] = '\0';
+}
+
 /* What is at a unix path: nothing, a socket file (its inode and device
  * are what a bound socket's VFS attribute names) or something else. Only
  * looked at: never connect()ed to, which a one-client server would take as
@@ -422,6 +438,7 @@ static void stat_unix_path(struct bw_conflict *c)
 	c->unix_ino = st.st_ino;
 	c->unix_dev = st.st_dev;
 	c->unix_ctime = st.st_ctim;
+	unix_user_path(c);
 }
 
 struct abstract_query {
