@@ -728,7 +728,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 {
 	struct bw_owner_query q;
 	struct bw_manager failing = {.kind = BW_MGR_NONE};
-	char own[72] = "", path[300];
+	char own[72] = "";
 
 	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
@@ -750,11 +750,11 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 		own_container(own, sizeof(own));
 		/* The failing process's own unit or container (none for
 		 * `who`): a holder in it is not freed by stopping that. */
-		snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)c->pid);
-		if (c->pid > 0)
+		if (c->pid > 0) {
+			char path[300];
+			snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)c->pid);
 			cgroup_manager(path, &failing);
-		else
-			memset(&failing, 0, sizeof(failing));
+		}
 		if (own[0] && strcmp(failing.outer_id, own) == 0)
 			failing.outer_id[0] = '\0'; /* as bw_manager_identify does */
 	}
