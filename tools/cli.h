@@ -44,6 +44,12 @@ int bw_cli_parse_seconds(const char *cmd, const char *s, double *ret);
  * when nothing exists there (bind(2) never replaces a file). tools/wait.c. */
 int bw_cli_bind_would_succeed(const struct bw_addr *a);
 
+/* The one line for an address no bind can ever get here (err: the -errno
+ * of bw_cli_bind_would_succeed): "CMD: a bind to WHAT can never succeed
+ * here: STRERROR", for EACCES with the sysctl that decides it
+ * (net.ipv4.ip_unprivileged_port_start, ip-sysctl.rst). Returns 2. */
+int bw_cli_never_binds(const char *cmd, const char *what, int err);
+
 /* The subcommands: argv[0] is "who" / "wait"; each returns the exit status.
  * bw_cli_wait names its lines after argv[0] ("free" when free waits).
  * json: --json was given before the subcommand's name. */

@@ -233,10 +233,8 @@ int bw_cli_wait(int argc, char **argv)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (r < 0) {
-		bw_cli_error("%s: a bind to %s can never succeed here: %s", cmd, what, strerror(-r));
-		return 2;
-	}
+	if (r < 0)
+		return bw_cli_never_binds(cmd, what, r);
 	if (r == 0) {
 		if (!quiet)
 			say_holder(cmd, &want, what);

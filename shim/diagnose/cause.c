@@ -449,10 +449,19 @@ void bw_classify(struct bw_conflict *c)
 {
 	enum bw_cause best = BW_CAUSE_UNKNOWN;
 	int best_rank = rank(BW_CAUSE_UNKNOWN);
+	bool listens = false;
 
+	for (size_t i = 0; i < c->n_holders; i++)
+		listens |= c->holders[i].sock.listening && c->holders[i].blocks;
 	for (size_t i = 0; i < c->n_holders; i++) {
 		struct bw_holder *h = &c->holders[i];
 		h->cause = classify_holder(c, h);
+		/* The cause is the one that matters for freeing: with a
+		 * listener among the holders, a connection that could share
+		 * the port (reuseaddr_mismatch) is not it: SO_REUSEADDR never
+		 * shares a port with a TCP listener (inet_csk_bind_conflict()). */
+		if (listens && h->cause == BW_CAUSE_REUSEADDR_MISMATCH)
+			continue;
 		if (rank(h->cause) < best_rank) {
 			best = h->cause;
 			best_rank = rank(h->cause);
