@@ -21,6 +21,9 @@ enum bw_cause {
 	/* Both sockets could share the address (the holder is not listening:
 	 * UDP, a TCP socket bound or connected) if both set SO_REUSEADDR; one lacks it. */
 	BW_CAUSE_REUSEADDR_MISMATCH,
+	/* A TCP socket bound to the address that neither listens nor is
+	 * connected (bind() without listen(): ss state UNCONN). */
+	BW_CAUSE_BOUND_ONLY,
 };
 
 const char *bw_cause_name(enum bw_cause c);

@@ -568,3 +568,24 @@ time.sleep(600)' "$P"
 	run "$CLI" who "127.0.0.1:$P"
 	assert_line --partial "cause: listener:"
 }
+
+@test "cause bound_only: a TCP socket bound without listen() (ss UNCONN) is not called a listener, by who or the shim" {
+	P=$(free_port)
+	# ss lists no bound-only TCP socket (Linux < 6.8): the holder says when.
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").write("bound\n")
+time.sleep(600)' "$P" "$BATS_TEST_TMPDIR/bound"
+	hp=${BG_PIDS[-1]}
+	wait_file_line "$BATS_TEST_TMPDIR/bound" bound
+	run "$CLI" who --json "127.0.0.1:$P"
+	assert_success
+	assert_eq "who" "$(echo "$output" | jq -r '[.cause, .holders[0].pid, .holders[0].state, .holders[0].cause] | map(tostring) | @tsv')" \
+		"$(printf 'bound_only\t%s\tUNCONN\tbound_only' "$hp")"
+	[[ $(echo "$output" | jq -r .hint) == *"bound it without listening"* ]]
+	shim_py py "$PY_REUSE_BIND" "$P" 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "shim" "$(j py '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
+		"$(printf 'bound_only\t%s' "$hp")"
+}
