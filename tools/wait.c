@@ -149,9 +149,10 @@ static void say_holder(const char *cmd, const struct bw_addr *a, const char *wha
 	c->call = "wait";
 	bw_diagnose(c, "/proc", 0, 0);
 	if (c->n_holders && c->holders[0].pid > 0)
-		fprintf(stderr, "bindwatch: %s: %s still in use (pid %d, %s): %s: %s\n", cmd, what,
+		/* The cause's name only: its hint would name the pid again. */
+		fprintf(stderr, "bindwatch: %s: %s still in use (pid %d, %s): %s\n", cmd, what,
 			(int)c->holders[0].pid, c->holders[0].have_proc ? c->holders[0].proc.comm : "?",
-			bw_cause_name(c->cause), c->hint);
+			bw_cause_name(c->cause));
 	else
 		fprintf(stderr, "bindwatch: %s: %s still in use: %s: %s\n", cmd, what,
 			bw_cause_name(c->cause), c->hint);

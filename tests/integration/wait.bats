@@ -70,6 +70,8 @@ free_after_kill() {
 	assert_equal "$status" 1
 	assert_file_has "$T/w.err" "waiting until a bind to *:$port/tcp would succeed"
 	assert_file_has "$T/w.err" "still in use (pid $HOLDER_PID, python3)"
+	# The cause's name, not its hint naming the pid again.
+	grep -Eq "still in use \(pid $HOLDER_PID, python3\): [a-z_]+$" "$T/w.err"
 	# The same as `wait 127.0.0.1:PORT`, with the options after the address.
 	capture w "$CLI" wait "127.0.0.1:$port" -t 0.2
 	assert_equal "$status" 1
