@@ -25,6 +25,9 @@
  * can't come: TIME-WAIT expiry, unix names), in milliseconds. */
 #define POLL_MS 100
 #define EVENTS_RECHECK_MS 1000
+/* And never more often than this, however many events come (a busy
+ * server closing connections on the port sends one per connection). */
+#define MIN_RECHECK_MS 20
 
 static const char wait_usage[] =
 	"usage: bindwatch wait [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME\n"
@@ -93,8 +96,8 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 }
 
 /* Something to wake us before the next re-check: sock_diag destroy events
- * for TCP/UDP (root), inotify on the directory of a unix path; -1 when
- * neither is available. *how names it for the user. */
+ * for TCP/UDP, inotify on the directory of a unix path; -1 when neither is
+ * available. *how names it for the user. */
 static int open_watch(const struct bw_addr *a, const char **how)
 {
 	int fd;
@@ -119,22 +122,31 @@ static int open_watch(const struct bw_addr *a, const char **how)
 		*how = "watching its directory with inotify";
 		return fd;
 	}
-	fd = bw_sockdiag_watch_destroy(a->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP);
+	/* A specific IPv6 address (not v4-mapped) is held by IPv6 sockets
+	 * only; [::] and every IPv4 address also by the other family. */
+	fd = bw_sockdiag_watch_destroy(a->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP,
+				       a->family == AF_INET6 && !bw_addr_is_wildcard(a) &&
+						       !bw_addr_is_v4mapped(a)
+					       ? AF_INET6 : AF_UNSPEC);
 	if (fd < 0)
 		return -1;
 	*how = "watching sock_diag socket-destroy events";
 	return fd;
 }
 
-static void drain_watch(int fd, const struct bw_addr *a)
+/* Reads what woke us; whether it could be the address freeing: a
+ * destroyed socket on its port, or a change in the unix path's directory
+ * (not filtered by name: the rate bound keeps that cheap). Our own test
+ * bind's socket, destroyed at every re-check, has no port and is no reason. */
+static bool drain_watch(int fd, const struct bw_addr *a)
 {
-	if (a->family != AF_UNIX) {
-		bw_sockdiag_watch_drain(fd);
-		return;
-	}
+	if (a->family != AF_UNIX)
+		return bw_sockdiag_watch_drain(fd, a->port) != 0;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
 	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+		any = true;
+	return any;
 }
 
 /* On timeout: who still holds it, in one line. */
@@ -212,22 +224,33 @@ int bw_cli_wait(int argc, char **argv)
 			cmd, what, how, limit);
 	}
 	for (;;) {
-		uint64_t now;
-		int ms = fd >= 0 ? EVENTS_RECHECK_MS : POLL_MS;
+		uint64_t now, checked, next;
 		r = bw_cli_bind_would_succeed(&want);
 		if (r != 0)
 			break;
-		now = bw_now_ns();
+		checked = now = bw_now_ns();
 		if (deadline && now >= deadline)
 			break;
-		if (deadline && deadline - now < (uint64_t)ms * 1000000u)
-			ms = (int)((deadline - now + 999999) / 1000000);
-		if (fd >= 0) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			if (poll(&p, 1, ms) > 0)
-				drain_watch(fd, &want);
-		} else {
-			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+		next = now + (uint64_t)(fd >= 0 ? EVENTS_RECHECK_MS : POLL_MS) * 1000000u;
+		if (deadline && deadline < next)
+			next = deadline;
+		/* Sleep until the next re-check is due or an event that could
+		 * be the holder going comes, and at least MIN_RECHECK_MS. */
+		while ((now = bw_now_ns()) < next) {
+			int ms = (int)((next - now + 999999) / 1000000);
+			if (fd >= 0) {
+				struct pollfd p = {.fd = fd, .events = POLLIN};
+				if (poll(&p, 1, ms) > 0 && drain_watch(fd, &want))
+					break;
+			} else {
+				struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+				nanosleep(&ts, NULL);
+			}
+		}
+		now = bw_now_ns();
+		if (now - checked < (uint64_t)MIN_RECHECK_MS * 1000000u) {
+			uint64_t left = (uint64_t)MIN_RECHECK_MS * 1000000u - (now - checked);
+			struct timespec ts = {0, (long)left};
 			nanosleep(&ts, NULL);
 		}
 	}
