@@ -607,7 +607,7 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 		memcpy(keep_pid, q->pid, sizeof(keep_pid));
 		memcpy(keep_fd, q->fd, sizeof(keep_fd));
 		bw_owner_find_descendants("/proc", (const pid_t *)(const void *)c->scratch, n_pids,
-					  q, deadline_ns, &c->scan, &partial);
+					  q, deadline_ns, &c->scan, c->scan_workers, &partial);
 		c->scan.descendants_partial = partial;
 		if (!c->scan_all || c->scan.budget_exhausted) {
 			c->scan.via_cgroup = true;

@@ -1,5 +1,6 @@
 #include "lookup/owner.h"
 #include "basic/sysio.h"
+#include "lookup/pidfd.h"
 #include "lookup/procinfo.h"
 
 #include <dirent.h>
@@ -332,13 +333,21 @@ static bool has_pid(const pid_t *v, size_t n, pid_t pid)
 	return false;
 }
 
-/* The parent of /proc/<name> (proc(5) stat field 4), read relative to
- * the proc directory fd. 0 or -errno. */
-static int ppid_at(int proc_fd, const char *name, pid_t *ret)
+/* The parent of process name in the proc directory proc_fd: through a
+ * pidfd while *use_pidfd (the real /proc: our pid namespace), else proc(5)
+ * stat field 4; *use_pidfd drops once the kernel turns out too old. 0 or
+ * -errno. */
+static int ppid_at(int proc_fd, const char *name, pid_t pid, bool *use_pidfd, pid_t *ret)
 {
 	char path[40], buf[1024];
 	unsigned long long v;
 	ssize_t n;
+	if (*use_pidfd) {
+		int r = bw_pidfd_ppid(pid, ret);
+		if (r != -EOPNOTSUPP)
+			return r;
+		*use_pidfd = false;
+	}
 	snprintf(path, sizeof(path), "%s/stat", name);
 	n = bw_read_file_at(proc_fd, path, buf, sizeof(buf));
 	if (n <= 0)
@@ -349,77 +358,142 @@ static int ppid_at(int proc_fd, const char *name, pid_t *ret)
 	return 0;
 }
 
+/* The family: the processes whose children are looked for. A pass reads
+ * it while its workers append to it (a child seen late, or not at all by
+ * another worker this pass, is caught by the next pass: passes repeat
+ * until one adds nobody). */
+struct family {
+	struct scan *sc;
+	const pid_t *skip;
+	size_t n_skip;
+	pid_t pid[BW_OWNER_FAMILY_MAX];
+	atomic_size_t n;      /* may pass BW_OWNER_FAMILY_MAX: the rest did not fit */
+	atomic_bool added, full;
+	unsigned workers;
+};
+
+static bool in_family(struct family *f, pid_t pid)
+{
+	size_t n = atomic_load(&f->n);
+	if (n > BW_OWNER_FAMILY_MAX)
+		n = BW_OWNER_FAMILY_MAX;
+	for (size_t i = 0; i < n; i++)
+		if (__atomic_load_n(&f->pid[i], __ATOMIC_ACQUIRE) == pid)
+			return true;
+	return false;
+}
+
+/* One pass of one worker over every workers-th process of /proc. */
+static void family_pass(struct family *f, unsigned id)
+{
+	struct scan *sc = f->sc;
+	bool use_pidfd = strcmp(sc->proc_root, "/proc") == 0;
+	unsigned long seen = 0;
+	char dents[8192];
+	long n;
+	int proc_fd = open(sc->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0) {
+		atomic_store(&f->full, true);
+		return;
+	}
+	while (!atomic_load(&sc->out_of_time) &&
+	       (n = bw_getdents64(proc_fd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n;) {
+			struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
+			unsigned long v;
+			pid_t pid, ppid = 0;
+			size_t slot;
+			off += d->d_reclen;
+			if (!parse_uint(d->d_name, &v) || seen++ % f->workers != id)
+				continue;
+			pid = (pid_t)v;
+			if (in_family(f, pid) ||
+			    ppid_at(proc_fd, d->d_name, pid, &use_pidfd, &ppid) < 0 ||
+			    !in_family(f, ppid))
+				continue;
+			slot = atomic_fetch_add(&f->n, 1);
+			if (slot >= BW_OWNER_FAMILY_MAX) {
+				atomic_store(&f->full, true);
+				continue;
+			}
+			__atomic_store_n(&f->pid[slot], pid, __ATOMIC_RELEASE);
+			atomic_store(&f->added, true);
+			if (!has_pid(f->skip, f->n_skip, pid))
+				scan_pid(sc, proc_fd, d->d_name, pid);
+			if (sc->deadline_ns && bw_now_ns() > sc->deadline_ns) {
+				atomic_store(&sc->out_of_time, true);
+				break;
+			}
+		}
+	}
+	close(proc_fd);
+}
+
+struct family_arg {
+	struct family *f;
+	unsigned id;
+};
+
+static void *family_main(void *p)
+{
+	struct family_arg *a = p;
+	family_pass(a->f, a->id);
+	return NULL;
+}
+
 size_t bw_owner_find_descendants(const char *proc_root, const pid_t *skip, size_t n_skip,
 				 struct bw_owner_query *q, uint64_t deadline_ns,
-				 struct bw_owner_stats *stats, bool *ret_partial)
+				 struct bw_owner_stats *stats, unsigned workers,
+				 bool *ret_partial)
 {
 	struct scan sc = {.proc_root = proc_root, .q = q, .deadline_ns = deadline_ns, .workers = 1,
 			  .all = true};
-	pid_t fam[BW_OWNER_FAMILY_MAX];
-	size_t n_fam = 0, before = q->n_hits;
-	pid_t below = 0; /* pass > 0: only pids under this one can still be new */
-	char dents[8192];
-	bool partial = false;
-	int proc_fd;
+	struct family f = {.sc = &sc, .skip = skip, .n_skip = n_skip};
+	size_t before = q->n_hits, n0 = 0;
+	bool partial;
 
 	*ret_partial = false;
 	if (!q->hits)
 		return 0;
 	for (size_t k = 0; k < q->n_hits && k < q->hits_cap; k++)
-		if (!has_pid(fam, n_fam, q->hits[k].pid) && n_fam < BW_OWNER_FAMILY_MAX)
-			fam[n_fam++] = q->hits[k].pid;
-	if (n_fam == 0)
+		if (!has_pid(f.pid, n0, q->hits[k].pid) && n0 < BW_OWNER_FAMILY_MAX)
+			f.pid[n0++] = q->hits[k].pid;
+	if (n0 == 0)
 		return 0;
-	proc_fd = open(proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (proc_fd < 0) {
-		*ret_partial = true;
-		return 0;
-	}
+	atomic_store(&f.n, n0);
+	f.workers = workers < 1 ? 1 : workers > 8 ? 8 : workers;
 	sc.hits_base = q->n_hits;
 	atomic_store(&sc.next_hit, q->n_hits);
 	atomic_store(&sc.left, SIZE_MAX / 2);
-	/* /proc lists processes by rising pid and a child usually has a
-	 * higher pid than its parent, so one pass finds a whole tree; a pid
-	 * that wrapped around puts a child before its parent: the next pass
-	 * looks again below the highest pid the last one added. */
+	/* Pass after pass until one adds nobody: a grandchild's parent may
+	 * join the family after the grandchild was looked at. */
 	for (int pass = 0; pass < 8; pass++) {
-		pid_t top = 0;
-		long n;
-		lseek(proc_fd, 0, SEEK_SET);
-		while ((n = bw_getdents64(proc_fd, dents, sizeof(dents))) > 0) {
-			for (long off = 0; off < n;) {
-				struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
-				unsigned long v;
-				pid_t pid, ppid = 0;
-				off += d->d_reclen;
-				if (!parse_uint(d->d_name, &v))
-					continue;
-				pid = (pid_t)v;
-				if ((pass > 0 && pid >= below) || has_pid(fam, n_fam, pid) ||
-				    ppid_at(proc_fd, d->d_name, &ppid) < 0 || !has_pid(fam, n_fam, ppid))
-					continue;
-				if (n_fam == BW_OWNER_FAMILY_MAX) {
-					partial = true;
-					continue;
-				}
-				fam[n_fam++] = pid;
-				top = pid > top ? pid : top;
-				if (!has_pid(skip, n_skip, pid))
-					scan_pid(&sc, proc_fd, d->d_name, pid);
-				if (deadline_ns && bw_now_ns() > deadline_ns) {
-					atomic_store(&sc.out_of_time, true);
-					partial = true;
-					goto done;
-				}
-			}
+		pthread_t tids[8];
+		struct family_arg args[8];
+		unsigned started = 0;
+		atomic_store(&f.added, false);
+		for (unsigned w = 1; w < f.workers; w++) {
+			args[w] = (struct family_arg){&f, w};
+			if (pthread_create(&tids[w], NULL, family_main, &args[w]) != 0)
+				break;
+			started++;
 		}
-		if (top == 0)
+		if (started + 1 < f.workers) {
+			/* As in find(): this thread covers everything instead. */
+			for (unsigned w = 1; w <= started; w++)
+				pthread_join(tids[w], NULL);
+			started = 0;
+			f.workers = 1;
+		}
+		family_pass(&f, 0);
+		for (unsigned w = 1; w <= started; w++)
+			pthread_join(tids[w], NULL);
+		if (!atomic_load(&f.added) || atomic_load(&sc.out_of_time))
 			break;
-		below = top;
-		partial = partial || pass == 7;
+		if (pass == 7)
+			atomic_store(&f.full, true);
 	}
-done:
-	close(proc_fd);
+	partial = atomic_load(&f.full) || atomic_load(&sc.out_of_time);
 	{
 		size_t next = atomic_load(&sc.next_hit);
 		q->n_hits = next < q->hits_cap ? next : q->hits_cap;

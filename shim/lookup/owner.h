@@ -78,7 +78,9 @@ bool bw_owner_hit_known(const struct bw_owner_query *q, size_t upto, size_t slot
  * except the pids in skip (already searched). Needs q->hits; new hits are
  * appended. *ret_partial is set when not every descendant was searched
  * (more than BW_OWNER_FAMILY_MAX of them, the deadline, /proc unreadable).
- * Returns how many hits were added; stats are added to. */
+ * 'workers' threads share each pass over /proc (the CLI; the shim passes
+ * 1). Returns how many hits were added; stats are added to. */
 size_t bw_owner_find_descendants(const char *proc_root, const pid_t *skip, size_t n_skip,
 				 struct bw_owner_query *q, uint64_t deadline_ns,
-				 struct bw_owner_stats *stats, bool *ret_partial);
+				 struct bw_owner_stats *stats, unsigned workers,
+				 bool *ret_partial);

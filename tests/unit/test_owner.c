@@ -466,7 +466,7 @@ static void test_descendants(void)
 
 	/* Without hits: nothing to follow. */
 	query1(&q, inode_of(s));
-	CHECK_EQ_INT(bw_owner_find_descendants("/proc", NULL, 0, &q, 0, &st, &partial), 0);
+	CHECK_EQ_INT(bw_owner_find_descendants("/proc", NULL, 0, &q, 0, &st, 1, &partial), 0);
 	CHECK(!partial);
 
 	/* Our own hit: the child and the grandchild follow. */
@@ -476,7 +476,7 @@ static void test_descendants(void)
 	hits[0] = (struct bw_owner_hit){.slot = 0, .pid = getpid(), .fd = s};
 	q.n_hits = 1;
 	memset(&st, 0, sizeof(st));
-	CHECK_EQ_INT(bw_owner_find_descendants("/proc", NULL, 0, &q, 0, &st, &partial), 2);
+	CHECK_EQ_INT(bw_owner_find_descendants("/proc", NULL, 0, &q, 0, &st, 3, &partial), 2);
 	CHECK(!partial);
 	CHECK_EQ_INT(q.n_hits, 3);
 	for (size_t i = 1; i < q.n_hits; i++) {
@@ -490,7 +490,7 @@ static void test_descendants(void)
 	/* The child already searched (skip): only the grandchild is read. */
 	q.n_hits = 1;
 	memset(&st, 0, sizeof(st));
-	CHECK_EQ_INT(bw_owner_find_descendants("/proc", &kid, 1, &q, 0, &st, &partial), 1);
+	CHECK_EQ_INT(bw_owner_find_descendants("/proc", &kid, 1, &q, 0, &st, 1, &partial), 1);
 	CHECK_EQ_INT(hits[1].pid, grandkid);
 	CHECK_EQ_INT(st.procs_scanned, 1);
 
