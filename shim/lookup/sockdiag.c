@@ -278,14 +278,15 @@ fail:
 	}
 }
 
-/* Whether one destroy broadcast names a socket on port (< 0: any). */
-static bool destroyed_on(const struct nlmsghdr *h, int port)
+struct destroyed {
+	int port, n;
+};
+
+static int count_destroyed(const struct bw_sock *s, void *ctx)
 {
-	const struct inet_diag_msg *m = NLMSG_DATA(h);
-	if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY ||
-	    h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
-		return false;
-	return port < 0 || ntohs(m->id.idiag_sport) == port;
+	struct destroyed *d = ctx;
+	d->n += d->port < 0 || s->local.port == d->port;
+	return 0;
 }
 
 int bw_sockdiag_watch_drain(int fd, int port)
@@ -295,19 +296,18 @@ int bw_sockdiag_watch_drain(int fd, int port)
 	for (;;) {
 		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (r > 0) {
-			/* One datagram per event (sock_diag_broadcast_destroy()),
-			 * walked as a message list all the same. */
-			int len = (int)r;
-			for (const struct nlmsghdr *h = (const struct nlmsghdr *)(void *)buf;
-			     NLMSG_OK(h, len); h = NLMSG_NEXT(h, len))
-				n += destroyed_on(h, port);
+			/* One message per datagram (sock_diag_broadcast_destroy()),
+			 * parsed as a dump's. */
+			struct destroyed d = {port, 0};
+			bw_sockdiag_parse(buf, (size_t)r, BW_PROTO_TCP, count_destroyed, &d);
+			n += d.n;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		/* ENOBUFS: events were dropped; the caller re-checks anyway. */
+		/* ENOBUFS: events were dropped, one may have been on port. */
 		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS))
-			return n;
+			return errno == ENOBUFS ? n + 1 : n;
 		return r < 0 ? -errno : n;
 	}
 }
