@@ -41,6 +41,35 @@ static const char wait_usage[] =
 	"  -q, --quiet       print nothing\n"
 	"  -h, --help        this text\n";
 
+/* The directory a unix path's file is created in ("." for a bare name). */
+static void unix_dir(const struct bw_addr *a, char *dir, size_t size)
+{
+	const char *slash = strrchr(a->path, '/');
+	if (!slash)
+		snprintf(dir, size, ".");
+	else
+		snprintf(dir, size, "%.*s", slash == a->path ? 1 : (int)(slash - a->path), a->path);
+}
+
+bool bw_cli_unix_taken(const struct bw_conflict *c)
+{
+	return c->cause == BW_CAUSE_UNIX_STALE || c->cause == BW_CAUSE_UNIX_UNVERIFIED ||
+	       c->cause == BW_CAUSE_UNIX_NOT_SOCKET;
+}
+
+int bw_cli_never(const char *cmd, const struct bw_addr *a, const char *what, int err)
+{
+	if (a->family == AF_UNIX && (err == ENOENT || err == ENOTDIR)) {
+		char dir[BW_UNIX_PATH_MAX + 2];
+		unix_dir(a, dir, sizeof(dir));
+		bw_cli_error("%s: a bind to %s can never succeed here: its directory %s %s", cmd,
+			     what, dir, err == ENOENT ? "does not exist" : "is not a directory");
+		return 2;
+	}
+	bw_cli_error("%s: a bind to %s can never succeed here: %s", cmd, what, strerror(err));
+	return 2;
+}
+
 int bw_cli_bind_would_succeed(const struct bw_addr *a)
 {
 	struct sockaddr_storage ss;
@@ -51,9 +80,17 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_UNIX && !a->abstract) {
 		struct stat st;
+		char dir[BW_UNIX_PATH_MAX + 2];
 		if (lstat(a->path, &st) == 0)
 			return 0;
-		return errno == ENOENT ? 1 : -errno;
+		if (errno != ENOENT)
+			return -errno;
+		/* bind(2) creates the file, not its directory (ENOENT), and
+		 * needs a directory there (ENOTDIR): unix_bind_bsd(). */
+		unix_dir(a, dir, sizeof(dir));
+		if (stat(dir, &st) < 0)
+			return -errno;
+		return S_ISDIR(st.st_mode) ? 1 : -ENOTDIR;
 	}
 	if (family == AF_UNIX) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
@@ -104,14 +141,9 @@ static int open_watch(const struct bw_addr *a, const char **how)
 	*how = "polling every 100 ms";
 	if (a->family == AF_UNIX) {
 		char dir[BW_UNIX_PATH_MAX + 2];
-		const char *slash = strrchr(a->path, '/');
 		if (a->abstract)
 			return -1;
-		if (!slash)
-			snprintf(dir, sizeof(dir), ".");
-		else
-			snprintf(dir, sizeof(dir), "%.*s", slash == a->path ? 1 : (int)(slash - a->path),
-				 a->path);
+		unix_dir(a, dir, sizeof(dir));
 		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)
 			return -1;
@@ -215,6 +247,10 @@ int bw_cli_wait(int argc, char **argv)
 	start = bw_now_ns();
 	if (deadline)
 		deadline += start - 1;
+	/* An address that can never be bound is an error before any wait. */
+	r = bw_cli_bind_would_succeed(&want);
+	if (r < 0)
+		return bw_cli_never(cmd, &want, what, -r);
 	fd = open_watch(&want, &how);
 	if (!quiet) {
 		char limit[64] = "no timeout";
@@ -256,10 +292,8 @@ int bw_cli_wait(int argc, char **argv)
 	}
 	if (fd >= 0)
 		close(fd);
-	if (r < 0) {
-		bw_cli_error("%s: a bind to %s can never succeed here: %s", cmd, what, strerror(-r));
-		return 2;
-	}
+	if (r < 0)
+		return bw_cli_never(cmd, &want, what, -r);
 	if (r == 0) {
 		if (!quiet)
 			say_holder(cmd, &want, what);
