@@ -124,7 +124,8 @@ struct bw_remap {
 	char rule[BW_RULE_TEXT_MAX];
 	enum bw_action_kind action;   /* the action that succeeded */
 	int from_port, to_port;
-	int attempts;                 /* bind/listen calls made */
+	int attempts;                 /* ports tried: bind/listen calls made, and ports
+				       * skipped as in use (bw_diag_port_in_use) */
 	char note[240];               /* why an action failed (reuseaddr, wait) */
 };
 
@@ -187,6 +188,14 @@ struct bw_conflict {
 	size_t unix_netns_other;      /* other namespaces found */
 	size_t unix_netns_by_name;    /* of those, searched by name only (or not at all) */
 	size_t unix_netns_unseen;     /* processes whose namespace could not be seen */
+	/* The path as whoever reads the report reaches it, for "to free it":
+	 * a relative path made absolute from the caller's cwd, a path in
+	 * another root through that root (or /proc/<pid>/root); "" when
+	 * want.path is that already, or when it can't be told (a relative
+	 * path then gets no command). Set before the diagnosis: by diagnose
+	 * (the shim, the CLI) or by the supervisor (the program's cwd and
+	 * root are not its own). */
+	char unix_user_path[BW_FREE_ARG_MAX];
 
 	int port_lo, port_hi;     /* ip_local_port_range, for ephemeral exhaustion */
 	int ports_in_use;

@@ -400,6 +400,22 @@ static void ephemeral_usage(struct bw_conflict *c, const char *proc_root)
 			c->ports_in_use++;
 }
 
+/* A relative unix path is the caller's, from its cwd: made absolute for
+ * whoever reads the report, who runs elsewhere (getcwd(2) into a fixed
+ * buffer allocates nothing). Left "" when it does not fit. */
+static void unix_user_path(struct bw_conflict *c)
+{
+	char cwd[BW_FREE_ARG_MAX];
+	int n;
+	if (c->want.path[0] == '/' || c->unix_user_path[0] || !getcwd(cwd, sizeof(cwd)) ||
+	    cwd[0] != '/')
+		return;
+	n = snprintf(c->unix_user_path, sizeof(c->unix_user_path), "%s/%s",
+		     strcmp(cwd, "/") == 0 ? "" : cwd, c->want.path);
+	if (n < 0 || (size_t)n >= sizeof(c->unix_user_path))
+		c->unix_user_path[0] = '\0';
+}
+
 /* What is at a unix path: nothing, a socket file (its inode and device
  * are what a bound socket's VFS attribute names) or something else. Only
  * looked at: never connect()ed to, which a one-client server would take as
@@ -424,6 +440,7 @@ static void stat_unix_path(struct bw_conflict *c)
 	c->unix_ino = st.st_ino;
 	c->unix_dev = st.st_dev;
 	c->unix_ctime = st.st_ctim;
+	unix_user_path(c);
 }
 
 struct abstract_query {
@@ -453,6 +470,45 @@ int bw_diag_unix_abstract_taken(const struct sockaddr *sa, socklen_t len)
 		r = bw_socktab_read("/proc", AF_UNIX, BW_PROTO_UNKNOWN, abstract_cb, &q);
 	}
 	return r < 0 ? r : q.found;
+}
+
+struct port_query {
+	const struct bw_addr *want;
+	bool want_v6only, want_reuseaddr;
+	uint64_t own_inode;
+	bool found;
+};
+
+static int port_cb(const struct bw_sock *s, void *ctx)
+{
+	struct port_query *q = ctx;
+	if (s->local.port != q->want->port || (q->own_inode && s->inode == q->own_inode))
+		return 0;
+	if (q->want->proto == BW_PROTO_TCP && s->state == BW_TCP_TIME_WAIT && q->want_reuseaddr)
+		return 0;
+	if (bw_overlap(q->want, q->want_v6only, &s->local, s->v6only) != BW_OVERLAP_NONE)
+		q->found = true;
+	return q->found;
+}
+
+int bw_diag_port_in_use(const struct bw_addr *want, bool want_v6only, bool want_reuseaddr,
+			uint64_t own_inode)
+{
+	static const int families[] = {AF_INET, AF_INET6};
+	struct port_query q = {want, want_v6only, want_reuseaddr, own_inode, false};
+	enum bw_proto proto = want->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP;
+
+	if ((want->family != AF_INET && want->family != AF_INET6) || want->port == 0)
+		return -EINVAL;
+	/* Both families: dual-stack sockets collide across them. */
+	for (size_t i = 0; i < 2 && !q.found; i++) {
+		int r = bw_sockdiag_query(families[i], proto, want->port, port_cb, &q);
+		if (r < 0 && !q.found)
+			r = bw_socktab_read("/proc", families[i], proto, port_cb, &q);
+		if (r < 0 && r != -ENOENT && !q.found) /* no IPv6 in this kernel: fine */
+			return r;
+	}
+	return q.found;
 }
 
 /* One table through cb: sock_diag first (port >= 0: only that port),

@@ -70,6 +70,20 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
  * can't make an AF_UNIX bind for the program and must tell beforehand. */
 int bw_diag_unix_abstract_taken(const struct sockaddr *sa, socklen_t len);
 
+/* Whether port want->port of want->proto is in use for an address that
+ * overlaps want (diagnose/overlap.h) by any socket of the reader's network
+ * namespace but own_inode (0: none): bound only, listening or connected.
+ * A bind can succeed where this says 1: two SO_REUSEADDR sockets share a
+ * port while neither listens (net/ipv4/inet_connection_sock.c,
+ * inet_csk_bind_conflict), and the second listen() then fails; UDP
+ * SO_REUSEADDR sockets share one and split its datagrams. TIME-WAIT
+ * entries count only when !want_reuseaddr (the kernel lets a SO_REUSEADDR
+ * bind over them). From sock_diag (bound-only TCP sockets: Linux 6.8+),
+ * /proc/net as the fallback (which lists no bound-only TCP socket).
+ * 1 yes, 0 no, -errno (-EINVAL: want is not inet with a port). */
+int bw_diag_port_in_use(const struct bw_addr *want, bool want_v6only, bool want_reuseaddr,
+			uint64_t own_inode);
+
 /* The socket-table half alone (tests feed tables through it): considers one
  * socket and keeps it in c->holders if it blocks c->want. */
 void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s);

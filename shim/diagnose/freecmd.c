@@ -300,9 +300,20 @@ void bw_free_choose(struct bw_conflict *c)
 		return;
 	case BW_CAUSE_UNIX_STALE:
 		if (c->unix_file == BW_UNIX_FILE_SOCKET && !c->want.abstract) {
+			const char *path = c->unix_user_path[0] ? c->unix_user_path : c->want.path;
+			/* Never a command for another file than the one meant. */
+			if (path[0] != '/') {
+				note(c, "the path is relative to the program's working directory,"
+					" which could not be told: remove the file there");
+				return;
+			}
+			if (strlen(path) >= BW_FREE_ARG_MAX) {
+				note(c, "the path is too long to show here: remove the file yourself");
+				return;
+			}
 			arg(c, "rm");
 			arg(c, "--");
-			arg(c, c->want.path);
+			arg(c, path);
 			c->free_kind = BW_FREE_REMOVE;
 		} else {
 			note(c, "the path is not a socket file: remove it yourself if it is yours");

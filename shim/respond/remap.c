@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "diagnose/conflict.h"
+#include "diagnose/diagnose.h"
 #include "policy/settings.h"
 #include "basic/fmt.h"
 #include "basic/sysio.h"
@@ -182,6 +183,22 @@ static int try_port(struct attempt *at, int port)
 	return do_bind(at, at->fd, sa);
 }
 
+/* A candidate port someone is bound to (bw_diag_port_in_use): a bind
+ * there can succeed and still break a listen(), the caller's later one or
+ * that of the socket already there (two SO_REUSEADDR sockets bound to one
+ * port, neither listening yet: a program's own next listener, say), so it
+ * is never taken. Port 0 (auto) is the kernel's choice; a table that
+ * can't be read leaves the decision to the bind. */
+static bool port_in_use(const struct bw_conflict *c, int port)
+{
+	struct bw_addr want = c->want;
+	if (port <= 0)
+		return false;
+	want.port = port;
+	return bw_diag_port_in_use(&want, c->want_v6only, c->want_reuseaddr == 1,
+				   c->own_inode) == 1;
+}
+
 static int run_action(struct attempt *at, const struct bw_action *act, const struct bw_conflict *c)
 {
 	struct bw_remap *out = at->out;
@@ -242,6 +259,11 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 		for (long i = 0; bw_action_candidate(act, out->from_port, i, &port); i++) {
 			if (act->kind != BW_ACT_AUTO && port == out->from_port)
 				continue;
+			if (port_in_use(c, port)) {
+				out->attempts++;
+				r = -EADDRINUSE;
+				continue;
+			}
 			r = try_port(at, port);
 			if ((r != -EADDRINUSE && r != -EACCES) || at->aborted)
 				break;

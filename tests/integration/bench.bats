@@ -17,3 +17,11 @@ load common
 	assert_output --regexp "difference 0: per-call allocations"
 	refute_output --partial "MISMATCH"
 }
+
+@test "sigdelay: signals sent to a supervised program during wait:N reach its handler (tiny run, no timing asserted)" {
+	"$BINDWATCH_CLI" --supervise -- true 2>/dev/null || skip "no seccomp user notification here"
+	run timeout 120 python3 "$BW_SRCDIR/tools/bench/sigdelay" --runs 3 --idle 0.5 \
+		--cli "$BINDWATCH_CLI" --probe "$(dirname "$BINDWATCH_CLI")/bench/sigprobe"
+	assert_success
+	assert_output --regexp "signal to handler, 3 runs: median [0-9.]+ ms, .* CPU during the wait: [0-9.]+%"
+}

@@ -29,7 +29,7 @@ setup() {
 teardown() {
 	kill_bg
 	if [ -f "$BATS_FILE_TMPDIR/installed" ]; then
-		apt-get purge -y bindwatch >/dev/null 2>&1 || true
+		apt-get -o DPkg::Lock::Timeout=300 purge -y bindwatch >/dev/null 2>&1 || true
 		rm -f "$BATS_FILE_TMPDIR/installed"
 	fi
 }
@@ -65,7 +65,10 @@ teardown() {
 
 @test "apt-get install ./bindwatch_*.deb: bindwatch -- python3 -m http.server on a held port, man pages, completion; purge removes it" {
 	cp "$DEB" "$T/"
-	(cd "$T" && apt-get install -y --no-install-recommends "./$(basename "$DEB")") >"$T/apt.out" 2>&1 ||
+	# Another apt-get on the machine (an upgrade, a parallel job) holds
+	# dpkg's lock for a while: wait for it rather than fail.
+	(cd "$T" && apt-get -o DPkg::Lock::Timeout=300 install -y --no-install-recommends "./$(basename "$DEB")") \
+		>"$T/apt.out" 2>&1 ||
 		{ cat "$T/apt.out" >&2; false; }
 	touch "$BATS_FILE_TMPDIR/installed"
 	[ -x /usr/bin/bindwatch ]
@@ -126,7 +129,7 @@ teardown() {
 	run complete_words bindwatch -- pyth
 	assert_line python3
 
-	apt-get purge -y bindwatch >"$T/purge.out" 2>&1
+	apt-get -o DPkg::Lock::Timeout=300 purge -y bindwatch >"$T/purge.out" 2>&1
 	rm -f "$BATS_FILE_TMPDIR/installed"
 	[ ! -e /usr/bin/bindwatch ]
 	[ ! -e "$shim" ]

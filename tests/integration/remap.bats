@@ -430,3 +430,81 @@ print(conn.recv(2).decode())' "$P"
 		"$(printf 'true\t%s\tnext' "$P")"
 	[ "$(jq -r .remap.to_port <<<"$rec")" -gt "$P" ]
 }
+
+# A bind succeeds on a port that another SO_REUSEADDR socket is bound to
+# while neither listens (inet_csk_bind_conflict); the listen() of the one
+# that comes second then fails. A remap must not go there.
+@test "remap next: skips a port the program's own other socket has bound and not yet listened on" {
+	B=$(free_run 3)
+	hold_tcp "$B"
+	capture own "$CLI" --json --no-stack --remap "$B=next" -- "$PYTHON3" -c 'import socket, sys
+port = int(sys.argv[1])
+def reuse():
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return s
+b = reuse(); b.bind(("127.0.0.1", port + 1))
+a = reuse(); a.bind(("127.0.0.1", port))   # held elsewhere: remapped
+a.listen(8)
+b.listen(8)
+print("a=+%d b=+%d" % (a.getsockname()[1] - port, b.getsockname()[1] - port))' "$B"
+	assert_eq "status" "$status" 0
+	assert_eq "program" "$(cat "$BATS_TEST_TMPDIR/own.out")" "a=+2 b=+1"
+	rec=$(grep '^{' "$BATS_TEST_TMPDIR/own.err")
+	assert_eq "remap" "$(jq -r '[.remap.ok, .remap.from_port, .remap.to_port, .remap.attempts] | map(tostring) | @tsv' <<<"$rec")" \
+		"$(printf 'true\t%s\t%s\t2' "$B" "$((B + 2))")"
+}
+
+@test "remap next for UDP: skips a port another SO_REUSEADDR socket is bound to" {
+	B=$(free_run 3 udp)
+	hold udp 127.0.0.1 "$B"
+	capture udp "$CLI" --json --no-stack --remap "udp/$B=next" -- "$PYTHON3" -c 'import socket, sys
+port = int(sys.argv[1])
+def reuse():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return s
+b = reuse(); b.bind(("127.0.0.1", port + 1))
+a = reuse(); a.bind(("127.0.0.1", port))   # held elsewhere: remapped
+print("a=+%d" % (a.getsockname()[1] - port))' "$B"
+	assert_eq "status" "$status" 0
+	assert_eq "program" "$(cat "$BATS_TEST_TMPDIR/udp.out")" "a=+2"
+}
+
+# The kernel as the oracle, every address kind: socket b (SO_REUSEADDR)
+# bound to B_ADDR:P+1, not listening; socket a (SO_REUSEADDR) wants
+# A_ADDR:P, which a listener holds; after the remap both listen() calls
+# must succeed, b's where it was bound (in a private network namespace:
+# fixed ports are free).
+@test "remap next: after the move both sockets listen, for every pair of address kinds" {
+	unshare -n true 2>/dev/null || skip "unshare -n not permitted here"
+	capture matrix unshare -n sh -c 'ip link set lo up && exec "$@"' sh \
+		"$CLI" --no-stack --remap "20000-29999=next" -- "$PYTHON3" -c 'import errno, socket
+addrs = ["127.0.0.1", "0.0.0.0", "::", "::1", "::ffff:127.0.0.1"]
+def sock(addr, reuse):
+    s = socket.socket(socket.AF_INET6 if ":" in addr else socket.AF_INET)
+    if reuse:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return s
+port, bad, n = 20000, [], 0
+for b_addr in addrs:
+    for a_addr in addrs:
+        port += 10
+        h = sock(a_addr, False); h.bind((a_addr, port)); h.listen(1)
+        b = sock(b_addr, True); b.bind((b_addr, port + 1))
+        a = sock(a_addr, True); a.bind((a_addr, port))
+        for name, s in (("a", a), ("b", b)):
+            try:
+                s.listen(1)
+            except OSError as e:
+                bad.append("%s@%s vs b@%s: %s.listen: %s" % (a_addr, port, b_addr, name, errno.errorcode[e.errno]))
+        if b.getsockname()[1] != port + 1:  # the rule covers b too: its listen was remapped
+            bad.append("%s@%s vs b@%s: b moved to %d" % (a_addr, port, b_addr, b.getsockname()[1]))
+        n += 1
+        for s in (h, a, b):
+            s.close()
+print("pairs=%d" % n)
+print("\n".join(bad))'
+	assert_eq "status" "$status" 0
+	assert_eq "listen failures" "$(cat "$BATS_TEST_TMPDIR/matrix.out")" "pairs=25"
+}

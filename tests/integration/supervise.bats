@@ -15,6 +15,7 @@ setup_file() {
 	gcc -O2 -static -o "$d/probe_static" "$BW_SRCDIR/tests/helpers/conflict_probe.c"
 	gcc -O2 -static -pthread -o "$d/threads_bind" "$BW_SRCDIR/tests/helpers/threads_bind.c"
 	gcc -O2 -static -o "$d/intr_bind" "$BW_SRCDIR/tests/helpers/intr_bind.c"
+	gcc -O2 -static -o "$d/unix_bind" "$BW_SRCDIR/tests/helpers/unix_bind.c"
 	if command -v go >/dev/null; then
 		mkdir -p "$d/go"
 		cat >"$d/go/main.go" <<'GO'
@@ -794,13 +795,20 @@ fifo_run() {
 }
 
 # taken SUP PID: bindwatch (SUP) has taken PID's call: it holds its copy of
-# PID's socket (fd 3) while it handles the call. Before, a signal ends
-# the notification before bindwatch sees it (seccomp_unotify(2)).
+# PID's socket while it handles the call. Before, a signal ends the
+# notification before bindwatch sees it (seccomp_unotify(2)). Only a
+# socket this shell lacks counts: both inherit its descriptors (bats' fd 3).
 taken() {
-	local sock
-	sock=$(readlink /proc/"$2"/fd/3) || return 1
-	for f in /proc/"$1"/fd/*; do
-		[ "$(readlink "$f")" = "$sock" ] && return 0
+	local f g sock
+	for f in /proc/"$2"/fd/*; do
+		sock=$(readlink "$f") || continue
+		case $sock in socket:*) ;; *) continue ;; esac
+		for g in /proc/$$/fd/*; do
+			[ "$(readlink "$g")" = "$sock" ] && continue 2
+		done
+		for g in /proc/"$1"/fd/*; do
+			[ "$(readlink "$g")" = "$sock" ] && return 0
+		done
 	done
 	return 1
 }
@@ -819,16 +827,30 @@ port_free() {
 	! ss_has -Hltn "sport = :$1"
 }
 
-@test "one result per call: a wait interrupted by a handler, whose port is free once the call is made again, is reported and recorded as a wait that succeeded" {
+# taken_bind RUNNER NAME WAIT [OPTION...] -- [FLAG...]: a holder on a fresh
+# 127.0.0.1:$port, then intr_bind FLAG... under RUNNER (intr_run or
+# fifo_run) as NAME with --remap $port=wait:WAIT OPTION...; returns once
+# bindwatch has taken the bind. $prog: the program; $nr: bind's number.
+taken_bind() {
+	local runner=$1 name=$2 wait=$3 opts=()
+	shift 3
+	while [ "$1" != -- ]; do
+		opts+=("$1")
+		shift
+	done
+	shift
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
 	nr=49
 	[ "$(uname -m)" = aarch64 ] && nr=200
-	fifo_run held --remap "$port=wait:30" --port-file "$T/ports" -- \
-		"$D/intr_bind" -H 127.0.0.1 "$port"
+	"$runner" "$name" --remap "$port=wait:$wait" "${opts[@]}" -- "$D/intr_bind" "$@" 127.0.0.1 "$port"
 	prog=$(child_of "$sup")
 	poll_until 100 in_syscall "$prog" "$nr"
 	poll_until 100 taken "$sup" "$prog"
+}
+
+@test "one result per call: a wait interrupted by a handler, whose port is free once the call is made again, is reported and recorded as a wait that succeeded" {
+	taken_bind fifo_run held 30 --port-file "$T/ports" -- -H
 	# The handler runs (the call is restarted) and holds on until told;
 	# meanwhile the holder goes away.
 	kill -USR1 "$prog"
@@ -854,14 +876,7 @@ clock_past() {
 }
 
 @test "one result per call: a new bind after the program siglongjmp()ed out of its handler gets a wait of its own" {
-	port=$(free_port)
-	hold_tcp "$port" 127.0.0.1
-	nr=49
-	[ "$(uname -m)" = aarch64 ] && nr=200
-	fifo_run jump --remap "$port=wait:2" -- "$D/intr_bind" -J 127.0.0.1 "$port"
-	prog=$(child_of "$sup")
-	poll_until 100 in_syscall "$prog" "$nr"
-	poll_until 100 taken "$sup" "$prog"
+	taken_bind fifo_run jump 2 -- -J
 	started=$(cut -d' ' -f1 /proc/uptime)
 	kill -USR1 "$prog"
 	wait_file_has "$T/jump.out" "jumped"
@@ -887,10 +902,6 @@ clock_past() {
 		skip "this test's process group is orphaned: the kernel discards SIGTSTP"
 	fi
 	kill -CONT "$!"
-	port=$(free_port)
-	hold_tcp "$port" 127.0.0.1
-	nr=49
-	[ "$(uname -m)" = aarch64 ] && nr=200
 
 	# Idle: the program waits on its stdin after its bind.
 	fifo_run idle -- "$D/intr_bind" -w 127.0.0.1 "$(free_port)"
@@ -908,10 +919,7 @@ clock_past() {
 
 	# In a wait:N bind: stopped at once, and after SIGCONT the same bind
 	# goes on (and is reported once).
-	intr_run busy --remap "$port=wait:60" -- "$D/intr_bind" 127.0.0.1 "$port"
-	prog=$(child_of "$sup")
-	poll_until 100 in_syscall "$prog" "$nr"
-	poll_until 100 taken "$sup" "$prog"
+	taken_bind intr_run busy 60 --
 	kill -TSTP "$sup"
 	poll_until 100 stopped "$prog"
 	poll_until 100 stopped "$sup"
@@ -925,4 +933,48 @@ clock_past() {
 	assert_file_has "$T/busy.out" "bind=0 errno=0 local=$port alarms=0"
 	run grep -c "remapped: port $port -> $port" "$T/busy.err"
 	assert_output 1
+}
+
+# stale_unix PATH: the file of a unix socket closed without unlink.
+stale_unix() {
+	"$PYTHON3" -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(sys.argv[1])' "$1"
+	[ -S "$1" ]
+}
+
+@test "AF_UNIX: 'to free it' names the stale file as the user reaches it (relative path, chroot, another mount namespace)" {
+	mkdir -p "$T/run" "$T/jail/run" "$T/ns"
+	# The user (and bindwatch) here, the program binding from $T/run: a
+	# path relative to its cwd is not the user's.
+	cd "$T"
+	stale_unix "$T/run/stale.sock"
+	capture rel-shim "$CLI" --json -- sh -c 'cd "$1" && exec "$2" -c "$3" stale.sock' sh \
+		"$T/run" "$PYTHON3" "$PY_UNIX"
+	capture rel-sv "$CLI" --supervise --json -- sh -c 'cd "$1" && exec "$2" -c "$3" stale.sock' sh \
+		"$T/run" "$PYTHON3" "$PY_UNIX"
+	for name in rel-shim rel-sv; do
+		assert_equal "$(cat "$T/$name.out")" "bind=-1 errno=98"
+		run bw_json "$T/$name.err" 'j["cause"], j["path"], j["free_command"]'
+		assert_output "('unix_stale', 'stale.sock', 'rm -- $T/run/stale.sock')"
+	done
+
+	# A program in a chroot: its /run is the user's $T/jail/run.
+	cp "$D/unix_bind" "$T/jail/unix_bind"
+	stale_unix "$T/jail/run/stale.sock"
+	capture jail "$CLI" --supervise --json -- chroot "$T/jail" /unix_bind /run/stale.sock
+	assert_equal "$(cat "$T/jail.out")" "bind=-1 errno=98"
+	run bw_json "$T/jail.err" 'j["cause"], j["path"], j["free_command"]'
+	assert_output "('unix_stale', '/run/stale.sock', 'rm -- $T/jail/run/stale.sock')"
+
+	# In another mount namespace, where the file is not under the user's
+	# name at all: through the program's root in /proc.
+	capture ns "$CLI" --supervise --json -- unshare -m --propagation private sh -c \
+		'mount -t tmpfs tmpfs "$1" && "$2" -c "import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])" "$1/stale.sock" && exec "$3" "$1/stale.sock"' sh "$T/ns" "$PYTHON3" "$D/unix_bind"
+	assert_equal "$(cat "$T/ns.out")" "bind=-1 errno=98"
+	[ ! -e "$T/ns/stale.sock" ]
+	run bw_json "$T/ns.err" 'j["cause"], j["free_command"].replace("/proc/%d/" % j["pid"], "/proc/PID/")'
+	assert_output "('unix_stale', 'rm -- /proc/PID/root$T/ns/stale.sock')"
 }

@@ -15,6 +15,11 @@
  * makes the kernel accept a fresh bind. Then, where the holder was only
  * bound and the second bind succeeded, the holder listens and the second
  * socket's listen() is compared the same way (the listen-time check).
+ * Then two listeners, each taken as held by a process of its own, and a
+ * third bind the kernel refuses: closing the sockets of the processes
+ * that the "stop" fix names (and the kill command too) must free it.
+ * Every answer is also checked for its order: no fix that carries
+ * `assumes` before a sure fix of its target.
  * Needs root (unshare(CLONE_NEWNET)); skips (77) otherwise. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -64,6 +69,12 @@ static int next_port = 10000;
 static unsigned pairs, refused, skipped, disagreements, listen_pairs, shim_unexplained;
 static unsigned fix_kinds[8], holder_only, wait_checked;
 static unsigned assumed_fixes, order_checked, misordered;
+static unsigned multi_pairs, multi_both, multi_freed;
+/* Two-holder runs: the holder sockets' inodes, each taken as held by a
+ * process of its own (pid MULTI_PID + index). */
+#define MULTI_PID 1000000
+static ino_t holder_inodes[2];
+static size_t n_holder_inodes;
 static unsigned verbose_left = 40;
 
 static socklen_t sockaddr_of(const struct kind *k, const char *ip, int port,
@@ -218,6 +229,9 @@ static bool diagnose(int fd, const struct sockaddr *sa, socklen_t len, const cha
 		struct bw_holder *hd = &c->holders[i];
 		/* Another program, not looked up (no /proc record). */
 		hd->pid = hd->sock.inode ? getpid() + 100000 : 0;
+		for (size_t k = 0; k < n_holder_inodes; k++)
+			if (hd->sock.inode == (uint64_t)holder_inodes[k])
+				hd->pid = MULTI_PID + (pid_t)k;
 		hd->fd = hd->sock.inode ? 3 : -1;
 		if (full) {
 			hd->reuseaddr = (signed char)h->reuseaddr;
@@ -425,6 +439,77 @@ out:
 		close(hfd);
 }
 
+static bool stop_names(const struct bw_fix *f, pid_t pid)
+{
+	for (size_t i = 0; i < f->n_pids; i++)
+		if (f->pids[i] == pid)
+			return true;
+	return false;
+}
+
+static bool kill_names(pid_t pid)
+{
+	char num[16];
+	snprintf(num, sizeof(num), "%d", (int)pid);
+	for (size_t i = 1; i < C.free_argc && strcmp(C.free_argv[0], "kill") == 0; i++)
+		if (strcmp(C.free_argv[i], num) == 0)
+			return true;
+	return false;
+}
+
+/* Two listeners on one port, each in a process of its own, and a third
+ * socket the kernel refuses: the "stop" fix and the kill command must
+ * name every holder process whose socket the kernel still refuses with:
+ * closing the sockets of the processes they name frees the address. */
+static void run_multi(const struct side *h1, const struct side *h2, const struct side *cs)
+{
+	const struct kind *k = &kinds[cs->kind];
+	int port = next_port++, hfd[2], fd, r;
+	struct sockaddr_storage ss;
+	struct stat st;
+	socklen_t len = sockaddr_of(k, k->text, port, &ss);
+	const struct bw_fix *stop = NULL;
+	bool ok = true;
+
+	hfd[0] = setup_holder(H_LISTEN, h1, port);
+	hfd[1] = hfd[0] >= 0 ? setup_holder(H_LISTEN, h2, port) : -1;
+	fd = hfd[1] >= 0 ? make_sock(k->family, SOCK_STREAM, cs) : -1;
+	r = fd < 0 ? -1 : bind(fd, (struct sockaddr *)&ss, len);
+	if (fd < 0 || r == 0 || errno != EADDRINUSE)
+		goto out;
+	multi_pairs++;
+	n_holder_inodes = 0;
+	for (int i = 0; i < 2; i++)
+		holder_inodes[n_holder_inodes++] = fstat(hfd[i], &st) == 0 ? st.st_ino : 0;
+	diagnose(fd, (struct sockaddr *)&ss, len, "bind", h1, true);
+	n_holder_inodes = 0;
+	for (size_t i = 0; i < C.n_fixes && !stop; i++)
+		if (C.fixes[i].kind == BW_FIX_STOP)
+			stop = &C.fixes[i];
+	multi_both += stop && stop->n_pids == 2;
+	for (int i = 0; stop && i < 2; i++)
+		if (stop_names(stop, MULTI_PID + i)) {
+			ok &= kill_names(MULTI_PID + i);
+			close(hfd[i]);
+			hfd[i] = -1;
+		}
+	close(fd);
+	fd = make_sock(k->family, SOCK_STREAM, cs);
+	ok &= stop && fd >= 0 && bind(fd, (struct sockaddr *)&ss, len) == 0;
+	multi_freed += ok;
+	if (!ok) {
+		disagreements++;
+		describe("DISAGREE(two holders)", H_LISTEN, h1, cs,
+			 "the stop fix or the kill command left a blocking holder");
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	for (int i = 0; i < 2; i++)
+		if (hfd[i] >= 0)
+			close(hfd[i]);
+}
+
 static bool mapped(int kind)
 {
 	return strncmp(kinds[kind].text, "::ffff:", 7) == 0;
@@ -473,6 +558,21 @@ int main(void)
 										continue;
 									run_pair((enum hstate)st, &h, &cs);
 								}
+	/* Two listeners (each kind and IPV6_V6ONLY, no SO_REUSE*) and a
+	 * plain third bind. */
+	for (int k1 = 0; k1 < (int)N_KINDS; k1++)
+		for (int k2 = 0; k2 < (int)N_KINDS; k2++)
+			for (int ck = 0; ck < (int)N_KINDS; ck++)
+				for (int v = 0; v < 8; v++) {
+					struct side h1 = {k1, v & 1, 0, 0, 0};
+					struct side h2 = {k2, (v >> 1) & 1, 0, 0, 0};
+					struct side cs = {ck, (v >> 2) & 1, 0, 0, 0};
+					if ((h1.v6only && v6only_values(k1) < 2) ||
+					    (h2.v6only && v6only_values(k2) < 2) ||
+					    (cs.v6only && v6only_values(ck) < 2))
+						continue;
+					run_multi(&h1, &h2, &cs);
+				}
 	printf("bindmatrix: %u bind pairs + %u listen pairs (%u refused), %u combinations not"
 	       " set up (EINVAL/EADDRNOTAVAIL), %u disagreements\n",
 	       pairs, listen_pairs, refused, skipped, disagreements);
@@ -481,6 +581,10 @@ int main(void)
 	       " not explain: %u\n",
 	       fix_kinds[BW_FIX_SOCKOPT], fix_kinds[BW_FIX_ADDRESS], wait_checked,
 	       fix_kinds[BW_FIX_PORT], holder_only, shim_unexplained);
+	printf("bindmatrix: two holders: %u refused binds, %u with both holders to stop, %u freed"
+	       " by closing the sockets of the processes the stop fix names (all in the kill"
+	       " command)\n",
+	       multi_pairs, multi_both, multi_freed);
 	printf("bindmatrix: fix order: %u answers checked, %u fixes with assumes, %u answers with"
 	       " one before a sure fix of its target\n",
 	       order_checked, assumed_fixes, misordered);

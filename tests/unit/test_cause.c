@@ -662,6 +662,21 @@ static void test_remedy(void)
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
 	free_is(c, BW_FREE_REMOVE, "rm -- '/tmp/my app'\\''s.sock'");
+	/* As the user reaches it (the front end resolved it)... */
+	snprintf(c->unix_user_path, sizeof(c->unix_user_path), "/proc/42/root/tmp/x.sock");
+	bw_classify(c);
+	free_is(c, BW_FREE_REMOVE, "rm -- /proc/42/root/tmp/x.sock");
+	/* ... and never a relative path, valid only in the program's cwd. */
+	c = conflict("/x.sock", BW_PROTO_UNIX_STREAM);
+	snprintf(c->want.path, sizeof(c->want.path), "run/x.sock");
+	c->want.path_len = strlen(c->want.path);
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_vfs_checked = true;
+	c->unix_netns_searched = true;
+	bw_classify(c);
+	CAUSE_IS(c, "unix_stale");
+	free_is(c, BW_FREE_NONE, "");
+	CHECK_CONTAINS(c->free_note, "relative to the program's working directory");
 	/* Control bytes and bytes that are no UTF-8: bash's $'...', whose
 	 * \xNN is the byte again. */
 	c = conflict("/tmp/nl\nx'\xff.sock", BW_PROTO_UNIX_STREAM);

@@ -1011,6 +1011,11 @@ static void unix_bind(struct sup *sv, struct call *k)
 		c->unix_ino = st.st_ino;
 		c->unix_dev = st.st_dev;
 		c->unix_ctime = st.st_ctim;
+		/* "to free it" must name the file for the user, not for the
+		 * program (its cwd and root are not ours). */
+		if (bw_target_user_path(k->pid, path, &st, c->unix_user_path,
+					sizeof(c->unix_user_path)) < 0)
+			c->unix_user_path[0] = '\0';
 	}
 	bw_failure_handle(&sv->a->f, &sv->s, k->dup, sa, k->len, &failing_ops, &f);
 }

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <linux/nsfs.h>
 #include <linux/openat2.h>
@@ -282,6 +283,38 @@ int bw_target_path(pid_t pid, const char *path)
 	fd = fd < 0 ? -errno : fd;
 	close(dfd);
 	return fd;
+}
+
+int bw_target_user_path(pid_t pid, const char *path, const struct stat *st, char *buf,
+			size_t size)
+{
+	const char *base = path[0] == '/' ? "root" : "cwd", *sep = path[0] == '/' ? "" : "/";
+	char proc[64], link[PATH_MAX];
+	struct stat now;
+	ssize_t n;
+	int len;
+
+	snprintf(proc, sizeof(proc), "/proc/%d/%s", (int)pid, base);
+	n = readlink(proc, link, sizeof(link) - 1);
+	if (n > 0) {
+		char cand[PATH_MAX + 128];
+		link[n] = '\0';
+		len = snprintf(cand, sizeof(cand), "%s%s%s", strcmp(link, "/") == 0 ? "" : link, sep,
+			       path);
+		if (len > 0 && (size_t)len < sizeof(cand) && lstat(cand, &now) == 0 &&
+		    now.st_dev == st->st_dev && now.st_ino == st->st_ino) {
+			if ((size_t)len >= size)
+				return -ENAMETOOLONG;
+			memcpy(buf, cand, (size_t)len + 1);
+			return 0;
+		}
+	}
+	len = snprintf(buf, size, "%s%s%s", proc, path[0] == '/' ? "" : "/", path);
+	if (len < 0 || (size_t)len >= size) {
+		buf[0] = '\0';
+		return -ENAMETOOLONG;
+	}
+	return 0;
 }
 
 int bw_reopen_regular(int fd)

@@ -5,6 +5,8 @@
  * it live in. pid is a process (tgid), tid one of its threads. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* The value after "Name:" in the text of a /proc/<pid>/status, or NULL. */
@@ -54,6 +56,15 @@ bool bw_target_other_cgroup(pid_t pid);
  * (openat2(2) RESOLVE_IN_ROOT keeps absolute symlinks and ".." inside its
  * root). Opening O_PATH runs no open() of a device or FIFO. -errno. */
 int bw_target_path(pid_t pid, const char *path);
+
+/* path (of a unix socket file st, as pid reaches it: from its root or
+ * cwd) as we reach it, into buf: through pid's cwd or root as we see them
+ * (readlink /proc/<pid>/cwd, /root), when that names the very file st;
+ * else (another mount namespace, a directory gone) /proc/<pid>/root/PATH
+ * or /proc/<pid>/cwd/PATH, valid while pid lives. -ENAMETOOLONG when it
+ * does not fit. */
+int bw_target_user_path(pid_t pid, const char *path, const struct stat *st, char *buf,
+			size_t size);
 
 /* A descriptor for reading the regular file fd (O_PATH or not) refers to,
  * O_RDONLY|O_NONBLOCK|O_NOCTTY: -EPERM when it is not a regular file
