@@ -354,7 +354,7 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 	case BW_CAUSE_UNIX_STALE:
 		if (c->unix_vfs_checked)
 			bw_buf_printf(&b, "the socket file exists but no socket in any network"
-					  " namespace is bound to it (sock_diag, by the file; %zu other"
+					  " namespace is bound to it (sock_diag, by the file; %u other"
 					  " namespace%s searched); a leftover from a process that"
 					  " exited without unlink()", c->unix_netns_other,
 				      c->unix_netns_other == 1 ? "" : "s");
@@ -371,11 +371,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		if (!c->unix_netns_searched)
 			bw_buf_puts(&b, "other network namespaces were not searched");
 		else if (c->unix_netns_by_name)
-			bw_buf_printf(&b, "%zu other network namespace%s could only be searched by"
+			bw_buf_printf(&b, "%u other network namespace%s could only be searched by"
 					  " name, not by the file (that takes root: setns)",
 				      c->unix_netns_by_name, c->unix_netns_by_name == 1 ? "" : "s");
 		else
-			bw_buf_printf(&b, "the network namespace of %zu process%s could not be seen",
+			bw_buf_printf(&b, "the network namespace of %u process%s could not be seen",
 				      c->unix_netns_unseen, c->unix_netns_unseen == 1 ? "" : "es");
 		bw_buf_puts(&b, ": a live socket there may own it (a bind-mounted directory, a"
 				" relative path); don't remove it before `bindwatch who unix PATH` as"

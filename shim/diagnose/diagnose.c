@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -568,9 +569,9 @@ static void search_other_netns(struct bw_conflict *c, const char *proc_root)
 	if (n < 0)
 		return; /* not searched: unix_unverified */
 	c->unix_netns_searched = true;
-	c->unix_netns_other = (size_t)n;
-	c->unix_netns_unseen = unseen;
-	c->unix_netns_by_name = (size_t)n > max ? (size_t)n - max : 0;
+	c->unix_netns_other = (unsigned)n;
+	c->unix_netns_unseen = unseen > UINT_MAX ? UINT_MAX : (unsigned)unseen;
+	c->unix_netns_by_name = (size_t)n > max ? (unsigned)((size_t)n - max) : 0;
 	for (size_t i = 0; i < (size_t)n && i < max; i++) {
 		char root[96];
 		if (extras.netns_unix_query && c->unix_vfs_checked &&
