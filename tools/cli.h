@@ -45,8 +45,14 @@ int bw_cli_parse_seconds(const char *cmd, const char *s, double *ret);
  * directory does (-ENOENT, -ENOTDIR: bind(2) would fail so). tools/wait.c. */
 int bw_cli_bind_would_succeed(const struct bw_addr *a);
 
-/* One line on stderr for a bind to what (a, as text) that can never
- * succeed here (err from bw_cli_bind_would_succeed), naming cmd. Returns 2. */
+/* The one line for an address no bind can ever get here (err: the -errno
+ * of bw_cli_bind_would_succeed): "CMD: a bind to WHAT can never succeed
+ * here: STRERROR", for EACCES with the sysctl that decides it
+ * (net.ipv4.ip_unprivileged_port_start, ip-sysctl.rst). Returns 2. */
+int bw_cli_never_binds(const char *cmd, const char *what, int err);
+
+/* bw_cli_never_binds, naming the directory for a unix path whose
+ * directory is missing or no directory (err: ENOENT, ENOTDIR, positive). */
 int bw_cli_never(const char *cmd, const struct bw_addr *a, const char *what, int err);
 
 struct bw_conflict;

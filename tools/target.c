@@ -149,6 +149,28 @@ static const char *env_get(const char *name)
 	return getenv(name);
 }
 
+int bw_cli_never_binds(const char *cmd, const char *what, int err)
+{
+	FILE *f;
+	int start = -1;
+
+	if (err != -EACCES)
+		return bw_cli_error("%s: a bind to %s can never succeed here: %s", cmd, what,
+				    strerror(-err));
+	f = fopen("/proc/sys/net/ipv4/ip_unprivileged_port_start", "re");
+	if (f) {
+		if (fscanf(f, "%d", &start) != 1)
+			start = -1;
+		fclose(f);
+	}
+	if (start < 0)
+		return bw_cli_error("%s: a bind to %s can never succeed here: %s (a privileged"
+				    " port: needs CAP_NET_BIND_SERVICE)", cmd, what, strerror(-err));
+	return bw_cli_error("%s: a bind to %s can never succeed here: %s (ports below"
+			    " net.ipv4.ip_unprivileged_port_start=%d need CAP_NET_BIND_SERVICE)",
+			    cmd, what, strerror(-err), start);
+}
+
 void bw_cli_load_settings(void)
 {
 	static struct bw_settings set;

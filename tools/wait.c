@@ -66,8 +66,7 @@ int bw_cli_never(const char *cmd, const struct bw_addr *a, const char *what, int
 			     what, dir, err == ENOENT ? "does not exist" : "is not a directory");
 		return 2;
 	}
-	bw_cli_error("%s: a bind to %s can never succeed here: %s", cmd, what, strerror(err));
-	return 2;
+	return bw_cli_never_binds(cmd, what, -err);
 }
 
 int bw_cli_bind_would_succeed(const struct bw_addr *a)

@@ -29,6 +29,7 @@ const char *bw_cause_name(enum bw_cause c)
 	case BW_CAUSE_REUSEADDR_MISMATCH: return "reuseaddr_mismatch";
 	case BW_CAUSE_UNIX_UNVERIFIED: return "unix_unverified";
 	case BW_CAUSE_UNIX_NOT_SOCKET: return "unix_not_socket";
+	case BW_CAUSE_BOUND_ONLY: return "bound_only";
 	default: return "unknown";
 	}
 }
@@ -36,7 +37,7 @@ const char *bw_cause_name(enum bw_cause c)
 /* Most actionable first: what the user can act on beats what merely exists. */
 static const enum bw_cause priority[] = {
 	BW_CAUSE_SELF, BW_CAUSE_SOCKET_ACTIVATION, BW_CAUSE_UNIX_LIVE, BW_CAUSE_REUSEPORT_MISMATCH,
-	BW_CAUSE_REUSEADDR_MISMATCH, BW_CAUSE_LISTENER,
+	BW_CAUSE_REUSEADDR_MISMATCH, BW_CAUSE_LISTENER, BW_CAUSE_BOUND_ONLY,
 	BW_CAUSE_DUAL_STACK, BW_CAUSE_WILDCARD_OVERLAP, BW_CAUSE_NOT_VISIBLE,
 	BW_CAUSE_TIME_WAIT, BW_CAUSE_UNKNOWN,
 };
@@ -172,6 +173,10 @@ static enum bw_cause classify_holder(const struct bw_conflict *c, const struct b
 		return BW_CAUSE_REUSEPORT_MISMATCH;
 	if (h->overlap == BW_OVERLAP_WILDCARD)
 		return BW_CAUSE_WILDCARD_OVERLAP;
+	/* TCP_CLOSE with a port: bound, never listened nor connected. */
+	if (h->sock.local.proto == BW_PROTO_TCP &&
+	    (h->sock.state == BW_TCP_CLOSE || h->sock.state == BW_TCP_BOUND_INACTIVE))
+		return BW_CAUSE_BOUND_ONLY;
 	return BW_CAUSE_LISTENER;
 }
 
@@ -262,6 +267,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		if (h->sock.local.proto == BW_PROTO_UDP && c->want_reuseaddr != 1)
 			bw_buf_puts(&b, "; a UDP port is shared only when every socket on it sets"
 					" SO_REUSEADDR before bind(), and this socket does not");
+		break;
+	case BW_CAUSE_BOUND_ONLY:
+		bw_buf_puts(&b, "another process has bound it without listening (a TCP socket"
+				" bound, not listening nor connected): ");
+		who(&b, h);
 		break;
 	case BW_CAUSE_REUSEADDR_MISMATCH:
 		bw_buf_printf(&b, "%s could share the address, but only if every socket on it sets"
@@ -449,7 +459,8 @@ static void options_unknown(struct bw_conflict *c)
 	const struct bw_holder *h = first_with(c, c->cause);
 	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
 	if (!h || h->sock.local.family == AF_UNIX || h->pid <= 0 || h->reuseport >= 0 ||
-	    (c->cause != BW_CAUSE_LISTENER && c->cause != BW_CAUSE_WILDCARD_OVERLAP &&
+	    (c->cause != BW_CAUSE_LISTENER && c->cause != BW_CAUSE_BOUND_ONLY &&
+	     c->cause != BW_CAUSE_WILDCARD_OVERLAP &&
 	     c->cause != BW_CAUSE_DUAL_STACK))
 		return;
 	b.len = strlen(c->hint);
@@ -476,10 +487,19 @@ void bw_classify(struct bw_conflict *c)
 {
 	enum bw_cause best = BW_CAUSE_UNKNOWN;
 	int best_rank = rank(BW_CAUSE_UNKNOWN);
+	bool listens = false;
 
+	for (size_t i = 0; i < c->n_holders; i++)
+		listens |= c->holders[i].sock.listening && c->holders[i].blocks;
 	for (size_t i = 0; i < c->n_holders; i++) {
 		struct bw_holder *h = &c->holders[i];
 		h->cause = classify_holder(c, h);
+		/* The cause is the one that matters for freeing: with a
+		 * listener among the holders, a connection that could share
+		 * the port (reuseaddr_mismatch) is not it: SO_REUSEADDR never
+		 * shares a port with a TCP listener (inet_csk_bind_conflict()). */
+		if (listens && h->cause == BW_CAUSE_REUSEADDR_MISMATCH)
+			continue;
 		if (rank(h->cause) < best_rank) {
 			best = h->cause;
 			best_rank = rank(h->cause);

@@ -22,6 +22,9 @@ enum bw_cause {
 	/* Both sockets could share the address (the holder is not listening:
 	 * UDP, a TCP socket bound or connected) if both set SO_REUSEADDR; one lacks it. */
 	BW_CAUSE_REUSEADDR_MISMATCH,
+	/* A TCP socket bound to the address that neither listens nor is
+	 * connected (bind() without listen(): ss state UNCONN). */
+	BW_CAUSE_BOUND_ONLY,
 	/* A socket file no socket of the searched namespaces owns, but some
 	 * network namespace could not be searched by the file: maybe live. */
 	BW_CAUSE_UNIX_UNVERIFIED,

@@ -1,6 +1,5 @@
 #include "lookup/owner.h"
 #include "basic/sysio.h"
-#include "lookup/pidfd.h"
 #include "lookup/procinfo.h"
 
 #include <dirent.h>
@@ -183,7 +182,6 @@ static void scan_worker(struct scan *sc, unsigned id)
 			break;
 	}
 	for (int pass = 0; !sc->pids && pass <= 1 && atomic_load(&sc->left) > 0; pass++) {
-		unsigned long seen = 0;
 		long n;
 		lseek(proc_fd, 0, SEEK_SET);
 		while (atomic_load(&sc->left) > 0 && (n = bw_getdents64(proc_fd, dents, sizeof(dents))) > 0) {
@@ -192,9 +190,11 @@ static void scan_worker(struct scan *sc, unsigned id)
 				unsigned long pid;
 				struct stat sb;
 				off += d->d_reclen;
-				if (!parse_uint(d->d_name, &pid) || (pid_t)pid == sc->first)
-					continue;
-				if (seen++ % sc->workers != id)
+				/* Shares by pid, not by place in the listing: processes
+				 * that come and go between the workers' reads of /proc
+				 * would shift the places and drop some from every share. */
+				if (!parse_uint(d->d_name, &pid) || (pid_t)pid == sc->first ||
+				    pid % sc->workers != id)
 					continue;
 				if (fstatat(proc_fd, d->d_name, &sb, 0) < 0)
 					continue;
@@ -335,17 +335,18 @@ static bool has_pid(const pid_t *v, size_t n, pid_t pid)
 
 /* The parent of process name in the proc directory proc_fd: through a
  * pidfd while *use_pidfd (the real /proc: our pid namespace), else proc(5)
- * stat field 4; *use_pidfd drops once the kernel turns out too old. 0 or
- * -errno. */
+ * stat field 4; *use_pidfd drops at the first pidfd failure other than
+ * "gone". 0 or -errno. */
 static int ppid_at(int proc_fd, const char *name, pid_t pid, bool *use_pidfd, pid_t *ret)
 {
 	char path[40], buf[1024];
 	unsigned long long v;
 	ssize_t n;
 	if (*use_pidfd) {
-		int r = bw_pidfd_ppid(pid, ret);
-		if (r != -EOPNOTSUPP)
+		int r = bw_proc_ppid_pidfd(pid, ret);
+		if (r == 0 || r == -ESRCH)
 			return r;
+		/* An older kernel, a seccomp filter, valgrind (ENOSYS): stat. */
 		*use_pidfd = false;
 	}
 	snprintf(path, sizeof(path), "%s/stat", name);
@@ -388,7 +389,6 @@ static void family_pass(struct family *f, unsigned id)
 {
 	struct scan *sc = f->sc;
 	bool use_pidfd = strcmp(sc->proc_root, "/proc") == 0;
-	unsigned long seen = 0;
 	char dents[8192];
 	long n;
 	int proc_fd = open(sc->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -404,7 +404,8 @@ static void family_pass(struct family *f, unsigned id)
 			pid_t pid, ppid = 0;
 			size_t slot;
 			off += d->d_reclen;
-			if (!parse_uint(d->d_name, &v) || seen++ % f->workers != id)
+			/* Shares by pid, as scan_worker's. */
+			if (!parse_uint(d->d_name, &v) || v % f->workers != id)
 				continue;
 			pid = (pid_t)v;
 			if (in_family(f, pid) ||

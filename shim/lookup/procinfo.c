@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "basic/sysio.h"
@@ -160,6 +163,30 @@ int bw_proc_ppid(const char *proc_root, pid_t pid, pid_t *ret_ppid)
 	if (r < 0)
 		return r;
 	*ret_ppid = (pid_t)v;
+	return 0;
+}
+
+/* PIDFD_GET_INFO (Linux 6.13, include/uapi/linux/pidfd.h): struct
+ * pidfd_info's first version is 64 bytes (its size is part of the
+ * request): u64 mask (0: the basic fields), u64 cgroupid, then u32 pid,
+ * tgid, ppid, ... ppid lies at byte 24. */
+#define BW_PIDFD_INFO_SIZE 64
+#define BW_PIDFD_INFO_PPID 24
+#define BW_PIDFD_GET_INFO _IOC(_IOC_READ | _IOC_WRITE, 0xFF, 11, BW_PIDFD_INFO_SIZE)
+
+int bw_proc_ppid_pidfd(pid_t pid, pid_t *ret_ppid)
+{
+	unsigned char info[BW_PIDFD_INFO_SIZE] = {0};
+	uint32_t ppid;
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+	if (pidfd < 0)
+		return -errno;
+	r = ioctl(pidfd, BW_PIDFD_GET_INFO, info) < 0 ? -errno : 0;
+	close(pidfd);
+	if (r < 0)
+		return r;
+	memcpy(&ppid, info + BW_PIDFD_INFO_PPID, sizeof(ppid));
+	*ret_ppid = (pid_t)ppid;
 	return 0;
 }
 

@@ -158,15 +158,22 @@ static void scope_line(struct bw_buf *b, const struct bw_conflict *c, const char
 		      prefix, c->scan.descendants_partial ? ", not all of them" : "");
 }
 
+static bool remapped(const struct bw_conflict *c);
+
 static void free_line(struct bw_buf *b, const struct bw_conflict *c)
 {
-	bw_buf_puts(b, "to free it: ");
+	if (remapped(c))
+		bw_buf_printf(b, "to get port %d back: ", c->remap.from_port);
+	else
+		bw_buf_puts(b, "to free it: ");
 	if (c->free_kind == BW_FREE_WAIT) {
 		bw_buf_printf(b, "wait %lds (TIME-WAIT frees itself; nothing to stop)", c->free_in_s);
 		return;
 	}
 	if (c->free_argc) {
 		bw_free_command_to(c, b);
+		if (c->free_note[0]) /* why this command and not the manager's */
+			bw_buf_printf(b, " (%s)", c->free_note);
 		return;
 	}
 	bw_buf_puts(b, "(no command) ");
@@ -524,8 +531,19 @@ static const struct bw_holder *main_holder(const struct bw_conflict *c)
 	return c->n_holders ? &c->holders[0] : NULL;
 }
 
-/* Line 1: "bind 0.0.0.0:8000/tcp: in use by python3 (pid 2719, root) on
- * 127.0.0.1:8000: wildcard_overlap". */
+/* Whether a remap moved the failed bind to a working port (or bound it on
+ * a retry): then lines 1 and 2 say so instead of what to stop. */
+static bool remapped(const struct bw_conflict *c)
+{
+	return c->remap.attempted && c->remap.ok && !c->remap.unlinked;
+}
+
+/* Line 1, short enough for an 80-column terminal in the common cases (the
+ * holder's user, command line and more follow on the holder line):
+ * "bind 0.0.0.0:8000/tcp: in use by python3 pid 2719 (listener)", the
+ * holder's address only when it differs from the one asked for
+ * ("... pid 2719 on 127.0.0.1:8000 (wildcard_overlap)"), and after a
+ * remap where the bind went instead of the cause. */
 static void headline(struct bw_buf *b, const struct bw_conflict *c)
 {
 	const struct bw_holder *h = main_holder(c);
@@ -536,37 +554,42 @@ static void headline(struct bw_buf *b, const struct bw_conflict *c)
 	if (!h) {
 		bw_buf_puts(b, err_desc(c->err));
 	} else {
-		char addr[BW_ADDR_TEXT_MAX];
+		char addr[BW_ADDR_TEXT_MAX], want[BW_ADDR_TEXT_MAX];
 		bw_addr_format(&h->sock.local, addr, sizeof(addr));
+		bw_addr_format(&c->want, want, sizeof(want));
 		bw_buf_puts(b, "in use by ");
 		sgr(b, c, "1;31");
 		if (h->sock.inode == 0 && h->sock.local.family != AF_UNIX) {
 			bw_buf_puts(b, "a closed connection (TIME-WAIT)");
 		} else if (h->pid <= 0) {
-			bw_buf_printf(b, "a process not visible here (uid %u)", (unsigned)h->sock.uid);
+			bw_buf_printf(b, "a process of uid %u", (unsigned)h->sock.uid);
 		} else {
 			if (h->have_proc) {
 				bw_buf_escape(b, h->proc.comm, strlen(h->proc.comm));
 				bw_buf_puts(b, " ");
 			}
-			bw_buf_printf(b, "(pid %d", (int)h->pid);
-			if (h->have_proc && h->proc.user[0])
-				bw_buf_printf(b, ", %s", h->proc.user);
-			else if (h->have_proc)
-				bw_buf_printf(b, ", uid %u", (unsigned)h->proc.uid);
-			bw_buf_puts(b, ")");
+			bw_buf_printf(b, "pid %d", (int)h->pid);
 		}
 		sgr(b, c, "0");
-		bw_buf_printf(b, " on %s", addr);
-		if (c->n_matching > 1)
-			bw_buf_printf(b, " (and %zu more socket%s)", c->n_matching - 1,
-				      c->n_matching == 2 ? "" : "s");
+		if (strcmp(addr, want) != 0)
+			bw_buf_printf(b, " on %s", addr);
 	}
-	bw_buf_puts(b, ": ");
+	if (remapped(c)) {
+		if (c->remap.to_port != c->remap.from_port)
+			bw_buf_printf(b, "; moved to %d (BINDWATCH_REMAP)\n", c->remap.to_port);
+		else
+			bw_buf_printf(b, "; bound on a retry (BINDWATCH_REMAP %s)\n",
+				      bw_action_name(c->remap.action));
+		return;
+	}
+	bw_buf_puts(b, h ? " (" : ": ");
 	sgr(b, c, "1;33");
 	bw_buf_puts(b, bw_cause_name(c->cause));
 	sgr(b, c, "0");
-	bw_buf_puts(b, "\n");
+	if (h && c->n_matching > 1)
+		bw_buf_printf(b, "; and %zu more socket%s", c->n_matching - 1,
+			      c->n_matching == 2 ? "" : "s");
+	bw_buf_puts(b, h ? ")\n" : "\n");
 }
 
 /* Without remedies, the hint's first clause after the diagnosis (hints
@@ -583,14 +606,53 @@ static bool todo_clause(const struct bw_conflict *c, size_t *at, size_t *end)
 	return true;
 }
 
+/* Whether the "do:" line already says what the "to free it:" line would:
+ * a lone holder to stop and the command is "kill PID" of that pid. */
+static bool todo_is_kill(const struct bw_conflict *c)
+{
+	const struct bw_fix *f = &c->fixes[0];
+	return c->n_fixes && f->kind == BW_FIX_STOP && f->pid > 0 && f->n_pids <= 1 &&
+	       !f->more_pids && !f->unseen && c->free_kind == BW_FREE_KILL && c->free_argc == 2 &&
+	       c->free_pid == f->pid;
+}
+
 /* Line 2: what to do: the first remedy (diagnose/remedy.h), else the
- * hint's clause todo_clause() finds. */
+ * hint's clause todo_clause() finds; after a remap, where the program is
+ * now; for a holder this user can't see, how to see it. */
 static void todo_line(struct bw_buf *b, const struct bw_conflict *c)
 {
 	size_t at, end;
+	const struct bw_fix *f = &c->fixes[0];
+	if (remapped(c)) {
+		if (c->remap.to_port != c->remap.from_port)
+			bw_buf_printf(b, P "  do: nothing: the program got port %d instead (rule"
+					   " '%s')\n",
+				      c->remap.to_port, c->remap.rule);
+		else
+			bw_buf_printf(b, P "  do: nothing: the bind succeeded on a retry (rule '%s')\n",
+				      c->remap.rule);
+		return;
+	}
+	if (todo_is_kill(c)) {
+		bw_buf_puts(b, P "  do: stop the holder: ");
+		bw_free_command_to(c, b);
+		if (c->free_note[0]) /* why kill and not the manager's command */
+			bw_buf_printf(b, " (%s)", c->free_note);
+		bw_buf_puts(b, "\n");
+		return;
+	}
+	if (c->n_fixes && f->kind == BW_FIX_STOP && f->pid <= 0 && !f->n_pids &&
+	    c->caller_uid != 0 && c->want.family != AF_UNIX) {
+		/* Another user's process: /proc/PID/fd is root's to read. */
+		char addr[BW_ADDR_TEXT_MAX];
+		bw_addr_format(&c->want, addr, sizeof(addr));
+		bw_buf_printf(b, P "  do: run 'sudo bindwatch who %s%s' to see the holder, then stop it\n",
+			      c->want.proto == BW_PROTO_UDP ? "udp " : "", addr);
+		return;
+	}
 	if (c->n_fixes) {
 		bw_buf_puts(b, P "  do: ");
-		bw_remedy_words(b, c, &c->fixes[0]);
+		bw_remedy_words(b, c, f);
 		bw_buf_puts(b, "\n");
 		return;
 	}
@@ -696,9 +758,11 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 	bw_buf_puts(&b, ": ");
 	text_hint(&b, c);
 	bw_buf_puts(&b, "\n");
-	bw_buf_puts(&b, P "  ");
-	free_line(&b, c);
-	bw_buf_puts(&b, "\n");
+	if (!todo_is_kill(c) || remapped(c)) {
+		bw_buf_puts(&b, P "  ");
+		free_line(&b, c);
+		bw_buf_puts(&b, "\n");
+	}
 	text_remap(&b, &c->remap);
 	if (c->n_frames) {
 		bw_buf_puts(&b, P "  called from:\n");

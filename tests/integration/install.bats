@@ -39,7 +39,7 @@ teardown() {
 	P=$(free_port)
 	hold_tcp "$P" 127.0.0.1
 	capture run "$BW_DEB_BUILD/tools/bindwatch" --no-stack -- "$PYTHON3" -m http.server "$P"
-	assert_file_has "$T/run.err" "bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 (pid $HOLDER_PID, root)"
+	assert_file_has "$T/run.err" "bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 pid $HOLDER_PID on 127.0.0.1:$P (wildcard_overlap)"
 	# The package: Debian's paths, gzipped man pages, the completion, and
 	# libgcc_s (dlopen()ed by the shim) among the dependencies.
 	dpkg-deb -c "$DEB" >"$T/contents"
@@ -88,7 +88,7 @@ teardown() {
 		capture run /usr/bin/bindwatch -- python3 -m http.server "$P"
 	fi
 	[ "$status" -ne 0 ]
-	assert_file_has "$T/run.err" "bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 (pid $HOLDER_PID, root) on 127.0.0.1:$P: wildcard_overlap"
+	assert_file_has "$T/run.err" "bindwatch: bind 0.0.0.0:$P/tcp: in use by python3 pid $HOLDER_PID on 127.0.0.1:$P (wildcard_overlap)"
 	assert_file_has "$T/run.err" "OSError: [Errno 98] Address already in use"
 
 	# Man pages with the version and the installed shim path filled in.

@@ -332,3 +332,49 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 	run env BINDWATCH_NETLINK=0 "$CLI" who -H "$dual"
 	[[ ${lines[0]} == "tcp "*" [::]:$dual "* ]]
 }
+
+# bind_errno ADDR PORT [UID]: the error text the kernel gives a plain TCP
+# bind of ADDR:PORT (as UID, if given), or "ok".
+bind_errno() {
+	local pre=()
+	[ -z "${3:-}" ] || pre=(setpriv --reuid "$3" --regid "$3" --clear-groups)
+	"${pre[@]}" "$PYTHON3" -c 'import os, socket, sys
+a, p = sys.argv[1], int(sys.argv[2])
+s = socket.socket(socket.AF_INET6 if ":" in a else socket.AF_INET)
+try:
+    s.bind((a, p))
+    print("ok")
+except OSError as e:
+    print(os.strerror(e.errno))' "$1" "$2"
+}
+
+@test "who: an address no bind can get here says why, exit 2, as wait does (the kernel decides)" {
+	P=$(free_port)
+	for a in 10.9.9.9 2001:db8::1 fe80::1234; do
+		err=$(bind_errno "$a" "$P")
+		[ "$err" != ok ] || skip "a bind to $a succeeds here"
+		shown=$a
+		[[ $a != *:* ]] || shown="[$a]"
+		run "$CLI" who "$shown:$P"
+		assert_failure 2
+		assert_output "bindwatch: who: a bind to $shown:$P/tcp can never succeed here: $err"
+	done
+}
+
+@test "who: as a user who may not bind a privileged port, says so and names the sysctl, exit 2" {
+	[ "$(id -u)" = 0 ] || skip "needs root to run as nobody"
+	setpriv --reuid 65534 --regid 65534 --clear-groups true 2>/dev/null ||
+		skip "setpriv cannot switch to uid 65534 here"
+	start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
+	[ "$start" -gt 1 ] || skip "ip_unprivileged_port_start=$start: every port is unprivileged"
+	low=$((start - 1))
+	err=$(bind_errno 0.0.0.0 "$low" 65534)
+	[ "$err" = "Permission denied" ] || skip "nobody's bind of port $low gives: $err"
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" who "$low"
+	assert_failure 2
+	assert_output "bindwatch: who: a bind to *:$low/tcp can never succeed here: Permission denied (ports below net.ipv4.ip_unprivileged_port_start=$start need CAP_NET_BIND_SERVICE)"
+	# wait says the same words.
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" wait --quiet --timeout 1 "$low"
+	assert_failure 2
+	assert_output "bindwatch: wait: a bind to *:$low/tcp can never succeed here: Permission denied (ports below net.ipv4.ip_unprivileged_port_start=$start need CAP_NET_BIND_SERVICE)"
+}

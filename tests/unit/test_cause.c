@@ -532,9 +532,10 @@ static void test_names(void)
 	static const char *const names[] = {
 		"unknown", "listener", "self", "time_wait", "wildcard_overlap", "dual_stack",
 		"reuseport_mismatch", "unix_live", "unix_stale", "ephemeral_exhausted",
-		"socket_activation", "not_visible",
+		"socket_activation", "not_visible", "reuseaddr_mismatch", "bound_only",
+		"unix_unverified", "unix_not_socket",
 	};
-	for (int i = 0; i <= BW_CAUSE_NOT_VISIBLE; i++)
+	for (int i = 0; i <= BW_CAUSE_UNIX_NOT_SOCKET; i++)
 		CHECK_STREQ(bw_cause_name((enum bw_cause)i), names[i]);
 	CHECK_STREQ(bw_cause_name((enum bw_cause)99), "unknown");
 }
