@@ -216,6 +216,10 @@ s.close()' "$path"
 		"$(printf 'ephemeral_exhausted\t0\t40000-40001\t2')"
 	hint_has eph "40000-40001"
 	hint_has eph "ip_local_port_range"
+	# The "do:" fix and "to free it" name the same process.
+	stop=$(j eph '[.fixes[] | select(.target == "holder" and .kind == "stop") | .pid] | first')
+	[ -n "$stop" ] && [ "$stop" != null ]
+	assert_eq "free" "$(j eph .free_command)" "kill $stop"
 }
 
 @test "cause not_visible: the holder runs as root, the failing program as nobody" {
