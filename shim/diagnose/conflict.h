@@ -73,6 +73,8 @@ struct bw_holder {
 	bool same_program;            /* self, or the same executable as the caller */
 	bool manager;                 /* a service manager (systemd, inetd...) */
 	bool other_pidns;             /* lives in another pid namespace than the caller */
+	bool shares_mgr;              /* mgr is the failing process's own container or
+				       * service unit too: stopping it stops the caller */
 	char sock_cgroup[BW_CGROUP_MAX]; /* the socket's cgroup (from its cgroup id), or "" */
 	char sock_user[BW_USER_MAX];     /* the socket's uid by name, or "" */
 	struct bw_manager mgr;           /* the unit or container that manages it */

@@ -687,22 +687,28 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 	bw_owner_find_parallel(proc_root, self_pid, q, deadline_ns, &c->scan, c->scan_workers);
 }
 
-/* The caller's own container, so a unit in it needs no `docker exec`. */
-static void own_container(char *buf, size_t size)
+/* The unit or container of the process whose cgroup(7) file is path
+ * (cgroup v2's "0::" line) into *m; all empty when unreadable. */
+static void cgroup_manager(const char *path, struct bw_manager *m)
 {
 	char cg[1024];
-	struct bw_manager m;
 	const char *p;
-	buf[0] = '\0';
-	if (bw_read_file_at(AT_FDCWD, "/proc/self/cgroup", cg, sizeof(cg)) <= 0)
+	memset(m, 0, sizeof(*m));
+	if (bw_read_file_at(AT_FDCWD, path, cg, sizeof(cg)) <= 0)
 		return;
 	p = strstr(cg, "0::");
 	if (!p)
 		return;
 	p += 3;
 	cg[(size_t)(p - cg) + strcspn(p, "\n")] = '\0';
-	memset(&m, 0, sizeof(m));
-	bw_manager_from_cgroup(&m, p);
+	bw_manager_from_cgroup(m, p);
+}
+
+/* The caller's own container, so a unit in it needs no `docker exec`. */
+static void own_container(char *buf, size_t size)
+{
+	struct bw_manager m;
+	cgroup_manager("/proc/self/cgroup", &m);
 	snprintf(buf, size, "%s", m.id[0] ? m.id : m.outer_id);
 }
 
@@ -721,6 +727,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 			  uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
+	struct bw_manager failing = {.kind = BW_MGR_NONE};
 	char own[72] = "";
 
 	memset(&q, 0, sizeof(q));
@@ -739,8 +746,18 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	c->n_hits = q.n_hits;
 	c->hprocs_dropped = q.hits_dropped;
 	bw_relation_fill(c, proc_root);
-	if (c->n_holders)
+	if (c->n_holders) {
 		own_container(own, sizeof(own));
+		/* The failing process's own unit or container (none for
+		 * `who`): a holder in it is not freed by stopping that. */
+		if (c->pid > 0) {
+			char path[300];
+			snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)c->pid);
+			cgroup_manager(path, &failing);
+		}
+		if (own[0] && strcmp(failing.outer_id, own) == 0)
+			failing.outer_id[0] = '\0'; /* as bw_manager_identify does */
+	}
 	for (size_t i = 0; i < c->n_holders && i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];
 		if (h->n_procs == 0 && q.pid[i] > 0) {
@@ -761,6 +778,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 		if (h->sock.inode)
 			bw_manager_identify(&h->mgr, h->have_proc ? &h->proc : NULL, h->sock_cgroup,
 					    &h->sock, own, c->scratch, sizeof(c->scratch));
+		h->shares_mgr = h->sock.inode && bw_manager_same(&h->mgr, &failing);
 	}
 }
 

@@ -100,11 +100,43 @@ static void kill_pid(struct bw_conflict *c, pid_t pid)
 
 static void kill_all(struct bw_conflict *c, const struct bw_holder *h);
 
+/* The holder runs in the failing process's own container or service
+ * unit: stopping that through its manager (docker stop, systemctl stop)
+ * would stop the failing process too, and inside a container there is no
+ * engine to ask. The process itself is the one to act on. */
+static void shared_manager(struct bw_conflict *c, const struct bw_holder *h)
+{
+	const struct bw_manager *m = &h->mgr;
+	bool unit = m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER;
+	const char *what = unit ? "unit" : "container";
+	char ref[BW_MGR_NAME_MAX];
+	struct bw_buf b = BW_BUF_INIT(c->free_note, sizeof(c->free_note));
+
+	if (unit)
+		snprintf(ref, sizeof(ref), "%s", m->unit);
+	else
+		container_ref(ref, sizeof(ref), m);
+	if (h->pid > 0)
+		kill_all(c, h);
+	if (c->free_kind == BW_FREE_KILL)
+		bw_buf_printf(&b, "it shares %s %s with this process: stopping that would stop this"
+				  " process too",
+			      what, ref);
+	else if (h->pid <= 0)
+		bw_buf_printf(&b, "a process of %s %s, which this process shares, holds it and is not"
+				  " visible here; stopping that would stop this process too",
+			      what, ref);
+}
+
 static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 {
 	const struct bw_manager *m = &h->mgr;
 	char ref[BW_MGR_NAME_MAX];
 
+	if (h->shares_mgr) {
+		shared_manager(c, h);
+		return;
+	}
 	switch (m->kind) {
 	case BW_MGR_DOCKER:
 	case BW_MGR_PODMAN:

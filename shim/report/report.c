@@ -177,6 +177,8 @@ static void free_line(struct bw_buf *b, const struct bw_conflict *c)
 	}
 	if (c->free_argc) {
 		bw_free_command_to(c, b);
+		if (c->free_note[0]) /* why this command and not the manager's */
+			bw_buf_printf(b, " (%s)", c->free_note);
 		return;
 	}
 	bw_buf_puts(b, "(no command) ");
@@ -639,6 +641,8 @@ static void todo_line(struct bw_buf *b, const struct bw_conflict *c)
 	if (todo_is_kill(c)) {
 		bw_buf_puts(b, P "  do: stop the holder: ");
 		bw_free_command_to(c, b);
+		if (c->free_note[0]) /* why kill and not the manager's command */
+			bw_buf_printf(b, " (%s)", c->free_note);
 		bw_buf_puts(b, "\n");
 		return;
 	}
