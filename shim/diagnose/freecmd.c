@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "basic/fmt.h"
+#include "diagnose/remedy.h"
 #include "lookup/users.h"
 
 const char *bw_free_kind_name(enum bw_free_kind k)
@@ -398,10 +399,19 @@ void bw_free_choose(struct bw_conflict *c)
 	case BW_CAUSE_SELF:
 		self_note(c);
 		return;
-	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
+	case BW_CAUSE_EPHEMERAL_EXHAUSTED: {
+		/* The process with the most ports, as the remedies' "stop"
+		 * (remedy.c, free_fix): freeing some ports is enough. */
+		const struct bw_holder *top = bw_remedy_top_holder(c, NULL);
+		if (top && top->pid > 0 && top->pid != c->pid) {
+			c->free_holder = (int)(top - c->holders);
+			kill_pid(c, top->pid);
+			return;
+		}
 		note(c, "no single holder: close idle connections or widen"
 			" net.ipv4.ip_local_port_range");
 		return;
+	}
 	case BW_CAUSE_UNKNOWN:
 		note(c, "no holder found");
 		return;

@@ -117,6 +117,15 @@ sys.exit(subprocess.run([sys.executable, "-c", child, str(port), "17"], pass_fds
 	[[ $(j probe .hint) =~ expire\ in\ ([0-9]+)s ]]
 	[ "${BASH_REMATCH[1]}" -gt 0 ] && [ "${BASH_REMATCH[1]}" -le 60 ]
 	hint_has probe "SO_REUSEADDR"
+	# No process owns a TIME-WAIT socket: no search to suggest, in the
+	# shim's text report nor in who's.
+	capture text env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$P"
+	assert_file_has "$BATS_TEST_TMPDIR/text.err" "cause: time_wait"
+	run grep -c "who --all" "$BATS_TEST_TMPDIR/text.err"
+	assert_output 0
+	run "$CLI" who "127.0.0.1:$P"
+	assert_line --partial "cause: time_wait"
+	refute_output --partial "who --all"
 }
 
 @test "cause wildcard_overlap: a wildcard bind against a specific holder" {
@@ -207,6 +216,10 @@ s.close()' "$path"
 		"$(printf 'ephemeral_exhausted\t0\t40000-40001\t2')"
 	hint_has eph "40000-40001"
 	hint_has eph "ip_local_port_range"
+	# The "do:" fix and "to free it" name the same process.
+	stop=$(j eph '[.fixes[] | select(.target == "holder" and .kind == "stop") | .pid] | first')
+	[ -n "$stop" ] && [ "$stop" != null ]
+	assert_eq "free" "$(j eph .free_command)" "kill $stop"
 }
 
 @test "cause not_visible: the holder runs as root, the failing program as nobody" {
