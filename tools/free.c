@@ -184,7 +184,12 @@ int bw_cli_free(int argc, char **argv)
 	bw_diagnose(c, "/proc", 0, 0);
 	bw_cli_name_containers(c);
 	bw_addr_format_proto(&want, what, sizeof(what));
-	if (c->n_holders == 0 && c->cause != BW_CAUSE_UNIX_STALE) {
+	if (want.family == AF_UNIX && !want.abstract && c->n_holders == 0 &&
+	    !bw_cli_unix_taken(c) && (r = bw_cli_bind_would_succeed(&want)) < 0) {
+		free(c);
+		return bw_cli_never("free", &want, what, -r);
+	}
+	if (c->n_holders == 0 && !bw_cli_unix_taken(c)) {
 		fprintf(stderr, "bindwatch: free: %s is not in use\n", what);
 		free(c);
 		return 0;

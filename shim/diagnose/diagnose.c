@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "basic/sysio.h"
 #include "diagnose/remedy.h"
 #include "lookup/cgroup.h"
+#include "lookup/netns.h"
 #include "lookup/users.h"
 
 
@@ -432,6 +434,7 @@ static void stat_unix_path(struct bw_conflict *c)
 	}
 	if (!S_ISSOCK(st.st_mode)) {
 		c->unix_file = BW_UNIX_FILE_OTHER;
+		c->unix_mode = st.st_mode & S_IFMT;
 		return;
 	}
 	c->unix_file = BW_UNIX_FILE_SOCKET;
@@ -532,6 +535,57 @@ static int read_table(struct bw_conflict *c, const char *proc_root, int family,
 	return read_table_with(c, proc_root, family, proto, port, consider_cb, c);
 }
 
+/* The path's socket file, which no socket of our network namespace owns,
+ * in every other namespace (conflict.h, unix_netns_*): by the file where
+ * extras.netns_unix_query can enter it, else by name from its
+ * /proc/<pid>/net/unix (any user may read it; openat/read: shim-safe),
+ * which is sure only for a namespace with no named socket at all.
+ * The namespace list lives in c->scratch until the owner scan. */
+struct by_name {
+	struct bw_conflict *c;
+	size_t named;
+};
+
+/* A namespace's /proc/<pid>/net/unix: a socket bound to a file always
+ * keeps the name it bound (unix_seq_show prints it, renamed or unlinked
+ * since), so a namespace whose sockets have no names at all (a fresh
+ * container's, a test's) has none bound to ours: searched for sure. An
+ * '@' name counts too: a relative path may start with '@'. */
+static int by_name_cb(const struct bw_sock *s, void *ctx)
+{
+	struct by_name *q = ctx;
+	q->named += s->local.family == AF_UNIX && s->local.path_len > 0;
+	bw_diag_consider(q->c, s);
+	return 0;
+}
+
+static void search_other_netns(struct bw_conflict *c, const char *proc_root)
+{
+	struct by_name q = {.c = c};
+	struct bw_netns *ns = (struct bw_netns *)(void *)c->scratch;
+	size_t max = sizeof(c->scratch) / sizeof(*ns), unseen = 0;
+	int n = bw_netns_list(proc_root, ns, max, &unseen);
+
+	if (n < 0)
+		return; /* not searched: unix_unverified */
+	c->unix_netns_searched = true;
+	c->unix_netns_other = (unsigned)n;
+	c->unix_netns_unseen = unseen > UINT_MAX ? UINT_MAX : (unsigned)unseen;
+	c->unix_netns_by_name = (size_t)n > max ? (unsigned)((size_t)n - max) : 0;
+	for (size_t i = 0; i < (size_t)n && i < max; i++) {
+		char root[96];
+		if (extras.netns_unix_query && c->unix_vfs_checked &&
+		    strcmp(proc_root, "/proc") == 0 &&
+		    extras.netns_unix_query(ns[i].pid, consider_cb, c) == 0)
+			continue;
+		snprintf(root, sizeof(root), "%s/%d", proc_root, (int)ns[i].pid);
+		q.named = 0;
+		if (bw_socktab_read(root, AF_UNIX, BW_PROTO_UNKNOWN, by_name_cb, &q) < 0 ||
+		    q.named > 0)
+			c->unix_netns_by_name++;
+	}
+}
+
 static void read_tables(struct bw_conflict *c, const char *proc_root)
 {
 	static const enum bw_proto protos[] = {BW_PROTO_TCP, BW_PROTO_UDP};
@@ -544,6 +598,8 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 		c->unix_vfs_checked = r == 0 && !c->table_from_proc &&
 				      c->unix_file == BW_UNIX_FILE_SOCKET &&
 				      c->n_matching <= c->n_holders;
+		if (c->unix_file == BW_UNIX_FILE_SOCKET && !c->want.abstract && !bw_unix_owned(c))
+			search_other_netns(c, proc_root);
 		return;
 	}
 	for (size_t i = 0; i < 2; i++) {
@@ -687,22 +743,28 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 	bw_owner_find_parallel(proc_root, self_pid, q, deadline_ns, &c->scan, c->scan_workers);
 }
 
-/* The caller's own container, so a unit in it needs no `docker exec`. */
-static void own_container(char *buf, size_t size)
+/* The unit or container of the process whose cgroup(7) file is path
+ * (cgroup v2's "0::" line) into *m; all empty when unreadable. */
+static void cgroup_manager(const char *path, struct bw_manager *m)
 {
 	char cg[1024];
-	struct bw_manager m;
 	const char *p;
-	buf[0] = '\0';
-	if (bw_read_file_at(AT_FDCWD, "/proc/self/cgroup", cg, sizeof(cg)) <= 0)
+	memset(m, 0, sizeof(*m));
+	if (bw_read_file_at(AT_FDCWD, path, cg, sizeof(cg)) <= 0)
 		return;
 	p = strstr(cg, "0::");
 	if (!p)
 		return;
 	p += 3;
 	cg[(size_t)(p - cg) + strcspn(p, "\n")] = '\0';
-	memset(&m, 0, sizeof(m));
-	bw_manager_from_cgroup(&m, p);
+	bw_manager_from_cgroup(m, p);
+}
+
+/* The caller's own container, so a unit in it needs no `docker exec`. */
+static void own_container(char *buf, size_t size)
+{
+	struct bw_manager m;
+	cgroup_manager("/proc/self/cgroup", &m);
 	snprintf(buf, size, "%s", m.id[0] ? m.id : m.outer_id);
 }
 
@@ -721,6 +783,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 			  uint64_t deadline_ns)
 {
 	struct bw_owner_query q;
+	struct bw_manager failing = {.kind = BW_MGR_NONE};
 	char own[72] = "";
 
 	memset(&q, 0, sizeof(q));
@@ -739,8 +802,18 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	c->n_hits = q.n_hits;
 	c->hprocs_dropped = q.hits_dropped;
 	bw_relation_fill(c, proc_root);
-	if (c->n_holders)
+	if (c->n_holders) {
 		own_container(own, sizeof(own));
+		/* The failing process's own unit or container (none for
+		 * `who`): a holder in it is not freed by stopping that. */
+		if (c->pid > 0) {
+			char path[300];
+			snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)c->pid);
+			cgroup_manager(path, &failing);
+		}
+		if (own[0] && strcmp(failing.outer_id, own) == 0)
+			failing.outer_id[0] = '\0'; /* as bw_manager_identify does */
+	}
 	for (size_t i = 0; i < c->n_holders && i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];
 		if (h->n_procs == 0 && q.pid[i] > 0) {
@@ -761,6 +834,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 		if (h->sock.inode)
 			bw_manager_identify(&h->mgr, h->have_proc ? &h->proc : NULL, h->sock_cgroup,
 					    &h->sock, own, c->scratch, sizeof(c->scratch));
+		h->shares_mgr = h->sock.inode && bw_manager_same(&h->mgr, &failing);
 	}
 }
 

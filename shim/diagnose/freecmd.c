@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "basic/fmt.h"
+#include "diagnose/remedy.h"
 #include "lookup/users.h"
 
 const char *bw_free_kind_name(enum bw_free_kind k)
@@ -99,11 +100,43 @@ static void kill_pid(struct bw_conflict *c, pid_t pid)
 
 static void kill_all(struct bw_conflict *c, const struct bw_holder *h);
 
+/* The holder runs in the failing process's own container or service
+ * unit: stopping that through its manager (docker stop, systemctl stop)
+ * would stop the failing process too, and inside a container there is no
+ * engine to ask. The process itself is the one to act on. */
+static void shared_manager(struct bw_conflict *c, const struct bw_holder *h)
+{
+	const struct bw_manager *m = &h->mgr;
+	bool unit = m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER;
+	const char *what = unit ? "unit" : "container";
+	char ref[BW_MGR_NAME_MAX];
+	struct bw_buf b = BW_BUF_INIT(c->free_note, sizeof(c->free_note));
+
+	if (unit)
+		snprintf(ref, sizeof(ref), "%s", m->unit);
+	else
+		container_ref(ref, sizeof(ref), m);
+	if (h->pid > 0)
+		kill_all(c, h);
+	if (c->free_kind == BW_FREE_KILL)
+		bw_buf_printf(&b, "it shares %s %s with this process: stopping that would stop this"
+				  " process too",
+			      what, ref);
+	else if (h->pid <= 0)
+		bw_buf_printf(&b, "a process of %s %s, which this process shares, holds it and is not"
+				  " visible here; stopping that would stop this process too",
+			      what, ref);
+}
+
 static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 {
 	const struct bw_manager *m = &h->mgr;
 	char ref[BW_MGR_NAME_MAX];
 
+	if (h->shares_mgr) {
+		shared_manager(c, h);
+		return;
+	}
 	switch (m->kind) {
 	case BW_MGR_DOCKER:
 	case BW_MGR_PODMAN:
@@ -204,6 +237,29 @@ static void add_pid(const struct bw_conflict *c, pid_t pid, int fd, pid_t *pids,
 	(*n)++;
 }
 
+/* A connection on the port that a caller with SO_REUSEADDR shares once
+ * the listener is gone: inet_csk_bind_conflict() lets two sockets that
+ * both set SO_REUSEADDR share a port unless one listens, and an accepted
+ * connection has its listener's SO_REUSEADDR (sk_clone_lock() copies
+ * sk_reuse). Unknown options (inside a host) are taken as on: the
+ * listener is what holds the port, not its clients. */
+static bool shares_without_listener(const struct bw_conflict *c, const struct bw_holder *h)
+{
+	bool listener = false;
+	if (c->want_reuseaddr != 1 || h->sock.local.proto != BW_PROTO_TCP || h->sock.listening ||
+	    h->reuseaddr == 0)
+		return false;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_holder *l = &c->holders[i];
+		if (l->blocks && l->sock.listening && l->sock.local.proto == BW_PROTO_TCP) {
+			if (l->reuseaddr == 0)
+				return false;
+			listener = true;
+		}
+	}
+	return listener;
+}
+
 size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t max,
 		    struct bw_free_pids *ret)
 {
@@ -220,7 +276,8 @@ size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t m
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < c->n_holders; i++) {
 			const struct bw_holder *h = &c->holders[i];
-			if ((i == first) != (pass == 0) || !h->blocks || is_orphan(h))
+			if ((i == first) != (pass == 0) || !h->blocks || is_orphan(h) ||
+			    shares_without_listener(c, h))
 				continue;
 			if (h->n_procs == 0 && h->pid <= 0)
 				ret->unseen++;
@@ -265,6 +322,26 @@ static void kill_all(struct bw_conflict *c, const struct bw_holder *h)
 	arg(c, num);
 }
 
+/* The failing process holds the address itself: nothing to run from
+ * outside (a process never gets 'kill' for itself, and killing another
+ * copy's process leaves this process's own copy open). */
+static void self_note(struct bw_conflict *c)
+{
+	pid_t pids[1];
+	int fds[1];
+	struct bw_free_pids fp;
+	if (bw_free_pids(c, pids, fds, 1, &fp) == 0) {
+		note(c, fp.unseen ? "this process holds it itself, and a process bindwatch can't"
+				    " see has a copy too: use that fd"
+				  : "this process holds it itself: close that fd first");
+		return;
+	}
+	snprintf(c->free_note, sizeof(c->free_note),
+		 "this process holds it itself (fd %d) and pid %d has a copy too%s: use that"
+		 " fd, or close it here and in every other copy", fp.self_fd, (int)pids[0],
+		 fp.more || fp.unseen ? " (and others)" : "");
+}
+
 void bw_free_choose(struct bw_conflict *c)
 {
 	const struct bw_holder *h = NULL;
@@ -290,6 +367,14 @@ void bw_free_choose(struct bw_conflict *c)
 		c->free_in_s = (ms + 999) / 1000;
 		return;
 	}
+	case BW_CAUSE_UNIX_UNVERIFIED:
+		note(c, "the file may belong to a live socket in a network namespace not searched"
+			" by the file: run bindwatch as root to search them");
+		return;
+	case BW_CAUSE_UNIX_NOT_SOCKET:
+		note(c, "the path is not a socket file: choose another path, or remove it yourself"
+			" if it is yours");
+		return;
 	case BW_CAUSE_UNIX_STALE:
 		if (c->unix_file == BW_UNIX_FILE_SOCKET && !c->want.abstract) {
 			const char *path = c->unix_user_path[0] ? c->unix_user_path : c->want.path;
@@ -311,33 +396,33 @@ void bw_free_choose(struct bw_conflict *c)
 			note(c, "the path is not a socket file: remove it yourself if it is yours");
 		}
 		return;
-	case BW_CAUSE_SELF: {
-		/* Nothing to run from outside: killing another copy's process
-		 * leaves this process's own copy open. */
-		pid_t pids[1];
-		int fds[1];
-		struct bw_free_pids fp;
-		if (bw_free_pids(c, pids, fds, 1, &fp) == 0) {
-			note(c, fp.unseen ? "this process holds it itself, and a process bindwatch can't"
-					    " see has a copy too: use that fd"
-					  : "this process holds it itself: close that fd first");
+	case BW_CAUSE_SELF:
+		self_note(c);
+		return;
+	case BW_CAUSE_EPHEMERAL_EXHAUSTED: {
+		/* The process with the most ports, as the remedies' "stop"
+		 * (remedy.c, free_fix): freeing some ports is enough. */
+		const struct bw_holder *top = bw_remedy_top_holder(c, NULL);
+		if (top && top->pid > 0 && top->pid != c->pid) {
+			c->free_holder = (int)(top - c->holders);
+			kill_pid(c, top->pid);
 			return;
 		}
-		snprintf(c->free_note, sizeof(c->free_note),
-			 "this process holds it itself (fd %d) and pid %d has a copy too%s: use that"
-			 " fd, or close it here and in every other copy", fp.self_fd, (int)pids[0],
-			 fp.more || fp.unseen ? " (and others)" : "");
-		return;
-	}
-	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
 		note(c, "no single holder: close idle connections or widen"
 			" net.ipv4.ip_local_port_range");
 		return;
+	}
 	case BW_CAUSE_UNKNOWN:
 		note(c, "no holder found");
 		return;
 	default:
 		break;
+	}
+	/* Its own socket under another cause (dual_stack, reuseport_mismatch,
+	 * reuseaddr_mismatch): as for self. */
+	if (h && c->pid > 0 && h->pid == c->pid) {
+		self_note(c);
+		return;
 	}
 	if (h)
 		for_holder(c, h);
@@ -350,6 +435,18 @@ size_t bw_free_command(const struct bw_conflict *c, char *buf, size_t size)
 		buf[0] = '\0';
 	bw_free_command_to(c, &b);
 	return b.truncated ? 0 : b.len;
+}
+
+/* Whether the text report would escape some byte of a (bw_buf_escape:
+ * controls, '"', '\\', no UTF-8, invisible characters): then single quotes
+ * can't carry it and it is written $'...'. */
+static bool needs_escapes(const char *a)
+{
+	char tmp[BW_FREE_ARG_MAX * 4 + 1];
+	struct bw_buf t = BW_BUF_INIT(tmp, sizeof(tmp));
+	size_t n = strlen(a);
+	bw_buf_escape(&t, a, n);
+	return t.truncated || t.len != n;
 }
 
 void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *bp)
@@ -367,13 +464,29 @@ void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, a);
 			continue;
 		}
+		if (needs_escapes(a)) {
+			/* $'...' (bash, zsh, ksh; POSIX.1-2024 sh): bw_buf_escape's
+			 * \xNN (always two digits) is the byte again there, so a
+			 * newline or a byte that is no UTF-8 names the same file
+			 * when the line is run; a quote is \'. */
+			bw_buf_puts(&b, "$'");
+			for (const char *p = a; *p;) {
+				size_t n = strcspn(p, "'");
+				bw_buf_escape(&b, p, n);
+				p += n;
+				if (*p == '\'') {
+					bw_buf_puts(&b, "\\'");
+					p++;
+				}
+			}
+			bw_buf_puts(&b, "'");
+			continue;
+		}
 		/* 'it'\''s': the one quoting every POSIX shell reads back. */
 		bw_buf_puts(&b, "'");
 		for (const char *p = a; *p; p++) {
 			if (*p == '\'')
 				bw_buf_puts(&b, "'\\''");
-			else if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				bw_buf_escape(&b, p, 1);
 			else
 				bw_buf_putn(&b, p, 1);
 		}

@@ -654,6 +654,28 @@ static void socket_unit(struct bw_manager *m, const struct bw_addr *local, const
 	}
 }
 
+bool bw_manager_same(const struct bw_manager *a, const struct bw_manager *b)
+{
+	size_t n = strlen(a->unit);
+	if (a->kind != b->kind)
+		return false;
+	switch (a->kind) {
+	case BW_MGR_DOCKER:
+	case BW_MGR_PODMAN:
+	case BW_MGR_CONTAINER:
+		return a->id[0] && strcmp(a->id, b->id) == 0;
+	case BW_MGR_SYSTEMD_USER:
+		if (a->user != b->user)
+			return false;
+		/* fall through */
+	case BW_MGR_SYSTEMD:
+		return ends_with(a->unit, n, ".service") && strncmp(a->unit, "user@", 5) != 0 &&
+		       strcmp(a->unit, b->unit) == 0 && strcmp(a->outer_id, b->outer_id) == 0;
+	default:
+		return false;
+	}
+}
+
 void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const char *cgroup,
 			 const struct bw_sock *s, const char *own_container, char *scratch,
 			 size_t scratch_size)

@@ -62,6 +62,12 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
  * Pure. */
 void bw_manager_from_cgroup(struct bw_manager *m, const char *cgroup);
 
+/* Whether a and b are one container (its id) or one systemd service unit
+ * of one manager (unit, user manager and container around it), such that
+ * stopping it through its manager stops both. A scope (a login session,
+ * init.scope) or nothing known is never shared. Pure. */
+bool bw_manager_same(const struct bw_manager *a, const struct bw_manager *b);
+
 /* docker-proxy's "-host-ip A -host-port P -container-ip B -container-port
  * Q -proto tcp" from its space-joined command line into the parts given.
  * 0, or -EINVAL when cmdline is no docker-proxy's. Pure. */

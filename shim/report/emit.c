@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -98,12 +100,55 @@ static void undrop(unsigned taken)
 		atomic_fetch_add(&dropped, taken);
 }
 
+/* How write_nosigpipe writes. */
+enum write_how {
+	WRITE_PLAIN,  /* writev(2): fd is non-blocking, a regular file or a terminal */
+	WRITE_NOWAIT, /* pwritev2(2) RWF_NOWAIT on a blocking pipe: -EAGAIN when full,
+		       * -EOPNOTSUPP from a kernel whose pipes lack
+		       * FMODE_NOWAIT (fs/read_write.c, kiocb_set_rw_flags) or
+		       * from a terminal, -ENOSYS before Linux 4.6 */
+	WRITE_POLL,   /* poll(2) POLLOUT with no wait, then at most PIPE_BUF bytes,
+		       * a pipe write that one free buffer takes whole (fs/pipe.c,
+		       * pipe_poll and pipe_write); another writer in between may
+		       * still fill it first: the last resort only */
+};
+
+static ssize_t write_some(int fd, const struct iovec *iov, int cnt, enum write_how how)
+{
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	struct iovec part[2];
+	size_t room = PIPE_BUF;
+	int n = 0;
+
+	switch (how) {
+	case WRITE_NOWAIT:
+		return pwritev2(fd, iov, cnt, -1, RWF_NOWAIT);
+	case WRITE_POLL:
+		if (poll(&p, 1, 0) < 0)
+			return -1;
+		if (!(p.revents & POLLOUT)) {
+			errno = (p.revents & (POLLERR | POLLHUP)) ? EPIPE : EAGAIN;
+			return -1;
+		}
+		for (; n < cnt && n < 2 && room > 0; n++) {
+			part[n] = iov[n];
+			if (part[n].iov_len > room)
+				part[n].iov_len = room;
+			room -= part[n].iov_len;
+		}
+		return writev(fd, part, n);
+	default:
+		return writev(fd, iov, cnt);
+	}
+}
+
 /* writev(2) of the note and the record to fd with SIGPIPE blocked in this
  * thread: a reader that went away is -EPIPE, never a signal that kills the
  * program (the way libraries avoid SIGPIPE: a SIGPIPE that was not pending
  * before but is now is ours, consumed with a zero-timeout sigtimedwait).
- * fd is non-blocking or a regular file: -EAGAIN when a pipe is full. */
-static int write_nosigpipe(int fd, struct iovec *iov, int cnt)
+ * fd is non-blocking or a regular file, or how makes the write so: -EAGAIN
+ * when a pipe is full. */
+static int write_nosigpipe(int fd, struct iovec *iov, int cnt, enum write_how how)
 {
 	static const struct timespec zero = {0, 0};
 	sigset_t pipe_set, old, pending;
@@ -115,7 +160,7 @@ static int write_nosigpipe(int fd, struct iovec *iov, int cnt)
 	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
 	while (cnt > 0) {
-		ssize_t w = writev(fd, iov, cnt);
+		ssize_t w = write_some(fd, iov, cnt, how);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0) {
@@ -140,12 +185,20 @@ static int write_nosigpipe(int fd, struct iovec *iov, int cnt)
 	return r;
 }
 
+static bool nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && (fl & O_NONBLOCK);
+}
+
 /* Writes buf to fd 2 and never blocks the program or signals it: a socket
  * (journald's stream) gets MSG_NOSIGNAL|MSG_DONTWAIT; a regular file is
  * written as it is (the program's O_APPEND applies); anything else (a pipe,
  * a FIFO, a terminal) through a new open file description of it with
  * O_NONBLOCK (/proc/self/fd/2 reopens the pipe itself, so the program's
- * own flags on fd 2 are untouched) and SIGPIPE blocked around the write.
+ * own flags on fd 2 are untouched) and SIGPIPE blocked around the write;
+ * a pipe that can't be reopened is written on fd 2 itself in a way that
+ * can't block (write_how).
  * A destination that would block refuses the record (-EAGAIN); bw_emit
  * counts it and the next record that gets through says so. */
 int bw_emit_stderr(const char *buf, size_t len)
@@ -168,21 +221,31 @@ int bw_emit_stderr(const char *buf, size_t len)
 		while (w < 0 && errno == EINTR);
 		r = w < 0 ? -errno : 0;
 	} else if (S_ISREG(st.st_mode)) {
-		r = write_nosigpipe(2, v, cnt);
+		r = write_nosigpipe(2, v, cnt, WRITE_PLAIN);
 	} else {
 		/* O_NOCTTY: reopening a terminal must not make it ours. */
 		fd = open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (fd >= 0) {
-			r = write_nosigpipe(fd, v, cnt);
+			r = write_nosigpipe(fd, v, cnt, WRITE_PLAIN);
 			close(fd);
 		} else if (S_ISCHR(st.st_mode)) {
 			/* No /proc, or a terminal we may not reopen: it is
 			 * written as it is (a terminal blocks only when
 			 * stopped by ^S). */
-			r = write_nosigpipe(2, v, cnt);
+			r = write_nosigpipe(2, v, cnt, WRITE_PLAIN);
+		} else if (errno == ENXIO) {
+			/* A FIFO nobody reads any more. */
+			r = -EPIPE;
 		} else {
-			/* ENXIO: a FIFO nobody reads any more. */
-			r = errno == ENXIO ? -EPIPE : -EAGAIN;
+			/* A pipe we may not reopen (EACCES: the program
+			 * runs as another user than the pipe's owner, e.g.
+			 * runuser -u nobody -- CMD 2>&1 | tee log; pipefs
+			 * inodes are mode 0600) or no /proc: fd 2 itself,
+			 * with a write that can't block, the program's
+			 * flags untouched. */
+			r = write_nosigpipe(2, v, cnt, nonblocking(2) ? WRITE_PLAIN : WRITE_NOWAIT);
+			if (r == -EOPNOTSUPP || r == -ENOSYS || r == -EINVAL)
+				r = write_nosigpipe(2, v, cnt, WRITE_POLL);
 		}
 	}
 	if (r < 0)

@@ -31,7 +31,9 @@ void bw_emit_file_warning(const char *var, const char *path, int err);
 /* Writes buf to fd 2 as it is, never blocking the program or raising
  * SIGPIPE: a socket with MSG_NOSIGNAL|MSG_DONTWAIT, a pipe, FIFO or
  * terminal through a new O_NONBLOCK description of /proc/self/fd/2 with
- * SIGPIPE blocked, a regular file directly. 0, -EAGAIN (full: dropped),
+ * SIGPIPE blocked (a pipe that can't be reopened, e.g. root's for a
+ * program run as nobody: fd 2 with pwritev2 RWF_NOWAIT, else after a
+ * zero-timeout poll PIPE_BUF bytes at a time), a regular file directly. 0, -EAGAIN (full: dropped),
  * -EPIPE (no reader) or another -errno; the records bw_emit could not
  * deliver are counted and named in front of the next one written. */
 int bw_emit_stderr(const char *buf, size_t len);

@@ -117,6 +117,15 @@ sys.exit(subprocess.run([sys.executable, "-c", child, str(port), "17"], pass_fds
 	[[ $(j probe .hint) =~ expire\ in\ ([0-9]+)s ]]
 	[ "${BASH_REMATCH[1]}" -gt 0 ] && [ "${BASH_REMATCH[1]}" -le 60 ]
 	hint_has probe "SO_REUSEADDR"
+	# No process owns a TIME-WAIT socket: no search to suggest, in the
+	# shim's text report nor in who's.
+	capture text env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$P"
+	assert_file_has "$BATS_TEST_TMPDIR/text.err" "cause: time_wait"
+	run grep -c "who --all" "$BATS_TEST_TMPDIR/text.err"
+	assert_output 0
+	run "$CLI" who "127.0.0.1:$P"
+	assert_line --partial "cause: time_wait"
+	refute_output --partial "who --all"
 }
 
 @test "cause wildcard_overlap: a wildcard bind against a specific holder" {
@@ -170,6 +179,7 @@ sys.exit(subprocess.run([sys.executable, "-c", child, str(port), "17"], pass_fds
 }
 
 @test "cause unix_stale: a socket file nobody listens on" {
+	need_stale_certain
 	path=$BATS_TEST_TMPDIR/stale.sock
 	"$PYTHON3" -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -180,17 +190,16 @@ s.close()' "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "record" "$(j py '[.cause, .path, (.holders | length)] | map(tostring) | @tsv')" \
 		"$(printf 'unix_stale\t%s\t0' "$path")"
-	hint_has py "no socket in this network namespace is bound to it"
-	hint_has py "check before removing"
+	hint_has py "no socket in any network namespace is bound to it"
 }
 
-@test "cause unix_stale: a regular file at the path is named as not a socket" {
+@test "cause unix_not_socket: a regular file at the path is named as not a socket" {
 	path=$BATS_TEST_TMPDIR/plain-file
 	echo data >"$path"
 	shim_py py "$PY_BIND_UNIX" "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
-	assert_eq "cause" "$(j py .cause)" unix_stale
-	hint_has py "is not a socket"
+	assert_eq "cause" "$(j py .cause)" unix_not_socket
+	hint_has py "is a regular file, not a socket"
 	[[ $(j py .hint) != *"nobody listens"* ]]
 }
 
@@ -207,6 +216,10 @@ s.close()' "$path"
 		"$(printf 'ephemeral_exhausted\t0\t40000-40001\t2')"
 	hint_has eph "40000-40001"
 	hint_has eph "ip_local_port_range"
+	# The "do:" fix and "to free it" name the same process.
+	stop=$(j eph '[.fixes[] | select(.target == "holder" and .kind == "stop") | .pid] | first')
+	[ -n "$stop" ] && [ "$stop" != null ]
+	assert_eq "free" "$(j eph .free_command)" "kill $stop"
 }
 
 @test "cause not_visible: the holder runs as root, the failing program as nobody" {
@@ -496,4 +509,96 @@ if os.environ.get("STAY") == "1":
 	# Not a terminal: no colour either.
 	shim_probe pipe 127.0.0.1 "$P"
 	! grep -q $'\e\\[' "$BATS_TEST_TMPDIR/pipe.err"
+}
+
+PY_REUSE_BIND='import socket, sys
+b = socket.socket()
+b.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, int(sys.argv[2]))
+try:
+    b.bind(("127.0.0.1", int(sys.argv[1])))
+    print("bind=0")
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno)'
+
+# estab_on PORT: an established TCP connection has local port PORT.
+estab_on() {
+	[ -n "$(ss -Htn state established "sport = :$1" 2>/dev/null)" ]
+}
+
+PY_CLIENT='import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+print("connected", flush=True)
+time.sleep(600)'
+
+@test "a listener with live connections: cause listener, only the listener is killed; the kernel then accepts a SO_REUSEADDR bind" {
+	command -v socat >/dev/null || skip "socat not installed"
+	P=$(free_port)
+	bg socat "TCP-LISTEN:$P,fork,reuseaddr,bind=127.0.0.1" EXEC:cat
+	lp=${BG_PIDS[-1]}
+	wait_listen "$P"
+	bg_err "$BATS_TEST_TMPDIR/client.log" "$PYTHON3" -c "$PY_CLIENT" "$P"
+	# socat's child that serves the connection (ESTAB 127.0.0.1:P).
+	poll_until 200 estab_on "$P"
+	child=$(ss -Htnp state established "sport = :$P" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2)
+	[ -n "$child" ] && [ "$child" != "$lp" ]
+	BG_PIDS+=("$child")
+	shim_py py "$PY_REUSE_BIND" "$P" 1
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].state, .free_command] | map(tostring) | @tsv')" \
+		"$(printf 'listener\t%s\tLISTEN\tkill %s' "$lp" "$lp")"
+	assert_eq "stop" "$(j py '[.fixes[] | select(.kind == "stop") | .pids | map(tostring) | join(",")] | join(" ")')" "$lp"
+	# The kernel as oracle: with the listener gone (its connection still
+	# served by the child), a bind with SO_REUSEADDR succeeds, a plain one not.
+	kill "$lp"
+	poll_until 200 sh -c "! ss -Hltn 'sport = :$P' | grep -q ."
+	estab_on "$P"
+	run "$PYTHON3" -c "$PY_REUSE_BIND" "$P" 1
+	assert_output "bind=0"
+	run "$PYTHON3" -c "$PY_REUSE_BIND" "$P" 0
+	assert_output "bind=-1 errno=98"
+}
+
+@test "a python3 listener with SO_REUSEADDR and one accepted connection: cause listener, not reuseaddr_mismatch" {
+	P=$(free_port)
+	STAY=1 bg "$PYTHON3" -c 'import socket, sys, time
+p = int(sys.argv[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", p))
+s.listen(8)
+c = socket.create_connection(("127.0.0.1", p))
+a, _ = s.accept()
+time.sleep(600)' "$P"
+	hp=${BG_PIDS[-1]}
+	wait_listen "$P"
+	poll_until 200 estab_on "$P"
+	shim_py py "$PY_REUSE_BIND" "$P" 1
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j py '[.cause, .holders[0].pid, .holders[0].state] | map(tostring) | @tsv')" \
+		"$(printf 'listener\t%s\tLISTEN' "$hp")"
+	assert_eq "holder causes" "$(j py '[.holders[] | .state + ":" + .cause] | sort | join(" ")')" \
+		"ESTAB:reuseaddr_mismatch LISTEN:listener"
+	run "$CLI" who "127.0.0.1:$P"
+	assert_line --partial "cause: listener:"
+}
+
+@test "cause bound_only: a TCP socket bound without listen() (ss UNCONN) is not called a listener, by who or the shim" {
+	P=$(free_port)
+	# ss lists no bound-only TCP socket (Linux < 6.8): the holder says when.
+	bg "$PYTHON3" -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+open(sys.argv[2], "w").write("bound\n")
+time.sleep(600)' "$P" "$BATS_TEST_TMPDIR/bound"
+	hp=${BG_PIDS[-1]}
+	wait_file_line "$BATS_TEST_TMPDIR/bound" bound
+	run "$CLI" who --json "127.0.0.1:$P"
+	assert_success
+	assert_eq "who" "$(echo "$output" | jq -r '[.cause, .holders[0].pid, .holders[0].state, .holders[0].cause] | map(tostring) | @tsv')" \
+		"$(printf 'bound_only\t%s\tUNCONN\tbound_only' "$hp")"
+	[[ $(echo "$output" | jq -r .hint) == *"bound it without listening"* ]]
+	shim_py py "$PY_REUSE_BIND" "$P" 0
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
+	assert_eq "shim" "$(j py '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
+		"$(printf 'bound_only\t%s' "$hp")"
 }

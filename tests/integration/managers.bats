@@ -329,3 +329,48 @@ as_poduser() {
 	assert_output --partial "is free"
 	assert_equal "$(as_poduser podman inspect -f '{{.State.Running}}' "$name")" false
 }
+
+# The failing program in the holder's own container: docker stop would
+# stop it too (and there is no docker CLI in there); the holder's process
+# is the one to stop. Its pid as the container sees it (the shim runs there).
+@test "docker: holder and failing program in one container: to free it: kill the holder, which shares the container, never docker stop" {
+	need_docker
+	img=$(systemd_image) || skip "no Debian image with python3 (see above)"
+	port=$(free_port)
+	name=bwtest-samectr-$port
+	CREATED+=("$name")
+	"$DOCKER" run -d --name "$name" "$img" sh -c \
+		"python3 -m http.server $port --bind 127.0.0.1 & echo \$! >/tmp/holder.pid; wait" >/dev/null
+	poll_until 200 sd_listening "$name" "$port"
+	bindwatch_into "$name"
+	hpid=$("$DOCKER" exec "$name" cat /tmp/holder.pid)
+	id=$("$DOCKER" inspect -f '{{.Id}}' "$name")
+
+	run "$DOCKER" exec -e ASAN_OPTIONS -e UBSAN_OPTIONS "$name" env BINDWATCH_STACK=0 \
+		LD_PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }/usr/local/lib/libbindwatch.so" \
+		python3 -c "import socket; socket.socket().bind(('127.0.0.1', $port))"
+	assert_failure
+	assert_output --partial "managed by docker container ${id:0:12}"
+	assert_output --partial "bindwatch:   do: stop the holder: kill $hpid (it shares container ${id:0:12} with this process: stopping that would stop this process too)"
+	refute_output --partial "docker stop"
+}
+
+# The same within one systemd service: the failing program joins the
+# unit's cgroup (as a process the service starts would be in it).
+@test "systemd: holder and failing program in one service unit: to free it: kill the holder, never systemctl stop of that unit" {
+	sd_http_service bwtest-shared.service
+	mpid=$("$DOCKER" exec "$SD" systemctl show -P MainPID bwtest-shared.service)
+
+	run "$DOCKER" exec -e ASAN_OPTIONS -e UBSAN_OPTIONS "$SD" sh -c '
+		for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup; do
+			cg=$(sed -n "s/^0:://p" /proc/$1/cgroup)
+			[ -w "$h$cg/cgroup.procs" ] && echo $$ >"$h$cg/cgroup.procs"
+		done
+		exec env BINDWATCH_STACK=0 LD_PRELOAD="$2" python3 -c "import socket; socket.socket().bind((\"127.0.0.1\", $3))"' \
+		sh "$mpid" "${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }/usr/local/lib/libbindwatch.so" "$port"
+	"$DOCKER" exec "$SD" systemctl stop bwtest-shared.service
+	assert_failure
+	assert_output --partial "managed by unit bwtest-shared.service"
+	assert_output --partial "bindwatch:   do: stop the holder: kill $mpid (it shares unit bwtest-shared.service with this process: stopping that would stop this process too)"
+	refute_output --partial "systemctl stop"
+}

@@ -9,11 +9,13 @@ load diag_helpers
 
 QUIET="$HELPERS/quiet_bind"
 DEVLOG_OURS=
+NOBODY_DIR=
 
 teardown() {
 	kill_bg
 	# Only a /dev/log this test created itself (none existed before).
 	[ -n "$DEVLOG_OURS" ] && rm -f /dev/log
+	[ -n "$NOBODY_DIR" ] && rm -rf "$NOBODY_DIR"
 	true
 }
 
@@ -105,4 +107,74 @@ time.sleep(600)' "$ready"
 	# ...and nothing stat()ed a /proc/PID/fd/N entry (a numeric name
 	# that is not a /proc/PID directory).
 	! grep -E '(stat|statx)\(.*"[0-9]+", .*S_IF(SOCK|REG|CHR|FIFO|LNK)' "$BATS_TEST_TMPDIR/trace"
+}
+
+# nobody_copies: the shim and quiet_bind in a world-readable directory
+# (the build tree may sit under a private home), and a directory nobody
+# may write its results to; in NOBODY_DIR, removed in teardown.
+nobody_copies() {
+	setpriv --reuid 65534 --regid 65534 --clear-groups true 2>/dev/null ||
+		skip "setpriv cannot switch to uid 65534 here"
+	NOBODY_DIR=$(mktemp -d /tmp/bindwatch-nobody.XXXXXX)
+	chmod 755 "$NOBODY_DIR"
+	cp "$SHIM" "$QUIET" "$NOBODY_DIR"/
+	chmod 755 "$NOBODY_DIR"/*
+	mkdir -m 1777 "$NOBODY_DIR/out"
+	AS_NOBODY=(setpriv --reuid 65534 --regid 65534 --clear-groups
+		env LD_PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }$NOBODY_DIR/libbindwatch.so"
+		BINDWATCH_STACK=0)
+}
+
+# A pipe made by root is a pipefs inode of mode 0600 owned by root: a
+# program running as nobody can't reopen it through /proc/self/fd/2.
+@test "stderr is root's pipe and the program runs as nobody: the report still arrives (as nobody: CMD 2>&1 | tee log)" {
+	nobody_copies
+	P=$(free_port)
+	hold_tcp "$P"
+	"${AS_NOBODY[@]}" "$NOBODY_DIR/quiet_bind" "$P" 1 "$NOBODY_DIR/out/r" 2>&1 | tee "$BATS_TEST_TMPDIR/log" >/dev/null
+	assert_eq "program" "${PIPESTATUS[0]} $(cat "$NOBODY_DIR/out/r")" "0 fails=1"
+	assert_file_has "$BATS_TEST_TMPDIR/log" "bindwatch: bind 0.0.0.0:$P/tcp"
+	assert_file_has "$BATS_TEST_TMPDIR/log" "quiet_bind["
+}
+
+@test "stderr is root's pipe, nobody reads it and the program runs as nobody: 500 reports do not block it; the drop is counted" {
+	nobody_copies
+	P=$(free_port)
+	hold_tcp "$P"
+	# The reader makes the pipe, starts the program as nobody with the
+	# pipe as its stderr and reads nothing until told (the file drain
+	# exists); then it empties the pipe, says so (drained) and keeps what
+	# comes after.
+	cat >"$BATS_TEST_TMPDIR/reader.py" <<'PY'
+import os, select, subprocess, sys, time
+d, argv = sys.argv[1], sys.argv[2:]
+r, w = os.pipe()
+p = subprocess.Popen(argv, stderr=w)
+os.close(w)
+open(d + "/pid", "w").write("%d\n" % p.pid)
+while not os.path.exists(d + "/drain"):
+    time.sleep(0.05)
+while select.select([r], [], [], 0)[0]:
+    os.read(r, 65536)
+open(d + "/drained", "w").write("drained\n")
+out = open(d + "/after", "wb", buffering=0)
+while True:
+    b = os.read(r, 65536)
+    if not b:
+        break
+    out.write(b)
+sys.exit(p.wait())
+PY
+	bg "$PYTHON3" "$BATS_TEST_TMPDIR/reader.py" "$NOBODY_DIR/out" "${AS_NOBODY[@]}" \
+		BINDWATCH_RATELIMIT=0 "$NOBODY_DIR/quiet_bind" "$P" 500 "$NOBODY_DIR/out/shim" - \
+		"$NOBODY_DIR/out/drained"
+	reader=${BG_PIDS[-1]}
+	poll_until 1200 test -s "$NOBODY_DIR/out/shim"
+	assert_eq "shim (hung in bind if empty)" "$(cat "$NOBODY_DIR/out/shim")" "fails=500"
+	touch "$NOBODY_DIR/out/drain"
+	status=0
+	wait "$reader" || status=$?
+	assert_eq "program status" "$status $(cat "$NOBODY_DIR/out/shim.2")" "0 again"
+	assert_file_has "$NOBODY_DIR/out/after" "0.0.0.0:$P/tcp) failed"
+	assert_file_has "$NOBODY_DIR/out/after" "earlier records dropped"
 }

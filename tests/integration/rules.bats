@@ -81,6 +81,34 @@ print("fixed=0")'
 	[[ $(j py .hint) != *"reuse that fd"* ]]
 }
 
+PY_SELF_REUSEPORT='import socket, sys
+p = int(sys.argv[1])
+a = socket.socket()
+a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+a.bind(("127.0.0.1", p))
+a.listen(8)
+b = socket.socket()
+try:
+    b.bind(("127.0.0.1", p))
+    print("bind=0")
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno)'
+
+@test "a process blocked only by its own socket under dual_stack or reuseport_mismatch is never told to kill itself" {
+	P=$(free_port)
+	shim_py dual "$PY_SELF_DUAL" "$P"
+	assert_eq "python" "$(head -1 "$BATS_TEST_TMPDIR/dual.out")" "bind=-1 errno=98"
+	P=$(free_port)
+	shim_py rp "$PY_SELF_REUSEPORT" "$P"
+	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/rp.out")" "bind=-1 errno=98"
+	for n in dual rp; do
+		assert_eq "$n free" "$(j $n '[.cause, (.free_command|tostring), .free_note] | join(" | ")')" \
+			"$(j $n .cause) | null | this process holds it itself: close that fd first"
+		assert_eq "$n no holder:stop" "$(j $n '[.fixes[] | select(.target == "holder" and .kind == "stop")] | length')" 0
+	done
+	assert_eq "causes" "$(j dual .cause) $(j rp .cause)" "dual_stack reuseport_mismatch"
+}
+
 @test "issue 10 input 3: nc -l (SO_REUSEPORT) against a plain bind is listener from the shim and from who" {
 	command -v nc.openbsd >/dev/null || skip "netcat-openbsd not installed"
 	P=$(free_port)

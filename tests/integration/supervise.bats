@@ -16,6 +16,7 @@ setup_file() {
 	gcc -O2 -static -pthread -o "$d/threads_bind" "$BW_SRCDIR/tests/helpers/threads_bind.c"
 	gcc -O2 -static -o "$d/intr_bind" "$BW_SRCDIR/tests/helpers/intr_bind.c"
 	gcc -O2 -static -o "$d/unix_bind" "$BW_SRCDIR/tests/helpers/unix_bind.c"
+	gcc -O2 -static -o "$d/sig_wait" "$BW_SRCDIR/tests/helpers/sig_wait.c"
 	if command -v go >/dev/null; then
 		mkdir -p "$d/go"
 		cat >"$d/go/main.go" <<'GO'
@@ -595,6 +596,29 @@ intr_run() {
 	[ "$status" -eq 143 ]
 }
 
+@test "signals: every catchable one sent to bindwatch reaches the program (SIGWINCH, SIGALRM, SIGRTMIN+3); bindwatch survives and still watches its binds" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	holder=$HOLDER_PID
+	rt=$(kill -l RTMIN+3)
+	"$CLI" --supervise -- "$D/sig_wait" "$port" "$(kill -l WINCH)" "$(kill -l ALRM)" "$rt" \
+		>"$T/sv.out" 2>"$T/sv.err" &
+	sup=$!
+	BG_PIDS+=("$sup")
+	wait_file_has "$T/sv.out" "ready"
+	kill -WINCH "$sup"
+	wait_file_has "$T/sv.out" "sig=$(kill -l WINCH) bind=0 errno=0"
+	kill -ALRM "$sup"
+	wait_file_has "$T/sv.out" "sig=$(kill -l ALRM) bind=0 errno=0"
+	kill -s RTMIN+3 "$sup"
+	wait_file_has "$T/sv.out" "sig=$rt bind=0 errno=0"
+	wait_file_has "$T/sv.out" "bind=-1 errno=98"
+	wait_exit "$sup" 10
+	[ "$status" -eq 0 ]
+	# Still supervised after the signals: the conflict is reported.
+	assert_file_has "$T/sv.err" "held by pid $holder"
+}
+
 @test "automatic supervision degrades: under another seccomp supervisor a static program runs unwatched, with one notice; --supervise fails loudly" {
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
@@ -618,6 +642,35 @@ intr_run() {
 	[ "$status" -eq 125 ]
 	assert_equal "$(cat "$T/explicit.out")" ""
 	assert_file_has "$T/explicit.err" "bindwatch: --supervise: cannot install the seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)"
+}
+
+@test "an outer filter that denies pidfd_getfd (EPERM as Docker's default profile, SIGSYS as systemd's): no supervision, one notice, the program runs as without bindwatch; --supervise exits 125" {
+	/usr/bin/python3 -c 'import seccomp' 2>/dev/null || skip "python3-seccomp not installed"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	capture plain "$D/probe_static" 127.0.0.1 "$port"
+	plain=$status
+	for action in eperm kill; do
+		# Chosen automatically (a static program): it runs unwatched and
+		# gets the kernel's answer (not ENOSYS, bindwatch is not killed).
+		capture auto /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" "$action" pidfd_getfd \
+			"$CLI" -- "$D/probe_static" 127.0.0.1 "$port"
+		assert_equal "$(cat "$T/auto.out")" "bind=-1 errno=98"
+		assert_equal "$status" "$plain"
+		run grep -c "^bindwatch: .*probe_static: cannot supervise it (pidfd_getfd is denied here: .*); running it unwatched\$" "$T/auto.err"
+		assert_output 1
+		assert_file_lacks "$T/auto.err" "supervising it with seccomp"
+		# Asked for explicitly: 125 and why; the program never runs.
+		capture explicit /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" "$action" pidfd_getfd \
+			"$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+		[ "$status" -eq 125 ]
+		assert_equal "$(cat "$T/explicit.out")" ""
+		assert_file_has "$T/explicit.err" "bindwatch: --supervise: pidfd_getfd is denied here: "
+	done
+	assert_file_has "$T/explicit.err" "kills the caller with SIGSYS"
+	capture explicit /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" eperm pidfd_getfd \
+		"$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+	assert_file_has "$T/explicit.err" "Operation not permitted (seccomp: Docker's default profile needs --cap-add SYS_PTRACE)"
 }
 
 @test "symbols are read only from regular files: a mapped path that became a FIFO does not hang bindwatch" {

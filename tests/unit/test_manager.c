@@ -126,9 +126,43 @@ static void test_listen(void)
 	CHECK(!bw_manager_listen_matches("ListenStream", "@run/x.sock", &ux));
 }
 
+static bool same(const char *a, const char *b)
+{
+	struct bw_manager ma, mb;
+	memset(&ma, 0, sizeof(ma));
+	memset(&mb, 0, sizeof(mb));
+	bw_manager_from_cgroup(&ma, a);
+	bw_manager_from_cgroup(&mb, b);
+	return bw_manager_same(&ma, &mb);
+}
+
+/* One container, one service: stopping it stops both. */
+static void test_same(void)
+{
+	const char *web = "/system.slice/web.service", *ctr = "/docker/" ID;
+	CHECK(same(web, web));
+	CHECK(same(ctr, ctr));
+	CHECK(same("/system.slice/docker-" ID ".scope", "/system.slice/docker-" ID ".scope"));
+	CHECK(same("/user.slice/user-1000.slice/user@1000.service/app.slice/web.service",
+		   "/user.slice/user-1000.slice/user@1000.service/app.slice/web.service"));
+	CHECK(!same(web, "/system.slice/db.service"));
+	CHECK(!same(ctr, "/docker/0825ad8bb8458644d911b2f21b2d2582d681d7e67bd16b6fa5c1be76d02ff06e"));
+	CHECK(!same(web, ctr));
+	/* Same unit name, other managers: another user's, another container's. */
+	CHECK(!same("/user.slice/user-1000.slice/user@1000.service/app.slice/web.service",
+		    "/user.slice/user-1001.slice/user@1001.service/app.slice/web.service"));
+	CHECK(!same(web, "/docker/" ID "/system.slice/web.service"));
+	/* Scopes (sessions, init.scope) and nothing known are never shared. */
+	CHECK(!same("/user.slice/user-1000.slice/session-2.scope",
+		    "/user.slice/user-1000.slice/session-2.scope"));
+	CHECK(!same("/init.scope", "/init.scope"));
+	CHECK(!same("/", "/"));
+}
+
 int main(void)
 {
 	test_cgroup();
+	test_same();
 	test_docker_proxy();
 	test_listen();
 	return check_done("manager");

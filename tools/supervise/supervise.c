@@ -713,13 +713,15 @@ static void forward_signals(struct sup *sv)
 		if (sig != SIGCONT && job_control(sig))
 			sv->stop_self = sig;
 		/* From the kernel (a terminal signals the whole process group,
-		 * COMMAND included): not ours to pass on. */
-		if (si.ssi_code > 0)
+		 * COMMAND included), or our own SIGPIPE (a write to a closed
+		 * pipe, SI_USER from ourselves: pipe_write()): not ours to
+		 * pass on. */
+		if (si.ssi_code > 0 || (pid_t)si.ssi_pid == getpid())
 			continue;
 		if (!sv->reaped)
 			syscall(SYS_pidfd_send_signal, sv->pidfd, sig, NULL, 0);
-		else if (!job_control(sig))
-			sv->stop = true;
+		else if (!job_control(sig) && sig != SIGWINCH && sig != SIGURG)
+			sv->stop = true; /* not those ignored by default (signal(7)) */
 	}
 }
 
@@ -1348,15 +1350,79 @@ static int setup(struct sup *sv)
 	return 0;
 }
 
-/* Signals someone sent us go on to COMMAND (forward_signals). */
-static const int forwarded[] = {SIGHUP,  SIGINT,  SIGQUIT, SIGTERM, SIGUSR1,
-				SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT};
+/* Whether pidfd_getfd(2) works here, tried in a child of ours (it has our
+ * seccomp filters) on its own pidfd: an outer filter (Docker's default
+ * profile, systemd's SystemCallFilter=) may deny it with EPERM or ENOSYS,
+ * or kill the caller with SIGSYS. Without it no call can be watched, and
+ * a filter of ours would only slow COMMAND down. 0, or -errno and in
+ * *why (a static string) what denies it. */
+static int probe_pidfd_getfd(const char **why)
+{
+	int st = 0;
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		int pfd = sys_pidfd_open(getpid(), 0), fd;
+		if (pfd < 0)
+			_exit(errno & 0xff);
+		fd = sys_pidfd_getfd(pfd, pfd);
+		_exit(fd < 0 ? errno & 0xff : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFSIGNALED(st)) {
+		*why = WTERMSIG(st) == SIGSYS ? "a seccomp filter kills the caller with SIGSYS"
+						" (systemd's SystemCallFilter= by default)"
+					      : "the probe died of a signal";
+		return -ENOSYS;
+	}
+	*why = WEXITSTATUS(st) == EPERM ? "Operation not permitted (seccomp: Docker's default"
+					  " profile needs --cap-add SYS_PTRACE)"
+					: strerror(WEXITSTATUS(st));
+	return -WEXITSTATUS(st);
+}
+
+/* Runs COMMAND as is, in our place; the exit status when it cannot. */
+static int run_unwatched(char **argv)
+{
+	int e;
+	fflush(NULL);
+	execvp(argv[0], argv);
+	e = errno;
+	fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(e));
+	return e == ENOENT ? 127 : 126;
+}
+
+/* Signals someone sent us go on to COMMAND (forward_signals), as tini and
+ * dumb-init pass them: every one that can be caught (SIGWINCH, SIGALRM,
+ * SIGPWR, real-time signals...), except those we need ourselves: SIGCHLD
+ * (COMMAND's exit; its pidfd) and the faults of our own code (SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE, SIGTRAP: blocked, the kernel would deliver them
+ * past a sanitizer's or debugger's handler, force_sig_info_to_task()).
+ * glibc's sigfillset leaves out its internal SIGCANCEL and SIGSETXID. */
+static void forwarded_set(sigset_t *set)
+{
+	sigfillset(set);
+	sigdelset(set, SIGKILL);
+	sigdelset(set, SIGSTOP);
+	sigdelset(set, SIGCHLD);
+	sigdelset(set, SIGSEGV);
+	sigdelset(set, SIGBUS);
+	sigdelset(set, SIGILL);
+	sigdelset(set, SIGFPE);
+	sigdelset(set, SIGTRAP);
+}
 
 int bw_supervise(char **argv, int auto_kind)
 {
 	struct sup sv = {0};
 	sigset_t fwd, old;
-	int sp[2], st = 0, r, status = EXIT_SETUP, e;
+	int sp[2], st = 0, r, status = EXIT_SETUP;
+	const char *why = "";
 	bool listening = true;
 	pid_t pid;
 
@@ -1367,11 +1433,7 @@ int bw_supervise(char **argv, int auto_kind)
 			"bindwatch: %s: cannot supervise it (seccomp user notification unavailable: %s);"
 			" running it unwatched\n",
 			argv[0], strerror(-r));
-		fflush(NULL);
-		execvp(argv[0], argv);
-		e = errno;
-		fprintf(stderr, "bindwatch: cannot run '%s': %s\n", argv[0], strerror(e));
-		status = e == ENOENT ? 127 : 126;
+		status = run_unwatched(argv);
 		goto done;
 	}
 	if (r < 0) {
@@ -1379,9 +1441,20 @@ int bw_supervise(char **argv, int auto_kind)
 			strerror(-r));
 		goto done;
 	}
-	sigemptyset(&fwd);
-	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
-		sigaddset(&fwd, forwarded[i]);
+	r = probe_pidfd_getfd(&why);
+	if (r < 0 && auto_kind > 0) {
+		fprintf(stderr,
+			"bindwatch: %s: cannot supervise it (pidfd_getfd is denied here: %s);"
+			" running it unwatched\n",
+			argv[0], why);
+		status = run_unwatched(argv);
+		goto done;
+	}
+	if (r < 0) {
+		fprintf(stderr, "bindwatch: --supervise: pidfd_getfd is denied here: %s\n", why);
+		goto done;
+	}
+	forwarded_set(&fwd);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) < 0) {
 		perror("bindwatch: socketpair");
 		goto done;

@@ -1,0 +1,17 @@
+# seccomp_deny.py ACTION SYSCALL COMMAND [ARGS...]: runs COMMAND under a
+# seccomp filter that allows every system call but SYSCALL, which gets
+# ACTION: "eperm" fails it with EPERM (Docker's default profile on
+# pidfd_getfd without CAP_SYS_PTRACE), "kill" kills the whole process
+# with SIGSYS (systemd's SystemCallFilter= default action). Needs
+# Debian's python3-seccomp (run it with /usr/bin/python3).
+import errno
+import os
+import sys
+
+import seccomp
+
+action = {"eperm": seccomp.ERRNO(errno.EPERM), "kill": seccomp.KILL_PROCESS}[sys.argv[1]]
+f = seccomp.SyscallFilter(seccomp.ALLOW)
+f.add_rule(action, sys.argv[2])
+f.load()
+os.execvp(sys.argv[3], sys.argv[3:])
