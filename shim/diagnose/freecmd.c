@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "basic/fmt.h"
+#include "diagnose/remedy.h"
 #include "lookup/users.h"
 
 const char *bw_free_kind_name(enum bw_free_kind k)
@@ -366,6 +367,14 @@ void bw_free_choose(struct bw_conflict *c)
 		c->free_in_s = (ms + 999) / 1000;
 		return;
 	}
+	case BW_CAUSE_UNIX_UNVERIFIED:
+		note(c, "the file may belong to a live socket in a network namespace not searched"
+			" by the file: run bindwatch as root to search them");
+		return;
+	case BW_CAUSE_UNIX_NOT_SOCKET:
+		note(c, "the path is not a socket file: choose another path, or remove it yourself"
+			" if it is yours");
+		return;
 	case BW_CAUSE_UNIX_STALE:
 		if (c->unix_file == BW_UNIX_FILE_SOCKET && !c->want.abstract) {
 			const char *path = c->unix_user_path[0] ? c->unix_user_path : c->want.path;
@@ -390,10 +399,19 @@ void bw_free_choose(struct bw_conflict *c)
 	case BW_CAUSE_SELF:
 		self_note(c);
 		return;
-	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
+	case BW_CAUSE_EPHEMERAL_EXHAUSTED: {
+		/* The process with the most ports, as the remedies' "stop"
+		 * (remedy.c, free_fix): freeing some ports is enough. */
+		const struct bw_holder *top = bw_remedy_top_holder(c, NULL);
+		if (top && top->pid > 0 && top->pid != c->pid) {
+			c->free_holder = (int)(top - c->holders);
+			kill_pid(c, top->pid);
+			return;
+		}
 		note(c, "no single holder: close idle connections or widen"
 			" net.ipv4.ip_local_port_range");
 		return;
+	}
 	case BW_CAUSE_UNKNOWN:
 		note(c, "no holder found");
 		return;
@@ -419,6 +437,18 @@ size_t bw_free_command(const struct bw_conflict *c, char *buf, size_t size)
 	return b.truncated ? 0 : b.len;
 }
 
+/* Whether the text report would escape some byte of a (bw_buf_escape:
+ * controls, '"', '\\', no UTF-8, invisible characters): then single quotes
+ * can't carry it and it is written $'...'. */
+static bool needs_escapes(const char *a)
+{
+	char tmp[BW_FREE_ARG_MAX * 4 + 1];
+	struct bw_buf t = BW_BUF_INIT(tmp, sizeof(tmp));
+	size_t n = strlen(a);
+	bw_buf_escape(&t, a, n);
+	return t.truncated || t.len != n;
+}
+
 void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *bp)
 {
 	struct bw_buf b = *bp;
@@ -434,13 +464,29 @@ void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, a);
 			continue;
 		}
+		if (needs_escapes(a)) {
+			/* $'...' (bash, zsh, ksh; POSIX.1-2024 sh): bw_buf_escape's
+			 * \xNN (always two digits) is the byte again there, so a
+			 * newline or a byte that is no UTF-8 names the same file
+			 * when the line is run; a quote is \'. */
+			bw_buf_puts(&b, "$'");
+			for (const char *p = a; *p;) {
+				size_t n = strcspn(p, "'");
+				bw_buf_escape(&b, p, n);
+				p += n;
+				if (*p == '\'') {
+					bw_buf_puts(&b, "\\'");
+					p++;
+				}
+			}
+			bw_buf_puts(&b, "'");
+			continue;
+		}
 		/* 'it'\''s': the one quoting every POSIX shell reads back. */
 		bw_buf_puts(&b, "'");
 		for (const char *p = a; *p; p++) {
 			if (*p == '\'')
 				bw_buf_puts(&b, "'\\''");
-			else if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				bw_buf_escape(&b, p, 1);
 			else
 				bw_buf_putn(&b, p, 1);
 		}

@@ -151,7 +151,12 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
  * (passed over a unix socket) is not listed: say so, and how to look. */
 static void scope_line(struct bw_buf *b, const struct bw_conflict *c, const char *prefix)
 {
-	if (!c->scan.via_cgroup || !c->n_holders)
+	bool owned = false;
+	/* Only TIME-WAIT leftovers (inode 0): no process owns them, so no
+	 * search finds more. */
+	for (size_t i = 0; i < c->n_holders; i++)
+		owned |= c->holders[i].sock.inode != 0;
+	if (!c->scan.via_cgroup || !owned)
 		return;
 	bw_buf_printf(b, "%s(holders searched in the socket's cgroup and its holders' child"
 			 " processes%s; 'bindwatch who --all' searches every process)\n",
@@ -1278,7 +1283,8 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 	scope_line(&b, c, "");
 	/* Also when nothing was found: the hint says where we looked. */
 	bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
-	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE) {
+	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE ||
+	    c->cause == BW_CAUSE_UNIX_UNVERIFIED || c->cause == BW_CAUSE_UNIX_NOT_SOCKET) {
 		free_line(&b, c);
 		bw_buf_puts(&b, "\n");
 	}

@@ -117,6 +117,15 @@ sys.exit(subprocess.run([sys.executable, "-c", child, str(port), "17"], pass_fds
 	[[ $(j probe .hint) =~ expire\ in\ ([0-9]+)s ]]
 	[ "${BASH_REMATCH[1]}" -gt 0 ] && [ "${BASH_REMATCH[1]}" -le 60 ]
 	hint_has probe "SO_REUSEADDR"
+	# No process owns a TIME-WAIT socket: no search to suggest, in the
+	# shim's text report nor in who's.
+	capture text env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$P"
+	assert_file_has "$BATS_TEST_TMPDIR/text.err" "cause: time_wait"
+	run grep -c "who --all" "$BATS_TEST_TMPDIR/text.err"
+	assert_output 0
+	run "$CLI" who "127.0.0.1:$P"
+	assert_line --partial "cause: time_wait"
+	refute_output --partial "who --all"
 }
 
 @test "cause wildcard_overlap: a wildcard bind against a specific holder" {
@@ -170,6 +179,7 @@ sys.exit(subprocess.run([sys.executable, "-c", child, str(port), "17"], pass_fds
 }
 
 @test "cause unix_stale: a socket file nobody listens on" {
+	need_stale_certain
 	path=$BATS_TEST_TMPDIR/stale.sock
 	"$PYTHON3" -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -180,17 +190,16 @@ s.close()' "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "record" "$(j py '[.cause, .path, (.holders | length)] | map(tostring) | @tsv')" \
 		"$(printf 'unix_stale\t%s\t0' "$path")"
-	hint_has py "no socket in this network namespace is bound to it"
-	hint_has py "check before removing"
+	hint_has py "no socket in any network namespace is bound to it"
 }
 
-@test "cause unix_stale: a regular file at the path is named as not a socket" {
+@test "cause unix_not_socket: a regular file at the path is named as not a socket" {
 	path=$BATS_TEST_TMPDIR/plain-file
 	echo data >"$path"
 	shim_py py "$PY_BIND_UNIX" "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
-	assert_eq "cause" "$(j py .cause)" unix_stale
-	hint_has py "is not a socket"
+	assert_eq "cause" "$(j py .cause)" unix_not_socket
+	hint_has py "is a regular file, not a socket"
 	[[ $(j py .hint) != *"nobody listens"* ]]
 }
 
@@ -207,6 +216,10 @@ s.close()' "$path"
 		"$(printf 'ephemeral_exhausted\t0\t40000-40001\t2')"
 	hint_has eph "40000-40001"
 	hint_has eph "ip_local_port_range"
+	# The "do:" fix and "to free it" name the same process.
+	stop=$(j eph '[.fixes[] | select(.target == "holder" and .kind == "stop") | .pid] | first')
+	[ -n "$stop" ] && [ "$stop" != null ]
+	assert_eq "free" "$(j eph .free_command)" "kill $stop"
 }
 
 @test "cause not_visible: the holder runs as root, the failing program as nobody" {
