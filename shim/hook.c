@@ -173,15 +173,24 @@ static void emit(const char *buf, size_t n, void *ctx)
 /* BINDWATCH_UNIX_STALE=unlink: remove a socket file that no socket is
  * bound to (ours, never through a symlink) and retry once. "Stale" must be
  * certain: sock_diag matched every socket by the file it is bound to
- * (c->unix_vfs_checked), and the file is still the one it judged. */
+ * (c->unix_vfs_checked), in every network namespace (unix_unverified when
+ * another could only be searched by name, as always from in here: setns
+ * is not ours to call), and the file is still the one it judged. */
 static int unlink_stale(struct bw_conflict *c, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct stat st;
-	if (!settings.unix_stale_unlink || c->cause != BW_CAUSE_UNIX_STALE ||
+	if (!settings.unix_stale_unlink ||
+	    (c->cause != BW_CAUSE_UNIX_STALE && c->cause != BW_CAUSE_UNIX_UNVERIFIED) ||
 	    c->unix_file != BW_UNIX_FILE_SOCKET || c->want.abstract)
 		return -EADDRINUSE;
 	c->remap.attempted = true;
 	snprintf(c->remap.rule, sizeof(c->remap.rule), "BINDWATCH_UNIX_STALE=unlink");
+	if (c->cause == BW_CAUSE_UNIX_UNVERIFIED) {
+		snprintf(c->remap.note, sizeof(c->remap.note),
+			 "not removed: another network namespace could not be searched by the"
+			 " file, and a socket there may be bound to it; ");
+		return -EADDRINUSE;
+	}
 	if (!c->unix_vfs_checked) {
 		snprintf(c->remap.note, sizeof(c->remap.note),
 			 "not removed: without sock_diag (BINDWATCH_NETLINK=0 or unavailable)"

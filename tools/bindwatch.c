@@ -24,9 +24,10 @@
 
 static const char usage_text[] =
 	"usage: bindwatch [OPTIONS] -- COMMAND [ARGS...]\n"
-	"       bindwatch who [-tux46H] [--json] [[tcp|udp|unix] PORT|ADDR:PORT|SERVICE|PATH|@NAME]\n"
-	"       bindwatch wait [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|SERVICE|PATH|@NAME\n"
-	"       bindwatch free [--yes] [--dry-run] [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|PATH\n"
+	"       bindwatch who [-tux46Ha] [--json] [ADDRESS]\n"
+	"       bindwatch wait [--timeout S] [-q] ADDRESS\n"
+	"       bindwatch free [--yes] [--dry-run] [--timeout S] ADDRESS\n"
+	"  ADDRESS: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME\n"
 	"\n"
 	"Runs COMMAND with libbindwatch.so preloaded: a bind()/listen() that fails\n"
 	"with EADDRINUSE is reported (holder, cause, stack); the program's own\n"

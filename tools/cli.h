@@ -41,7 +41,8 @@ int bw_cli_parse_seconds(const char *cmd, const char *s, double *ret);
  * kernel is the judge. A bare port (AF_UNSPEC) binds the dual-stack [::].
  * 1 free, 0 in use, -errno when it could never succeed (EADDRNOTAVAIL:
  * not a local address; EACCES: a privileged port). A unix path is free
- * when nothing exists there (bind(2) never replaces a file). tools/wait.c. */
+ * when nothing exists there (bind(2) never replaces a file) and its
+ * directory does (-ENOENT, -ENOTDIR: bind(2) would fail so). tools/wait.c. */
 int bw_cli_bind_would_succeed(const struct bw_addr *a);
 
 /* The one line for an address no bind can ever get here (err: the -errno
@@ -49,6 +50,15 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a);
  * here: STRERROR", for EACCES with the sysctl that decides it
  * (net.ipv4.ip_unprivileged_port_start, ip-sysctl.rst). Returns 2. */
 int bw_cli_never_binds(const char *cmd, const char *what, int err);
+
+/* bw_cli_never_binds, naming the directory for a unix path whose
+ * directory is missing or no directory (err: ENOENT, ENOTDIR, positive). */
+int bw_cli_never(const char *cmd, const struct bw_addr *a, const char *what, int err);
+
+struct bw_conflict;
+/* A unix path taken with no holder to list: a stale socket file, one that
+ * may be live elsewhere, or not a socket at all. tools/wait.c. */
+bool bw_cli_unix_taken(const struct bw_conflict *c);
 
 /* The subcommands: argv[0] is "who" / "wait"; each returns the exit status.
  * bw_cli_wait names its lines after argv[0] ("free" when free waits).

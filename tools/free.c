@@ -141,7 +141,7 @@ int bw_cli_free(int argc, char **argv)
 	};
 	const char *timeout = "10", *why;
 	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)], what[BW_ADDR_TEXT_MAX + 16],
-		reason[400];
+		reason[400], next[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 1) + 16] = "";
 	bool yes = false, dry = false;
 	struct bw_conflict *c;
 	struct bw_addr want;
@@ -184,7 +184,12 @@ int bw_cli_free(int argc, char **argv)
 	bw_diagnose(c, "/proc", 0, 0);
 	bw_cli_name_containers(c);
 	bw_addr_format_proto(&want, what, sizeof(what));
-	if (c->n_holders == 0 && c->cause != BW_CAUSE_UNIX_STALE) {
+	if (want.family == AF_UNIX && !want.abstract && c->n_holders == 0 &&
+	    !bw_cli_unix_taken(c) && (r = bw_cli_bind_would_succeed(&want)) < 0) {
+		free(c);
+		return bw_cli_never("free", &want, what, -r);
+	}
+	if (c->n_holders == 0 && !bw_cli_unix_taken(c)) {
 		fprintf(stderr, "bindwatch: free: %s is not in use\n", what);
 		free(c);
 		return 0;
@@ -220,6 +225,15 @@ int bw_cli_free(int argc, char **argv)
 			return 1;
 		}
 		r = run_command(c);
+		if (r == 0 && c->free_kind == BW_FREE_KILL && c->free_argc >= 2 &&
+		    strcmp(c->free_argv[0], "kill") == 0) {
+			/* kill(1) sends SIGTERM, which a process may catch or ignore:
+			 * the next step, should the wait time out, is SIGKILL. */
+			size_t at = (size_t)snprintf(next, sizeof(next), "kill -KILL");
+			for (size_t i = 1; i < c->free_argc && at < sizeof(next); i++)
+				at += (size_t)snprintf(next + at, sizeof(next) - at, " %s",
+						       c->free_argv[i]);
+		}
 		if (r != 0) {
 			fprintf(stderr, "bindwatch: free: '%s' failed (%s %d)\n", cmd,
 				r < 0 ? "errno" : "exit status", r < 0 ? -r : r);
@@ -240,7 +254,9 @@ int bw_cli_free(int argc, char **argv)
 		wargv[n] = NULL;
 		r = bw_cli_wait(n, wargv);
 	}
-	if (r == 0)
-		fprintf(stderr, "bindwatch: free: %s is free\n", what);
+	/* On success wait's own line ("free: WHAT is free (after Ns)") says it. */
+	if (r == 1 && next[0])
+		fprintf(stderr, "bindwatch: free: SIGTERM did not end it within %ss (the process"
+				" catches or ignores it); next: %s\n", timeout, next);
 	return r == 0 ? 0 : r == 2 ? 2 : 1;
 }

@@ -25,6 +25,9 @@
  * can't come: TIME-WAIT expiry, unix names), in milliseconds. */
 #define POLL_MS 100
 #define EVENTS_RECHECK_MS 1000
+/* And never more often than this, however many events come (a busy
+ * server closing connections on the port sends one per connection). */
+#define MIN_RECHECK_MS 20
 
 static const char wait_usage[] =
 	"usage: bindwatch wait [--timeout S] [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME\n"
@@ -38,6 +41,34 @@ static const char wait_usage[] =
 	"  -q, --quiet       print nothing\n"
 	"  -h, --help        this text\n";
 
+/* The directory a unix path's file is created in ("." for a bare name). */
+static void unix_dir(const struct bw_addr *a, char *dir, size_t size)
+{
+	const char *slash = strrchr(a->path, '/');
+	if (!slash)
+		snprintf(dir, size, ".");
+	else
+		snprintf(dir, size, "%.*s", slash == a->path ? 1 : (int)(slash - a->path), a->path);
+}
+
+bool bw_cli_unix_taken(const struct bw_conflict *c)
+{
+	return c->cause == BW_CAUSE_UNIX_STALE || c->cause == BW_CAUSE_UNIX_UNVERIFIED ||
+	       c->cause == BW_CAUSE_UNIX_NOT_SOCKET;
+}
+
+int bw_cli_never(const char *cmd, const struct bw_addr *a, const char *what, int err)
+{
+	if (a->family == AF_UNIX && (err == ENOENT || err == ENOTDIR)) {
+		char dir[BW_UNIX_PATH_MAX + 2];
+		unix_dir(a, dir, sizeof(dir));
+		bw_cli_error("%s: a bind to %s can never succeed here: its directory %s %s", cmd,
+			     what, dir, err == ENOENT ? "does not exist" : "is not a directory");
+		return 2;
+	}
+	return bw_cli_never_binds(cmd, what, -err);
+}
+
 int bw_cli_bind_would_succeed(const struct bw_addr *a)
 {
 	struct sockaddr_storage ss;
@@ -48,9 +79,17 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_UNIX && !a->abstract) {
 		struct stat st;
+		char dir[BW_UNIX_PATH_MAX + 2];
 		if (lstat(a->path, &st) == 0)
 			return 0;
-		return errno == ENOENT ? 1 : -errno;
+		if (errno != ENOENT)
+			return -errno;
+		/* bind(2) creates the file, not its directory (ENOENT), and
+		 * needs a directory there (ENOTDIR): unix_bind_bsd(). */
+		unix_dir(a, dir, sizeof(dir));
+		if (stat(dir, &st) < 0)
+			return -errno;
+		return S_ISDIR(st.st_mode) ? 1 : -ENOTDIR;
 	}
 	if (family == AF_UNIX) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
@@ -93,22 +132,17 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 }
 
 /* Something to wake us before the next re-check: sock_diag destroy events
- * for TCP/UDP (root), inotify on the directory of a unix path; -1 when
- * neither is available. *how names it for the user. */
+ * for TCP/UDP, inotify on the directory of a unix path; -1 when neither is
+ * available. *how names it for the user. */
 static int open_watch(const struct bw_addr *a, const char **how)
 {
 	int fd;
 	*how = "polling every 100 ms";
 	if (a->family == AF_UNIX) {
 		char dir[BW_UNIX_PATH_MAX + 2];
-		const char *slash = strrchr(a->path, '/');
 		if (a->abstract)
 			return -1;
-		if (!slash)
-			snprintf(dir, sizeof(dir), ".");
-		else
-			snprintf(dir, sizeof(dir), "%.*s", slash == a->path ? 1 : (int)(slash - a->path),
-				 a->path);
+		unix_dir(a, dir, sizeof(dir));
 		fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 		if (fd < 0)
 			return -1;
@@ -119,22 +153,31 @@ static int open_watch(const struct bw_addr *a, const char **how)
 		*how = "watching its directory with inotify";
 		return fd;
 	}
-	fd = bw_sockdiag_watch_destroy(a->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP);
+	/* A specific IPv6 address (not v4-mapped) is held by IPv6 sockets
+	 * only; [::] and every IPv4 address also by the other family. */
+	fd = bw_sockdiag_watch_destroy(a->proto == BW_PROTO_UDP ? BW_PROTO_UDP : BW_PROTO_TCP,
+				       a->family == AF_INET6 && !bw_addr_is_wildcard(a) &&
+						       !bw_addr_is_v4mapped(a)
+					       ? AF_INET6 : AF_UNSPEC);
 	if (fd < 0)
 		return -1;
 	*how = "watching sock_diag socket-destroy events";
 	return fd;
 }
 
-static void drain_watch(int fd, const struct bw_addr *a)
+/* Reads what woke us; whether it could be the address freeing: a
+ * destroyed socket on its port, or a change in the unix path's directory
+ * (not filtered by name: the rate bound keeps that cheap). Our own test
+ * bind's socket, destroyed at every re-check, has no port and is no reason. */
+static bool drain_watch(int fd, const struct bw_addr *a)
 {
-	if (a->family != AF_UNIX) {
-		bw_sockdiag_watch_drain(fd);
-		return;
-	}
+	if (a->family != AF_UNIX)
+		return bw_sockdiag_watch_drain(fd, a->port) != 0;
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
 	while (read(fd, buf, sizeof(buf)) > 0)
-		;
+		any = true;
+	return any;
 }
 
 /* On timeout: who still holds it, in one line. */
@@ -149,9 +192,10 @@ static void say_holder(const char *cmd, const struct bw_addr *a, const char *wha
 	c->call = "wait";
 	bw_diagnose(c, "/proc", 0, 0);
 	if (c->n_holders && c->holders[0].pid > 0)
-		fprintf(stderr, "bindwatch: %s: %s still in use (pid %d, %s): %s: %s\n", cmd, what,
+		/* The cause's name only: its hint would name the pid again. */
+		fprintf(stderr, "bindwatch: %s: %s still in use (pid %d, %s): %s\n", cmd, what,
 			(int)c->holders[0].pid, c->holders[0].have_proc ? c->holders[0].proc.comm : "?",
-			bw_cause_name(c->cause), c->hint);
+			bw_cause_name(c->cause));
 	else
 		fprintf(stderr, "bindwatch: %s: %s still in use: %s: %s\n", cmd, what,
 			bw_cause_name(c->cause), c->hint);
@@ -203,6 +247,10 @@ int bw_cli_wait(int argc, char **argv)
 	start = bw_now_ns();
 	if (deadline)
 		deadline += start - 1;
+	/* An address that can never be bound is an error before any wait. */
+	r = bw_cli_bind_would_succeed(&want);
+	if (r < 0)
+		return bw_cli_never(cmd, &want, what, -r);
 	fd = open_watch(&want, &how);
 	if (!quiet) {
 		char limit[64] = "no timeout";
@@ -212,29 +260,40 @@ int bw_cli_wait(int argc, char **argv)
 			cmd, what, how, limit);
 	}
 	for (;;) {
-		uint64_t now;
-		int ms = fd >= 0 ? EVENTS_RECHECK_MS : POLL_MS;
+		uint64_t now, checked, next;
 		r = bw_cli_bind_would_succeed(&want);
 		if (r != 0)
 			break;
-		now = bw_now_ns();
+		checked = now = bw_now_ns();
 		if (deadline && now >= deadline)
 			break;
-		if (deadline && deadline - now < (uint64_t)ms * 1000000u)
-			ms = (int)((deadline - now + 999999) / 1000000);
-		if (fd >= 0) {
-			struct pollfd p = {.fd = fd, .events = POLLIN};
-			if (poll(&p, 1, ms) > 0)
-				drain_watch(fd, &want);
-		} else {
-			struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+		next = now + (uint64_t)(fd >= 0 ? EVENTS_RECHECK_MS : POLL_MS) * 1000000u;
+		if (deadline && deadline < next)
+			next = deadline;
+		/* Sleep until the next re-check is due or an event that could
+		 * be the holder going comes, and at least MIN_RECHECK_MS. */
+		while ((now = bw_now_ns()) < next) {
+			int ms = (int)((next - now + 999999) / 1000000);
+			if (fd >= 0) {
+				struct pollfd p = {.fd = fd, .events = POLLIN};
+				if (poll(&p, 1, ms) > 0 && drain_watch(fd, &want))
+					break;
+			} else {
+				struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+				nanosleep(&ts, NULL);
+			}
+		}
+		now = bw_now_ns();
+		if (now - checked < (uint64_t)MIN_RECHECK_MS * 1000000u) {
+			uint64_t left = (uint64_t)MIN_RECHECK_MS * 1000000u - (now - checked);
+			struct timespec ts = {0, (long)left};
 			nanosleep(&ts, NULL);
 		}
 	}
 	if (fd >= 0)
 		close(fd);
 	if (r < 0)
-		return bw_cli_never_binds(cmd, what, r);
+		return bw_cli_never(cmd, &want, what, -r);
 	if (r == 0) {
 		if (!quiet)
 			say_holder(cmd, &want, what);

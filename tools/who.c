@@ -61,7 +61,7 @@ static bool nothing_holds(const struct who_opts *o, struct bw_conflict *c, char 
 	struct bw_addr a = c->want;
 	char addr[BW_ADDR_TEXT_MAX + 16];
 
-	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE)
+	if (c->n_holders || bw_cli_unix_taken(c))
 		return false;
 	for (int p = 0; p < 2; p++) {
 		if (c->want.proto != BW_PROTO_UNKNOWN && p == 1)
@@ -112,7 +112,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	char *out = malloc(out_size);
 	const char *text;
 	size_t n;
-	int found = 2;
+	int found = 2, r;
 
 	if (!c || !out) {
 		perror("bindwatch");
@@ -128,6 +128,13 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	bw_diagnose(c, "/proc", 0, 0);
 	bw_cli_name_containers(c);
 	nss_user_names(c);
+	if (want->family == AF_UNIX && !want->abstract && c->n_holders == 0 &&
+	    !bw_cli_unix_taken(c) && (r = bw_cli_bind_would_succeed(want)) < 0) {
+		char what[BW_ADDR_TEXT_MAX + 16];
+		bw_addr_format_proto(want, what, sizeof(what));
+		found = bw_cli_never("who", want, what, -r);
+		goto out;
+	}
 	if (nothing_holds(o, c, out, out_size)) {
 		found = 1;
 		goto out;
@@ -141,7 +148,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 		text = nl ? nl + 1 : out;
 	}
 	fwrite(text, 1, n, stdout);
-	found = c->n_holders > 0 || c->cause == BW_CAUSE_UNIX_STALE ? 0 : 1;
+	found = c->n_holders > 0 || bw_cli_unix_taken(c) ? 0 : 1;
 out:
 	free(out);
 	free(c);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "diagnose/conflict.h"
@@ -26,6 +27,8 @@ const char *bw_cause_name(enum bw_cause c)
 	case BW_CAUSE_SOCKET_ACTIVATION: return "socket_activation";
 	case BW_CAUSE_NOT_VISIBLE: return "not_visible";
 	case BW_CAUSE_REUSEADDR_MISMATCH: return "reuseaddr_mismatch";
+	case BW_CAUSE_UNIX_UNVERIFIED: return "unix_unverified";
+	case BW_CAUSE_UNIX_NOT_SOCKET: return "unix_not_socket";
 	case BW_CAUSE_BOUND_ONLY: return "bound_only";
 	default: return "unknown";
 	}
@@ -359,21 +362,45 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		break;
 	}
 	case BW_CAUSE_UNIX_STALE:
-		if (c->unix_file == BW_UNIX_FILE_SOCKET && c->unix_vfs_checked)
-			bw_buf_puts(&b, "the socket file exists but no socket in this network"
-					" namespace is bound to it (sock_diag; a process in another"
-					" network namespace could still be: check before removing);"
-					" likely a leftover from a process that exited without unlink()");
-		else if (c->unix_file == BW_UNIX_FILE_SOCKET)
+		if (c->unix_vfs_checked)
+			bw_buf_printf(&b, "the socket file exists but no socket in any network"
+					  " namespace is bound to it (sock_diag, by the file; %u other"
+					  " namespace%s searched); a leftover from a process that"
+					  " exited without unlink()", c->unix_netns_other,
+				      c->unix_netns_other == 1 ? "" : "s");
+		else
 			bw_buf_puts(&b, "the socket file exists but nobody listens on it: no socket"
 					" in /proc/net/unix names this path (sock_diag, which would"
 					" also see a socket bound under another spelling of it, was not"
 					" available); probably a leftover from a process that exited"
 					" without unlink()");
-		else
-			bw_buf_puts(&b, "the path exists and is not a socket: bind() never replaces"
-					" a file; choose another path or remove that file if it is yours");
 		break;
+	case BW_CAUSE_UNIX_UNVERIFIED:
+		bw_buf_puts(&b, "the socket file exists and no socket in this network namespace"
+				" is bound to it, but ");
+		if (!c->unix_netns_searched)
+			bw_buf_puts(&b, "other network namespaces were not searched");
+		else if (c->unix_netns_by_name)
+			bw_buf_printf(&b, "%u other network namespace%s could only be searched by"
+					  " name, not by the file (that takes root: setns)",
+				      c->unix_netns_by_name, c->unix_netns_by_name == 1 ? "" : "s");
+		else
+			bw_buf_printf(&b, "the network namespace of %u process%s could not be seen",
+				      c->unix_netns_unseen, c->unix_netns_unseen == 1 ? "" : "es");
+		bw_buf_puts(&b, ": a live socket there may own it (a bind-mounted directory, a"
+				" relative path); don't remove it before `bindwatch who unix PATH` as"
+				" root says it is stale");
+		break;
+	case BW_CAUSE_UNIX_NOT_SOCKET: {
+		unsigned m = c->unix_mode;
+		bw_buf_printf(&b, "the path exists and is %s, not a socket: bind() never replaces"
+				  " an existing file; choose another path, or remove it if it is yours",
+			      m == S_IFREG ? "a regular file" : m == S_IFDIR ? "a directory"
+			      : m == S_IFLNK ? "a symbolic link" : m == S_IFIFO ? "a FIFO"
+			      : m == S_IFCHR ? "a character device" : m == S_IFBLK ? "a block device"
+			      : "something else");
+		break;
+	}
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
 		bw_buf_printf(&b, "no free port in the local port range %d-%d"
 				  " (net.ipv4.ip_local_port_range; %d ports in use",
@@ -448,7 +475,7 @@ static void options_unknown(struct bw_conflict *c)
 			      (unsigned)h->sock.uid, (unsigned)c->uid);
 }
 
-static bool unix_owned(const struct bw_conflict *c)
+bool bw_unix_owned(const struct bw_conflict *c)
 {
 	for (size_t i = 0; i < c->n_holders; i++)
 		if (bw_unix_owns(&c->holders[i].sock))
@@ -481,10 +508,13 @@ void bw_classify(struct bw_conflict *c)
 	/* A path that no socket owns is stale: nothing at all, or only
 	 * connected leftovers carrying its name. A socket bound to it that
 	 * does not listen (yet, or ever: datagram) still owns it. */
-	if (c->want.family == AF_UNIX &&
-	    ((best == BW_CAUSE_UNKNOWN && c->unix_file == BW_UNIX_FILE_OTHER) ||
-	     (c->unix_file == BW_UNIX_FILE_SOCKET && !unix_owned(c))))
-		best = BW_CAUSE_UNIX_STALE;
+	if (c->want.family == AF_UNIX && best == BW_CAUSE_UNKNOWN &&
+	    c->unix_file == BW_UNIX_FILE_OTHER)
+		best = BW_CAUSE_UNIX_NOT_SOCKET;
+	else if (c->want.family == AF_UNIX && c->unix_file == BW_UNIX_FILE_SOCKET && !bw_unix_owned(c))
+		best = !c->unix_netns_searched || c->unix_netns_by_name || c->unix_netns_unseen
+			       ? BW_CAUSE_UNIX_UNVERIFIED
+			       : BW_CAUSE_UNIX_STALE;
 	if ((c->want.family == AF_INET || c->want.family == AF_INET6) && c->want.port == 0 &&
 	    c->port_hi > 0)
 		best = BW_CAUSE_EPHEMERAL_EXHAUSTED;

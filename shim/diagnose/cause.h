@@ -1,6 +1,7 @@
 /* cause: why an address is taken, per holder and overall, and the hint that
  * is true on Linux for that cause. Pure: works on a filled bw_conflict. */
 #pragma once
+#include <stdbool.h>
 
 struct bw_conflict;
 struct bw_holder;
@@ -24,9 +25,18 @@ enum bw_cause {
 	/* A TCP socket bound to the address that neither listens nor is
 	 * connected (bind() without listen(): ss state UNCONN). */
 	BW_CAUSE_BOUND_ONLY,
+	/* A socket file no socket of the searched namespaces owns, but some
+	 * network namespace could not be searched by the file: maybe live. */
+	BW_CAUSE_UNIX_UNVERIFIED,
+	/* The unix path exists and is not a socket (a file, a directory). */
+	BW_CAUSE_UNIX_NOT_SOCKET,
 };
 
 const char *bw_cause_name(enum bw_cause c);
+
+/* Whether a socket among c's holders owns the wanted unix address (binds
+ * it: bw_unix_owns), which a path no socket owns is not. */
+bool bw_unix_owned(const struct bw_conflict *c);
 
 /* Classifies every holder, then sets c->cause to the most actionable one
  * and writes c->hint. */

@@ -176,6 +176,20 @@ struct bw_conflict {
 	 * connected socket keeps the name it bound): a reason never to remove
 	 * the file, even when no socket matched it exactly. */
 	bool unix_in_use;
+	/* A path-bound socket is reached through the file system: a socket in
+	 * any network namespace can own the file. When none of ours does,
+	 * the others are searched (lookup/netns.h): by the file as root from
+	 * the CLI (setns + sock_diag), else only by name (/proc/<pid>/net/unix),
+	 * which misses a socket bound under another spelling (a container's
+	 * bind mount, a relative path). unix_stale needs every namespace
+	 * searched by the file; otherwise the cause is unix_unverified. */
+	bool unix_netns_searched;
+	unsigned unix_netns_other;    /* other namespaces found */
+	unsigned unix_netns_by_name;  /* of those, searched by name only (or not at all) */
+	unsigned unix_netns_unseen;   /* processes whose namespace could not be seen */
+	/* The path's file type (lstat st_mode & S_IFMT) when it is not a
+	 * socket; 0 unknown. */
+	unsigned unix_mode;
 	/* The path as whoever reads the report reaches it, for "to free it":
 	 * a relative path made absolute from the caller's cwd, a path in
 	 * another root through that root (or /proc/<pid>/root); "" when

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include "basic/sysio.h"
 #include "diagnose/remedy.h"
 #include "lookup/cgroup.h"
+#include "lookup/netns.h"
 #include "lookup/users.h"
 
 
@@ -432,6 +434,7 @@ static void stat_unix_path(struct bw_conflict *c)
 	}
 	if (!S_ISSOCK(st.st_mode)) {
 		c->unix_file = BW_UNIX_FILE_OTHER;
+		c->unix_mode = st.st_mode & S_IFMT;
 		return;
 	}
 	c->unix_file = BW_UNIX_FILE_SOCKET;
@@ -532,6 +535,57 @@ static int read_table(struct bw_conflict *c, const char *proc_root, int family,
 	return read_table_with(c, proc_root, family, proto, port, consider_cb, c);
 }
 
+/* The path's socket file, which no socket of our network namespace owns,
+ * in every other namespace (conflict.h, unix_netns_*): by the file where
+ * extras.netns_unix_query can enter it, else by name from its
+ * /proc/<pid>/net/unix (any user may read it; openat/read: shim-safe),
+ * which is sure only for a namespace with no named socket at all.
+ * The namespace list lives in c->scratch until the owner scan. */
+struct by_name {
+	struct bw_conflict *c;
+	size_t named;
+};
+
+/* A namespace's /proc/<pid>/net/unix: a socket bound to a file always
+ * keeps the name it bound (unix_seq_show prints it, renamed or unlinked
+ * since), so a namespace whose sockets have no names at all (a fresh
+ * container's, a test's) has none bound to ours: searched for sure. An
+ * '@' name counts too: a relative path may start with '@'. */
+static int by_name_cb(const struct bw_sock *s, void *ctx)
+{
+	struct by_name *q = ctx;
+	q->named += s->local.family == AF_UNIX && s->local.path_len > 0;
+	bw_diag_consider(q->c, s);
+	return 0;
+}
+
+static void search_other_netns(struct bw_conflict *c, const char *proc_root)
+{
+	struct by_name q = {.c = c};
+	struct bw_netns *ns = (struct bw_netns *)(void *)c->scratch;
+	size_t max = sizeof(c->scratch) / sizeof(*ns), unseen = 0;
+	int n = bw_netns_list(proc_root, ns, max, &unseen);
+
+	if (n < 0)
+		return; /* not searched: unix_unverified */
+	c->unix_netns_searched = true;
+	c->unix_netns_other = (unsigned)n;
+	c->unix_netns_unseen = unseen > UINT_MAX ? UINT_MAX : (unsigned)unseen;
+	c->unix_netns_by_name = (size_t)n > max ? (unsigned)((size_t)n - max) : 0;
+	for (size_t i = 0; i < (size_t)n && i < max; i++) {
+		char root[96];
+		if (extras.netns_unix_query && c->unix_vfs_checked &&
+		    strcmp(proc_root, "/proc") == 0 &&
+		    extras.netns_unix_query(ns[i].pid, consider_cb, c) == 0)
+			continue;
+		snprintf(root, sizeof(root), "%s/%d", proc_root, (int)ns[i].pid);
+		q.named = 0;
+		if (bw_socktab_read(root, AF_UNIX, BW_PROTO_UNKNOWN, by_name_cb, &q) < 0 ||
+		    q.named > 0)
+			c->unix_netns_by_name++;
+	}
+}
+
 static void read_tables(struct bw_conflict *c, const char *proc_root)
 {
 	static const enum bw_proto protos[] = {BW_PROTO_TCP, BW_PROTO_UDP};
@@ -544,6 +598,8 @@ static void read_tables(struct bw_conflict *c, const char *proc_root)
 		c->unix_vfs_checked = r == 0 && !c->table_from_proc &&
 				      c->unix_file == BW_UNIX_FILE_SOCKET &&
 				      c->n_matching <= c->n_holders;
+		if (c->unix_file == BW_UNIX_FILE_SOCKET && !c->want.abstract && !bw_unix_owned(c))
+			search_other_netns(c, proc_root);
 		return;
 	}
 	for (size_t i = 0; i < 2; i++) {

@@ -40,6 +40,9 @@ struct bw_diag_extras {
 	/* A duplicate of descriptor fd of process pid, or -errno
 	 * (lookup/pidfd.h, bw_pidfd_getfd). */
 	int (*pidfd_getfd)(pid_t pid, int fd);
+	/* The unix sockets of pid's network namespace by their bound files
+	 * (lookup/netns.h, bw_netns_unix_query: setns). */
+	int (*netns_unix_query)(pid_t pid, bw_sock_cb cb, void *ctx);
 };
 
 /* Installs x for every later bw_diagnose in this process. */

@@ -367,6 +367,14 @@ void bw_free_choose(struct bw_conflict *c)
 		c->free_in_s = (ms + 999) / 1000;
 		return;
 	}
+	case BW_CAUSE_UNIX_UNVERIFIED:
+		note(c, "the file may belong to a live socket in a network namespace not searched"
+			" by the file: run bindwatch as root to search them");
+		return;
+	case BW_CAUSE_UNIX_NOT_SOCKET:
+		note(c, "the path is not a socket file: choose another path, or remove it yourself"
+			" if it is yours");
+		return;
 	case BW_CAUSE_UNIX_STALE:
 		if (c->unix_file == BW_UNIX_FILE_SOCKET && !c->want.abstract) {
 			const char *path = c->unix_user_path[0] ? c->unix_user_path : c->want.path;
@@ -429,6 +437,18 @@ size_t bw_free_command(const struct bw_conflict *c, char *buf, size_t size)
 	return b.truncated ? 0 : b.len;
 }
 
+/* Whether the text report would escape some byte of a (bw_buf_escape:
+ * controls, '"', '\\', no UTF-8, invisible characters): then single quotes
+ * can't carry it and it is written $'...'. */
+static bool needs_escapes(const char *a)
+{
+	char tmp[BW_FREE_ARG_MAX * 4 + 1];
+	struct bw_buf t = BW_BUF_INIT(tmp, sizeof(tmp));
+	size_t n = strlen(a);
+	bw_buf_escape(&t, a, n);
+	return t.truncated || t.len != n;
+}
+
 void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *bp)
 {
 	struct bw_buf b = *bp;
@@ -444,13 +464,29 @@ void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, a);
 			continue;
 		}
+		if (needs_escapes(a)) {
+			/* $'...' (bash, zsh, ksh; POSIX.1-2024 sh): bw_buf_escape's
+			 * \xNN (always two digits) is the byte again there, so a
+			 * newline or a byte that is no UTF-8 names the same file
+			 * when the line is run; a quote is \'. */
+			bw_buf_puts(&b, "$'");
+			for (const char *p = a; *p;) {
+				size_t n = strcspn(p, "'");
+				bw_buf_escape(&b, p, n);
+				p += n;
+				if (*p == '\'') {
+					bw_buf_puts(&b, "\\'");
+					p++;
+				}
+			}
+			bw_buf_puts(&b, "'");
+			continue;
+		}
 		/* 'it'\''s': the one quoting every POSIX shell reads back. */
 		bw_buf_puts(&b, "'");
 		for (const char *p = a; *p; p++) {
 			if (*p == '\'')
 				bw_buf_puts(&b, "'\\''");
-			else if ((unsigned char)*p < 0x20 || *p == 0x7f)
-				bw_buf_escape(&b, p, 1);
 			else
 				bw_buf_putn(&b, p, 1);
 		}

@@ -392,6 +392,10 @@ static void build(struct bw_conflict *c)
 	case BW_CAUSE_UNIX_LIVE:
 		holder_changes(c, h, true);
 		return;
+	case BW_CAUSE_UNIX_UNVERIFIED:
+	case BW_CAUSE_UNIX_NOT_SOCKET:
+		/* Nothing sure to do: the hint says what to check. */
+		return;
 	case BW_CAUSE_EPHEMERAL_EXHAUSTED:
 		/* Freeing ports works whatever the caller does: first. A
 		 * socket bound only to pick its source address before

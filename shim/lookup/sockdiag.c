@@ -242,29 +242,30 @@ int bw_sockdiag_query(int family, enum bw_proto proto, int port, bw_sock_cb cb, 
 	return query_inet(family, proto, port, cb, ctx);
 }
 
-int bw_sockdiag_watch_destroy(enum bw_proto proto)
+int bw_sockdiag_watch_destroy(enum bw_proto proto, int family)
 {
-	int groups[2] = {SKNLGRP_INET_TCP_DESTROY, SKNLGRP_INET6_TCP_DESTROY};
+	int groups[2] = {SKNLGRP_INET6_TCP_DESTROY, SKNLGRP_INET_TCP_DESTROY};
+	size_t n_groups = family == AF_INET6 ? 1 : 2;
 	struct sockaddr_nl nl = {.nl_family = AF_NETLINK};
 	int fd;
 
 	if (bw_sockdiag_disabled)
 		return -ENOPROTOOPT;
 	if (proto == BW_PROTO_UDP) {
-		groups[0] = SKNLGRP_INET_UDP_DESTROY;
-		groups[1] = SKNLGRP_INET6_UDP_DESTROY;
+		groups[0] = SKNLGRP_INET6_UDP_DESTROY;
+		groups[1] = SKNLGRP_INET_UDP_DESTROY;
 	} else if (proto != BW_PROTO_TCP) {
 		return -EINVAL;
 	}
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_SOCK_DIAG);
 	if (fd < 0)
 		return -errno;
-	/* Joining needs CAP_NET_ADMIN (sock_diag sets no NL_CFG_F_NONROOT_RECV);
-	 * the groups exist since Linux 4.5 (net/core/sock_diag.c,
-	 * sock_diag_broadcast_destroy(), sent from sk_destruct()). */
+	/* The groups exist since Linux 4.5 (net/core/sock_diag.c,
+	 * sock_diag_broadcast_destroy(), sent from sk_destruct() for every
+	 * socket of the namespace, the caller's own included). */
 	if (bind(fd, (struct sockaddr *)&nl, sizeof(nl)) < 0)
 		goto fail;
-	for (size_t i = 0; i < 2; i++)
+	for (size_t i = 0; i < n_groups; i++)
 		if (setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &groups[i],
 			       sizeof(groups[i])) < 0)
 			goto fail;
@@ -277,21 +278,36 @@ fail:
 	}
 }
 
-int bw_sockdiag_watch_drain(int fd)
+struct destroyed {
+	int port, n;
+};
+
+static int count_destroyed(const struct bw_sock *s, void *ctx)
+{
+	struct destroyed *d = ctx;
+	d->n += d->port < 0 || s->local.port == d->port;
+	return 0;
+}
+
+int bw_sockdiag_watch_drain(int fd, int port)
 {
 	char buf[8192] __attribute__((aligned(NLMSG_ALIGNTO)));
 	int n = 0;
 	for (;;) {
 		ssize_t r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (r > 0) {
-			n++;
+			/* One message per datagram (sock_diag_broadcast_destroy()),
+			 * parsed as a dump's. */
+			struct destroyed d = {port, 0};
+			bw_sockdiag_parse(buf, (size_t)r, BW_PROTO_TCP, count_destroyed, &d);
+			n += d.n;
 			continue;
 		}
 		if (r < 0 && errno == EINTR)
 			continue;
-		/* ENOBUFS: events were dropped; the caller re-checks anyway. */
+		/* ENOBUFS: events were dropped, one may have been on port. */
 		if (r < 0 && (errno == EAGAIN || errno == ENOBUFS))
-			return n;
+			return errno == ENOBUFS ? n + 1 : n;
 		return r < 0 ? -errno : n;
 	}
 }

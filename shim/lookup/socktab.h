@@ -68,17 +68,20 @@ int bw_sockdiag_query(int family, enum bw_proto proto, int port, bw_sock_cb cb, 
 int bw_sockdiag_parse(const void *buf, size_t len, enum bw_proto proto, bw_sock_cb cb, void *ctx);
 
 /* A non-blocking sock_diag socket that receives a message whenever a TCP
- * (proto TCP) or UDP socket of this network namespace, IPv4 or IPv6, is
- * destroyed (the SKNLGRP_INET*_DESTROY groups, Linux 4.5+; needs
- * CAP_NET_ADMIN). TIME-WAIT entries are not sockets: their expiry sends
- * nothing. Returns the fd (O_CLOEXEC), or -errno (-EPERM without the
- * capability, -ENOPROTOOPT when BINDWATCH_NETLINK=0). */
-int bw_sockdiag_watch_destroy(enum bw_proto proto);
+ * (proto TCP) or UDP socket of this network namespace is destroyed (the
+ * SKNLGRP_INET*_DESTROY groups, Linux 4.5+): IPv6 sockets only for family
+ * AF_INET6, IPv4 and IPv6 otherwise. Joining is allowed to any user on
+ * current kernels; where it is not, -EPERM. TIME-WAIT entries are not
+ * sockets: their expiry sends nothing. Returns the fd (O_CLOEXEC), or
+ * -errno (-ENOPROTOOPT when BINDWATCH_NETLINK=0). */
+int bw_sockdiag_watch_destroy(enum bw_proto proto, int family);
 
-/* Reads whatever is queued on such an fd without blocking; the number of
- * messages read (the content does not matter: the caller re-checks), or
- * -errno. */
-int bw_sockdiag_watch_drain(int fd);
+/* Reads whatever is queued on such an fd without blocking. Returns how
+ * many messages name a destroyed socket whose local port is port (any
+ * port when port < 0): others (a socket of another port, a bind that
+ * never got one, such as the caller's own failed test bind) can't have
+ * held it; or -errno. */
+int bw_sockdiag_watch_drain(int fd, int port);
 
 /* BINDWATCH_NETLINK=0 (or a test) forces the /proc/net fallback. */
 extern int bw_sockdiag_disabled;

@@ -1283,7 +1283,8 @@ size_t bw_report_table(const struct bw_conflict *c, char *buf, size_t size)
 	scope_line(&b, c, "");
 	/* Also when nothing was found: the hint says where we looked. */
 	bw_buf_printf(&b, "cause: %s: %s\n", bw_cause_name(c->cause), c->hint);
-	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE) {
+	if (c->n_holders || c->cause == BW_CAUSE_UNIX_STALE ||
+	    c->cause == BW_CAUSE_UNIX_UNVERIFIED || c->cause == BW_CAUSE_UNIX_NOT_SOCKET) {
 		free_line(&b, c);
 		bw_buf_puts(&b, "\n");
 	}

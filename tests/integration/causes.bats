@@ -179,6 +179,7 @@ sys.exit(subprocess.run([sys.executable, "-c", child, str(port), "17"], pass_fds
 }
 
 @test "cause unix_stale: a socket file nobody listens on" {
+	need_stale_certain
 	path=$BATS_TEST_TMPDIR/stale.sock
 	"$PYTHON3" -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -189,17 +190,16 @@ s.close()' "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
 	assert_eq "record" "$(j py '[.cause, .path, (.holders | length)] | map(tostring) | @tsv')" \
 		"$(printf 'unix_stale\t%s\t0' "$path")"
-	hint_has py "no socket in this network namespace is bound to it"
-	hint_has py "check before removing"
+	hint_has py "no socket in any network namespace is bound to it"
 }
 
-@test "cause unix_stale: a regular file at the path is named as not a socket" {
+@test "cause unix_not_socket: a regular file at the path is named as not a socket" {
 	path=$BATS_TEST_TMPDIR/plain-file
 	echo data >"$path"
 	shim_py py "$PY_BIND_UNIX" "$path"
 	assert_eq "python" "$(cat "$BATS_TEST_TMPDIR/py.out")" "bind=-1 errno=98"
-	assert_eq "cause" "$(j py .cause)" unix_stale
-	hint_has py "is not a socket"
+	assert_eq "cause" "$(j py .cause)" unix_not_socket
+	hint_has py "is a regular file, not a socket"
 	[[ $(j py .hint) != *"nobody listens"* ]]
 }
 

@@ -9,6 +9,15 @@ load common
 load engines
 load diag_helpers
 
+# A holder that ignores SIGTERM (kill_bg's signal) is killed here.
+teardown() {
+	if [ -n "${STUBBORN_PID:-}" ]; then
+		kill -KILL "$STUBBORN_PID" 2>/dev/null || true
+		wait "$STUBBORN_PID" 2>/dev/null || true
+	fi
+	kill_bg
+}
+
 port_free() {
 	! ss_has -Hltn "sport = :$1"
 }
@@ -32,6 +41,31 @@ port_free() {
 	assert_output --partial "bindwatch: free: waiting until a bind to *:$port/tcp would succeed"
 	assert_output --partial "bindwatch: free: *:$port/tcp is free"
 	refute_output --partial "wait:"
+	# Said once.
+	assert_equal "$(grep -c 'is free' <<<"$output")" 1
+}
+
+@test "free: a holder that ignores SIGTERM: at the timeout it says so and names the next step, kill -KILL (exit 1)" {
+	port=$(free_port)
+	"$PYTHON3" -c 'import signal, socket, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+s = socket.socket()
+s.bind(("0.0.0.0", int(sys.argv[1])))
+s.listen()
+time.sleep(600)' "$port" >/dev/null 2>&1 &
+	STUBBORN_PID=$!
+	H=$STUBBORN_PID
+	wait_listen "$port"
+	run "$CLI" free --yes --timeout 0.5 "$port"
+	assert_failure 1
+	assert_output --partial "to free it: kill $H"
+	assert_output --partial "bindwatch: free: *:$port/tcp still in use (pid $H, python3): listener"
+	assert_line "bindwatch: free: SIGTERM did not end it within 0.5s (the process catches or ignores it); next: kill -KILL $H"
+	refute_output --partial "remedies: stop the holder"
+	kill -0 "$H"
+	# And that next step frees it.
+	kill -KILL "$H"
+	poll_until 200 port_free "$port"
 }
 
 @test "free: without --yes and without a terminal nothing runs (exit 1); on a terminal 'n' declines" {
@@ -128,4 +162,18 @@ sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.S
 	assert_failure 1
 	assert_output --partial "to free it: wait"
 	refute_output --partial "kill"
+}
+
+@test "free: the usage lines (bindwatch --help, free --help) name every address form free takes, and SERVICE works" {
+	run "$CLI" --help
+	assert_success
+	assert_line "  ADDRESS: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME"
+	assert_line "       bindwatch free [--yes] [--dry-run] [--timeout S] ADDRESS"
+	run "$CLI" free --help
+	assert_output --partial "PORT|ADDR:PORT|[V6]:PORT|SERVICE|PATH|@NAME"
+	# A service name from /etc/services, as the usage says.
+	getent services gopher >/dev/null || skip "no 'gopher' in the services database"
+	run "$CLI" free --dry-run gopher
+	assert_success
+	assert_output "bindwatch: free: *:70 is not in use"
 }

@@ -77,6 +77,7 @@ time.sleep(600)' "$path" "$BATS_TEST_TMPDIR/bound"
 }
 
 @test "stale means stale: a server restarting in-process twice within the rate-limit window takes its path back both times" {
+	need_stale_certain
 	path=$BATS_TEST_TMPDIR/restart.sock
 	# Each round binds, listens and closes without unlink(): rounds 2 and
 	# 3 find the previous round's stale file (default 10 s rate limit).
@@ -97,6 +98,7 @@ for round in range(3):
 }
 
 @test "stale means stale: without sock_diag (BINDWATCH_NETLINK=0) UNIX_STALE=unlink removes nothing and says why" {
+	need_stale_certain
 	path=$BATS_TEST_TMPDIR/stale.sock
 	"$PYTHON3" -c 'import socket, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -160,6 +162,7 @@ filtered() {
 }
 
 @test "@system-service: python3 under the filter reports a conflict, a unix one too, and exits as without the shim" {
+	need_stale_certain
 	need_seccomp_py
 	P=$(free_port)
 	hold_tcp "$P" 127.0.0.1
@@ -218,7 +221,7 @@ except OSError as e:
 
 @test "@system-service: the shim does not contain the BPF owner search or pidfd_getfd" {
 	command -v nm >/dev/null || skip "nm (binutils) not installed"
-	run bash -c "nm '$SHIM' | grep -E 'bw_bpf_owner_find|bw_pidfd_getfd|bw_btf_'"
+	run bash -c "nm '$SHIM' | grep -E 'bw_bpf_owner_find|bw_pidfd_getfd|bw_btf_|bw_netns_unix_query|setns'"
 	assert_output ""
 }
 
@@ -339,6 +342,7 @@ time.sleep(600)' "$srv" "$cli" "$BATS_TEST_TMPDIR/ready"
 }
 
 @test "stale means stale: two instances taking over one stale file at once never both bind (UNIX_STALE=unlink)" {
+	need_stale_certain
 	path=$BATS_TEST_TMPDIR/race.sock
 	# Each instance binds and listens, says whether its bind succeeded,
 	# and stays a moment so that the other one meets it.

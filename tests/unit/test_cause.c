@@ -1,6 +1,7 @@
 /* cause: conflicts built by hand (want address, holders fed through
  * bw_diag_consider, holder processes filled in as the owner scan would),
  * classified, and checked for the cause name and the hint's key facts. */
+#include <sys/stat.h>
 #include <errno.h>
 #include <string.h>
 
@@ -302,6 +303,15 @@ static void test_socket_activation(void)
 	CHECK_CONTAINS(c->hint, "stop the socket unit");
 }
 
+/* The command that frees it, rendered as the reports show it. */
+static void free_is(const struct bw_conflict *c, enum bw_free_kind kind, const char *cmd)
+{
+	char buf[512];
+	bw_free_command(c, buf, sizeof(buf));
+	CHECK_EQ_INT(c->free_kind, kind);
+	CHECK_STREQ(buf, cmd);
+}
+
 static void test_unix(void)
 {
 	struct bw_conflict *c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
@@ -319,21 +329,46 @@ static void test_unix(void)
 	CHECK(sock(c, (struct sock_spec){"/run/app", BW_PROTO_UNIX_STREAM, BW_TCP_LISTEN, 303, 0, 0}) == NULL);
 	CHECK(sock(c, (struct sock_spec){"127.0.0.1:80", BW_PROTO_TCP, BW_TCP_LISTEN, 304, 0, 0}) == NULL);
 
-	/* Stale: the file is a socket, sock_diag shows nothing bound to it. */
+	/* Stale: the file is a socket, sock_diag shows nothing bound to it
+	 * in any network namespace (the others searched by the file). */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_vfs_checked = true;
+	c->unix_netns_searched = true;
+	c->unix_netns_other = 2;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
-	CHECK_CONTAINS(c->hint, "check before removing");
-	CHECK_CONTAINS(c->hint, "no socket in this network namespace is bound to it");
+	CHECK_CONTAINS(c->hint, "no socket in any network namespace is bound to it");
+	CHECK_CONTAINS(c->hint, "2 other namespaces searched");
 	CHECK_CONTAINS(c->hint, "unlink");
+	CHECK(c->n_fixes == 1 && c->fixes[0].kind == BW_FIX_UNLINK);
+
+	/* Another namespace searched only by name, one process unseen, or no
+	 * search at all: maybe live; nothing offers to remove it. */
+	for (int k = 0; k < 3; k++) {
+		c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
+		c->unix_file = BW_UNIX_FILE_SOCKET;
+		c->unix_vfs_checked = true;
+		c->unix_netns_searched = k < 2;
+		c->unix_netns_other = 1;
+		c->unix_netns_by_name = k == 0;
+		c->unix_netns_unseen = k == 1;
+		bw_classify(c);
+		CAUSE_IS(c, "unix_unverified");
+		CHECK_CONTAINS(c->hint, "may own it");
+		CHECK_CONTAINS(c->hint, k == 0 ? "searched by name" : k == 1 ? "1 process could not"
+											: "were not searched");
+		CHECK(c->n_fixes == 0);
+		free_is(c, BW_FREE_NONE, "");
+		CHECK_CONTAINS(c->free_note, "may belong to a live socket");
+	}
 
 	/* Stale although connected leftovers still carry the name. */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	owned(sock(c, (struct sock_spec){"/run/app.sock", BW_PROTO_UNIX_STREAM, 3, 305, 0, 0}), 2000, 4, "appd");
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_vfs_checked = true;
+	c->unix_netns_searched = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
 
@@ -350,18 +385,25 @@ static void test_unix(void)
 	bw_classify(c);
 	CAUSE_IS(c, "unix_live");
 
-	/* The path is a regular file. */
+	/* The path is a regular file, a directory: named, never removed. */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	c->unix_file = BW_UNIX_FILE_OTHER;
+	c->unix_mode = S_IFREG;
 	bw_classify(c);
-	CAUSE_IS(c, "unix_stale");
-	CHECK_CONTAINS(c->hint, "not a socket");
+	CAUSE_IS(c, "unix_not_socket");
+	CHECK_CONTAINS(c->hint, "is a regular file, not a socket");
+	CHECK(c->n_fixes == 0);
+	free_is(c, BW_FREE_NONE, "");
+	c->unix_mode = S_IFDIR;
+	bw_classify(c);
+	CHECK_CONTAINS(c->hint, "is a directory, not a socket");
 
 	/* A socket file no socket names in /proc/net/unix (no sock_diag):
 	 * stale, and the hint says which table was searched. */
 	c = conflict("/run/app.sock", BW_PROTO_UNIX_STREAM);
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->table_from_proc = true;
+	c->unix_netns_searched = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
 	CHECK_CONTAINS(c->hint, "/proc/net/unix");
@@ -491,19 +533,11 @@ static void test_names(void)
 		"unknown", "listener", "self", "time_wait", "wildcard_overlap", "dual_stack",
 		"reuseport_mismatch", "unix_live", "unix_stale", "ephemeral_exhausted",
 		"socket_activation", "not_visible", "reuseaddr_mismatch", "bound_only",
+		"unix_unverified", "unix_not_socket",
 	};
-	for (int i = 0; i <= BW_CAUSE_BOUND_ONLY; i++)
+	for (int i = 0; i <= BW_CAUSE_UNIX_NOT_SOCKET; i++)
 		CHECK_STREQ(bw_cause_name((enum bw_cause)i), names[i]);
 	CHECK_STREQ(bw_cause_name((enum bw_cause)99), "unknown");
-}
-
-/* The command that frees it, rendered as the reports show it. */
-static void free_is(const struct bw_conflict *c, enum bw_free_kind kind, const char *cmd)
-{
-	char buf[512];
-	bw_free_command(c, buf, sizeof(buf));
-	CHECK_EQ_INT(c->free_kind, kind);
-	CHECK_STREQ(buf, cmd);
 }
 
 /* A fresh conflict on 127.0.0.1:8080 whose holder (pid 2000, comm) is
@@ -625,6 +659,7 @@ static void test_remedy(void)
 	c = conflict("/tmp/my app's.sock", BW_PROTO_UNIX_STREAM);
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_vfs_checked = true;
+	c->unix_netns_searched = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
 	free_is(c, BW_FREE_REMOVE, "rm -- '/tmp/my app'\\''s.sock'");
@@ -638,10 +673,19 @@ static void test_remedy(void)
 	c->want.path_len = strlen(c->want.path);
 	c->unix_file = BW_UNIX_FILE_SOCKET;
 	c->unix_vfs_checked = true;
+	c->unix_netns_searched = true;
 	bw_classify(c);
 	CAUSE_IS(c, "unix_stale");
 	free_is(c, BW_FREE_NONE, "");
 	CHECK_CONTAINS(c->free_note, "relative to the program's working directory");
+	/* Control bytes and bytes that are no UTF-8: bash's $'...', whose
+	 * \xNN is the byte again. */
+	c = conflict("/tmp/nl\nx'\xff.sock", BW_PROTO_UNIX_STREAM);
+	c->unix_file = BW_UNIX_FILE_SOCKET;
+	c->unix_vfs_checked = true;
+	c->unix_netns_searched = true;
+	bw_classify(c);
+	free_is(c, BW_FREE_REMOVE, "rm -- $'/tmp/nl\\x0ax\\'\\xff.sock'");
 
 	/* Its own fd: nothing to kill. */
 	c = conflict("127.0.0.1:8080", BW_PROTO_TCP);
