@@ -181,7 +181,8 @@ static int run(int argc, char **argv, const struct env_opt *envs, size_t n_envs,
 	int r, kind;
 
 	if (argc < 1)
-		return usage_error("%s", "no command given");
+		return usage_error("%s", "no command given: bindwatch [OPTIONS] -- COMMAND, or"
+					 " bindwatch who|wait|free ADDRESS");
 	for (size_t i = 0; i < n_envs; i++)
 		setenv(envs[i].var, envs[i].val, 1);
 	/* LD_PRELOAD never reaches a static program, nor Go's own system calls. */
@@ -316,6 +317,9 @@ int main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 0;
 		case 'V':
+			if (optind < argc)
+				return usage_error("--version takes nothing after it, got '%s'",
+						   argv[optind]);
 			printf("bindwatch %s\n", BW_VERSION);
 			return 0;
 		default:

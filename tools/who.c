@@ -87,6 +87,24 @@ static bool nothing_holds(const struct who_opts *o, struct bw_conflict *c, char 
 	return true;
 }
 
+/* A plain bind of an IPv6 address gets IPV6_V6ONLY from
+ * net.ipv6.bindv6only of the network namespace it runs in (ipv6(7)), the
+ * one checked here; a v4-mapped address is IPv4's. */
+static bool default_v6only(const struct bw_addr *want)
+{
+	FILE *f;
+	int v = 0;
+	if (want->family != AF_INET6 || bw_addr_is_v4mapped(want))
+		return false;
+	f = fopen("/proc/sys/net/ipv6/bindv6only", "re");
+	if (!f)
+		return false;
+	if (fscanf(f, "%d", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v != 0;
+}
+
 static int who_address(const struct who_opts *o, const struct bw_addr *want)
 {
 	const size_t out_size = (size_t)256 * 1024;
@@ -101,6 +119,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 		goto out;
 	}
 	c->want = *want;
+	c->want_v6only = default_v6only(want);
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->scan_all = o->all;
 	c->event = "lookup";

@@ -311,7 +311,7 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			/* We are the IPv6 side (ipv6(7): a v6 socket without
 			 * IPV6_V6ONLY also takes the port for IPv4). */
 			bw_buf_puts(&b, "this IPv6 socket is dual-stack (IPV6_V6ONLY off, the default"
-					" while net.ipv6.bindv6only=0) and so also needs IPv4 on this"
+					" unless net.ipv6.bindv6only=1) and so also needs IPv4 on this"
 					" port, which ");
 			bw_buf_printf(&b, "%s of ", addr);
 			who(&b, h);
@@ -319,8 +319,8 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		} else {
 			bw_buf_printf(&b, "the IPv6 socket %s of ", addr);
 			who(&b, h);
-			bw_buf_puts(&b, " is dual-stack (IPV6_V6ONLY off, the default while"
-					" net.ipv6.bindv6only=0) and covers IPv4 on this port");
+			bw_buf_puts(&b, " is dual-stack (IPV6_V6ONLY off, the default unless"
+					" net.ipv6.bindv6only=1) and covers IPv4 on this port");
 		}
 		break;
 	case BW_CAUSE_WILDCARD_OVERLAP:

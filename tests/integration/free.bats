@@ -177,3 +177,15 @@ sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.S
 	assert_success
 	assert_output "bindwatch: free: *:70 is not in use"
 }
+
+@test "cli: no arguments names the forms; -V with a word after it is a one-line error (exit 2)" {
+	run "$CLI"
+	assert_failure 2
+	assert_output "bindwatch: no command given: bindwatch [OPTIONS] -- COMMAND, or bindwatch who|wait|free ADDRESS (see 'bindwatch --help')"
+	run "$CLI" -V extra
+	assert_failure 2
+	assert_output "bindwatch: --version takes nothing after it, got 'extra' (see 'bindwatch --help')"
+	run "$CLI" -V
+	assert_success
+	assert_output --regexp '^bindwatch [0-9]'
+}

@@ -378,3 +378,30 @@ except OSError as e:
 	assert_failure 2
 	assert_output "bindwatch: wait: a bind to *:$low/tcp can never succeed here: Permission denied (ports below net.ipv4.ip_unprivileged_port_start=$start need CAP_NET_BIND_SERVICE)"
 }
+
+@test "who [::]:P models the caller's IPV6_V6ONLY from net.ipv6.bindv6only of the namespace; the kernel agrees" {
+	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
+	# In a private network namespace (its own sysctl): a 127.0.0.1:P
+	# listener, then who '[::]:P' and a plain [::]:P bind, for both values.
+	run timeout 60 unshare -n sh -c '
+		ip link set lo up || exit 99
+		"$1" -c "import socket, sys, time
+s = socket.socket(); s.bind((\"127.0.0.1\", 8000)); s.listen(8)
+open(sys.argv[1], \"w\").write(\"up\n\"); time.sleep(600)" "$2/up" &
+		hp=$!
+		i=0; while [ ! -s "$2/up" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done
+		for v in 1 0; do
+			echo "$v" > /proc/sys/net/ipv6/bindv6only || { kill $hp; exit 99; }
+			"$3" who "[::]:8000" >/dev/null; echo "v=$v who=$?"
+			"$1" -c "import socket
+s = socket.socket(socket.AF_INET6)
+try:
+    s.bind((\"::\", 8000)); print(\"kernel=0\")
+except OSError as e:
+    print(\"kernel=%d\" % e.errno)"
+		done
+		kill $hp' sh "$PYTHON3" "$BATS_TEST_TMPDIR" "$CLI"
+	[ "$status" -ne 99 ] || skip "could not set up the namespace: $output"
+	# who exits 1 when nothing holds the address, 0 when something does.
+	assert_output "$(printf 'v=1 who=1\nkernel=0\nv=0 who=0\nkernel=98')"
+}
