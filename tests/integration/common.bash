@@ -142,6 +142,28 @@ hold() {
 	fi
 }
 
+# nginx_conf DIR WORKERS SERVER...: writes DIR/nginx.conf for Debian's nginx
+# run in the foreground with a master and WORKERS workers: pid DIR/nginx.pid,
+# error log DIR/err.log, temp paths under DIR/tmp, no access log, and the
+# SERVER lines (e.g. "server { listen 127.0.0.1:P; return 204; }") in http.
+# Run it as: nginx -p DIR -c DIR/nginx.conf.
+nginx_conf() {
+	local dir=$1 workers=$2
+	shift 2
+	mkdir -p "$dir/tmp" "$dir/logs"
+	{
+		printf 'daemon off;\nmaster_process on;\nworker_processes %s;\n' "$workers"
+		printf 'pid %s/nginx.pid;\nerror_log %s/err.log;\n' "$dir" "$dir"
+		printf 'events { worker_connections 16; }\nhttp {\n\taccess_log off;\n'
+		local t
+		for t in client_body proxy fastcgi uwsgi scgi; do
+			printf '\t%s_temp_path %s/tmp/%s;\n' "$t" "$dir" "$t"
+		done
+		printf '\t%s\n' "$@"
+		printf '}\n'
+	} >"$dir/nginx.conf"
+}
+
 # proc_cmdline PID: the command line of PID as a text report shows it
 # (arguments joined by spaces; well-formed UTF-8 characters as they are;
 # control bytes, '"', backslashes, other bytes and invisible characters

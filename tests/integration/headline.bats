@@ -66,25 +66,8 @@ fits_80() {
 @test "headline: line 1 fits 80 columns and line 2 says what to do: nginx holder" {
 	command -v nginx >/dev/null || skip "nginx not installed (nginx-light)"
 	P=$(free_port)
-	mkdir -p "$T/ngx"
-	cat >"$T/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $T/nginx.pid;
-error_log $T/nginx.log;
-events { worker_connections 16; }
-http {
-	access_log off;
-	client_body_temp_path $T/ngx/body;
-	proxy_temp_path $T/ngx/proxy;
-	fastcgi_temp_path $T/ngx/fcgi;
-	uwsgi_temp_path $T/ngx/uwsgi;
-	scgi_temp_path $T/ngx/scgi;
-	server { listen 0.0.0.0:$P; return 204; }
-}
-CONF
-	nginx -c "$T/nginx.conf" -p "$T/ngx" >/dev/null 2>&1 &
+	nginx_conf "$T/ngx" 1 "server { listen 0.0.0.0:$P; return 204; }"
+	nginx -p "$T/ngx" -c "$T/ngx/nginx.conf" >/dev/null 2>&1 &
 	NGINX_PID=$!
 	wait_listen "$P"
 	on_80 "$T/report"

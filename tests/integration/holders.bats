@@ -68,28 +68,11 @@ prefork() {
 # open in the master and in the workers). Waits for all sockets and workers.
 start_nginx() {
 	command -v nginx >/dev/null || skip "nginx not installed (nginx-light)"
-	mkdir -p "$T/ngx"
-	cat >"$T/nginx.conf" <<EOF
-daemon off;
-master_process on;
-worker_processes $2;
-pid $T/nginx.pid;
-error_log $T/nginx.log;
-events { worker_connections 16; }
-http {
-	access_log off;
-	client_body_temp_path $T/ngx/body;
-	proxy_temp_path $T/ngx/proxy;
-	fastcgi_temp_path $T/ngx/fcgi;
-	uwsgi_temp_path $T/ngx/uwsgi;
-	scgi_temp_path $T/ngx/scgi;
-	server { listen 127.0.0.1:$1 reuseport; return 204; }
-}
-EOF
-	nginx -c "$T/nginx.conf" -p "$T/ngx" >/dev/null 2>&1 &
+	nginx_conf "$T/ngx" "$2" "server { listen 127.0.0.1:$1 reuseport; return 204; }"
+	nginx -p "$T/ngx" -c "$T/ngx/nginx.conf" >/dev/null 2>&1 &
 	NGINX_PID=$!
 	poll_until 200 nginx_ready "$1" "$2" || {
-		cat "$T/nginx.log" >&2
+		cat "$T/ngx/err.log" >&2
 		return 1
 	}
 }

@@ -77,28 +77,10 @@ print(cmd.encode("utf-8", "surrogateescape").split(b" ")[-2:] == [b"caf\xc3\xa9"
 @test "nginx: a reload that hits a taken port reports into nginx's own error log (fd 2 after dup2)" {
 	command -v nginx >/dev/null || skip "nginx not installed"
 	D=$T/ngx
-	mkdir -p "$D/logs" "$D/tmp"
 	F=$(free_port)
 	B=$(free_port)
 	write_conf() {
-		cat >"$D/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 1;
-pid $D/nginx.pid;
-error_log $D/err.log;
-events { worker_connections 16; }
-http {
-    access_log off;
-    client_body_temp_path $D/tmp/body;
-    proxy_temp_path $D/tmp/proxy;
-    fastcgi_temp_path $D/tmp/fastcgi;
-    uwsgi_temp_path $D/tmp/uwsgi;
-    scgi_temp_path $D/tmp/scgi;
-    server { listen 127.0.0.1:$F; return 200 "ok\n"; }
-    $1
-}
-CONF
+		nginx_conf "$D" 1 "server { listen 127.0.0.1:$F; return 200 \"ok\n\"; }" "$1"
 	}
 	write_conf ""
 	env LD_PRELOAD="$PRELOAD" nginx -p "$D" -c "$D/nginx.conf" -e "$D/err.log" >"$T/ngx.out" 2>"$T/ngx.err" &
