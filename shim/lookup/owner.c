@@ -160,8 +160,9 @@ static bool wanted_uid(struct scan *sc, uid_t uid)
  * visits only processes running as a wanted socket's uid (the holder is
  * almost always one of them: daemons run under their own uid); pass 1
  * the rest. /proc/<pid> is owned by the process's euid. */
-static void scan_worker(struct scan *sc, unsigned id)
+static void scan_worker(void *ctx, unsigned id)
 {
+	struct scan *sc = ctx;
 	char dents[16384];
 	int proc_fd = open(sc->proc_root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
@@ -214,16 +215,47 @@ done:
 	close(proc_fd);
 }
 
-struct worker_arg {
-	struct scan *sc;
+/* One share of a pass split over threads: pass(ctx, id). */
+struct split_arg {
+	void (*pass)(void *ctx, unsigned id);
+	void *ctx;
 	unsigned id;
 };
 
-static void *worker_main(void *p)
+static void *split_main(void *p)
 {
-	struct worker_arg *a = p;
-	scan_worker(a->sc, a->id);
+	struct split_arg *a = p;
+	a->pass(a->ctx, a->id);
 	return NULL;
+}
+
+/* Runs pass(ctx, id) for every id below *workers (at most 8), id 0 on this
+ * thread, and returns when all are done. Each pass takes the processes
+ * whose pid % *workers is its id, so when a thread can't be started the
+ * started ones are joined, *workers becomes 1 and this thread covers
+ * everything. The shim calls with *workers == 1: no thread is made. */
+static void split_run(unsigned *workers, void (*pass)(void *ctx, unsigned id), void *ctx)
+{
+	pthread_t tids[8];
+	struct split_arg args[8];
+	unsigned started = 0;
+	if (*workers > 8)
+		*workers = 8;
+	for (unsigned w = 1; w < *workers; w++) {
+		args[w] = (struct split_arg){pass, ctx, w};
+		if (pthread_create(&tids[w], NULL, split_main, &args[w]) != 0)
+			break;
+		started++;
+	}
+	if (started + 1 < *workers) {
+		for (unsigned w = 1; w <= started; w++)
+			pthread_join(tids[w], NULL);
+		started = 0;
+		*workers = 1;
+	}
+	pass(ctx, 0);
+	for (unsigned w = 1; w <= started; w++)
+		pthread_join(tids[w], NULL);
 }
 
 static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats);
@@ -252,12 +284,8 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 	struct bw_owner_query *q = sc.q;
 	const char *proc_root = sc.proc_root;
 	pid_t first = sc.first;
-	pthread_t tids[8];
-	struct worker_arg args[8];
 	size_t left = 0;
 
-	if (sc.workers > 8)
-		sc.workers = 8;
 	for (size_t i = 0; i < q->n; i++) {
 		q->pid[i] = 0;
 		q->fd[i] = -1;
@@ -284,26 +312,8 @@ static size_t find(const struct scan *sc_in, struct bw_owner_stats *stats)
 			close(proc_fd);
 		}
 	}
-	if (atomic_load(&sc.left) > 0) {
-		unsigned started = 0;
-		for (unsigned w = 1; w < sc.workers; w++) {
-			args[w] = (struct worker_arg){&sc, w};
-			if (pthread_create(&tids[w], NULL, worker_main, &args[w]) != 0)
-				break;
-			started++;
-		}
-		/* Workers that failed to start leave their share unscanned:
-		 * shrink the stride so this thread covers everything instead. */
-		if (started + 1 < sc.workers) {
-			for (unsigned w = 1; w <= started; w++)
-				pthread_join(tids[w], NULL);
-			started = 0;
-			sc.workers = 1;
-		}
-		scan_worker(&sc, 0);
-		for (unsigned w = 1; w <= started; w++)
-			pthread_join(tids[w], NULL);
-	}
+	if (atomic_load(&sc.left) > 0)
+		split_run(&sc.workers, scan_worker, &sc);
 	if (sc.all) {
 		size_t next = atomic_load(&sc.next_hit);
 		q->n_hits = next < q->hits_cap ? next : q->hits_cap;
@@ -385,8 +395,9 @@ static bool in_family(struct family *f, pid_t pid)
 }
 
 /* One pass of one worker over every workers-th process of /proc. */
-static void family_pass(struct family *f, unsigned id)
+static void family_pass(void *ctx, unsigned id)
 {
+	struct family *f = ctx;
 	struct scan *sc = f->sc;
 	bool use_pidfd = strcmp(sc->proc_root, "/proc") == 0;
 	char dents[8192];
@@ -430,17 +441,6 @@ static void family_pass(struct family *f, unsigned id)
 	close(proc_fd);
 }
 
-struct family_arg {
-	struct family *f;
-	unsigned id;
-};
-
-static void *family_main(void *p)
-{
-	struct family_arg *a = p;
-	family_pass(a->f, a->id);
-	return NULL;
-}
 
 size_t bw_owner_find_descendants(const char *proc_root, const pid_t *skip, size_t n_skip,
 				 struct bw_owner_query *q, uint64_t deadline_ns,
@@ -469,26 +469,8 @@ size_t bw_owner_find_descendants(const char *proc_root, const pid_t *skip, size_
 	/* Pass after pass until one adds nobody: a grandchild's parent may
 	 * join the family after the grandchild was looked at. */
 	for (int pass = 0; pass < 8; pass++) {
-		pthread_t tids[8];
-		struct family_arg args[8];
-		unsigned started = 0;
 		atomic_store(&f.added, false);
-		for (unsigned w = 1; w < f.workers; w++) {
-			args[w] = (struct family_arg){&f, w};
-			if (pthread_create(&tids[w], NULL, family_main, &args[w]) != 0)
-				break;
-			started++;
-		}
-		if (started + 1 < f.workers) {
-			/* As in find(): this thread covers everything instead. */
-			for (unsigned w = 1; w <= started; w++)
-				pthread_join(tids[w], NULL);
-			started = 0;
-			f.workers = 1;
-		}
-		family_pass(&f, 0);
-		for (unsigned w = 1; w <= started; w++)
-			pthread_join(tids[w], NULL);
+		split_run(&f.workers, family_pass, &f);
 		if (!atomic_load(&f.added) || atomic_load(&sc.out_of_time))
 			break;
 		if (pass == 7)
