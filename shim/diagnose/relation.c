@@ -276,8 +276,11 @@ static void name(struct bw_buf *b, const struct bw_conflict *c, const struct bw_
 static const char reloader[] = ": a reloader or launcher that bound the address before starting"
 			       " this process; bind only in the serving process, or run without"
 			       " the reloader";
-static const char kept[] = " and still has the socket: close listening sockets in children or"
-			   " mark them close-on-exec before starting other programs";
+/* Whether the child inherited the socket or bound it itself can't be told
+ * once this process closed its copy (inherited is -1): both are said. */
+static const char kept[] = " and still has the socket: stop it; if it inherited the socket from"
+			   " this process, close listening sockets in children or mark them"
+			   " close-on-exec before starting other programs";
 static const char instance[] = ": if it is another instance of this program, stop the other"
 			       " instance";
 static const struct relation_hint {

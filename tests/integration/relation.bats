@@ -64,8 +64,31 @@ helper.wait()' "$port"
 	assert_equal "$(tail -1 "$T/py.out")" "bind=-1 errno=98"
 	assert_eq "record" "$(j py '[.holders[0].pid, .holders[0].comm, .holders[0].processes[0].relation, .holders[0].processes[0].inherited] | map(tostring) | join(" ")')" \
 		"$helper sleep child null"
-	hint_has py "pid $helper (sleep) is a child of this process and still has the socket"
-	hint_has py "close-on-exec"
+	hint_has py "pid $helper (sleep) is a child of this process and still has the socket: stop it"
+	hint_has py "if it inherited the socket from this process, close listening sockets in children or mark them close-on-exec"
+}
+
+@test "relation child: a child that bound the address itself is to be stopped; close-on-exec is only offered for the case it inherited it" {
+	port=$(free_port)
+	shim_py py 'import socket, subprocess, sys, time
+port = int(sys.argv[1])
+child = subprocess.Popen([sys.executable, "-c", "import socket, sys, time\ns = socket.socket()\ns.bind((\"127.0.0.1\", %d))\ns.listen(8)\nprint(\"up\", flush=True)\ntime.sleep(300)" % port], stdout=subprocess.PIPE)
+child.stdout.readline()
+print("child=%d" % child.pid, flush=True)
+try:
+    b = socket.socket()
+    b.bind(("127.0.0.1", port))
+    print("bind=0")
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno)
+child.kill()
+child.wait()' "$port"
+	child=$(sed -n 's/^child=//p' "$T/py.out")
+	assert_equal "$(tail -1 "$T/py.out")" "bind=-1 errno=98"
+	assert_eq "record" "$(j py '[.holders[0].pid, .holders[0].processes[0].relation] | map(tostring) | join(" ")')" \
+		"$child child"
+	hint_has py "pid $child (python3) is a child of this process and still has the socket: stop it;"
+	hint_has py "if it inherited the socket from this process"
 }
 
 @test "relation same_program: a second instance of a server whose helper inherited the listening fd across exec" {
