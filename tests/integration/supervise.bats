@@ -817,9 +817,18 @@ time.sleep(600)' "bindwatch-test-$$"
 	# bindwatch runs elsewhere: the path is the program's, from its cwd.
 	unix_both rel "$T/run" live.sock
 	unix_both abs / "@bindwatch-test-$$"
+	n_other=$(other_named_netns)
 	for name in stale live rel abs; do
 		assert_equal "$(cat "$T/$name-sv.out")" "bind=-1 errno=98"
 		assert_equal "$(cat "$T/$name-sv.out")" "$(cat "$T/$name-shim.out")"
+		if [ "$name" = stale ] && [ "$n_other" != 0 ]; then
+			# Another network namespace has named unix sockets (a
+			# container): the supervisor, as root, searches it by the
+			# file; the shim can't enter it, so it can't be sure.
+			run bw_json "$T/stale-shim.err" 'j["cause"]'
+			assert_output unix_unverified
+			continue
+		fi
 		shim=$(bw_json "$T/$name-shim.err" "$UNIX_FIELDS")
 		run bw_json "$T/$name-sv.err" "$UNIX_FIELDS"
 		assert_output "$shim"
@@ -1032,6 +1041,7 @@ s.bind(sys.argv[1])' "$1"
 }
 
 @test "AF_UNIX: 'to free it' names the stale file as the user reaches it (relative path, chroot, another mount namespace)" {
+	need_stale_certain
 	mkdir -p "$T/run" "$T/jail/run" "$T/ns"
 	# The user (and bindwatch) here, the program binding from $T/run: a
 	# path relative to its cwd is not the user's.

@@ -74,7 +74,7 @@ binds_during() {
 		binds_during n_root "$CLI" wait -q -t 2 "$proto" "$port"
 		binds_during n_nobody setpriv --reuid 65534 --regid 65534 --clear-groups \
 			"$CLI" wait -q -t 2 "$proto" "$port"
-		echo "$proto: root $n_root, nobody $n_nobody test binds in 2 s" >&3
+		echo "# $proto: root $n_root, nobody $n_nobody test binds in 2 s" >&3
 		[ "$n_root" -ge 1 ] && [ "$n_root" -lt 20 ]
 		[ "$n_nobody" -ge 1 ] && [ "$n_nobody" -lt 20 ]
 		kill "$HOLDER_PID"
