@@ -128,6 +128,41 @@ static void shared_manager(struct bw_conflict *c, const struct bw_holder *h)
 			      what, ref);
 }
 
+/* After 'systemctl stop UNIT': blocking processes outside that unit (a
+ * child moved to another scope, systemd-run --scope, keeps its fds) hold
+ * the port on; the note names them (stopping the unit is still what to do
+ * first: it would restart a killed main process). Plain units only: a
+ * .socket unit's holder is the manager itself. */
+static void outside_unit_note(struct bw_conflict *c, const struct bw_holder *h)
+{
+	pid_t pids[BW_FREE_ARGS_MAX];
+	int fds[BW_FREE_ARGS_MAX];
+	struct bw_free_pids fp;
+	struct bw_buf b = BW_BUF_INIT(c->free_note, sizeof(c->free_note));
+	size_t n = bw_free_pids(c, pids, fds, BW_FREE_ARGS_MAX, &fp), shown = 0;
+
+	if (h->mgr.socket_unit[0])
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct bw_proc *p = NULL;
+		for (size_t j = 0; j < c->n_procs && !p; j++)
+			if (c->procs[j].have_proc && c->procs[j].proc.pid == pids[i])
+				p = &c->procs[j].proc;
+		if (!p || pids[i] == 1 || strcmp(p->unit, h->mgr.unit) == 0)
+			continue;
+		bw_buf_puts(&b, shown ? ", " : "");
+		bw_buf_printf(&b, "pid %d (", (int)pids[i]);
+		bw_buf_escape(&b, p->comm, strlen(p->comm));
+		bw_buf_printf(&b, "%s%s)", p->unit[0] ? ", " : "", p->unit);
+		shown++;
+	}
+	if (shown)
+		bw_buf_printf(&b, " outside %s %s the socket too and keep%s the port after that:"
+				  " kill %s as well",
+			      h->mgr.unit, shown > 1 ? "have" : "has", shown > 1 ? "" : "s",
+			      shown > 1 ? "them" : "it");
+}
+
 static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 {
 	const struct bw_manager *m = &h->mgr;
@@ -182,6 +217,7 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 		if (m->socket_unit[0] || (ends_with(m->unit, ".service") &&
 					   strncmp(m->unit, "user@", 5) != 0)) {
 			systemctl_stop(c, h);
+			outside_unit_note(c, h);
 			return;
 		}
 		break; /* a scope (login session, init.scope): its process is the one to stop */

@@ -274,6 +274,11 @@ PY
 	# The socket's cgroup answered, not a scan of every process.
 	assert_equal "$(jq -r '.scan.method' "$T/who.json")" cgroup
 	assert_equal "$(jone "$T/shim.err" '.scan.method')" cgroup
+	# Stopping the unit leaves the moved child holding the port: said so.
+	for f in "$T/who.json" "$T/shim.err"; do
+		jone "$f" '.free_command + " | " + .free_note' >"$T/free.txt"
+		assert_file_has "$T/free.txt" "systemctl stop a.service | pid $CHILD (python3, b.scope) outside a.service has the socket too and keeps the port after that: kill it as well"
+	done
 }
 
 @test "who: a listener passed over a unix socket to a process in another cgroup: the answer says where it searched; --all lists both, as ss -p" {
