@@ -164,6 +164,14 @@ nginx_conf() {
 	} >"$dir/nginx.conf"
 }
 
+# stop_nginx: ends the nginx started in the background with its pid in
+# NGINX_PID (the master; its workers follow it), if any.
+stop_nginx() {
+	[ -n "${NGINX_PID:-}" ] || return 0
+	kill "$NGINX_PID" 2>/dev/null || true
+	wait "$NGINX_PID" 2>/dev/null || true
+}
+
 # proc_cmdline PID: the command line of PID as a text report shows it
 # (arguments joined by spaces; well-formed UTF-8 characters as they are;
 # control bytes, '"', backslashes, other bytes and invisible characters

@@ -13,10 +13,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "$NGINX_PID" ]; then
-		kill "$NGINX_PID" 2>/dev/null || true
-		wait "$NGINX_PID" 2>/dev/null || true
-	fi
+	stop_nginx
 	kill_bg
 	[ -z "${NOBODY_DIR:-}" ] || rm -rf "$NOBODY_DIR"
 }

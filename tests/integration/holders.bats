@@ -14,10 +14,7 @@ setup() {
 }
 
 teardown() {
-	if [ -n "$NGINX_PID" ]; then
-		kill "$NGINX_PID" 2>/dev/null || true
-		wait "$NGINX_PID" 2>/dev/null || true
-	fi
+	stop_nginx
 	kill_bg
 	if [ -n "${CG:-}" ]; then
 		poll_until 100 remove_cgroups || true

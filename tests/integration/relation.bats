@@ -8,6 +8,15 @@
 load common
 load diag_helpers
 
+# PY_BIND_AGAIN: python lines that bind a new socket to 127.0.0.1:port and
+# print bind=0 or bind=-1 errno=N (the last line of the program's output).
+PY_BIND_AGAIN='try:
+    b = socket.socket()
+    b.bind(("127.0.0.1", port))
+    print("bind=0")
+except OSError as e:
+    print("bind=-1 errno=%d" % e.errno)'
+
 setup() {
 	T=$BATS_TEST_TMPDIR
 	export BINDWATCH_SCAN_MS=60000 BINDWATCH_RATELIMIT=0
@@ -52,12 +61,7 @@ a.set_inheritable(True)
 helper = subprocess.Popen(["sleep", "300"], close_fds=False)
 print("helper=%d" % helper.pid, flush=True)
 a.close()
-try:
-    b = socket.socket()
-    b.bind(("127.0.0.1", port))
-    print("bind=0")
-except OSError as e:
-    print("bind=-1 errno=%d" % e.errno)
+'"$PY_BIND_AGAIN"'
 helper.kill()
 helper.wait()' "$port"
 	helper=$(sed -n 's/^helper=//p' "$T/py.out")
@@ -75,12 +79,7 @@ port = int(sys.argv[1])
 child = subprocess.Popen([sys.executable, "-c", "import socket, sys, time\ns = socket.socket()\ns.bind((\"127.0.0.1\", %d))\ns.listen(8)\nprint(\"up\", flush=True)\ntime.sleep(300)" % port], stdout=subprocess.PIPE)
 child.stdout.readline()
 print("child=%d" % child.pid, flush=True)
-try:
-    b = socket.socket()
-    b.bind(("127.0.0.1", port))
-    print("bind=0")
-except OSError as e:
-    print("bind=-1 errno=%d" % e.errno)
+'"$PY_BIND_AGAIN"'
 child.kill()
 child.wait()' "$port"
 	child=$(sed -n 's/^child=//p' "$T/py.out")
