@@ -62,9 +62,18 @@ FUZZ_NOCOV static void check_escape(const char *s, size_t n, size_t small)
 	if (!full)
 		abort();
 	len = render(bw_buf_escape, s, n, full, size, small);
-	for (size_t i = 0; i < len; i++) {
+	/* No control byte; bytes above 0x7f only in well-formed UTF-8 (kept
+	 * as it is, libbindwatch(7)): lead byte, then its continuations. */
+	for (size_t i = 0; i < len;) {
 		unsigned char c = (unsigned char)full[i];
-		FUZZ_CHECK(c >= 0x20 && c < 0x7f, "byte 0x%02x in escaped output", c);
+		size_t more = c >= 0xf0 ? 3 : c >= 0xe0 ? 2 : c >= 0xc2 ? 1 : 0;
+		FUZZ_CHECK(c >= 0x20 && c != 0x7f && (c < 0x80 || more > 0) && c < 0xf5,
+			   "byte 0x%02x in escaped output", c);
+		FUZZ_CHECK(i + more < len, "UTF-8 sequence cut at %zu", i);
+		for (size_t k = 1; k <= more; k++)
+			FUZZ_CHECK(((unsigned char)full[i + k] & 0xc0) == 0x80,
+				   "bad UTF-8 continuation at %zu", i + k);
+		i += 1 + more;
 	}
 	/* Unescape: \xNN or a literal byte. */
 	for (size_t i = 0; i < len; j++) {

@@ -82,7 +82,9 @@ static void check(const struct bw_settings *s, bool secure)
 		  s->stack_depth);
 	check_int("BINDWATCH_SCAN_MS", 0, 60000, 1000, s->scan_ms);
 	check_int("BINDWATCH_RATELIMIT", 0, 86400, 10, s->ratelimit_s);
-	FUZZ_CHECK(s->color == (value_of("NO_COLOR") == NULL), "color");
+	/* no-color.org: NO_COLOR set to a non-empty string turns colour off. */
+	FUZZ_CHECK(s->color == (value_of("NO_COLOR") == NULL || !value_of("NO_COLOR")[0]),
+		   "color");
 	if (secure) {
 		FUZZ_CHECK(s->dest != BW_DEST_FILE && !s->log_path[0], "secure mode logs to a file");
 		FUZZ_CHECK(!s->remap && !s->port_file[0] && !s->unix_stale_unlink,

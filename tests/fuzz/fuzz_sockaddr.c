@@ -45,7 +45,7 @@ static void round_trip(const struct bw_addr *a)
 		 * don't start like a path are not meant to parse back. */
 		for (size_t i = 0; i < a->path_len; i++)
 			if ((unsigned char)a->path[i] < 0x20 || (unsigned char)a->path[i] >= 0x7f ||
-			    a->path[i] == '\\')
+			    a->path[i] == '\\' || a->path[i] == '"')
 				plain = false;
 		if (!a->abstract && (a->path_len == 0 || (a->path[0] != '/' && a->path[0] != '.')))
 			plain = false;
