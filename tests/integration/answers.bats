@@ -56,7 +56,8 @@ except OSError as e:
 # exhaust_run NAME CODE: in a new network namespace with the local port
 # range 40000-40009, a python3 process binds ten TCP sockets to
 # 127.0.0.1:0 without listen() or connect(), prints "holder=PID", then
-# runs python3 -c CODE under bindwatch --json; output in NAME.out/.err.
+# runs python3 -c CODE under bindwatch --json; output in NAME.out/.err,
+# its JSON record in NAME.json, that pid in HOLDER.
 exhaust_run() {
 	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
 	capture "$1" unshare -n sh -c 'ip link set lo up &&
@@ -82,13 +83,14 @@ os.waitpid(pid, 0)
 sys.exit(r.returncode)' "$CLI" "$PYTHON3" "$2"
 	grep -q '^holder=' "$BATS_TEST_TMPDIR/$1.out" ||
 		skip "could not set up the namespace: $(cat "$BATS_TEST_TMPDIR/$1.err")"
+	HOLDER=$(sed -n 's/^holder=//p' "$BATS_TEST_TMPDIR/$1.out")
+	grep '^{' "$BATS_TEST_TMPDIR/$1.err" >"$BATS_TEST_TMPDIR/$1.json"
 }
 
 @test "ephemeral exhaustion by TCP sockets bound but not connected: counted, their holder named and its stop fix first" {
 	exhaust_run eph 'import socket; socket.socket().bind(("127.0.0.1", 0))'
-	holder=$(sed -n 's/^holder=//p' "$BATS_TEST_TMPDIR/eph.out")
+	holder=$HOLDER
 	rec=$BATS_TEST_TMPDIR/eph.json
-	grep '^{' "$BATS_TEST_TMPDIR/eph.err" >"$rec"
 	assert_equal "$(jq -r '[.cause, .ports_in_use, .holders_total, .holders[0].pid] | map(tostring) | join(" ")' "$rec")" \
 		"ephemeral_exhausted 10 10 $holder"
 	assert_equal "$(jq -r '[.fixes[] | .kind + ":" + ((.pid // .name) | tostring)] | join(" ")' "$rec")" \
@@ -99,9 +101,8 @@ sys.exit(r.returncode)' "$CLI" "$PYTHON3" "$2"
 
 @test "ephemeral exhaustion met by listen() on an unbound socket: no IP_BIND_ADDRESS_NO_PORT" {
 	exhaust_run lis 'import socket; socket.socket().listen()'
-	holder=$(sed -n 's/^holder=//p' "$BATS_TEST_TMPDIR/lis.out")
+	holder=$HOLDER
 	rec=$BATS_TEST_TMPDIR/lis.json
-	grep '^{' "$BATS_TEST_TMPDIR/lis.err" >"$rec"
 	assert_equal "$(jq -r '[.event, .cause, .ports_in_use, .holders[0].pid] | map(tostring) | join(" ")' "$rec")" \
 		"listen_conflict ephemeral_exhausted 10 $holder"
 	assert_file_lacks "$rec" "IP_BIND_ADDRESS_NO_PORT"
