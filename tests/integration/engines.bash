@@ -142,6 +142,14 @@ publish_busybox() {
 	wait_listen "$port"
 }
 
+# shim_bind_in NAME PORT: under `run`, python3 binding 127.0.0.1:PORT in
+# container NAME under the shim bindwatch_into put there (no stack).
+shim_bind_in() {
+	"$DOCKER" exec -e ASAN_OPTIONS -e UBSAN_OPTIONS "$1" env BINDWATCH_STACK=0 \
+		LD_PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }/usr/local/lib/libbindwatch.so" \
+		python3 -c "import socket; socket.socket().bind(('127.0.0.1', $2))"
+}
+
 # bindwatch_into NAME: the CLI and the shim inside container NAME
 # (/usr/local/bin/bindwatch, /usr/local/lib/libbindwatch.so) with every
 # library they need that the image lacks (a sanitizer build's runtime).

@@ -161,9 +161,7 @@ sd_http_service() {
 	refute_output --partial "kill"
 
 	# The shim in the same container, at the moment of failure.
-	run "$DOCKER" exec -e ASAN_OPTIONS -e UBSAN_OPTIONS "$SD" env BINDWATCH_STACK=0 \
-		LD_PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }/usr/local/lib/libbindwatch.so" \
-		python3 -c "import socket; socket.socket().bind(('127.0.0.1', $port))"
+	run shim_bind_in "$SD" "$port"
 	assert_failure
 	assert_output --partial "managed by unit bwtest-web.service"
 	assert_output --partial "bindwatch:   to free it: systemctl stop bwtest-web.service"
@@ -346,9 +344,7 @@ as_poduser() {
 	hpid=$("$DOCKER" exec "$name" cat /tmp/holder.pid)
 	id=$("$DOCKER" inspect -f '{{.Id}}' "$name")
 
-	run "$DOCKER" exec -e ASAN_OPTIONS -e UBSAN_OPTIONS "$name" env BINDWATCH_STACK=0 \
-		LD_PRELOAD="${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }/usr/local/lib/libbindwatch.so" \
-		python3 -c "import socket; socket.socket().bind(('127.0.0.1', $port))"
+	run shim_bind_in "$name" "$port"
 	assert_failure
 	assert_output --partial "managed by docker container ${id:0:12}"
 	assert_output --partial "bindwatch:   do: stop the holder: kill $hpid (it shares container ${id:0:12} with this process: stopping that would stop this process too)"
