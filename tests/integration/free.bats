@@ -15,7 +15,7 @@ teardown() {
 		kill -KILL "$STUBBORN_PID" 2>/dev/null || true
 		wait "$STUBBORN_PID" 2>/dev/null || true
 	fi
-	kill_bg
+	engines_teardown
 }
 
 port_free() {
