@@ -74,7 +74,7 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, r, type = a->proto == BW_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	int family = a->family;
+	int family = a->family, dev_if = (int)a->dev_if;
 
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_UNIX && !a->abstract) {
@@ -129,8 +129,8 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 	if (a->dev_if && family == AF_INET6 && bw_addr_is_linklocal(a)) {
 		/* The scope id binds it to the device (__inet6_bind()). */
 		((struct sockaddr_in6 *)&ss)->sin6_scope_id = a->dev_if;
-	} else if (a->dev_if && setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &(int){(int)a->dev_if},
-					   sizeof(int)) < 0) {
+	} else if (a->dev_if && setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev_if,
+					   sizeof(dev_if)) < 0) {
 		/* SO_BINDTODEVICE needs CAP_NET_RAW. A device only ever takes
 		 * conflicts away (inet_bind_conflict() skips sockets of other
 		 * devices): a bind without it that succeeds says yes; one that

@@ -233,11 +233,11 @@ int bw_addr_parse(const char *s, struct bw_addr *ret)
 {
 	struct bw_addr a = {.family = AF_UNSPEC};
 	const char *colon;
-	size_t n;
 
 	if (!s || !*s)
 		return -EINVAL;
 	if (s[0] == '/' || s[0] == '@' || s[0] == '.') {
+		size_t n;
 		a.family = AF_UNIX;
 		a.abstract = s[0] == '@';
 		n = strlen(s + a.abstract);
