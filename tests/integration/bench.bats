@@ -37,3 +37,10 @@ load common
 	assert_success
 	assert_output --regexp "signal to handler, 3 runs: median [0-9.]+ ms, .* CPU during the wait: [0-9.]+%"
 }
+
+@test "waitlat: another thread's bind of a free port returns while one thread of a supervised program is in wait:N (tiny run, no timing asserted)" {
+	"$BINDWATCH_CLI" --supervise -- true 2>/dev/null || skip "no seccomp user notification here"
+	run timeout 120 python3 "$BW_SRCDIR/tools/bench/waitlat" --runs 1 --wait 20 --cli "$BINDWATCH_CLI"
+	assert_success
+	assert_output --regexp "while another thread is in wait:20, 1 runs: median [0-9.]+ ms"
+}
