@@ -168,7 +168,11 @@ int bw_cli_free(int argc, char **argv)
 	if (words < 1)
 		return bw_cli_error("free: needs an address: [tcp|udp|unix] PORT|ADDR:PORT|[V6]:PORT|"
 				    "SERVICE|PATH|@NAME");
-	if (bw_cli_parse_target("free", words, argv + optind, &want) < 0)
+	if (dry && yes)
+		return bw_cli_error("free: --yes runs the command and --dry-run only prints it: give"
+				    " one of them");
+	if (bw_cli_parse_target("free", words, argv + optind, &want) < 0 ||
+	    bw_cli_never_bindable("free", &want) < 0)
 		return 2;
 	bw_cli_load_settings();
 	c = calloc(1, sizeof(*c));

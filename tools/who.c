@@ -358,19 +358,7 @@ int bw_cli_who(int argc, char **argv, bool json)
 	} else if (bw_cli_parse_target("who", words, argv + optind, &want) < 0) {
 		return 2;
 	}
-	if (want.family != AF_UNIX) {
-		/* An address no bind can get here (not local, a privileged port
-		 * for this user): nothing can hold it, so say why, as wait does. */
-		struct bw_addr probe = want;
-		int r;
-		if (probe.proto == BW_PROTO_UNKNOWN)
-			probe.proto = BW_PROTO_TCP;
-		r = bw_cli_bind_would_succeed(&probe);
-		if (r < 0) {
-			char what[BW_ADDR_TEXT_MAX + 16];
-			bw_addr_format_proto(&probe, what, sizeof(what));
-			return bw_cli_never_binds("who", what, r);
-		}
-	}
+	if (bw_cli_never_bindable("who", &want) < 0)
+		return 2;
 	return who_address(&o, &want);
 }

@@ -126,6 +126,28 @@ sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.S
 	assert_output --partial "is not in use"
 }
 
+@test "free: an address no bind can get (not local; a privileged port for this user) exits 2 as who does" {
+	run "$CLI" free --yes 192.0.2.1:80
+	assert_failure 2
+	assert_output "bindwatch: free: a bind to 192.0.2.1:80/tcp can never succeed here: Cannot assign requested address"
+	run "$CLI" who 192.0.2.1:80
+	assert_failure 2
+	start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start)
+	[ "$start" -gt 1 ] || skip "every port is unprivileged here (ip_unprivileged_port_start=$start)"
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" free --yes $((start - 1))
+	assert_failure 2
+	assert_output --partial "can never succeed here: Permission denied (ports below net.ipv4.ip_unprivileged_port_start=$start"
+}
+
+@test "free: --yes with --dry-run is refused in one line (exit 2), nothing runs" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	run "$CLI" free --yes --dry-run "$port"
+	assert_failure 2
+	assert_output "bindwatch: free: --yes runs the command and --dry-run only prints it: give one of them"
+	kill -0 "$HOLDER_PID"
+}
+
 @test "free: a Docker container's port is freed with docker stop, not by killing docker-proxy" {
 	publish_busybox bwtest-free
 	run "$CLI" free --yes --timeout 30 "$port"
