@@ -6,7 +6,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,6 +105,130 @@ static bool confirmed(void)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
+/* The processes of a kill command, each pinned by a pidfd (pidfd_open(2))
+ * from before the command is shown: a pid named then may be another
+ * process by the time the answer comes (the holder ended, its pid was
+ * reused), a pidfd never is. */
+struct pins {
+	int sig;
+	size_t n;
+	pid_t pid[BW_FREE_ARGS_MAX];
+	int fd[BW_FREE_ARGS_MAX];
+};
+
+static void unpin(struct pins *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->fd[i] >= 0)
+			close(p->fd[i]);
+	p->n = 0;
+}
+
+/* kill [-KILL] PID...: the signal and the pids of c's command, each pinned
+ * (fd -1 when the process is already gone: pinned() then fails). */
+static void pin(struct pins *p, const struct bw_conflict *c)
+{
+	size_t i = 1;
+
+	unpin(p);
+	p->sig = SIGTERM;
+	if (c->free_kind != BW_FREE_KILL || c->free_argc < 2 || strcmp(c->free_argv[0], "kill") != 0)
+		return;
+	if (strcmp(c->free_argv[1], "-KILL") == 0) {
+		p->sig = SIGKILL;
+		i++;
+	}
+	for (; i < c->free_argc && p->n < BW_FREE_ARGS_MAX; i++, p->n++) {
+		p->pid[p->n] = (pid_t)strtol(c->free_argv[i], NULL, 10);
+		p->fd[p->n] = pidfd_open(p->pid[p->n], 0);
+	}
+}
+
+/* Whether every pinned process still lives: then a lookup made after the
+ * pins were taken that names the same pids names these processes. */
+static bool pinned(const struct pins *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (p->fd[i] < 0 || pidfd_send_signal(p->fd[i], 0, NULL, 0) < 0)
+			return false;
+	return true;
+}
+
+/* Signals the pinned processes in the command's order (the process to act
+ * on last, diagnose/freecmd.c); 0, or -errno of the first that failed with
+ * its pid in *ret_pid. */
+static int signal_pinned(const struct pins *p, pid_t *ret_pid)
+{
+	for (size_t i = 0; i < p->n; i++)
+		if (pidfd_send_signal(p->fd[i], p->sig, NULL, 0) < 0 && errno != ESRCH) {
+			*ret_pid = p->pid[i];
+			return -errno;
+		}
+	return 0;
+}
+
+/* A fresh lookup of want, with the command chosen for it; NULL (after
+ * saying so) when out of memory. */
+static struct bw_conflict *look_up(const struct bw_addr *want)
+{
+	struct bw_conflict *c = calloc(1, sizeof(*c));
+	if (!c) {
+		perror("bindwatch");
+		return NULL;
+	}
+	c->want = *want;
+	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+	c->event = "lookup";
+	c->call = "free";
+	c->time = time(NULL);
+	bw_diagnose(c, "/proc", 0, 0);
+	bw_cli_name_containers(c);
+	return c;
+}
+
+static bool in_use(const struct bw_conflict *c)
+{
+	return c->n_holders > 0 || bw_cli_unix_taken(c);
+}
+
+/* "to free it: ..." for c, the command into cmd. */
+static void show(const struct bw_conflict *c, const char *prefix, char *cmd, size_t size)
+{
+	if (c->free_kind == BW_FREE_WAIT) {
+		printf("%sto free it: wait %lds (TIME-WAIT frees itself; nothing to stop)\n", prefix,
+		       c->free_in_s);
+		cmd[0] = '\0';
+	} else {
+		bw_free_command(c, cmd, size);
+		printf("%sto free it: %s", prefix, cmd);
+		if (c->free_kind == BW_FREE_KILL && c->free_note[0])
+			printf(" (%s)", c->free_note);
+		putchar('\n');
+	}
+	fflush(stdout);
+}
+
+/* "kill -KILL PID...": the processes that hold want NOW (not those a
+ * SIGTERM was sent to: a master may have replaced its workers), or "". */
+static void next_step(const struct bw_addr *want, char *next, size_t size)
+{
+	struct bw_conflict *c = look_up(want);
+	struct bw_buf b = BW_BUF_INIT(next, size);
+	size_t i = 1;
+
+	next[0] = '\0';
+	if (!c)
+		return;
+	if (c->free_kind == BW_FREE_KILL && c->free_argc >= 2 && strcmp(c->free_argv[0], "kill") == 0) {
+		if (strcmp(c->free_argv[1], "-KILL") == 0)
+			i++;
+		bw_buf_puts(&b, "kill -KILL");
+		for (; i < c->free_argc; i++)
+			bw_buf_printf(&b, " %s", c->free_argv[i]);
+	}
+	free(c);
+}
+
 /* Runs argv; its exit status, or -errno when it could not start. */
 static int run_command(const struct bw_conflict *c)
 {
@@ -141,8 +267,9 @@ int bw_cli_free(int argc, char **argv)
 	};
 	const char *timeout = "10", *why;
 	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)], what[BW_ADDR_TEXT_MAX + 16],
-		reason[400], next[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 1) + 16] = "";
-	bool yes = false, dry = false;
+		reason[400], next[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 1) + 16];
+	bool yes = false, dry = false, sigterm = false;
+	struct pins pins = {0};
 	struct bw_conflict *c;
 	struct bw_addr want;
 	int opt, r, words;
@@ -175,76 +302,105 @@ int bw_cli_free(int argc, char **argv)
 	    bw_cli_never_bindable("free", &want) < 0)
 		return 2;
 	bw_cli_load_settings();
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		perror("bindwatch");
+	c = look_up(&want);
+	if (!c)
 		return 1;
-	}
-	c->want = want;
-	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
-	c->event = "lookup";
-	c->call = "free";
-	c->time = time(NULL);
-	bw_diagnose(c, "/proc", 0, 0);
-	bw_cli_name_containers(c);
 	bw_addr_format_proto(&want, what, sizeof(what));
-	if (want.family == AF_UNIX && !want.abstract && c->n_holders == 0 &&
-	    !bw_cli_unix_taken(c) && (r = bw_cli_bind_would_succeed(&want)) < 0) {
+	if (want.family == AF_UNIX && !want.abstract && !in_use(c) &&
+	    (r = bw_cli_bind_would_succeed(&want)) < 0) {
 		free(c);
 		return bw_cli_never("free", &want, what, -r);
 	}
-	if (c->n_holders == 0 && !bw_cli_unix_taken(c)) {
-		fprintf(stderr, "bindwatch: free: %s is not in use\n", what);
-		free(c);
-		return 0;
-	}
-	why = refusal(c, reason, sizeof(reason));
-	if (why) {
-		fprintf(stderr, "bindwatch: free: %s: refused: %s\n", what, why);
-		free(c);
-		return 1;
-	}
-	if (c->free_kind == BW_FREE_WAIT) {
-		printf("to free it: wait %lds (TIME-WAIT frees itself; nothing to stop)\n",
-		       c->free_in_s);
-	} else {
-		bw_free_command(c, cmd, sizeof(cmd));
-		printf("to free it: %s\n", cmd);
-	}
-	fflush(stdout);
-	if (dry) {
-		free(c);
-		return 0;
-	}
-	if (c->free_kind != BW_FREE_WAIT) {
+	for (int round = 0;; round++) {
+		struct bw_conflict *now;
+
+		if (!in_use(c)) {
+			fprintf(stderr, "bindwatch: free: %s is %s\n", what,
+				round ? "no longer in use: nothing run" : "not in use");
+			unpin(&pins);
+			free(c);
+			return 0;
+		}
+		why = refusal(c, reason, sizeof(reason));
+		if (why) {
+			fprintf(stderr, "bindwatch: free: %s: refused: %s\n", what, why);
+			unpin(&pins);
+			free(c);
+			return 1;
+		}
+		/* Pinned before it is shown: what is shown is what gets the signal. */
+		pin(&pins, c);
+		show(c, round ? "bindwatch: free: the holders changed since; " : "", cmd, sizeof(cmd));
+		if (dry || c->free_kind == BW_FREE_WAIT)
+			break;
 		if (!yes && !isatty(STDIN_FILENO)) {
 			fprintf(stderr, "bindwatch: free: not run: stdin is no terminal to ask on; pass"
 					" --yes to run it\n");
+			unpin(&pins);
 			free(c);
 			return 1;
 		}
 		if (!yes && !confirmed()) {
 			fprintf(stderr, "bindwatch: free: not run\n");
+			unpin(&pins);
 			free(c);
 			return 1;
 		}
-		r = run_command(c);
-		if (r == 0 && c->free_kind == BW_FREE_KILL && c->free_argc >= 2 &&
-		    strcmp(c->free_argv[0], "kill") == 0) {
-			/* kill(1) sends SIGTERM, which a process may catch or ignore:
-			 * the next step, should the wait time out, is SIGKILL. */
-			size_t at = (size_t)snprintf(next, sizeof(next), "kill -KILL");
-			for (size_t i = 1; i < c->free_argc && at < sizeof(next); i++)
-				at += (size_t)snprintf(next + at, sizeof(next) - at, " %s",
-						       c->free_argv[i]);
+		/* Look again: the answer may come long after the command was
+		 * shown. The same command, its processes still the pinned ones:
+		 * run it; else show the new one (and ask again). */
+		now = look_up(&want);
+		if (!now) {
+			unpin(&pins);
+			free(c);
+			return 1;
 		}
-		if (r != 0) {
-			fprintf(stderr, "bindwatch: free: '%s' failed (%s %d)\n", cmd,
-				r < 0 ? "errno" : "exit status", r < 0 ? -r : r);
+		if (in_use(now) && now->free_kind == c->free_kind && !refusal(now, reason, sizeof(reason))) {
+			char again[sizeof(cmd)];
+			bw_free_command(now, again, sizeof(again));
+			if (strcmp(again, cmd) == 0 && (c->free_kind != BW_FREE_KILL || pinned(&pins))) {
+				free(now);
+				break;
+			}
+		}
+		free(c);
+		c = now;
+		if (round == 4) {
+			fprintf(stderr, "bindwatch: free: not run: the holders of %s changed at every"
+					" look\n", what);
+			unpin(&pins);
 			free(c);
 			return 1;
 		}
 	}
+	if (dry) {
+		unpin(&pins);
+		free(c);
+		return 0;
+	}
+	if (c->free_kind == BW_FREE_KILL && pins.n) {
+		pid_t failed = 0;
+		/* Through the pidfds: never a process that took a pid since. */
+		r = signal_pinned(&pins, &failed);
+		if (r < 0) {
+			fprintf(stderr, "bindwatch: free: '%s' failed: pid %d: %s\n", cmd, (int)failed,
+				strerror(-r));
+			unpin(&pins);
+			free(c);
+			return 1;
+		}
+		sigterm = pins.sig == SIGTERM;
+	} else if (c->free_kind != BW_FREE_WAIT) {
+		r = run_command(c);
+		if (r != 0) {
+			fprintf(stderr, "bindwatch: free: '%s' failed (%s %d)\n", cmd,
+				r < 0 ? "errno" : "exit status", r < 0 ? -r : r);
+			unpin(&pins);
+			free(c);
+			return 1;
+		}
+	}
+	unpin(&pins);
 	free(c);
 	/* The same wait as `bindwatch wait`: until a bind there would succeed. */
 	{
@@ -259,8 +415,13 @@ int bw_cli_free(int argc, char **argv)
 		r = bw_cli_wait(n, wargv);
 	}
 	/* On success wait's own line ("free: WHAT is free (after Ns)") says it. */
-	if (r == 1 && next[0])
-		fprintf(stderr, "bindwatch: free: SIGTERM did not end it within %ss (the process"
-				" catches or ignores it); next: %s\n", timeout, next);
+	if (r == 1 && sigterm) {
+		/* kill sends SIGTERM, which a process may catch or ignore: the
+		 * next step is SIGKILL, for whoever holds it now. */
+		next_step(&want, next, sizeof(next));
+		if (next[0])
+			fprintf(stderr, "bindwatch: free: SIGTERM did not end it within %ss (the process"
+					" catches or ignores it); next: %s\n", timeout, next);
+	}
 	return r == 0 ? 0 : r == 2 ? 2 : 1;
 }

@@ -84,6 +84,77 @@ time.sleep(600)' "$port" >/dev/null 2>&1 &
 	kill -0 "$HOLDER_PID"
 }
 
+# reuse_scene PORT OUT: in a pid namespace of its own (so that a pid can be
+# handed out again on purpose, ns_last_pid), a holder listens on PORT and
+# `free PORT` asks on a terminal (script(1), its answers from a fifo);
+# once it asks, the holder ends and an unrelated sleep gets its pid
+# (REUSE=pid), or a new holder listens on PORT (REUSE=holder); then the
+# answer is y (and n to a second question). OUT gets free's output, then
+# "rc=N", "old=PID new=PID", "sleep alive" or "new alive".
+reuse_scene() {
+	cat >"$BATS_TEST_TMPDIR/scene.sh" <<'SH'
+set -u
+port=$1 out=$2 cli=$3 py=$4 mode=$5
+hold='import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(600)'
+listening() { [ -n "$(ss -Hltn "sport = :$port")" ]; }
+until_() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
+"$py" -c "$hold" "$port" & H=$!
+until_ listening || exit 3
+mkfifo "$out.in"
+script -qfec "$cli free --timeout 5 $port" /dev/null <"$out.in" >"$out" 2>&1 & S=$!
+exec 3>"$out.in"
+until_ grep -q 'y/N' "$out" || exit 4
+kill -KILL "$H"; wait "$H"
+if [ "$mode" = pid ]; then
+	echo $((H - 1)) >/proc/sys/kernel/ns_last_pid
+	sleep 600 & N=$!
+else
+	"$py" -c "$hold" "$port" & N=$!
+	until_ listening || exit 3
+fi
+echo y >&3
+[ "$mode" = pid ] || { until_ [ "$(grep -c 'y/N' "$out")" -ge 2 ]; echo n >&3; }
+wait "$S"; echo "rc=$?" >>"$out"
+echo "old=$H new=$N" >>"$out"
+kill -0 "$N" 2>/dev/null && echo "$mode alive" >>"$out"
+exit 0
+SH
+	timeout 60 unshare -p -f --kill-child --mount-proc bash "$BATS_TEST_TMPDIR/scene.sh" "$1" "$2" "$CLI" "$PYTHON3" "$3"
+}
+
+@test "free: a holder that ends while free asks is never confused with a process that took its pid" {
+	unshare -p -f --mount-proc true 2>/dev/null || skip "no pid namespaces here"
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	port=$(free_port)
+	out=$BATS_TEST_TMPDIR/out
+	run reuse_scene "$port" "$out" pid
+	assert_success
+	run cat "$out"
+	old=$(sed -n 's/^old=\([0-9]*\) new=.*/\1/p' "$out")
+	assert_line --partial "to free it: kill $old"
+	# The scene is only a test if the pid was handed out again.
+	assert_line "old=$old new=$old"
+	assert_line "pid alive"
+	assert_output --partial "bindwatch: free: *:$port is no longer in use: nothing run"
+	assert_line "rc=0"
+}
+
+@test "free: when other processes hold it by the time of the answer, free shows their command and asks again" {
+	unshare -p -f --mount-proc true 2>/dev/null || skip "no pid namespaces here"
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	port=$(free_port)
+	out=$BATS_TEST_TMPDIR/out
+	run reuse_scene "$port" "$out" holder
+	assert_success
+	run cat "$out"
+	new=$(sed -n 's/^old=[0-9]* new=\([0-9]*\)$/\1/p' "$out")
+	assert_line --partial "bindwatch: free: the holders changed since; to free it: kill $new"
+	assert_line --partial "not run"
+	assert_line "rc=1"
+	assert_line "holder alive"
+}
+
 @test "free: refuses its own ancestor, pid 1 of its pid namespace, and a holder it can't see (exit 1)" {
 	port=$(free_port)
 	# The holder is bindwatch's parent.
