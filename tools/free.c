@@ -214,12 +214,12 @@ static void next_step(const struct bw_addr *want, char *next, size_t size)
 {
 	struct bw_conflict *c = look_up(want);
 	struct bw_buf b = BW_BUF_INIT(next, size);
-	size_t i = 1;
 
 	next[0] = '\0';
 	if (!c)
 		return;
 	if (c->free_kind == BW_FREE_KILL && c->free_argc >= 2 && strcmp(c->free_argv[0], "kill") == 0) {
+		size_t i = 1;
 		if (strcmp(c->free_argv[1], "-KILL") == 0)
 			i++;
 		bw_buf_puts(&b, "kill -KILL");
@@ -265,9 +265,9 @@ int bw_cli_free(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
-	const char *timeout = "10", *why;
+	const char *timeout = "10";
 	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)], what[BW_ADDR_TEXT_MAX + 16],
-		reason[400], next[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 1) + 16];
+		reason[400];
 	bool yes = false, dry = false, sigterm = false;
 	struct pins pins = {0};
 	struct bw_conflict *c;
@@ -313,6 +313,7 @@ int bw_cli_free(int argc, char **argv)
 	}
 	for (int round = 0;; round++) {
 		struct bw_conflict *now;
+		const char *why;
 
 		if (!in_use(c)) {
 			fprintf(stderr, "bindwatch: free: %s is %s\n", what,
@@ -416,6 +417,7 @@ int bw_cli_free(int argc, char **argv)
 	}
 	/* On success wait's own line ("free: WHAT is free (after Ns)") says it. */
 	if (r == 1 && sigterm) {
+		char next[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 1) + 16];
 		/* kill sends SIGTERM, which a process may catch or ignore: the
 		 * next step is SIGKILL, for whoever holds it now. */
 		next_step(&want, next, sizeof(next));

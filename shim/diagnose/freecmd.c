@@ -1,6 +1,7 @@
 #include "diagnose/freecmd.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -100,6 +101,15 @@ static void kill_pid(struct bw_conflict *c, pid_t pid)
 
 static void kill_all(struct bw_conflict *c, const struct bw_holder *h);
 
+/* What is known of pid among the holders' processes, or NULL. */
+static const struct bw_proc *proc_of(const struct bw_conflict *c, pid_t pid)
+{
+	for (size_t j = 0; j < c->n_procs; j++)
+		if (c->procs[j].have_proc && c->procs[j].proc.pid == pid)
+			return &c->procs[j].proc;
+	return NULL;
+}
+
 /* The holder runs in the failing process's own container or service
  * unit: stopping that through its manager (docker stop, systemctl stop)
  * would stop the failing process too, and inside a container there is no
@@ -144,10 +154,7 @@ static void outside_unit_note(struct bw_conflict *c, const struct bw_holder *h)
 	if (h->mgr.socket_unit[0])
 		return;
 	for (size_t i = 0; i < n; i++) {
-		const struct bw_proc *p = NULL;
-		for (size_t j = 0; j < c->n_procs && !p; j++)
-			if (c->procs[j].have_proc && c->procs[j].proc.pid == pids[i])
-				p = &c->procs[j].proc;
+		const struct bw_proc *p = proc_of(c, pids[i]);
 		if (!p || pids[i] == 1 || strcmp(p->unit, h->mgr.unit) == 0)
 			continue;
 		bw_buf_puts(&b, shown ? ", " : "");
@@ -235,13 +242,27 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 		return;
 	}
 	if (h->pid <= 0) {
-		/* As root only another pid namespace hides a process. */
-		snprintf(c->free_note, sizeof(c->free_note),
-			 "its process is not visible here (uid %u%s%s%s): %s",
+		/* Only what the search established: fd tables it could not read
+		 * (another uid, hidepid, no CAP_SYS_PTRACE - root can lack it
+		 * too), else none of the processes it read has the socket open:
+		 * the process runs in a pid namespace this /proc does not show,
+		 * or the socket is only in flight (SCM_RIGHTS, in a unix socket's
+		 * queue) - both look the same from here. */
+		char why[160];
+		if (c->scan.procs_unreadable)
+			snprintf(why, sizeof(why),
+				 "the fds of %u processes could not be read here (another user,"
+				 " hidepid, no CAP_SYS_PTRACE): %s", c->scan.procs_unreadable,
+				 c->caller_uid == 0 ? "run with CAP_SYS_PTRACE"
+						    : "run as root or as that user");
+		else
+			snprintf(why, sizeof(why),
+				 "no process this /proc shows has it open: it may run in another pid"
+				 " namespace (ss -p there names it) or be in flight in a unix socket's"
+				 " queue");
+		snprintf(c->free_note, sizeof(c->free_note), "its process is not visible here (uid %u%s%s%s): %s",
 			 (unsigned)h->sock.uid, h->sock_user[0] ? " " : "", h->sock_user,
-			 h->sock_cgroup[0] ? ", no unit or container in its cgroup" : "",
-			 geteuid() == 0 ? "it runs in another pid namespace; ss -p there names it"
-					: "run as root or as that user");
+			 h->sock_cgroup[0] ? ", no unit or container in its cgroup" : "", why);
 		return;
 	}
 	kill_all(c, h);
@@ -328,6 +349,32 @@ size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t m
 	return n;
 }
 
+/* A process that is pid 1 of its own pid namespace (a container's init,
+ * unshare -p -f CMD) without a SIGTERM handler never gets the SIGTERM of
+ * kill(1) from out here: the kernel drops it (pid_namespaces(7): from an
+ * ancestor namespace only the signals it has a handler for, and SIGKILL,
+ * SIGSTOP; sig_task_ignored() with SIGNAL_UNKILLABLE). Then the command is
+ * kill -KILL, and the note says why. Ending that init ends every process
+ * of its namespace. */
+static void kill_init(struct bw_conflict *c)
+{
+	for (size_t i = 1; i < c->free_argc; i++) {
+		pid_t pid = (pid_t)strtol(c->free_argv[i], NULL, 10);
+		const struct bw_proc *p = proc_of(c, pid);
+		if (!p || !p->ns_init || p->catches_term)
+			continue;
+		/* kill_all leaves room for it. */
+		memmove(c->free_argv[2], c->free_argv[1], (c->free_argc - 1) * sizeof(c->free_argv[0]));
+		snprintf(c->free_argv[1], BW_FREE_ARG_MAX, "-KILL");
+		c->free_argc++;
+		snprintf(c->free_note, sizeof(c->free_note),
+			 "pid %d is pid 1 of its own pid namespace and has no SIGTERM handler: the"
+			 " kernel drops a SIGTERM sent from outside it, pid_namespaces(7)",
+			 (int)pid);
+		return;
+	}
+}
+
 /* kill every process that keeps a blocking socket open, the process to
  * act on first (h's) last: a socket is freed when its last copy is
  * closed, so a child that kept it (a pre-fork worker, a helper started
@@ -337,8 +384,9 @@ size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t m
  * them (it would fail with ESRCH). */
 static void kill_all(struct bw_conflict *c, const struct bw_holder *h)
 {
-	pid_t pids[BW_FREE_ARGS_MAX - 2];
-	int fds[BW_FREE_ARGS_MAX - 2];
+	/* kill, -KILL (kill_init), the pids. */
+	pid_t pids[BW_FREE_ARGS_MAX - 3];
+	int fds[BW_FREE_ARGS_MAX - 3];
 	struct bw_free_pids fp;
 	size_t n;
 	char num[16];
@@ -347,7 +395,7 @@ static void kill_all(struct bw_conflict *c, const struct bw_holder *h)
 	if (c->free_kind != BW_FREE_KILL)
 		return;
 	c->free_argc = 1;
-	n = bw_free_pids(c, pids, fds, BW_FREE_ARGS_MAX - 2, &fp);
+	n = bw_free_pids(c, pids, fds, BW_FREE_ARGS_MAX - 3, &fp);
 	for (size_t i = 0; i < n; i++) {
 		if (pids[i] == h->pid || pids[i] == 1)
 			continue;
@@ -356,6 +404,7 @@ static void kill_all(struct bw_conflict *c, const struct bw_holder *h)
 	}
 	snprintf(num, sizeof(num), "%d", (int)h->pid);
 	arg(c, num);
+	kill_init(c);
 }
 
 /* The failing process holds the address itself: nothing to run from

@@ -83,12 +83,16 @@ static void add_hit(struct scan *sc, size_t i, pid_t pid, int fd)
  * socket tables print), read with readlinkat(): proc makes the text itself
  * and never touches the target, where stat() would follow the link into
  * its filesystem (a FUSE daemon that is the program itself, a dead NFS
- * mount: a lookup that never returns). 0 when it is not a socket. */
-static unsigned long fd_socket_inode(int fdd, const char *name)
+ * mount: a lookup that never returns). 0 when it is not a socket; *denied
+ * when the link may not be read (the fd directory lists for root even
+ * without CAP_SYS_PTRACE, its links need ptrace_may_access()). */
+static unsigned long fd_socket_inode(int fdd, const char *name, bool *denied)
 {
 	char link[40];
 	unsigned long ino;
 	ssize_t n = readlinkat(fdd, name, link, sizeof(link) - 1);
+	if (n < 0 && (errno == EACCES || errno == EPERM))
+		*denied = true;
 	if (n < 10 || memcmp(link, "socket:[", 8) != 0 || link[n - 1] != ']')
 		return 0;
 	link[n - 1] = '\0';
@@ -101,6 +105,7 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 	char path[32], dents[8192];
 	bool real_proc = strcmp(sc->proc_root, "/proc") == 0;
 	unsigned checked = 0;
+	bool denied = false;
 	int fdd;
 	long n;
 
@@ -121,7 +126,15 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 			if (d->d_name[0] == '.')
 				continue;
 			checked++;
-			ino = fd_socket_inode(fdd, d->d_name);
+			ino = fd_socket_inode(fdd, d->d_name, &denied);
+			if (denied) {
+				/* None of its links will read: an unreadable process. */
+				atomic_fetch_add(&sc->procs_unreadable, 1);
+				atomic_fetch_sub(&sc->procs_scanned, 1);
+				atomic_fetch_add(&sc->fds_checked, checked);
+				close(fdd);
+				return;
+			}
 			if (ino == 0)
 				continue;
 			for (size_t i = 0; i < sc->q->n; i++) {

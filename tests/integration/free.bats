@@ -184,6 +184,41 @@ sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.S
 	kill -0 "$HOLDER_PID"
 }
 
+@test "free: pid 1 of its own pid namespace without a SIGTERM handler gets kill -KILL (the kernel drops SIGTERM from outside); with a handler, kill" {
+	unshare -p -f --mount-proc true 2>/dev/null || skip "no pid namespaces here"
+	listen='import signal, socket, sys, time
+if sys.argv[2] == "handler":
+    signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(600)'
+	for handler in none handler; do
+		port=$(free_port)
+		bg unshare -p -f --kill-child --mount-proc "$PYTHON3" -c "$listen" "$port" "$handler"
+		wait_listen "$port"
+		init=$(ss -Hltnp "sport = :$port" | sed -n 's/.*pid=\([0-9]*\),.*/\1/p')
+		grep -q "^NSpid:.*[[:space:]]1$" "/proc/$init/status"
+		run "$CLI" free --yes --timeout 10 "$port"
+		assert_success
+		if [ "$handler" = none ]; then
+			assert_line "to free it: kill -KILL $init (pid $init is pid 1 of its own pid namespace and has no SIGTERM handler: the kernel drops a SIGTERM sent from outside it, pid_namespaces(7))"
+		else
+			assert_line "to free it: kill $init"
+		fi
+		port_free "$port"
+	done
+}
+
+@test "free: root without CAP_SYS_PTRACE is told the fds could not be read, not that the holder runs in another pid namespace" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root"
+	setpriv --bounding-set=-sys_ptrace true 2>/dev/null || skip "setpriv cannot drop CAP_SYS_PTRACE here"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	run setpriv --bounding-set=-sys_ptrace "$CLI" free --yes "$port"
+	assert_failure 1
+	assert_output --regexp "refused: nothing to run: its process is not visible here \(uid 0 root.*\): the fds of [0-9]+ processes could not be read here \(another user, hidepid, no CAP_SYS_PTRACE\): run with CAP_SYS_PTRACE"
+	refute_output --partial "pid namespace"
+	kill -0 "$HOLDER_PID"
+}
+
 @test "free: bad input exits 2; a free address exits 0" {
 	run "$CLI" free --yes notaport
 	assert_failure 2
