@@ -795,6 +795,10 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	/* Every process that has a holder socket open, not just the first. */
 	q.hits = c->hits;
 	q.hits_cap = BW_HITS_MAX;
+	/* A lookup for no failing process (c->pid 0: who, wait, free) only
+	 * observes: the process that looks is never a holder, though it may
+	 * have inherited the socket. */
+	q.ignore = c->pid > 0 ? 0 : getpid();
 	if (strcmp(proc_root, "/proc") == 0)
 		socket_identity(c);
 	if (q.n > 0)

@@ -172,6 +172,8 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 	int fdd;
 	long n;
 
+	if (sc->q->ignore > 0 && pid == sc->q->ignore)
+		return;
 	snprintf(path, sizeof(path), "%s/fd", pidname);
 	fdd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fdd < 0) {
