@@ -177,6 +177,11 @@ static struct bw_conflict *look_up(const struct bw_addr *want)
 		return NULL;
 	}
 	c->want = *want;
+	/* Every process, as who --all: a socket passed on (SCM_RIGHTS) to a
+	 * process outside the holder's unit or container keeps the address
+	 * after that is stopped; the command must cover it. */
+	c->scan_all = true;
+	c->observer = getpid();
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->event = "lookup";
 	c->call = "free";

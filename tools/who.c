@@ -122,6 +122,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	c->want_v6only = default_v6only(want);
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->scan_all = o->all;
+	c->observer = getpid();
 	c->event = "lookup";
 	c->call = "who";
 	c->time = time(NULL);

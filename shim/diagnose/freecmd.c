@@ -126,6 +126,15 @@ static void shared_manager(struct bw_conflict *c, const struct bw_holder *h)
 		snprintf(ref, sizeof(ref), "%s", m->unit);
 	else
 		container_ref(ref, sizeof(ref), m);
+	if (unit && ends_with(m->unit, ".service") && m->active >= 0) {
+		/* A service's process while the service runs (or may run): its
+		 * manager would restart it (Restart=), and stopping the unit
+		 * stops this process too. No command. */
+		bw_buf_printf(&b, "it runs in unit %s, which this process shares: stopping the unit"
+				  " would stop this process too, and a killed process of a running"
+				  " service may be restarted by it", ref);
+		return;
+	}
 	if (h->pid > 0)
 		kill_all(c, h);
 	if (c->free_kind == BW_FREE_KILL)
@@ -221,6 +230,18 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 		return;
 	case BW_MGR_SYSTEMD:
 	case BW_MGR_SYSTEMD_USER:
+		if (!m->socket_unit[0] && m->active < 0 && h->pid > 0 &&
+		    ends_with(m->unit, ".service")) {
+			/* The unit is inactive, its process left behind (KillMode=
+			 * process): systemctl stop does nothing more, and nothing
+			 * restarts the process. */
+			kill_all(c, h);
+			if (c->free_kind == BW_FREE_KILL && !c->free_note[0])
+				snprintf(c->free_note, sizeof(c->free_note),
+					 "unit %s is inactive and left it behind: nothing restarts"
+					 " it", m->unit);
+			return;
+		}
 		if (m->socket_unit[0] || (ends_with(m->unit, ".service") &&
 					   strncmp(m->unit, "user@", 5) != 0)) {
 			systemctl_stop(c, h);

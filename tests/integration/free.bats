@@ -18,6 +18,10 @@ teardown() {
 	engines_teardown
 }
 
+sd_journal_has() {
+	"$DOCKER" exec "$1" journalctl -q -o cat -u "$2" | grep -q "$3"
+}
+
 port_free() {
 	! ss_has -Hltn "sport = :$1"
 }
@@ -280,6 +284,49 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.s
 	assert_output --partial "to free it: systemctl stop bwtest-free.service"
 	assert_equal "$("$DOCKER" exec "$SD" systemctl is-active bwtest-free.service)" inactive
 	! sd_listening "$SD" "$port"
+}
+
+# sd_free_setup: the systemd container with bindwatch in it, a port.
+sd_free_setup() {
+	SD=bwtest-free-sd-$(printf '%s' "$CLI" | md5sum | cut -c1-8)
+	CREATED+=("$SD")
+	systemd_container "$SD" || skip "the systemd container did not come up"
+	bindwatch_into "$SD"
+	port=$(free_port)
+}
+
+@test "free: a service's process its inactive unit left behind (KillMode=process) gets kill, not a systemctl stop that does nothing" {
+	sd_free_setup
+	printf '[Service]\nExecStart=/bin/sh -c "python3 -m http.server %s --bind 127.0.0.1 & exec sleep infinity"\nKillMode=process\n' \
+		"$port" | sd_unit "$SD" bwtest-left.service
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl start bwtest-left.service
+	poll_until 200 sd_listening "$SD" "$port"
+	# While it runs: the unit.
+	run "$DOCKER" exec "$SD" bindwatch free --dry-run "$port"
+	assert_success
+	assert_line "to free it: systemctl stop bwtest-left.service"
+	"$DOCKER" exec "$SD" systemctl stop bwtest-left.service
+	sd_listening "$SD" "$port"
+	assert_equal "$("$DOCKER" exec "$SD" systemctl is-active bwtest-left.service)" inactive
+	run "$DOCKER" exec "$SD" bindwatch free --yes "$port"
+	assert_success
+	assert_output --regexp "to free it: kill [0-9]+ \(unit bwtest-left.service is inactive and left it behind: nothing restarts it\)"
+	! sd_listening "$SD" "$port"
+}
+
+@test "shim: a process of a running service that holds the port its own unit's other process binds gets no kill (the unit would restart it)" {
+	sd_free_setup
+	# The main process holds the port; ExecStartPost binds it under the shim.
+	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\nExecStartPost=/bin/sh -c "until python3 -c \\"import socket; socket.create_connection((\\x27127.0.0.1\\x27, %s)).close()\\" 2>/dev/null; do sleep 0.1; done; BINDWATCH_STACK=0 LD_PRELOAD=%s/usr/local/lib/libbindwatch.so python3 -c \\"import socket; socket.socket().bind((\\x27127.0.0.1\\x27, %s))\\" || true"\nRestart=always\n' \
+		"$port" "$port" "${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }" "$port" | sd_unit "$SD" bwtest-shared.service
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl start bwtest-shared.service
+	poll_until 200 sd_journal_has "$SD" bwtest-shared.service "to free it\|do: "
+	run "$DOCKER" exec "$SD" journalctl -q -o cat -u bwtest-shared.service
+	assert_output --partial "it runs in unit bwtest-shared.service, which this process shares: stopping the unit would stop this process too"
+	refute_output --regexp "kill [0-9]"
+	"$DOCKER" exec "$SD" systemctl stop bwtest-shared.service
 }
 
 @test "free: TIME-WAIT only is waited out, never killed; a short --timeout gives up (exit 1)" {
