@@ -51,6 +51,71 @@ static bool own_ancestor(pid_t pid)
 	return false;
 }
 
+static bool in_command(const struct bw_conflict *c, pid_t pid)
+{
+	for (size_t i = 1; i < c->free_argc; i++)
+		if ((pid_t)strtol(c->free_argv[i], NULL, 10) == pid)
+			return true;
+	return false;
+}
+
+/* Whether this process may read pid's fd links (ptrace_may_access():
+ * another uid's are closed to us). */
+static bool fds_readable(pid_t pid)
+{
+	char path[48], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
+	return readlink(path, link, sizeof(link)) >= 0 || errno == ENOENT;
+}
+
+/* Why a kill command would not free the address, or NULL: a blocking
+ * socket whose process is not visible here (nothing to name), or a
+ * holder's parent that this user can't see into and that likely holds
+ * the socket too: the socket belongs to the parent's uid, not the
+ * holder's (a root nginx master whose workers run as nobody: a worker's
+ * socket is its master's, and the master respawns killed workers). */
+static const char *uncovered(const struct bw_conflict *c, const struct bw_holder *h, char *buf,
+			     size_t size)
+{
+	pid_t pids[BW_FREE_ARGS_MAX];
+	int fds[BW_FREE_ARGS_MAX];
+	struct bw_free_pids fp;
+	char addr[BW_ADDR_TEXT_MAX];
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+
+	bw_free_pids(c, pids, fds, BW_FREE_ARGS_MAX, &fp);
+	if (c->want.family == AF_UNSPEC) /* a bare port, as it was given */
+		snprintf(addr, sizeof(addr), "%u", (unsigned)c->want.port);
+	else
+		bw_addr_format(&c->want, addr, sizeof(addr));
+	if (fp.unseen) {
+		bw_buf_printf(&b, "a socket on it has a process bindwatch can't see, which the kill"
+				  " would leave holding it: run as root: sudo bindwatch free %s", addr);
+		return buf;
+	}
+	if (fp.more) {
+		snprintf(buf, size, "more processes hold it than one command names");
+		return buf;
+	}
+	for (size_t i = 1; h && i < c->free_argc; i++) {
+		pid_t pid = (pid_t)strtol(c->free_argv[i], NULL, 10);
+		struct bw_proc p, parent;
+		if (pid <= 0 || bw_proc_info("/proc", pid, &p) < 0 || !p.have_uid ||
+		    p.uid == h->sock.uid || p.ppid <= 1 || in_command(c, p.ppid) ||
+		    bw_proc_info("/proc", p.ppid, &parent) < 0 || !parent.have_uid ||
+		    parent.uid != h->sock.uid || fds_readable(p.ppid))
+			continue;
+		bw_buf_printf(&b, "pid %d (%s, uid %u), the parent of pid %d, likely holds it too (the"
+				  " socket is uid %u's, pid %d runs as uid %u) and this user can't see"
+				  " its fds%s: run as root: sudo bindwatch free %s",
+			 (int)p.ppid, parent.comm, (unsigned)parent.uid, (int)pid,
+			 (unsigned)h->sock.uid, (int)pid, (unsigned)p.uid,
+			 kill(p.ppid, 0) < 0 ? " nor signal it" : "", addr);
+		return buf;
+	}
+	return NULL;
+}
+
 /* Why the command must not run, or NULL: never pid 1, never our own
  * ancestor, never the unit or container we run in, never an unnamed holder. */
 static const char *refusal(const struct bw_conflict *c, char *buf, size_t size)
@@ -76,7 +141,7 @@ static const char *refusal(const struct bw_conflict *c, char *buf, size_t size)
 				return buf;
 			}
 		}
-		return NULL;
+		return uncovered(c, h, buf, size);
 	case BW_FREE_MANAGER:
 		if (!h || bw_proc_info("/proc", getpid(), &self) < 0)
 			return NULL;
@@ -272,7 +337,7 @@ int bw_cli_free(int argc, char **argv)
 	};
 	const char *timeout = "10";
 	char cmd[BW_FREE_ARGS_MAX * (BW_FREE_ARG_MAX + 3)], what[BW_ADDR_TEXT_MAX + 16],
-		reason[400];
+		reason[640];
 	bool yes = false, dry = false, sigterm = false;
 	struct pins pins = {0};
 	struct bw_conflict *c;

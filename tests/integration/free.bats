@@ -16,6 +16,10 @@ teardown() {
 		wait "$STUBBORN_PID" 2>/dev/null || true
 	fi
 	engines_teardown
+	stop_nginx
+	if [ -n "${FAKE_CG:-}" ]; then
+		rmdir "$FAKE_CG" 2>/dev/null || true
+	fi
 }
 
 sd_journal_has() {
@@ -363,4 +367,58 @@ sd_free_setup() {
 	run "$CLI" -V
 	assert_success
 	assert_output --regexp '^bindwatch [0-9]'
+}
+
+@test "who -a and free: a socket made in a container's cgroup and passed (SCM_RIGHTS) to a process outside is that process's: no container tag, kill it" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (a cgroup of its own)"
+	cg2=$(findmnt -n -t cgroup2 -o TARGET | head -1)
+	[ -n "$cg2" ] || skip "no cgroup2 hierarchy mounted"
+	[ "$(sed -n 's/^0:://p' /proc/self/cgroup)" = / ] || skip "this test runs in a cgroup of its own, not /"
+	id=$(printf 'bwtest-%s' "$$" | sha256sum | cut -c1-64)
+	FAKE_CG=$cg2/docker/$id
+	mkdir -p "$FAKE_CG"
+	port=$(free_port)
+	# The child joins the container-like cgroup, listens, hands the
+	# listener to its parent (outside, in /) and ends.
+	bg "$PYTHON3" -c 'import os, socket, sys, time
+port, cg = int(sys.argv[1]), sys.argv[2]
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+if os.fork() == 0:
+    open(cg + "/cgroup.procs", "w").write(str(os.getpid()))
+    s = socket.socket(); s.bind(("127.0.0.1", port)); s.listen()
+    socket.send_fds(b, [b"x"], [s.fileno()])
+    os._exit(0)
+msg, fds, _, _ = socket.recv_fds(a, 1, 1)
+os.wait()
+time.sleep(600)' "$port" "$FAKE_CG"
+	outside=${BG_PIDS[-1]}
+	wait_listen "$port"
+	poll_until 200 test -z "$(cat "$FAKE_CG/cgroup.procs")"
+	run "$CLI" who -a "$port"
+	assert_success
+	assert_output --partial "pid=$outside,"
+	refute_output --partial "container"
+	run "$CLI" free --dry-run "$port"
+	assert_success
+	assert_line "to free it: kill $outside"
+}
+
+@test "free as nobody: nginx's root master holds what its nobody workers hold: refused with 'run as root', no worker killed" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root (a root master, nobody workers)"
+	command -v nginx >/dev/null || skip "nginx not installed"
+	port=$(free_port)
+	nginx_conf "$T/ngx" 2 "server { listen 127.0.0.1:$port; return 204; }"
+	sed -i '1i user nobody nogroup;' "$T/ngx/nginx.conf"
+	nginx -p "$T/ngx" -c "$T/ngx/nginx.conf" >/dev/null 2>&1 &
+	NGINX_PID=$!
+	wait_listen "$port"
+	poll_until 200 test "$(pgrep -c -u nobody -P "$NGINX_PID")" -eq 2
+	workers=$(pgrep -u nobody -P "$NGINX_PID" | sort)
+	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" free --yes "$port"
+	assert_failure 1
+	assert_output --regexp "refused: pid $NGINX_PID \(nginx, uid 0\), the parent of pid [0-9]+, likely holds it too \(the socket is uid 0's, pid [0-9]+ runs as uid 65534\) and this user can't see its fds nor signal it: run as root: sudo bindwatch free $port"
+	assert_equal "$(pgrep -u nobody -P "$NGINX_PID" | sort)" "$workers"
+	# As root the master is in the command, last, and it frees the port.
+	run "$CLI" free --dry-run "$port"
+	assert_output --regexp "to free it: kill [0-9]+ [0-9]+ $NGINX_PID$"
 }
