@@ -131,14 +131,20 @@ SH
 	timeout 60 unshare -p -f --kill-child --mount-proc bash "$BATS_TEST_TMPDIR/scene.sh" "$1" "$2" "$CLI" "$PYTHON3" "$3"
 }
 
-@test "free: a holder that ends while free asks is never confused with a process that took its pid" {
+# reuse_run MODE: reuse_scene on a fresh port (skips where it can't run);
+# $output is then what the scene wrote, $out its file.
+reuse_run() {
 	unshare -p -f --mount-proc true 2>/dev/null || skip "no pid namespaces here"
 	command -v script >/dev/null || skip "script (util-linux) not installed"
 	port=$(free_port)
 	out=$BATS_TEST_TMPDIR/out
-	run reuse_scene "$port" "$out" pid
+	run reuse_scene "$port" "$out" "$1"
 	assert_success
 	run cat "$out"
+}
+
+@test "free: a holder that ends while free asks is never confused with a process that took its pid" {
+	reuse_run pid
 	old=$(sed -n 's/^old=\([0-9]*\) new=.*/\1/p' "$out")
 	assert_line --partial "to free it: kill $old"
 	# The scene is only a test if the pid was handed out again.
@@ -149,13 +155,7 @@ SH
 }
 
 @test "free: when other processes hold it by the time of the answer, free shows their command and asks again" {
-	unshare -p -f --mount-proc true 2>/dev/null || skip "no pid namespaces here"
-	command -v script >/dev/null || skip "script (util-linux) not installed"
-	port=$(free_port)
-	out=$BATS_TEST_TMPDIR/out
-	run reuse_scene "$port" "$out" holder
-	assert_success
-	run cat "$out"
+	reuse_run holder
 	new=$(sed -n 's/^old=[0-9]* new=\([0-9]*\)$/\1/p' "$out")
 	assert_line --partial "bindwatch: free: the holders changed since; to free it: kill $new"
 	assert_line --partial "not run"
