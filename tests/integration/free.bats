@@ -11,6 +11,9 @@ load diag_helpers
 
 # A holder that ignores SIGTERM (kill_bg's signal) is killed here.
 teardown() {
+	if [ -n "${STUBBORN_CHILD:-}" ]; then
+		kill -KILL "$STUBBORN_CHILD" 2>/dev/null || true
+	fi
 	if [ -n "${STUBBORN_PID:-}" ]; then
 		kill -KILL "$STUBBORN_PID" 2>/dev/null || true
 		wait "$STUBBORN_PID" 2>/dev/null || true
@@ -74,6 +77,30 @@ time.sleep(600)' "$port" >/dev/null 2>&1 &
 	# And that next step frees it.
 	kill -KILL "$H"
 	poll_until 200 port_free "$port"
+}
+
+@test "free: after a SIGTERM that did not free it, 'next:' names the processes that hold it then (a child started since)" {
+	port=$(free_port)
+	# On SIGTERM it starts a child that keeps the socket (as a master
+	# that replaces its workers), and lives on.
+	"$PYTHON3" -c 'import os, signal, socket, sys, time
+def term(*a):
+    if os.fork() == 0:
+        open(sys.argv[2] + ".tmp", "w").write(str(os.getpid()))
+        os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+        time.sleep(600)
+signal.signal(signal.SIGTERM, term)
+s = socket.socket(); s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen()
+while True:
+    time.sleep(600)' "$port" "$T/child" >/dev/null 2>&1 &
+	STUBBORN_PID=$!
+	wait_listen "$port"
+	run "$CLI" free --yes --timeout 1 "$port"
+	assert_failure 1
+	child=$(cat "$T/child")
+	STUBBORN_CHILD=$child
+	assert_line "to free it: kill $STUBBORN_PID"
+	assert_line "bindwatch: free: SIGTERM did not end it within 1s (the process catches or ignores it); next: kill -KILL $child $STUBBORN_PID"
 }
 
 @test "free: without --yes and without a terminal nothing runs (exit 1); on a terminal 'n' declines" {
