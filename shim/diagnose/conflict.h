@@ -145,6 +145,8 @@ struct bw_conflict {
 	bool have_uid;
 	uid_t uid;                /* the failing process's euid */
 	int err;
+	pid_t observer;           /* the CLI's own process (who, wait, free): never a holder,
+				   * though it may have inherited the socket; 0: none */
 
 	size_t n_holders;
 	size_t n_matching;        /* sockets that matched, including any beyond the cap */
@@ -160,8 +162,6 @@ struct bw_conflict {
 	int table_errno;          /* reading the socket table failed */
 	bool table_from_proc;     /* sock_diag failed: read from /proc/net */
 	bool scan_all;            /* search every process even after the cgroup's answered (who --all) */
-	pid_t observer;           /* the CLI's own process (who, wait, free): never a holder,
-				   * though it may have inherited the socket; 0: none */
 
 	enum bw_unix_file unix_file;
 	uint64_t unix_ino;        /* the path's file (lstat) when it is a socket */
