@@ -170,9 +170,12 @@ static void test_signal_waiting(void)
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 
-	/* A stop at its default action acts too (the stop waits for it). */
+	/* A stop at its default action acts too (the stop waits for it), told
+	 * apart from a handler; with both, a handler runs. */
 	pid = stopped_child(false);
 	kill(pid, SIGTSTP);
+	CHECK_EQ_INT(bw_target_signal_waiting(pid, pid), 2);
+	kill(pid, SIGUSR1);
 	CHECK_EQ_INT(bw_target_signal_waiting(pid, pid), 1);
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
