@@ -267,8 +267,8 @@ static void text_others(struct bw_buf *b, const struct group *g)
 }
 
 /* The descriptors process pid has on the sockets of holder lead's group
- * (alone: on lead's socket only), in the order the owner scan found them:
- * the first max into fds[]; returns how many there are in all. A holder
+ * (alone: on lead's socket only): the first max the owner scan found into
+ * fds[], sorted; returns how many there are in all. A holder
  * whose processes did not fit the scan's table has its one fd. */
 static size_t group_fds(const struct bw_conflict *c, size_t lead, bool alone, pid_t pid,
 			int *fds, size_t max)
@@ -291,6 +291,13 @@ static size_t group_fds(const struct bw_conflict *c, size_t lead, bool alone, pi
 				n++;
 			}
 	}
+	/* In ascending order, as a reader looks them up in /proc/PID/fd. */
+	for (size_t i = 1; i < n && i < max; i++)
+		for (size_t j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+			int t = fds[j];
+			fds[j] = fds[j - 1];
+			fds[j - 1] = t;
+		}
 	return n;
 }
 
@@ -299,15 +306,14 @@ static size_t group_fds(const struct bw_conflict *c, size_t lead, bool alone, pi
 /* "fd 3", "fds 3 and 4", "fds 3, 4 and 5", "fds 3, 4, ... (12 in all)". */
 static void text_fds(struct bw_buf *b, const int *fds, size_t n)
 {
-	size_t shown = n < FDS_SHOWN ? n : FDS_SHOWN;
 	if (n <= 1) {
 		bw_buf_printf(b, "fd %d", n ? fds[0] : -1);
 		return;
 	}
 	bw_buf_puts(b, "fds");
-	for (size_t i = 0; i < shown; i++)
+	for (size_t i = 0; i < n && i < FDS_SHOWN; i++)
 		bw_buf_printf(b, "%s %d", i == 0 ? "" : i + 1 == n ? " and" : ",", fds[i]);
-	if (n > shown)
+	if (n > FDS_SHOWN)
 		bw_buf_printf(b, ", ... (%zu in all)", n);
 }
 

@@ -60,14 +60,10 @@ static void set_proc(struct bw_holder *h, pid_t pid, int fd, const char *comm, c
 	snprintf(h->proc.cgroup, sizeof(h->proc.cgroup), "/system.slice/nginx.service");
 }
 
-/* A bind() conflict on 127.0.0.1:8080 with a visible listener, a TIME_WAIT
- * leftover and an invisible socket, and a two-frame stack. */
-static struct bw_conflict *filled(void)
+/* A fresh TCP bind() conflict of pid 1234 ("myserver", fd 5) on want. */
+static struct bw_conflict *fresh(const char *want)
 {
 	struct bw_conflict *c = &C;
-	struct bw_holder *h;
-	static const char cmd[] = "nginx -g daemon off;"; /* joined, as procinfo leaves it */
-
 	memset(c, 0, sizeof(*c));
 	c->event = "bind_conflict";
 	c->call = "bind";
@@ -75,9 +71,19 @@ static struct bw_conflict *filled(void)
 	snprintf(c->comm, sizeof(c->comm), "myserver");
 	c->fd = 5;
 	c->time = 1700000000;
-	c->want = A("127.0.0.1:8080");
+	c->want = A(want);
 	c->want.proto = BW_PROTO_TCP;
 	c->err = EADDRINUSE;
+	return c;
+}
+
+/* A bind() conflict on 127.0.0.1:8080 with a visible listener, a TIME_WAIT
+ * leftover and an invisible socket, and a two-frame stack. */
+static struct bw_conflict *filled(void)
+{
+	struct bw_conflict *c = fresh("127.0.0.1:8080");
+	struct bw_holder *h;
+	static const char cmd[] = "nginx -g daemon off;"; /* joined, as procinfo leaves it */
 
 	h = add(c, "127.0.0.1:8080", "0.0.0.0:0", BW_TCP_LISTEN, 4711, 33);
 	set_proc(h, 2000, 3, "nginx", cmd, sizeof(cmd) - 1);
@@ -630,20 +636,11 @@ static void test_text_leaves_out_filler(void)
  * its fds ("fd" still the first); the table row lists every fd. */
 static void test_one_process_many_fds(void)
 {
-	struct bw_conflict *c = &C;
+	struct bw_conflict *c = fresh("[::]:8080");
 	struct bw_holder *h;
 	static const char cmd[] = "python3 server.py";
 	size_t n;
 
-	memset(c, 0, sizeof(*c));
-	c->event = "bind_conflict";
-	c->call = "bind";
-	c->pid = 1234;
-	snprintf(c->comm, sizeof(c->comm), "myserver");
-	c->time = 1700000000;
-	c->want = A("[::]:8080");
-	c->want.proto = BW_PROTO_TCP;
-	c->err = EADDRINUSE;
 	h = add(c, "0.0.0.0:8080", "0.0.0.0:0", BW_TCP_LISTEN, 4711, 33);
 	set_proc(h, 2000, 3, "python3", cmd, sizeof(cmd) - 1);
 	h->first_proc = 0;
