@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,8 +90,9 @@ static int service_port(const char *s, enum bw_proto proto, char *out, size_t si
 
 int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_addr *ret)
 {
-	static const char accepted[] = "expected PORT (1-65535), ADDR:PORT, [V6]:PORT, a service name"
-				       " (http), /PATH or @NAME";
+	static const char accepted[] = "expected PORT (1-65535), ADDR:PORT, [V6]:PORT (either"
+				       " with %DEV after the address, as ss prints it), a service"
+				       " name (http), /PATH or @NAME";
 	enum bw_proto proto = BW_PROTO_UNKNOWN;
 	bool unix_only = false;
 	const char *word;
@@ -140,6 +142,11 @@ int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_add
 		return bad_target("%s: '%s': an empty unix name", cmd, word);
 	if (a.family != AF_UNIX)
 		a.proto = proto;
+	/* ADDR%DEV: the device by name, as ip-link(8) lists them (ss(8)
+	 * prints them so), through libc's if_nametoindex(). */
+	if (a.dev[0] && (a.dev_if = if_nametoindex(a.dev)) == 0)
+		return bad_target("%s: '%s': no network device '%s' here; expected one of the names"
+				  " 'ip link' lists", cmd, word, a.dev);
 	*ret = a;
 	return 0;
 }

@@ -28,6 +28,7 @@ static const char who_usage[] =
 	"With an address: every socket that holds it, its process and the cause.\n"
 	"Without one: every listening socket (TCP, UDP, unix) with its process,\n"
 	"sorted by port. Exit 0 when something was found, 1 when not, 2 on a usage error.\n"
+	"An address may name a device as ss prints it: 127.0.0.1%lo:80, [fe80::1]%eth0:80.\n"
 	"\n"
 	"  -t, --tcp         TCP only        -4, --ipv4       IPv4 only (listing)\n"
 	"  -u, --udp         UDP only        -6, --ipv6       IPv6 only (listing)\n"

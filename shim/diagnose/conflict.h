@@ -95,7 +95,7 @@ enum bw_free_kind {
  * Built from the kernel's rules by remedy.c, in the order to try them. */
 enum bw_fix_target { BW_FIX_CALLER, BW_FIX_HOLDER };
 enum bw_fix_kind { BW_FIX_SOCKOPT, BW_FIX_ADDRESS, BW_FIX_STOP, BW_FIX_WAIT, BW_FIX_PORT,
-		   BW_FIX_UNLINK, BW_FIX_USE_FD, BW_FIX_CLOSE };
+		   BW_FIX_UNLINK, BW_FIX_USE_FD, BW_FIX_CLOSE, BW_FIX_DEVICE };
 #define BW_FIX_PIDS_MAX 16
 struct bw_fix {
 	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */

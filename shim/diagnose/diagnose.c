@@ -14,6 +14,7 @@
 #include "basic/sysio.h"
 #include "diagnose/remedy.h"
 #include "lookup/cgroup.h"
+#include "lookup/netdev.h"
 #include "lookup/netns.h"
 #include "lookup/users.h"
 
@@ -22,6 +23,28 @@
  * process only (diagnose/foreign.c); both NULL inside a host. */
 static struct bw_diag_extras extras;
 static bool bpf_allowed = true;
+
+/* The device the socket is bound to (sk_bound_dev_if), unless a
+ * link-local address's scope id named it already: SO_BINDTOIFINDEX
+ * (Linux 5.0), and its name by SO_BINDTODEVICE (socket(7)); both read the
+ * caller's own socket. A failed bind() keeps the device it set. */
+static void bound_device(int fd, struct bw_addr *want)
+{
+	int ifindex = 0;
+	socklen_t ol = sizeof(ifindex);
+	char name[sizeof(want->dev)];
+
+	if (!want->dev_if && getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, &ol) == 0 &&
+	    ifindex > 0)
+		want->dev_if = (uint32_t)ifindex;
+	if (!want->dev_if)
+		return;
+	ol = sizeof(name);
+	memset(name, 0, sizeof(name));
+	if (getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, &ol) == 0 && name[0] &&
+	    ifindex == (int)want->dev_if)
+		memcpy(want->dev, name, sizeof(name) - 1);
+}
 
 int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 			    struct bw_addr *want, bool *v6only_out)
@@ -55,6 +78,8 @@ int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0)
 			*v6only_out = v6only != 0;
 	}
+	if (want->family == AF_INET || want->family == AF_INET6)
+		bound_device(fd, want);
 	return 0;
 }
 
@@ -220,8 +245,11 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 	if (c->want.proto != BW_PROTO_UNKNOWN && s->local.proto != c->want.proto)
 		return;
 	if (c->want.family == AF_UNSPEC) {
-		/* A bare port (bindwatch who): every socket on it. */
+		/* A bare port (bindwatch who): every socket on it; with a device
+		 * ("*%lo:P"), those not bound to another one (bindrules.h). */
 		enum bw_overlap ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
+		if (c->want.dev_if && s->local.dev_if && s->local.dev_if != c->want.dev_if)
+			return;
 		if (ov != BW_OVERLAP_NONE)
 			keep(c, s, ov);
 		return;
@@ -779,6 +807,23 @@ void bw_diag_use_extras(const struct bw_diag_extras *x)
 	extras = *x;
 }
 
+/* Names for the devices the wanted address and the holders are bound to
+ * (sock_diag gives the index only), as the report shows them. */
+static void name_devices(struct bw_conflict *c)
+{
+	if (c->want.dev_if && !c->want.dev[0])
+		bw_netdev_name(c->want.dev_if, c->want.dev, sizeof(c->want.dev));
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_addr *a = &c->holders[i].sock.local;
+		if (!a->dev_if || a->dev[0])
+			continue;
+		if (a->dev_if == c->want.dev_if && c->want.dev[0])
+			memcpy(a->dev, c->want.dev, sizeof(a->dev));
+		else
+			bw_netdev_name(a->dev_if, a->dev, sizeof(a->dev));
+	}
+}
+
 void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			  uint64_t deadline_ns)
 {
@@ -786,6 +831,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	struct bw_manager failing = {.kind = BW_MGR_NONE};
 	char own[72] = "";
 
+	name_devices(c);
 	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
 		q.inode[q.n] = c->holders[i].sock.inode;

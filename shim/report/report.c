@@ -793,6 +793,7 @@ static void json_strz(struct bw_buf *b, const char *k, const char *v)
 static void json_addr(struct bw_buf *b, const struct bw_addr *a)
 {
 	char ip[64];
+	size_t n;
 	if (a->family == AF_UNIX) {
 		json_key(b, "path");
 		bw_buf_json_str(b, a->path, a->path_len);
@@ -802,6 +803,13 @@ static void json_addr(struct bw_buf *b, const struct bw_addr *a)
 	bw_addr_format_ip(a, ip, sizeof(ip));
 	json_strz(b, "addr", ip);
 	bw_buf_printf(b, ",\"port\":%u", a->port);
+	/* The device it is bound to (sk_bound_dev_if), as ss(8) names it. */
+	n = bw_addr_format_dev(a, ip, sizeof(ip));
+	json_key(b, "dev");
+	if (n)
+		bw_buf_json_str(b, ip, n);
+	else
+		bw_buf_puts(b, "null");
 }
 
 /* What /proc says about one holder process (after its pid). */
@@ -1014,6 +1022,27 @@ static void json_fixes(struct bw_buf *b, const struct bw_conflict *c)
 		case BW_FIX_USE_FD:
 			bw_buf_printf(b, ",\"fd\":%d", f->fd);
 			break;
+		case BW_FIX_DEVICE: {
+			/* Any device but those the blocking sockets are bound to. */
+			const struct bw_addr *busy[BW_HOLDERS_MAX];
+			size_t n = bw_remedy_busy_devices(c, busy, BW_HOLDERS_MAX);
+			bw_buf_printf(b, ",\"level\":\"%s\",\"name\":\"%s\",\"not\":[",
+				      bw_sockopt_level_name(f->level), bw_sockopt_name(f->level, f->name));
+			for (size_t k = 0; k < n; k++) {
+				char dev[24];
+				size_t dn = bw_addr_format_dev(busy[k], dev, sizeof(dev));
+				bw_buf_puts(b, k ? "," : "");
+				bw_buf_json_str(b, dev, dn);
+			}
+			bw_buf_puts(b, "]");
+			/* The one device that works (::1 binds on lo only), else null: any other. */
+			json_key(b, "dev");
+			if (f->addr.dev_if)
+				bw_buf_json_str(b, f->addr.dev, strnlen(f->addr.dev, sizeof(f->addr.dev)));
+			else
+				bw_buf_puts(b, "null");
+			break;
+		}
 		case BW_FIX_WAIT:
 			bw_buf_printf(b, ",\"seconds\":%d", f->seconds);
 			break;
