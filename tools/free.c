@@ -4,6 +4,7 @@
  * See bindwatch(1). */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,42 +50,74 @@ static bool own_ancestor(pid_t pid)
 	return false;
 }
 
+/* Whether the command has pid in a kill part. */
+static bool killed(const struct bw_conflict *c, pid_t pid)
+{
+	for (size_t at = 0, end; at < c->free_argc; at = end) {
+		end = bw_free_command_end(c, at);
+		if (strcmp(c->free_argv[at], "kill") != 0)
+			continue;
+		for (size_t i = at + 1; i < end; i++)
+			if ((pid_t)strtol(c->free_argv[i], NULL, 10) == pid)
+				return true;
+	}
+	return false;
+}
+
 /* Why the command must not run, or NULL: never pid 1, never our own
- * ancestor, never the unit or container we run in, never an unnamed holder. */
+ * ancestor, never the unit or container we run in (the main holder's, or
+ * any other blocking process's that a manager command stops), never an
+ * unnamed holder. */
 static const char *refusal(const struct bw_conflict *c, char *buf, size_t size)
 {
 	const struct bw_holder *h = c->free_holder >= 0 ? &c->holders[c->free_holder] : NULL;
 	struct bw_proc self;
-	struct bw_manager own;
+	struct bw_manager own, m;
 
 	switch (c->free_kind) {
 	case BW_FREE_NONE:
 		snprintf(buf, size, "nothing to run: %s", c->free_note);
 		return buf;
 	case BW_FREE_KILL:
+	case BW_FREE_MANAGER:
 		if (c->free_pid == 1)
 			return "it would stop pid 1";
 		/* kill PID...: the process to act on first and the others that
 		 * keep a blocking socket (diagnose/freecmd.c). */
-		for (size_t i = 1; i < c->free_argc; i++) {
-			pid_t pid = (pid_t)strtol(c->free_argv[i], NULL, 10);
-			if (own_ancestor(pid)) {
-				snprintf(buf, size, "pid %d is bindwatch itself or one of its ancestors",
-					 (int)pid);
-				return buf;
+		for (size_t at = 0, end; at < c->free_argc; at = end) {
+			end = bw_free_command_end(c, at);
+			for (size_t i = at + 1; i < end && strcmp(c->free_argv[at], "kill") == 0; i++) {
+				pid_t pid = (pid_t)strtol(c->free_argv[i], NULL, 10);
+				if (own_ancestor(pid)) {
+					snprintf(buf, size,
+						 "pid %d is bindwatch itself or one of its ancestors",
+						 (int)pid);
+					return buf;
+				}
 			}
 		}
-		return NULL;
-	case BW_FREE_MANAGER:
-		if (!h || bw_proc_info("/proc", getpid(), &self) < 0)
+		if (c->free_kind == BW_FREE_KILL || bw_proc_info("/proc", getpid(), &self) < 0)
 			return NULL;
 		memset(&own, 0, sizeof(own));
 		bw_manager_from_cgroup(&own, self.cgroup);
-		if ((own.id[0] && strcmp(own.id, h->mgr.id) == 0) ||
-		    (own.unit[0] && strcmp(own.unit, h->mgr.unit) == 0 && !h->mgr.outer_id[0])) {
+		if (h && !(c->free_pid > 0 && c->free_pid == h->pid) &&
+		    ((own.id[0] && strcmp(own.id, h->mgr.id) == 0) ||
+		     (own.unit[0] && strcmp(own.unit, h->mgr.unit) == 0 && !h->mgr.outer_id[0]))) {
 			snprintf(buf, size, "bindwatch runs in %s itself",
 				 own.id[0] ? "that container" : own.unit);
 			return buf;
+		}
+		for (size_t i = 0; i < c->n_procs; i++) {
+			const struct bw_process *p = &c->procs[i];
+			if (!p->have_proc || killed(c, p->proc.pid))
+				continue;
+			memset(&m, 0, sizeof(m));
+			bw_manager_from_cgroup(&m, p->proc.cgroup);
+			if (bw_manager_same(&own, &m)) {
+				snprintf(buf, size, "bindwatch runs in %s itself",
+					 own.id[0] ? "that container" : own.unit);
+				return buf;
+			}
 		}
 		return NULL;
 	default:
@@ -103,18 +136,20 @@ static bool confirmed(void)
 	return line[0] == 'y' || line[0] == 'Y';
 }
 
-/* Runs argv; its exit status, or -errno when it could not start. */
-static int run_command(const struct bw_conflict *c)
+/* Runs free_argv[at..end) as one command; its exit status, or -errno
+ * when it could not start. */
+static int run_one(const struct bw_conflict *c, size_t at, size_t end)
 {
 	char *argv[BW_FREE_ARGS_MAX + 1];
+	size_t n = 0;
 	int status;
 	pid_t pid;
 
-	if (c->free_argc == 0)
+	if (end <= at)
 		return -EINVAL;
-	for (size_t i = 0; i < c->free_argc; i++)
-		argv[i] = (char *)c->free_argv[i];
-	argv[c->free_argc] = NULL;
+	for (size_t i = at; i < end; i++)
+		argv[n++] = (char *)c->free_argv[i];
+	argv[n] = NULL;
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0)
@@ -128,6 +163,33 @@ static int run_command(const struct bw_conflict *c)
 		if (errno != EINTR)
 			return -errno;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/* Runs the command: its parts (joined by " && ") in order, up to the
+ * first that fails; that one's status, 0 when all succeeded, -errno when
+ * one could not start. A kill after a manager's stop leaves out the
+ * processes that ended meanwhile (a container's stop ends every process
+ * of its pid namespace, also one moved to another cgroup): kill(1) would
+ * fail on them while the address is being freed. */
+static int run_command(struct bw_conflict *c)
+{
+	int r = -EINVAL;
+	for (size_t at = 0, end; at < c->free_argc; at = end) {
+		end = bw_free_command_end(c, at);
+		if (at > 0 && strcmp(c->free_argv[at], "kill") == 0) {
+			size_t keep = at + 1;
+			for (size_t i = at + 1; i < end; i++)
+				if (kill((pid_t)strtol(c->free_argv[i], NULL, 10), 0) == 0 || errno != ESRCH)
+					memmove(c->free_argv[keep++], c->free_argv[i], BW_FREE_ARG_MAX);
+			if (keep == at + 1)
+				continue; /* every one of them has ended */
+			end = keep;
+		}
+		r = run_one(c, at, end);
+		if (r != 0)
+			return r;
+	}
+	return r;
 }
 
 int bw_cli_free(int argc, char **argv)
@@ -224,16 +286,19 @@ int bw_cli_free(int argc, char **argv)
 			free(c);
 			return 1;
 		}
-		r = run_command(c);
-		if (r == 0 && c->free_kind == BW_FREE_KILL && c->free_argc >= 2 &&
-		    strcmp(c->free_argv[0], "kill") == 0) {
-			/* kill(1) sends SIGTERM, which a process may catch or ignore:
-			 * the next step, should the wait time out, is SIGKILL. */
-			size_t at = (size_t)snprintf(next, sizeof(next), "kill -KILL");
-			for (size_t i = 1; i < c->free_argc && at < sizeof(next); i++)
-				at += (size_t)snprintf(next + at, sizeof(next) - at, " %s",
-						       c->free_argv[i]);
+		/* kill(1) sends SIGTERM, which a process may catch or ignore:
+		 * the next step, should the wait time out, is SIGKILL (its part
+		 * of the command is the last: managers' commands come first). */
+		for (size_t at = 0, end; at < c->free_argc; at = end) {
+			end = bw_free_command_end(c, at);
+			if (end == c->free_argc && end - at >= 2 && strcmp(c->free_argv[at], "kill") == 0) {
+				size_t len = (size_t)snprintf(next, sizeof(next), "kill -KILL");
+				for (size_t i = at + 1; i < end && len < sizeof(next); i++)
+					len += (size_t)snprintf(next + len, sizeof(next) - len, " %s",
+								c->free_argv[i]);
+			}
 		}
+		r = run_command(c);
 		if (r != 0) {
 			fprintf(stderr, "bindwatch: free: '%s' failed (%s %d)\n", cmd,
 				r < 0 ? "errno" : "exit status", r < 0 ? -r : r);

@@ -807,6 +807,26 @@ void bw_diag_use_extras(const struct bw_diag_extras *x)
 	extras = *x;
 }
 
+/* Which holder processes run in the failing process's own service unit or
+ * container (failing: its manager, none for `who`): stopping that would
+ * stop the failing process too (freecmd.c kills them instead). */
+static void procs_sharing(struct bw_conflict *c, const struct bw_manager *failing,
+			  const char *own)
+{
+	struct bw_manager m;
+	for (size_t i = 0; i < c->n_procs; i++) {
+		struct bw_process *p = &c->procs[i];
+		p->shares_mgr = false;
+		if (!p->have_proc || failing->kind == BW_MGR_NONE)
+			continue;
+		memset(&m, 0, sizeof(m));
+		bw_manager_from_cgroup(&m, p->proc.cgroup);
+		if (own[0] && strcmp(m.outer_id, own) == 0)
+			m.outer_id[0] = '\0'; /* as bw_manager_identify does */
+		p->shares_mgr = bw_manager_same(&m, failing);
+	}
+}
+
 /* Names for the devices the wanted address and the holders are bound to
  * (sock_diag gives the index only), as the report shows them. */
 static void name_devices(struct bw_conflict *c)
@@ -859,6 +879,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 		}
 		if (own[0] && strcmp(failing.outer_id, own) == 0)
 			failing.outer_id[0] = '\0'; /* as bw_manager_identify does */
+		procs_sharing(c, &failing, own);
 	}
 	for (size_t i = 0; i < c->n_holders && i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];

@@ -9,17 +9,26 @@ load common
 load engines
 load diag_helpers
 
-# A holder that ignores SIGTERM (kill_bg's signal) is killed here.
+# A holder that ignores SIGTERM (kill_bg's signal) is killed here, and a
+# handed-off helper (not our child) by its pid; then the test's cgroups go.
 teardown() {
 	if [ -n "${STUBBORN_PID:-}" ]; then
 		kill -KILL "$STUBBORN_PID" 2>/dev/null || true
 		wait "$STUBBORN_PID" 2>/dev/null || true
 	fi
+	[ -z "${CHILD:-}" ] || kill "$CHILD" 2>/dev/null || true
 	engines_teardown
+	[ -z "${CG:-}" ] || poll_until 100 remove_cgroups || true
 }
 
 port_free() {
 	! ss_has -Hltn "sport = :$1"
+}
+
+# ended PID: the process is gone, or a zombie (ended; its new parent may
+# not have reaped it yet).
+ended() {
+	! kill -0 "$1" 2>/dev/null || [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" = Z ]
 }
 
 @test "free --dry-run prints 'kill PID' for a plain listener and leaves it running; --yes kills it and waits (exit 0)" {
@@ -152,6 +161,68 @@ sys.exit(subprocess.call(['$CLI', 'free', '--yes', '$port'], stderr=subprocess.S
 	assert_output --partial "to free it: systemctl stop bwtest-free.service"
 	assert_equal "$("$DOCKER" exec "$SD" systemctl is-active bwtest-free.service)" inactive
 	! sd_listening "$SD" "$port"
+}
+
+# handoff PORT: tests/helpers/handoff.py started in cgroup $CG/server (the
+# test's own cgroups, test_cgroups): it listens on 127.0.0.1:PORT and hands
+# the socket to a helper; sets PARENT and CHILD, waits until it listens.
+handoff() {
+	bg sh -c 'echo $$ >"$1/cgroup.procs" && shift && exec "$@"' sh "$CG/server" \
+		"$PYTHON3" "$BW_SRCDIR/tests/helpers/handoff.py" "$1" "$T/handoff.pids"
+	wait_file "$T/handoff.pids"
+	read -r PARENT CHILD <"$T/handoff.pids"
+	wait_listen "$1"
+}
+
+# Plain cgroups, no manager: a helper moved to another cgroup keeps the
+# socket; both processes are killed (the server last) and the port frees.
+@test "free: a listener whose helper moved to another cgroup: kill both, the server last; freed (exit 0)" {
+	test_cgroups server moved
+	port=$(free_port)
+	handoff "$port"
+	echo "$CHILD" >"$CG/moved/cgroup.procs"
+	assert_file_has "/proc/$CHILD/cgroup" "/moved"
+	run "$CLI" free --yes --timeout 10 "$port"
+	assert_success
+	assert_output --partial "to free it: kill $CHILD $PARENT"
+	assert_output --partial "is free"
+	port_free "$port"
+	poll_until 200 ended "$CHILD"
+}
+
+# A container's process (host pid namespace: its processes are the
+# host's) hands the socket to a helper that then leaves the container's
+# cgroup: docker stop ends what is in the container's cgroup only, so the
+# helper is killed after it.
+@test "free: a container's helper moved out of the container's cgroup: docker stop NAME && kill HELPER; freed (exit 0)" {
+	need_docker
+	img=$(systemd_image) || skip "no Debian image with python3 (see above)"
+	test_cgroups moved
+	port=$(free_port)
+	name=bwtest-free-hand-$port
+	CREATED+=("$name")
+	"$DOCKER" run -d --name "$name" --pid=host --network=host -v "$BW_SRCDIR/tests/helpers:/h:ro" \
+		-v "$T:/out" "$img" python3 /h/handoff.py "$port" /out/handoff.pids >/dev/null
+	wait_file "$T/handoff.pids"
+	read -r PARENT CHILD <"$T/handoff.pids"
+	wait_listen "$port"
+	echo "$CHILD" >"$CG/moved/cgroup.procs"
+	want="docker stop $name && kill $CHILD"
+
+	run "$CLI" who "$port"
+	assert_line "to free it: $want"
+	"$CLI" who --json "$port" >"$T/who.json"
+	assert_equal "$(jq -r '.free_command' "$T/who.json")" "$want"
+	capture shim env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PROBE" 127.0.0.1 "$port"
+	assert_file_has "$T/shim.err" "bindwatch:   to free it: $want"
+
+	run "$CLI" free --yes --timeout 20 "$port"
+	assert_success
+	assert_output --partial "to free it: $want"
+	assert_output --partial "is free"
+	port_free "$port"
+	assert_equal "$("$DOCKER" inspect -f '{{.State.Running}}' "$name")" false
+	poll_until 200 ended "$CHILD"
 }
 
 @test "free: TIME-WAIT only is waited out, never killed; a short --timeout gives up (exit 1)" {
