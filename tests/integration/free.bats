@@ -413,6 +413,12 @@ handoff() {
 	read -r PARENT CHILD <"$T/handoff.pids"
 	wait_listen "$port"
 	echo "$CHILD" >"$CG/moved/cgroup.procs"
+	# On a host with cgroup v1 hierarchies too, the engine finds the
+	# container's processes there: out of those as well (to their roots).
+	for h in /sys/fs/cgroup/*/; do
+		[ ! -L "${h%/}" ] && [ "$(stat -fc %T "$h")" = cgroupfs ] || continue
+		echo "$CHILD" >"$h/cgroup.procs" 2>/dev/null || true
+	done
 	want="docker stop $name && kill $CHILD"
 
 	run "$CLI" who "$port"
