@@ -178,6 +178,26 @@ int bw_cli_never_binds(const char *cmd, const char *what, int err)
 			    cmd, what, strerror(-err), start);
 }
 
+int bw_cli_never_bindable(const char *cmd, const struct bw_addr *want)
+{
+	struct bw_addr probe = *want;
+	char what[BW_ADDR_TEXT_MAX + 16];
+	int r;
+
+	if (want->family == AF_UNIX)
+		return 0;
+	/* An address no bind can get here (not local, a privileged port for
+	 * this user): nothing can hold it, so say why, as wait does. */
+	if (probe.proto == BW_PROTO_UNKNOWN)
+		probe.proto = BW_PROTO_TCP;
+	r = bw_cli_bind_would_succeed(&probe);
+	if (r >= 0)
+		return 0;
+	bw_addr_format_proto(&probe, what, sizeof(what));
+	bw_cli_never_binds(cmd, what, r);
+	return -EINVAL;
+}
+
 void bw_cli_load_settings(void)
 {
 	static struct bw_settings set;

@@ -200,6 +200,7 @@ static void say_holder(const char *cmd, const struct bw_addr *a, const char *wha
 	if (!c)
 		return;
 	c->want = *a;
+	c->observer = getpid();
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->event = "lookup";
 	c->call = "wait";

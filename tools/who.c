@@ -123,6 +123,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	c->want_v6only = default_v6only(want);
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->scan_all = o->all;
+	c->observer = getpid();
 	c->event = "lookup";
 	c->call = "who";
 	c->time = time(NULL);
@@ -359,19 +360,7 @@ int bw_cli_who(int argc, char **argv, bool json)
 	} else if (bw_cli_parse_target("who", words, argv + optind, &want) < 0) {
 		return 2;
 	}
-	if (want.family != AF_UNIX) {
-		/* An address no bind can get here (not local, a privileged port
-		 * for this user): nothing can hold it, so say why, as wait does. */
-		struct bw_addr probe = want;
-		int r;
-		if (probe.proto == BW_PROTO_UNKNOWN)
-			probe.proto = BW_PROTO_TCP;
-		r = bw_cli_bind_would_succeed(&probe);
-		if (r < 0) {
-			char what[BW_ADDR_TEXT_MAX + 16];
-			bw_addr_format_proto(&probe, what, sizeof(what));
-			return bw_cli_never_binds("who", what, r);
-		}
-	}
+	if (bw_cli_never_bindable("who", &want) < 0)
+		return 2;
 	return who_address(&o, &want);
 }

@@ -773,26 +773,31 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 
 /* The unit or container of the process whose cgroup(7) file is path
  * (cgroup v2's "0::" line) into *m; all empty when unreadable. */
-static void cgroup_manager(const char *path, struct bw_manager *m)
+static void cgroup_manager(const char *path, struct bw_manager *m, char *cg, size_t size)
 {
-	char cg[1024];
 	const char *p;
+	ssize_t n;
 	memset(m, 0, sizeof(*m));
-	if (bw_read_file_at(AT_FDCWD, path, cg, sizeof(cg)) <= 0)
+	/* cg: the caller's scratch, not 1 KiB of stack: with cgroup v1
+	 * controllers mounted too (a hybrid host) the file has a line per
+	 * controller, the "0::" line last, past the first kilobyte. */
+	n = bw_read_file_at(AT_FDCWD, path, cg, size - 1);
+	if (n <= 0)
 		return;
-	p = strstr(cg, "0::");
+	cg[n] = '\0';
+	p = strncmp(cg, "0::", 3) == 0 ? cg : strstr(cg, "\n0::");
 	if (!p)
 		return;
-	p += 3;
+	p += p == cg ? 3 : 4;
 	cg[(size_t)(p - cg) + strcspn(p, "\n")] = '\0';
 	bw_manager_from_cgroup(m, p);
 }
 
 /* The caller's own container, so a unit in it needs no `docker exec`. */
-static void own_container(char *buf, size_t size)
+static void own_container(char *buf, size_t size, char *scratch, size_t scratch_size)
 {
 	struct bw_manager m;
-	cgroup_manager("/proc/self/cgroup", &m);
+	cgroup_manager("/proc/self/cgroup", &m, scratch, scratch_size);
 	snprintf(buf, size, "%s", m.id[0] ? m.id : m.outer_id);
 }
 
@@ -805,6 +810,26 @@ void bw_diag_use_settings(const struct bw_settings *s)
 void bw_diag_use_extras(const struct bw_diag_extras *x)
 {
 	extras = *x;
+}
+
+/* Which holder processes run in the failing process's own service unit or
+ * container (failing: its manager, none for `who`): stopping that would
+ * stop the failing process too (freecmd.c kills them instead). */
+static void procs_sharing(struct bw_conflict *c, const struct bw_manager *failing,
+			  const char *own)
+{
+	struct bw_manager m;
+	for (size_t i = 0; i < c->n_procs; i++) {
+		struct bw_process *p = &c->procs[i];
+		p->shares_mgr = false;
+		if (!p->have_proc || failing->kind == BW_MGR_NONE)
+			continue;
+		memset(&m, 0, sizeof(m));
+		bw_manager_from_cgroup(&m, p->proc.cgroup);
+		if (own[0] && strcmp(m.outer_id, own) == 0)
+			m.outer_id[0] = '\0'; /* as bw_manager_identify does */
+		p->shares_mgr = bw_manager_same(&m, failing);
+	}
 }
 
 /* Names for the devices the wanted address and the holders are bound to
@@ -841,6 +866,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	/* Every process that has a holder socket open, not just the first. */
 	q.hits = c->hits;
 	q.hits_cap = BW_HITS_MAX;
+	q.ignore = c->observer;
 	if (strcmp(proc_root, "/proc") == 0)
 		socket_identity(c);
 	if (q.n > 0)
@@ -849,16 +875,17 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	c->hprocs_dropped = q.hits_dropped;
 	bw_relation_fill(c, proc_root);
 	if (c->n_holders) {
-		own_container(own, sizeof(own));
+		own_container(own, sizeof(own), c->scratch, sizeof(c->scratch));
 		/* The failing process's own unit or container (none for
 		 * `who`): a holder in it is not freed by stopping that. */
 		if (c->pid > 0) {
 			char path[300];
 			snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)c->pid);
-			cgroup_manager(path, &failing);
+			cgroup_manager(path, &failing, c->scratch, sizeof(c->scratch));
 		}
 		if (own[0] && strcmp(failing.outer_id, own) == 0)
 			failing.outer_id[0] = '\0'; /* as bw_manager_identify does */
+		procs_sharing(c, &failing, own);
 	}
 	for (size_t i = 0; i < c->n_holders && i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];

@@ -644,7 +644,7 @@ void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct
 		break;
 	case BW_FIX_STOP:
 		if (f->pid > 0 && c->free_kind == BW_FREE_MANAGER && c->free_holder >= 0 &&
-		    c->holders[c->free_holder].pid == f->pid) {
+		    c->holders[c->free_holder].pid == f->pid && c->free_pid != f->pid) {
 			/* Its manager would restart a killed process: name the manager's command. */
 			bw_buf_printf(b, "stop the holder (pid %d) through its manager: ", (int)f->pid);
 			bw_free_command_to(c, b);

@@ -105,6 +105,17 @@ except OSError as e:
 	py_bind onlo 127.0.0.1 "$P" lo
 	assert_equal "$(cat "$T/onlo.out")" "bind=0"
 	assert_file_lacks "$T/onlo.err" "bindwatch"
+	# Bound to d0 too, the caller meets it: its own device is read on its
+	# socket (SO_BINDTOIFINDEX), and no other-device fix is offered.
+	py_bind ond0 127.0.0.1 "$P" d0
+	assert_equal "$(cat "$T/ond0.out")" "bind=-1 errno=98"
+	run bw_json "$T/ond0.err" 'j["dev"], j["holders"][0]["pid"], "both sockets are bound to device d0" in j["hint"], [f["kind"] for f in j["fixes"] if f["kind"] == "device"]'
+	assert_output "('d0', $HOLDER_PID, True, [])"
+
+	# The listing shows it as ss -ltn does.
+	capture list in_ns "$CLI" who -t
+	assert_equal "$status" 0
+	assert_file_has "$T/list.out" "$ss_addr"
 
 	# who with ss's ADDR%DEV form: on lo nothing holds it (the kernel
 	# agrees, above); on d0 the holder does.
