@@ -234,7 +234,13 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 					" from the parent that set it up)");
 		break;
 	case BW_CAUSE_SOCKET_ACTIVATION:
-		if (h->have_proc && h->proc.listen_fds && !h->manager) {
+		if (h->have_proc && h->proc.listen_fds && !h->manager && !h->mgr.socket_unit[0] &&
+		    h->mgr.kind != BW_MGR_SYSTEMD && h->mgr.kind != BW_MGR_SYSTEMD_USER) {
+			/* systemd-socket-activate or inetd run by hand passed it on. */
+			who(&b, h);
+			bw_buf_puts(&b, " got the socket through LISTEN_FDS from the program that started"
+					" it, not from a .socket unit: no manager restarts it; stop it");
+		} else if (h->have_proc && h->proc.listen_fds && !h->manager) {
 			who(&b, h);
 			bw_buf_puts(&b, " got the socket from its service manager (LISTEN_FDS): the"
 					" .socket unit owns the port and restarts the service on demand;"
@@ -249,6 +255,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
 					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
 					" the socket unit, or accept the fd via LISTEN_FDS");
+		} else if (h->have_proc && strcmp(h->proc.comm, "systemd") != 0) {
+			/* systemd-socket-activate, inetd: a plain process, no units. */
+			who(&b, h);
+			bw_buf_puts(&b, " holds the socket for socket activation and hands it to the"
+					" programs it starts; no .socket unit owns it: stop that process");
 		} else {
 			bw_buf_puts(&b, "a service manager (");
 			who(&b, h);

@@ -78,7 +78,11 @@ static void systemctl_stop(struct bw_conflict *c, const struct bw_holder *h)
 	arg(c, "stop");
 	if (m->socket_unit[0])
 		arg(c, m->socket_unit);
-	if (ends_with(m->unit, ".service") && strncmp(m->unit, "user@", 5) != 0)
+	/* Accept=yes: the instances hold the connections (systemctl takes
+	 * the glob); a row's own instance is one of them. */
+	if (m->accept_units[0])
+		arg(c, m->accept_units);
+	else if (ends_with(m->unit, ".service") && strncmp(m->unit, "user@", 5) != 0)
 		arg(c, m->unit);
 	c->free_kind = BW_FREE_MANAGER;
 }
@@ -224,7 +228,11 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 	default:
 		break;
 	}
-	if (h->cause == BW_CAUSE_SOCKET_ACTIVATION) {
+	/* A program that passes sockets on without units
+	 * (systemd-socket-activate, inetd run by hand) or its child that got
+	 * one through LISTEN_FDS: no manager restarts it. */
+	if (h->cause == BW_CAUSE_SOCKET_ACTIVATION &&
+	    !(h->pid > 1 && h->have_proc && strcmp(h->proc.comm, "systemd") != 0)) {
 		note(c, "a service manager holds it for socket activation and no .socket unit file"
 			" names this address here: 'systemctl list-sockets' shows which to stop");
 		return;

@@ -30,6 +30,8 @@ struct bw_manager {
 	uid_t user;               /* BW_MGR_SYSTEMD_USER: the manager's uid */
 	char unit[96];            /* systemd: the holder's unit ("nginx.service") */
 	char socket_unit[96];     /* the .socket unit that listens on the address */
+	char accept_units[100];   /* its Accept=yes instances, when one runs:
+				   * "NAME@*.service" (systemctl's glob) */
 	char id[65];              /* container id (64 hex digits) */
 	char name[BW_MGR_NAME_MAX];  /* container name ("" when not readable) */
 	char image[BW_MGR_NAME_MAX];

@@ -95,7 +95,10 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 		bw_buf_printf(b, "%s container ", engine);
 		if (m->name[0] || m->id[0]) {
 			bw_buf_escape(b, m->name[0] ? m->name : m->id, m->name[0] ? strlen(m->name) : 12);
-			bw_buf_puts(b, " (");
+			/* Only the id (its state not readable: inside a container):
+			 * no empty "()". */
+			if ((m->name[0] && m->id[0]) || m->image[0] || m->mapping[0])
+				bw_buf_puts(b, " (");
 			if (m->name[0] && m->id[0])
 				bw_buf_printf(b, "%.12s, ", m->id);
 			if (m->image[0]) {
@@ -110,7 +113,9 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 			bw_buf_printf(b, "%s", m->mapping);
 		else if (b->len > 2 && b->p[b->len - 2] == ',')
 			b->len -= 2;
-		bw_buf_puts(b, ")");
+		if ((m->name[0] && m->id[0]) || m->image[0] || m->mapping[0] ||
+		    !(m->name[0] || m->id[0]))
+			bw_buf_puts(b, ")");
 		if (m->proxy)
 			bw_buf_printf(b, " through %s",
 				      m->kind != BW_MGR_PODMAN ? "docker-proxy"
@@ -125,6 +130,11 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 		if (m->socket_unit[0]) {
 			bw_buf_puts(b, "socket unit ");
 			bw_buf_escape(b, m->socket_unit, strlen(m->socket_unit));
+			if (m->accept_units[0]) {
+				bw_buf_puts(b, " (Accept=yes, instances ");
+				bw_buf_escape(b, m->accept_units, strlen(m->accept_units));
+				bw_buf_puts(b, ")");
+			}
 			if (m->unit[0])
 				bw_buf_puts(b, ", ");
 		}
@@ -274,11 +284,6 @@ static const char *lead_relation(const struct bw_conflict *c, const struct bw_ho
 		return NULL;
 	pi = c->hprocs[h->first_proc].proc;
 	if (pi < 0 || c->procs[pi].relation == BW_REL_NONE)
-		return NULL;
-	/* One interpreter's executable says nothing by itself (two python3
-	 * processes): same_program is worth a word when the program is the
-	 * same too (JSON has the relation either way). */
-	if (c->procs[pi].relation == BW_REL_SAME_PROGRAM && !c->procs[pi].same_command)
 		return NULL;
 	return bw_relation_name(c->procs[pi].relation);
 }
@@ -895,6 +900,7 @@ static void json_manager(struct bw_buf *b, const struct bw_manager *m)
 	if (m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER) {
 		json_strz(b, "unit", m->unit);
 		json_strz(b, "socket_unit", m->socket_unit);
+		json_strz(b, "accept_units", m->accept_units);
 		if (m->kind == BW_MGR_SYSTEMD_USER)
 			bw_buf_printf(b, ",\"user_uid\":%u", (unsigned)m->user);
 		json_strz(b, "in_container", m->outer_name[0] ? m->outer_name : m->outer_id);

@@ -202,9 +202,118 @@ EOF
 	"$DOCKER" exec "$SD" systemctl stop bwtest-act.socket bwtest-act.service
 }
 
-@test "systemd: a unit of the per-user manager; to free it: systemctl --user -M USER@ stop" {
+@test "systemd: a .socket unit with Service=OTHER: both named and stopped; the service's inheritance from pid 1 is intended" {
 	in_sd
 	port=$(free_port)
+	sd_unit "$SD" bwtest-svcsock.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:$port
+Service=bwtest-other.service
+EOF
+	sd_unit "$SD" bwtest-other.service <<EOF
+[Service]
+ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
+EOF
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart bwtest-svcsock.socket
+	"$DOCKER" exec "$SD" systemctl start bwtest-other.service
+	poll_until 200 sd_listening "$SD" "$port"
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_line "to free it: systemctl stop bwtest-svcsock.socket bwtest-other.service"
+	# The shim: the service got the socket from pid 1 on purpose.
+	run shim_bind_in "$SD" "$port"
+	assert_failure
+	assert_output --partial "got it from pid 1 across exec by socket activation (LISTEN_FDS): the inheritance is intended"
+	refute_output --partial "close-on-exec"
+	# The command frees the port (stopping the .socket alone did not).
+	run "$DOCKER" exec "$SD" bindwatch free --yes --timeout 30 "$port"
+	assert_success
+	assert_output --partial "is free"
+	run "$DOCKER" exec "$SD" systemctl is-active bwtest-other.service
+	assert_failure
+}
+
+@test "systemd: an Accept=yes .socket unit: the instances holding connections are named and stopped with it; without root the socket's cgroup names the unit" {
+	in_sd
+	port=$(free_port)
+	sd_unit "$SD" bwtest-acc.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:$port
+Accept=yes
+EOF
+	sd_unit "$SD" bwtest-acc@.service <<EOF
+[Service]
+ExecStart=/bin/sleep 600
+StandardInput=socket
+EOF
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart bwtest-acc.socket
+	poll_until 200 sd_listening "$SD" "$port"
+	# Without root: the listening socket lies in the .socket unit's cgroup.
+	run "$DOCKER" exec -u 65534 "$SD" bindwatch who "$port"
+	assert_line "to free it: systemctl stop bwtest-acc.socket"
+	# A client keeps a connection open: an instance holds it.
+	"$DOCKER" exec "$SD" sh -c "python3 -c 'import socket, time; s = socket.create_connection((\"127.0.0.1\", $port)); time.sleep(600)' >/dev/null 2>&1 & echo \$! >/tmp/client.pid"
+	instance_up() { "$DOCKER" exec "$SD" systemctl list-units --no-legend 'bwtest-acc@*' | grep -q running; }
+	poll_until 200 instance_up
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --regexp "ESTAB .*unit bwtest-acc@[0-9]+-127\.0\.0\.1:$port-127\.0\.0\.1:[0-9]+\.service\]"
+	assert_line "to free it: systemctl stop bwtest-acc.socket 'bwtest-acc@*.service'"
+	run "$DOCKER" exec -u 65534 "$SD" bindwatch who "$port"
+	assert_line "to free it: systemctl stop bwtest-acc.socket 'bwtest-acc@*.service'"
+	# The client goes first (else the instance's side would wait in
+	# FIN-WAIT-2 for it); its connection still holds the port.
+	"$DOCKER" exec "$SD" sh -c 'kill $(cat /tmp/client.pid)'
+	run "$DOCKER" exec "$SD" bindwatch free --yes --timeout 30 "$port"
+	assert_success
+	assert_output --partial "is free"
+	run instance_up
+	assert_failure
+}
+
+@test "systemd: a user's own .socket unit in ~/.config/systemd/user is found; to free it: systemctl --user -M USER@ stop" {
+	in_sd
+	port=$(free_port)
+	sd_user_manager
+	"$DOCKER" exec "$SD" runuser -u bwuser -- mkdir -p /home/bwuser/.config/systemd/user
+	"$DOCKER" exec -i "$SD" runuser -u bwuser -- sh -c 'cat > /home/bwuser/.config/systemd/user/bwtest-usock.socket' <<EOF
+[Socket]
+ListenStream=127.0.0.1:$port
+Service=bwtest-uother.service
+EOF
+	"$DOCKER" exec -i "$SD" runuser -u bwuser -- sh -c 'cat > /home/bwuser/.config/systemd/user/bwtest-uother.service' <<EOF
+[Service]
+ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
+EOF
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user daemon-reload
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user restart bwtest-usock.socket
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user start bwtest-uother.service
+	poll_until 200 sd_listening "$SD" "$port"
+
+	# The service holds the socket (LISTEN_FDS): its .socket unit is found
+	# only in the user's home, and with it the Service= it names.
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --partial "[socket unit bwtest-usock.socket, unit bwtest-uother.service of the user manager of uid 4321]"
+	assert_line "to free it: systemctl --user -M bwuser@ stop bwtest-usock.socket bwtest-uother.service"
+	# No D-Bus in the image for -M: its user runs the command it gets.
+	run "$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		bindwatch free --yes --timeout 30 "$port"
+	assert_success
+	assert_line "to free it: systemctl --user stop bwtest-usock.socket bwtest-uother.service"
+	assert_output --partial "is free"
+}
+
+# sd_user_manager: the per-user manager of bwuser (uid 4321) runs in the
+# systemd container; skips when it can't start there.
+sd_user_manager() {
 	"$DOCKER" exec "$SD" sh -c 'id bwuser >/dev/null 2>&1 || useradd -m -u 4321 bwuser'
 	# The image has no D-Bus and no logind (pam_systemd): the runtime
 	# directory and XDG_RUNTIME_DIR they would provide are given by hand.
@@ -224,6 +333,12 @@ EOF
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl start user@4321.service ||
 		skip "the per-user manager does not start in this container"
+}
+
+@test "systemd: a unit of the per-user manager; to free it: systemctl --user -M USER@ stop" {
+	in_sd
+	port=$(free_port)
+	sd_user_manager
 	"$DOCKER" exec "$SD" mkdir -p /etc/systemd/user
 	"$DOCKER" exec -i "$SD" sh -c 'cat > /etc/systemd/user/bwtest-uweb.service' <<EOF
 [Service]
