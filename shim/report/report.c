@@ -1191,6 +1191,9 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 	holder_local(c, h, local, sizeof(local));
 	if (h->sock.local.family == AF_UNIX) {
 		snprintf(peer, sizeof(peer), "*");
+	} else if (h->sock.remote.port == 0 && local[0] == '*') {
+		/* A dual-stack wildcard: ss prints "*:*" beside "*:PORT". */
+		snprintf(peer, sizeof(peer), "*:*");
 	} else if (h->sock.remote.port == 0) {
 		struct bw_buf pb = BW_BUF_INIT(peer, sizeof(peer));
 		char ip[64];

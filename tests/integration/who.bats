@@ -299,7 +299,7 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 	[[ ${rest%%\"*} == *"bad\\xff" ]]
 }
 
-@test "who: an IPv6 wildcard listener says whether it is dual-stack (*:P) or IPv6-only ([::]:P), in text and JSON; unknown from /proc" {
+@test "who: an IPv6 wildcard listener says whether it is dual-stack (*:P) or IPv6-only ([::]:P), in text and JSON, local and peer columns as ss; unknown from /proc" {
 	[ -e /proc/net/if_inet6 ] || skip "no IPv6 here"
 	dual=$(free_port)
 	hold tcp :: "$dual" 0
@@ -316,6 +316,11 @@ print(j["cause"], sorted((h["pid"], h["fd"], h["state"], h["addr"], h["port"], h
 	[[ ${lines[0]} == "tcp "*" *:$dual "*"pid=$dual_pid,"* ]]
 	run "$CLI" who -H "$only"
 	[[ ${lines[0]} == "tcp "*" [::]:$only "*"pid=$only_pid,"* ]]
+	# Local and peer columns as ss prints them: "*:P *:*" and "[::]:P [::]:*".
+	for p in "$dual" "$only"; do
+		assert_equal "$("$CLI" who -H "$p" | awk 'NR == 1 { print $3, $4 }')" \
+			"$(ss -Hltn "sport = :$p" | awk '{ print $4, $5 }')"
+	done
 	run "$CLI" who -t -H
 	printf '%s\n' "$output" | grep -E "^tcp +LISTEN +\*:$dual .*pid=$dual_pid,"
 	printf '%s\n' "$output" | grep -E "^tcp +LISTEN +\[::\]:$only .*pid=$only_pid,"

@@ -427,6 +427,70 @@ static void test_all_holders(void)
 	close(s);
 }
 
+/* fds where the child puts them, with holes: 7 after seven closed ones,
+ * then 40, 100, 101 and 900 after long gaps. The fd numbers are read one
+ * by one while they come densely and listed after a long gap: every fd is
+ * checked once, each socket found at its number, whatever the holes. */
+static void test_sparse_fds(void)
+{
+	static const int at[3] = {7, 40, 900};
+	struct bw_owner_hit hits[8];
+	struct bw_owner_query q;
+	struct bw_owner_stats st;
+	uint64_t ino[3];
+	int up[2], down[2];
+	pid_t kid;
+
+	CHECK(pipe(up) == 0 && pipe(down) == 0);
+	kid = fork();
+	if (kid == 0) {
+		char b;
+		if (dup2(up[1], 100) < 0 || dup2(down[0], 101) < 0)
+			_exit(1);
+		for (int fd = 0; fd < 100; fd++)
+			close(fd);
+		for (int i = 0; i < 3; i++) {
+			int s = socket(AF_UNIX, SOCK_DGRAM, 0);
+			uint64_t v = inode_of(s);
+			if (s < 0 || dup2(s, at[i]) != at[i] || (s != at[i] && close(s) < 0) ||
+			    write(100, &v, sizeof(v)) != (ssize_t)sizeof(v))
+				_exit(2);
+		}
+		while (read(101, &b, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(up[1]);
+	close(down[0]);
+	/* One write per socket: read until all three came. */
+	for (size_t got = 0; got < sizeof(ino);) {
+		ssize_t n = read(up[0], (char *)ino + got, sizeof(ino) - got);
+		CHECK(n > 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	memset(&q, 0, sizeof(q));
+	q.n = 3;
+	for (int i = 0; i < 3; i++) {
+		q.inode[i] = ino[i];
+		q.uid[i] = geteuid();
+	}
+	q.hits = hits;
+	q.hits_cap = 8;
+	CHECK_EQ_INT(bw_owner_find_pids("/proc", 0, &kid, 1, &q, 0, &st, 1), 3);
+	for (int i = 0; i < 3; i++) {
+		CHECK_EQ_INT(q.pid[i], kid);
+		CHECK_EQ_INT(q.fd[i], at[i]);
+	}
+	CHECK_EQ_INT(q.n_hits, 3);
+	CHECK_EQ_INT(st.procs_scanned, 1);
+	CHECK_EQ_INT(st.fds_checked, 5); /* 7, 40, 100, 101, 900 */
+	close(down[1]);
+	close(up[0]);
+	waitpid(kid, NULL, 0);
+}
+
 /* A child and a grandchild (forked by the child) keep our socket: the
  * descendants of the hits so far are searched, a skipped pid is not
  * searched but its own children are, and without hits nothing runs. */
@@ -510,6 +574,7 @@ int main(void)
 	test_fixture_root();
 	test_built_root();
 	test_all_holders();
+	test_sparse_fds();
 	test_descendants();
 	return check_done("owner");
 }
