@@ -180,6 +180,15 @@ static enum bw_cause classify_holder(const struct bw_conflict *c, const struct b
 	return BW_CAUSE_LISTENER;
 }
 
+bool bw_cause_unitless_activation(const struct bw_holder *h)
+{
+	const char *u = h->mgr.unit;
+	size_t n = strlen(u);
+	return h->have_proc && h->pid > 1 && strcmp(h->proc.comm, "systemd") != 0 &&
+	       h->proc.cgroup[0] && !h->mgr.socket_unit[0] &&
+	       !(n > 8 && strcmp(u + n - 8, ".service") == 0);
+}
+
 static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_cause cause)
 {
 	for (size_t i = 0; i < c->n_holders; i++)
@@ -234,8 +243,8 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 					" from the parent that set it up)");
 		break;
 	case BW_CAUSE_SOCKET_ACTIVATION:
-		if (h->have_proc && h->proc.listen_fds && !h->manager && !h->mgr.socket_unit[0] &&
-		    h->mgr.kind != BW_MGR_SYSTEMD && h->mgr.kind != BW_MGR_SYSTEMD_USER) {
+		if (h->have_proc && h->proc.listen_fds && !h->manager &&
+		    bw_cause_unitless_activation(h)) {
 			/* systemd-socket-activate or inetd run by hand passed it on. */
 			who(&b, h);
 			bw_buf_puts(&b, " got the socket through LISTEN_FDS from the program that started"
@@ -255,7 +264,7 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
 					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
 					" the socket unit, or accept the fd via LISTEN_FDS");
-		} else if (h->have_proc && strcmp(h->proc.comm, "systemd") != 0) {
+		} else if (bw_cause_unitless_activation(h)) {
 			/* systemd-socket-activate, inetd: a plain process, no units. */
 			who(&b, h);
 			bw_buf_puts(&b, " holds the socket for socket activation and hands it to the"

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "basic/fmt.h"
+#include "diagnose/cause.h"
 #include "diagnose/remedy.h"
 #include "lookup/users.h"
 
@@ -231,8 +232,7 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 	/* A program that passes sockets on without units
 	 * (systemd-socket-activate, inetd run by hand) or its child that got
 	 * one through LISTEN_FDS: no manager restarts it. */
-	if (h->cause == BW_CAUSE_SOCKET_ACTIVATION &&
-	    !(h->pid > 1 && h->have_proc && strcmp(h->proc.comm, "systemd") != 0)) {
+	if (h->cause == BW_CAUSE_SOCKET_ACTIVATION && !bw_cause_unitless_activation(h)) {
 		note(c, "a service manager holds it for socket activation and no .socket unit file"
 			" names this address here: 'systemctl list-sockets' shows which to stop");
 		return;

@@ -311,6 +311,32 @@ EOF
 	assert_output --partial "is free"
 }
 
+# Socket activation with no unit behind it: nothing restarts the holder.
+@test "socket activation without a unit: systemd-socket-activate, and the program it ran with LISTEN_FDS: to free it: kill PID" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed (Debian: systemd)"
+	port=$(free_port)
+	systemd-socket-activate -l "127.0.0.1:$port" "$PYTHON3" -c "import time; time.sleep(600)" \
+		>/dev/null 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	wait_listen "$port"
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "pid $pid (systemd-socket-) holds the socket for socket activation and hands it to the programs it starts; no .socket unit owns it"
+	refute_output --partial "list-sockets"
+	assert_output --partial "to free it: kill $pid"
+	# A connection: it execs the program in its own pid, with LISTEN_FDS.
+	"$PYTHON3" -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()"
+	is_python() { [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = python3 ]; }
+	poll_until 200 is_python
+	run "$CLI" who "$port"
+	assert_output --partial "pid $pid (python3) got the socket through LISTEN_FDS from the program that started it, not from a .socket unit"
+	refute_output --partial "the .socket unit owns the port"
+	assert_output --partial "to free it: kill $pid"
+	run "$CLI" free --yes --timeout 10 "$port"
+	assert_success
+}
+
 # sd_user_manager: the per-user manager of bwuser (uid 4321) runs in the
 # systemd container; skips when it can't start there.
 sd_user_manager() {
@@ -463,6 +489,15 @@ as_poduser() {
 	assert_failure
 	assert_output --partial "managed by docker container ${id:0:12}"
 	assert_output --partial "bindwatch:   do: stop the holder: kill $hpid (it shares container ${id:0:12} with this process: stopping that would stop this process too)"
+	refute_output --partial "docker stop"
+	# bindwatch who in there agrees (no docker CLI inside; docker stop
+	# would stop bindwatch too), and a container known by its id alone
+	# shows no empty "()".
+	run "$DOCKER" exec "$name" bindwatch who "$port"
+	assert_success
+	assert_output --partial "[docker container ${id:0:12}]"
+	refute_output --partial "()"
+	assert_line "to free it: kill $hpid (it shares container ${id:0:12} with this process: stopping that would stop this process too)"
 	refute_output --partial "docker stop"
 }
 
