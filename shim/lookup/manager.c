@@ -685,7 +685,7 @@ static void socket_unit(struct bw_manager *m, const struct bw_addr *local, const
 		for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]) && !us.active; i++)
 			search_dir(&us, system_dirs[i], scratch, size);
 	} else {
-		char run_user[2][64], home[160], dir[200];
+		char run_user[2][64], home[160];
 		snprintf(units, sizeof(units), "/run/user/%u/systemd/units", (unsigned)uid);
 		snprintf(run_user[0], sizeof(run_user[0]), "/run/user/%u/systemd/transient",
 			 (unsigned)uid);
@@ -696,6 +696,7 @@ static void socket_unit(struct bw_manager *m, const struct bw_addr *local, const
 		if (bw_user_home_at(root, uid, home, sizeof(home)) == 0)
 			for (size_t i = 0; i < sizeof(home_dirs) / sizeof(home_dirs[0]) && !us.active;
 			     i++) {
+				char dir[200];
 				snprintf(dir, sizeof(dir), "%s%s", home, home_dirs[i]);
 				search_dir(&us, dir, scratch, size);
 			}
