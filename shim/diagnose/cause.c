@@ -374,11 +374,36 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		for (size_t i = 0; i < c->n_holders; i++)
 			if (c->holders[i].cause == BW_CAUSE_TIME_WAIT && c->holders[i].sock.timer_ms > ms)
 				ms = c->holders[i].sock.timer_ms;
-		bw_buf_printf(&b, "only closed connections in TIME-WAIT remain (expire in %lds):"
-				  " SO_REUSEADDR lets the bind succeed only if both the new socket and"
-				  " the old one set it; net.ipv4.tcp_tw_reuse affects outgoing"
-				  " connections only and tcp_tw_recycle was removed in Linux 4.12",
-			      (ms + 999) / 1000);
+		size_t tw = 0, fw2 = 0, other = 0;
+		for (size_t i = 0; i < c->n_holders; i++)
+			if (c->holders[i].cause == BW_CAUSE_TIME_WAIT)
+				*(c->holders[i].sock.state == BW_TCP_TIME_WAIT	  ? &tw
+				  : c->holders[i].sock.state == BW_TCP_FIN_WAIT2 ? &fw2
+										 : &other) += 1;
+		if (!fw2 && !other) {
+			bw_buf_printf(&b, "only closed connections in TIME-WAIT remain (expire in %lds):",
+				      (ms + 999) / 1000);
+		} else {
+			/* Orphans (no process has them): FIN-WAIT-2 waits for the
+			 * peer's FIN until net.ipv4.tcp_fin_timeout (tcp(7)), then
+			 * goes; LAST-ACK, CLOSING and FIN-WAIT-1 retransmit their
+			 * FIN until acknowledged or timed out. */
+			bw_buf_printf(&b, "only closed connections that no process owns remain (gone in"
+					  " %lds at most):", (ms + 999) / 1000);
+			if (tw)
+				bw_buf_printf(&b, " %zu in TIME-WAIT%s", tw, fw2 || other ? ";" : "");
+			if (fw2)
+				bw_buf_printf(&b, " %zu in FIN-WAIT-2 (this side closed and the peer has"
+						  " not; the kernel drops them after"
+						  " net.ipv4.tcp_fin_timeout)%s", fw2, other ? ";" : "");
+			if (other)
+				bw_buf_printf(&b, " %zu still sending their FIN (LAST-ACK, CLOSING,"
+						  " FIN-WAIT-1)", other);
+			bw_buf_puts(&b, ";");
+		}
+		bw_buf_puts(&b, " SO_REUSEADDR lets the bind succeed only if both the new socket and"
+				" the old one set it; net.ipv4.tcp_tw_reuse affects outgoing"
+				" connections only and tcp_tw_recycle was removed in Linux 4.12");
 		break;
 	}
 	case BW_CAUSE_UNIX_STALE:

@@ -186,8 +186,23 @@ static void for_holder(struct bw_conflict *c, const struct bw_holder *h)
 			return;
 		}
 		if (!m->name[0] && !m->id[0]) {
-			note(c, "docker-proxy of a container this user can't read (/var/lib/docker):"
-				" 'docker ps --filter publish=PORT' names it; run as root to be told");
+			/* dockerd manages every container: never the one to kill. */
+			if (m->engine)
+				snprintf(c->free_note, sizeof(c->free_note),
+					 "dockerd holds it itself (it does for each published port"
+					 " with --userland-proxy=false, and for its API with -H tcp://)"
+					 " and %s; dockerd manages every container and is never"
+					 " stopped for one port: 'docker ps --filter publish=%d'"
+					 " names the container",
+					 m->state_read ? "no running container publishes it"
+						       : "its containers are not readable here",
+					 h->sock.local.port);
+			else
+				snprintf(c->free_note, sizeof(c->free_note),
+					 "docker-proxy of a container this user can't read"
+					 " (/var/lib/docker): 'docker ps --filter publish=%d' names"
+					 " it; run as root to be told",
+					 h->sock.local.port);
 			return;
 		}
 		container_ref(ref, sizeof(ref), m);

@@ -280,6 +280,68 @@ static void docker_proxy_owner(struct bw_manager *m, const char *container_ip, i
 	m->orphaned = !m->name[0];
 }
 
+/* NetworkSettings.Ports.<"80/tcp">.<n>: {"HostIp", "HostPort"} of local. */
+static int publish_cb(const struct bw_json_hit *hit, void *ctx)
+{
+	const struct bw_addr *local = ctx;
+	char key[24], port[16], ip[64], want[64];
+	const char *slash;
+	if (hit->n_wild < 1 || bw_json_string(hit->wild[0], hit->wild_len[0], key, sizeof(key)) <= 0)
+		return 0;
+	slash = strchr(key, '/');
+	if (!slash || strcmp(slash + 1, bw_proto_name(local->proto)) != 0 ||
+	    bw_json_get(hit->val, hit->len, "HostPort", port, sizeof(port)) <= 0 ||
+	    atoi(port) != local->port)
+		return 0;
+	if (bw_json_get(hit->val, hit->len, "HostIp", ip, sizeof(ip)) <= 0 || !ip[0])
+		snprintf(ip, sizeof(ip), "%s", local->family == AF_INET6 ? "::" : "0.0.0.0");
+	bw_addr_format_ip(local, want, sizeof(want));
+	return strcmp(ip, want) == 0;
+}
+
+bool bw_manager_docker_publishes(const char *cfg, size_t n, const struct bw_addr *local)
+{
+	char running[8];
+	return bw_json_get(cfg, n, "State.Running", running, sizeof(running)) > 0 &&
+	       strcmp(running, "true") == 0 &&
+	       bw_json_each(cfg, n, "NetworkSettings.Ports.*.*", publish_cb, (void *)local) == 1;
+}
+
+/* dockerd holds the port itself (--userland-proxy=false: libnetwork's
+ * portmapper binds a "dummy proxy" socket to reserve each published
+ * port): the running container that publishes it, from the state files.
+ * dockerd manages every container, so it is named as the engine, never
+ * as the process to stop. */
+static void docker_engine(struct bw_manager *m, const struct bw_sock *s, char *scratch,
+			  size_t size)
+{
+	char dents[2048];
+	long n;
+	int dfd;
+	m->kind = BW_MGR_DOCKER;
+	m->proxy = m->engine = true;
+	m->unit[0] = '\0';
+	dfd = open(DOCKER_CONTAINERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return; /* not readable here: the CLI asks the API (dockerapi.h) */
+	m->state_read = true;
+	while (!m->id[0] && (n = bw_getdents64(dfd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n && !m->id[0];) {
+			const struct bw_dirent64 *d = (const void *)(dents + off);
+			ssize_t len;
+			off += d->d_reclen;
+			if (strlen(d->d_name) != 64 || !is_hex(d->d_name, 64))
+				continue;
+			len = docker_config(d->d_name, scratch, size);
+			if (len <= 0 || !bw_manager_docker_publishes(scratch, (size_t)len, &s->local))
+				continue;
+			copy(m->id, sizeof(m->id), d->d_name, 64);
+			docker_fill(m, scratch, (size_t)len, s->local.port);
+		}
+	}
+	close(dfd);
+}
+
 static void docker_proxy(struct bw_manager *m, const struct bw_proc *p, char *scratch,
 			 size_t size)
 {
@@ -784,6 +846,14 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 		podman_conmon(m, p->cmdline);
 	else if (p && strcmp(p->comm, "rootlessport") == 0)
 		podman_rootless(m, p, scratch, scratch_size);
+	/* dockerd's own socket on an IP port is a published port's
+	 * reservation; without its process, a root socket in docker.service's
+	 * cgroup that listens on one is too (docker-proxy, found by its
+	 * command line, was tried first). */
+	else if (s->local.family != AF_UNIX &&
+		 (p ? strcmp(p->comm, "dockerd") == 0
+		    : s->uid == 0 && strcmp(m->unit, "docker.service") == 0 && !m->outer_id[0]))
+		docker_engine(m, s, scratch, scratch_size);
 	if (m->kind == BW_MGR_PODMAN && m->id[0] && s->local.family != AF_UNIX) {
 		if (!m->state_read)
 			podman_store(m, PODMAN_ROOT_STORE, scratch, scratch_size);

@@ -92,6 +92,12 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 					 " %s (it forwarded to %s)", m->mapping, m->proxy_target);
 			return;
 		}
+		if (m->engine && !m->name[0] && !m->id[0]) {
+			bw_buf_printf(b, "dockerd itself, %s",
+				      m->state_read ? "no running container publishes it"
+						    : "its containers not readable here");
+			return;
+		}
 		bw_buf_printf(b, "%s container ", engine);
 		if (m->name[0] || m->id[0]) {
 			bw_buf_escape(b, m->name[0] ? m->name : m->id, m->name[0] ? strlen(m->name) : 12);
@@ -118,7 +124,8 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 			bw_buf_puts(b, ")");
 		if (m->proxy)
 			bw_buf_printf(b, " through %s",
-				      m->kind != BW_MGR_PODMAN ? "docker-proxy"
+				      m->engine		       ? "dockerd (userland-proxy off)"
+				      : m->kind != BW_MGR_PODMAN ? "docker-proxy"
 				      : m->rootless	       ? "rootlessport"
 							       : "conmon");
 		return;
@@ -182,7 +189,13 @@ static void free_line(struct bw_buf *b, const struct bw_conflict *c)
 	else
 		bw_buf_puts(b, "to free it: ");
 	if (c->free_kind == BW_FREE_WAIT) {
-		bw_buf_printf(b, "wait %lds (TIME-WAIT frees itself; nothing to stop)", c->free_in_s);
+		bool tw_only = true;
+		for (size_t i = 0; i < c->n_holders; i++)
+			tw_only &= c->holders[i].cause != BW_CAUSE_TIME_WAIT ||
+				   c->holders[i].sock.state == BW_TCP_TIME_WAIT;
+		bw_buf_printf(b, "wait %lds (%s; nothing to stop)", c->free_in_s,
+			      tw_only ? "TIME-WAIT frees itself"
+				      : "closed connections no process owns free themselves");
 		return;
 	}
 	if (c->free_argc) {
@@ -909,6 +922,8 @@ static void json_manager(struct bw_buf *b, const struct bw_manager *m)
 		json_strz(b, "name", m->name);
 		json_strz(b, "image", m->image);
 		json_strz(b, "mapping", m->mapping);
+		if (m->engine)
+			bw_buf_puts(b, ",\"engine_holds\":true");
 		bw_buf_printf(b, ",\"proxy\":%s,\"orphaned\":%s,\"state_read\":%s",
 			      m->proxy ? "true" : "false", m->orphaned ? "true" : "false",
 			      m->state_read ? "true" : "false");
@@ -1232,7 +1247,12 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 		bw_buf_puts(b, "\n");
 		return;
 	}
-	bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, h->fd);
+	/* fd -1: found by its command line (docker-proxy of root, for
+	 * another user), not in its fd table; ss -p then shows none either. */
+	if (h->fd >= 0)
+		bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, h->fd);
+	else
+		bw_buf_printf(b, "pid=%d,fd=?", (int)h->pid);
 	if (h->have_proc) {
 		if (h->proc.user[0])
 			bw_buf_printf(b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);

@@ -112,9 +112,11 @@ sd_http_service() {
 	# Not in the docker group: root's fds are closed, its command line is not.
 	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" who "$port"
 	assert_success
-	assert_output --partial "pid=$proxy,"
+	# Found by its command line: its fd is unknown, said as such.
+	assert_output --partial "pid=$proxy,fd=? "
 	assert_output --partial "not readable here"
 	assert_output --partial "to free it: (no command) docker-proxy of a container this user can't read"
+	assert_output --partial "'docker ps --filter publish=$port' names it"
 	refute_output --partial "kill"
 
 	gid=$(getent group docker | cut -d: -f3)
