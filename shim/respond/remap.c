@@ -210,6 +210,9 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 	case BW_ACT_WAIT: {
 		/* Restart races: the old instance is still shutting down. */
 		struct timespec t0, t;
+		long waited = at->ops->waited_ms;
+		bool cut = false;
+		int p;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (;;) {
 			r = try_port(at, -1);
@@ -218,19 +221,26 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			/* Whole seconds alone would end the wait at the next
 			 * second boundary, up to a second early. */
-			if (at->ops->waited_ms + (t.tv_sec - t0.tv_sec) * 1000L +
-				    (t.tv_nsec - t0.tv_nsec) / 1000000L >=
-			    act->a * 1000L)
+			waited = at->ops->waited_ms + (t.tv_sec - t0.tv_sec) * 1000L +
+				 (t.tv_nsec - t0.tv_nsec) / 1000000L;
+			if (waited >= act->a * 1000L)
 				break;
 			if (!at->ops->pause) {
 				sleep_ms(100);
-			} else if ((r = at->ops->pause(100, at->ops->ctx)) < 0) {
+			} else if ((p = at->ops->pause(100, at->ops->ctx)) < 0) {
+				r = p;
 				at->aborted = true;
+				break;
+			} else if (p > 0) {
+				cut = true;
 				break;
 			}
 		}
-		if (r < 0 && !at->aborted)
-			bw_buf_printf(&note, "wait:%ld: still in use after %lds; ", act->a, act->a);
+		/* The real wait: a program stopped (SIGSTOP, ^Z) during it
+		 * waited longer than N. */
+		if (r < 0 && !at->aborted && !cut)
+			bw_buf_printf(&note, "wait:%ld: still in use after %lds; ", act->a,
+				      waited / 1000 > act->a ? waited / 1000 : act->a);
 		return r;
 	}
 	case BW_ACT_REUSEADDR: {

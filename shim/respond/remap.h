@@ -34,7 +34,8 @@ struct bw_remap_ops {
 	/* Makes the twin socket of a listen()-time remap (socket(2)'s
 	 * arguments); -errno ends the rule. */
 	int (*socket)(int domain, int type, int protocol, void *ctx);
-	/* Between the attempts of wait:N, ms milliseconds: 0 to go on, else
+	/* Between the attempts of wait:N, ms milliseconds: 0 to go on, 1 to
+	 * end this wait now (the next action follows; pause notes why), else
 	 * -errno, which ends the rule. */
 	int (*pause)(long ms, void *ctx);
 	long waited_ms; /* wait:N began this long ago (an earlier, interrupted try) */

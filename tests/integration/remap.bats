@@ -206,6 +206,33 @@ while True:
 	kill -0 "$HOLDER_PID"
 }
 
+# sleeping PID: PID sits in clock_nanosleep(2) (x86-64: 230, aarch64: 115),
+# the shim's pause between two attempts of wait:N.
+sleeping() {
+	local nr=230
+	[ "$(uname -m)" = aarch64 ] && nr=115
+	[ "$(cut -d' ' -f1 /proc/"$1"/syscall 2>/dev/null)" = "$nr" ]
+}
+
+@test "remap wait:2: a program stopped past the wait's end makes one last attempt when continued, and the note gives the real wait" {
+	P=$(free_port)
+	hold_tcp "$P"
+	env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 BINDWATCH_REMAP="$P=wait:2" "$PROBE" 0.0.0.0 "$P" \
+		>"$BATS_TEST_TMPDIR/probe.out" 2>"$BATS_TEST_TMPDIR/probe.err" &
+	probe=$!
+	BG_PIDS+=("$probe")
+	poll_until 100 sleeping "$probe"
+	started=$(cut -d' ' -f1 /proc/uptime)
+	kill -STOP "$probe"
+	# Continued 4.5 s after, 2.5 s past the wait's end.
+	poll_until 200 awk -v t="$started" '{ exit !($1 > t + 4.5) }' /proc/uptime
+	kill -CONT "$probe"
+	poll_until 100 grep -q "bind=" "$BATS_TEST_TMPDIR/probe.out"
+	assert_eq "probe" "$(cat "$BATS_TEST_TMPDIR/probe.out")" "bind=-1 errno=98"
+	waited=$(sed -n 's/.*wait:2: still in use after \([0-9]*\)s.*/\1/p' "$BATS_TEST_TMPDIR/probe.err")
+	[ "$waited" -ge 4 ] && [ "$waited" -lt 30 ]
+}
+
 @test "remap reuseaddr: binds over a TIME-WAIT whose listener had SO_REUSEADDR" {
 	P=$(free_port)
 	make_time_wait "$P" 1

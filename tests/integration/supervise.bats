@@ -891,32 +891,30 @@ fifo_run() {
 	exec {feed}>"$T/$out.in"
 }
 
-# taken SUP PID: bindwatch (SUP) has taken PID's call: it holds its copy of
-# PID's socket while it handles the call. Before, a signal ends the
-# notification before bindwatch sees it (seccomp_unotify(2)). Only a
-# socket this shell lacks counts: both inherit its descriptors (bats' fd 3).
+# sockets_of PID: the sockets PID has descriptors of ("socket:[INODE]"),
+# sorted.
+sockets_of() {
+	readlink /proc/"$1"/fd/* 2>/dev/null | grep '^socket:' | sort -u
+}
+
+# taken SUP PID [N]: bindwatch (SUP) has taken PID's call (N of its calls,
+# default 1): it holds its copy of PID's socket while it handles the call.
+# Before, a signal ends the notification before bindwatch sees it
+# (seccomp_unotify(2)). Only a socket this shell lacks counts: both
+# inherit its descriptors (bats' fd 3).
 taken() {
-	local f g sock
-	for f in /proc/"$2"/fd/*; do
-		sock=$(readlink "$f") || continue
-		case $sock in socket:*) ;; *) continue ;; esac
-		for g in /proc/$$/fd/*; do
-			[ "$(readlink "$g")" = "$sock" ] && continue 2
-		done
-		for g in /proc/"$1"/fd/*; do
-			[ "$(readlink "$g")" = "$sock" ] && return 0
-		done
-	done
-	return 1
+	local n
+	n=$(comm -12 <(sockets_of "$2") <(sockets_of "$1") | comm -23 - <(sockets_of $$) | wc -l)
+	[ "$n" -ge "${3:-1}" ]
 }
 
 # pausing SUP PID: bindwatch (SUP) is in a wait:N for PID's call: taken,
-# and between two attempts (poll(2) on one descriptor, the signals it
-# passes on).
+# and between two attempts (in poll(2) with a timeout: it holds a call).
 pausing() {
 	local nr=7
 	[ "$(uname -m)" = aarch64 ] && nr=73
-	taken "$1" "$2" && awk -v nr="$nr" '{ exit !($1 == nr && $3 == "0x1") }' /proc/"$1"/syscall
+	taken "$1" "$2" &&
+		awk -v nr="$nr" '{ exit !($1 == nr && $4 != "0xffffffffffffffff") }' /proc/"$1"/syscall
 }
 
 # port_free PORT: nothing listens on PORT.
@@ -1030,6 +1028,92 @@ clock_past() {
 	assert_file_has "$T/busy.out" "bind=0 errno=0 local=$port alarms=0"
 	run grep -c "remapped: port $port -> $port" "$T/busy.err"
 	assert_output 1
+}
+
+@test "waits hold up no other call: while one thread's bind() waits (wait:6) on a held port, another thread binds and listens on a free port at once; the wait still succeeds" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	# Thread 1 binds the held port; thread 2 binds 127.0.0.1:0 once told.
+	fifo_run free --remap "$port=wait:6" -- "$D/threads_bind" -g 127.0.0.1 "$port" 0
+	prog=$(child_of "$sup")
+	poll_until 100 pausing "$sup" "$prog"
+	echo go >&"$feed"
+	# Thread 2's bind() and listen() return long before thread 1's wait
+	# could end (within 2 s of 6; natively and under the shim: at once).
+	poll_until 40 grep -qE '^0 bind=0 errno=0 local=[1-9][0-9]* listen=0 errno=0$' "$T/free.out"
+	assert_file_lacks "$T/free.out" "$port bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/free.out" "$port bind=0 errno=0 local=$port listen=0 errno=0"
+	run grep -c "remapped: port $port -> $port" "$T/free.err"
+	assert_output 1
+}
+
+@test "waits run side by side: two threads in wait:N on two held ports each end at their own time (one when its holder goes, the other at its deadline)" {
+	p1=$(free_port)
+	hold_tcp "$p1" 127.0.0.1
+	p2=$(free_port)
+	hold_tcp "$p2" 127.0.0.1
+	fifo_run two --remap "$p1=wait:4,$p2=wait:30" -- "$D/threads_bind" -g 127.0.0.1 "$p1" "$p2"
+	prog=$(child_of "$sup")
+	poll_until 100 pausing "$sup" "$prog"
+	echo go >&"$feed"
+	# Both calls in bindwatch's hands at once.
+	poll_until 40 taken "$sup" "$prog" 2
+	# The second's port frees: its wait succeeds, the first's goes on...
+	kill "$HOLDER_PID"
+	wait_file_has "$T/two.out" "$p2 bind=0 errno=0 local=$p2 listen=0 errno=0"
+	assert_file_lacks "$T/two.out" "$p1 bind="
+	# ...until its own 4 s are over.
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/two.out" "$p1 bind=-1 errno=98 local=0 listen=-1 errno=0"
+	assert_file_has "$T/two.err" "wait:4: still in use after 4s"
+	run grep -c "remapped: port $p2 -> $p2" "$T/two.err"
+	assert_output 1
+}
+
+@test "waits run side by side up to 64: a 65th call that would wait fails its wait:N at once, and the report says why" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	# 65 threads, each with its own socket, bind the one held port.
+	ports=()
+	for _ in $(seq 65); do
+		ports+=("$port")
+	done
+	fifo_run many --remap "$port=wait:60" -- "$D/threads_bind" -g 127.0.0.1 "${ports[@]}"
+	prog=$(child_of "$sup")
+	poll_until 100 pausing "$sup" "$prog"
+	for _ in $(seq 64); do
+		echo go
+	done >&"$feed"
+	# One of them is answered long before its 60 s, the others wait on.
+	poll_until 600 grep -q "bind=" "$T/many.out"
+	poll_until 600 taken "$sup" "$prog" 64
+	run cat "$T/many.out"
+	assert_output "$port bind=-1 errno=98 local=0 listen=-1 errno=0"
+	run grep -c "wait: not waited: 64 other calls wait already" "$T/many.err"
+	assert_output 1
+	kill -TERM "$sup"
+	wait_exit "$sup" 20
+	[ "$status" -eq 143 ]
+}
+
+@test "a stop that outlasts wait:N: continued, the call makes one last attempt instead of a new wait, and the report gives the real wait" {
+	taken_bind intr_run late 4 --
+	started=$(cut -d' ' -f1 /proc/uptime)
+	kill -STOP "$prog"
+	poll_until 100 stopped "$prog"
+	# Continued 6.5 s after the wait began, 2.5 s after it would have ended.
+	poll_until 200 clock_past "$(awk -v t="$started" 'BEGIN { print t + 6.5 }')"
+	kill -CONT "$prog"
+	# Its bind() fails at once: well before a new 4 s wait could end.
+	poll_until 40 grep -q '^bind=' "$T/late.out"
+	assert_file_has "$T/late.out" "bind=-1 errno=98 local=0 alarms=0"
+	# The wait counted from the first attempt, as in the shim: 6 s or so.
+	waited=$(sed -n 's/.*wait:4: still in use after \([0-9]*\)s.*/\1/p' "$T/late.err" | head -n1)
+	[ "$waited" -ge 6 ] && [ "$waited" -lt 30 ]
 }
 
 # stale_unix PATH: the file of a unix socket closed without unlink.

@@ -16,7 +16,9 @@
  *                   the holder's socket (taken with pidfd_getfd: needs HOLDER_*)
  *   KIND  thread | unshare (threads, each with its own fd table) | fork
  * Prints, per run: wall time, user and system CPU, and CPU ns per fd; then
- * the fastest wall time and the least CPU. */
+ * the fastest wall time and the least CPU, with the fds read and how many
+ * were sockets (lstat and fdinfo: fds answered; kcmp: fds that are the
+ * holder's socket). */
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <pthread.h>
@@ -317,7 +319,7 @@ int main(int argc, char **argv)
 {
 	static struct worker ws[8];
 	double best_wall = 1e18, best_cpu = 1e18;
-	unsigned long best_fds = 0;
+	unsigned long best_fds = 0, best_sockets = 0;
 	char path[512];
 	FILE *f;
 	int runs, v;
@@ -373,9 +375,14 @@ int main(int argc, char **argv)
 		if (user + sys < best_cpu) {
 			best_cpu = user + sys;
 			best_fds = fds;
+			best_sockets = sockets;
 		}
 	}
-	printf("%-8s %u %-7s fastest %.1f ms, least CPU %.1f ms = %.0f ns/fd\n", mode, n_workers,
-	       kind, best_wall, best_cpu, best_cpu * 1e6 / (double)(best_fds ? best_fds : 1));
+	printf("%-8s %u %-7s fastest %7.1f ms, least CPU %7.1f ms = %5.0f ns/fd (%lu fds, %lu %s)\n",
+	       mode, n_workers, kind, best_wall, best_cpu,
+	       best_cpu * 1e6 / (double)(best_fds ? best_fds : 1), best_fds, best_sockets,
+	       !strcmp(mode, "kcmp")                             ? "the holder's"
+	       : !strcmp(mode, "lstat") || !strcmp(mode, "fdinfo") ? "answered"
+								  : "sockets");
 	return 0;
 }

@@ -59,12 +59,13 @@
  * done: it succeeded but the answer could not be given (the caller's wait
  * was interrupted, on a kernel without WAIT_KILLABLE_RECV); else we had
  * the kernel restart it during its wait:N, whose record so far is rec
- * (malloc()ed). What identifies the restart: the thread's registers at
+ * (malloc()ed); stopped: for a stop only (no handler runs in between, see
+ * repeats). What identifies the restart: the thread's registers at
  * the system call (restored by rt_sigreturn(2): the same pc, arguments
  * and stack pointer), the socket and the address read from its memory. */
 struct restart {
 	pid_t tid;                    /* 0: a free slot */
-	bool done;
+	bool done, stopped;
 	struct seccomp_data data;
 	uint64_t sp, ino;
 	int backlog;
@@ -75,6 +76,8 @@ struct restart {
 	struct bw_conflict *rec;
 };
 #define RESTARTS_MAX 16
+/* Calls waiting in a wait:N at once; one more fails its wait at once. */
+#define HELD_MAX 64
 
 /* Everything one notification needs that is too big for the stack. */
 struct arena {
@@ -95,9 +98,12 @@ struct sup {
 	bool reaped, stop;
 	int stop_self;                /* a stop signal to stop us with, or 0 */
 	/* Calls we had the kernel restart (a signal to handle, see
-	 * sup_pause), one per thread: a restart resumes the wait where it
+	 * watch), one per thread: a restart resumes the wait where it
 	 * was (repeats). */
 	struct restart restarts[RESTARTS_MAX];
+	/* Calls in a wait:N, answered later (struct held). */
+	struct held *held[HELD_MAX];
+	size_t n_held;
 };
 
 /* One intercepted call. tid is the calling thread (the notification's
@@ -112,17 +118,30 @@ struct call {
 	int backlog;
 	uint64_t ino;                 /* its socket's inode */
 	bool in_netns;                /* we are in its network namespace now */
-	bool restart;                 /* answer BW_ERESTARTNOINTR: a signal waits */
+	bool restart_stop;            /* restarted for a stop alone (watch) */
+	bool held;                    /* its wait:N goes on, unanswered (sup_pause) */
+	long retry_ms;                /* ... its next attempt in so many ms */
+	int wait_tries;               /* attempts of its wait:N made while held */
 	long waited_ms;               /* a restarted call's wait so far */
 	long wait_ms;                 /* the longest wait:N of its rule, in ms */
 	struct bw_conflict *resumed;  /* a restarted call's record so far */
-	int statfd;                   /* its thread's /proc stat (sup_pause); -1 unopened */
+	int statfd;                   /* its thread's /proc stat (watch); -1 unopened */
 	struct timespec wait_start;   /* when its wait:N began (valid once waited) */
 	bool wait_started;
 	int bind_service;             /* bw_target_bind_service, cached; 2: not yet */
 };
 
-enum verdict { V_CONTINUE, V_ANSWER, V_GONE };
+/* A call in its wait:N, whose notification stays unanswered while we
+ * serve the others (sup_pause, tend): its socket copy, pidfd and stat
+ * descriptor stay open in k; rec is its record so far (malloc()ed). */
+struct held {
+	struct seccomp_notif req;     /* what k.req points to */
+	struct call k;
+	struct bw_conflict *rec;
+	struct timespec next;         /* its next attempt */
+};
+
+enum verdict { V_CONTINUE, V_ANSWER, V_GONE, V_HELD };
 
 /* glibc 2.36 has wrappers; the raw calls also build with older ones. */
 static int sys_pidfd_open(pid_t pid, unsigned flags)
@@ -704,7 +723,8 @@ static bool job_control(int sig)
  * shell's own child would see it: a stop signal sent to us goes on to
  * COMMAND, then stops us too, with that signal, so that whoever started
  * us (a shell: its job) sees us stopped (stop_self, once the call in hand
- * is answered); SIGCONT continues us (the kernel) and COMMAND. */
+ * is answered and the held ones have seen the signal: tend); SIGCONT
+ * continues us (the kernel) and COMMAND. */
 static void forward_signals(struct sup *sv)
 {
 	struct signalfd_siginfo si;
@@ -754,22 +774,48 @@ static void stop_self(struct sup *sv)
  * within about this period (tools/bench/sigdelay). */
 #define SIGNAL_POLL_MS 2
 
-/* bw_remap_ops.pause, between the attempts of wait:N. Signals keep
- * flowing: those sent to us are passed on at once. The caller waits
- * killable only (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): a fatal signal
- * ends it at once, but a handler (or a stop) could run only after our
- * answer. So when such a signal waits for this thread, the call ends with the
- * kernel's ERESTARTNOINTR: the handler runs and the same call is made
- * again, as if the signal had come just before it (with or without
- * SA_RESTART: arch_do_signal_or_restart()); its restart resumes this wait
- * (sv->restart). -EINTR then, -ESRCH when the caller no longer waits. */
+/* Whether the caller of a call in its wait:N can wait on. The caller
+ * waits killable only (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV): a fatal
+ * signal ends it at once, but a handler (or a stop) could run only after
+ * our answer. So when such a signal waits for this thread, the call ends
+ * with the kernel's ERESTARTNOINTR: the handler runs (or the thread stops)
+ * and the same call is made again, as if the signal had come just before
+ * it (with or without SA_RESTART: arch_do_signal_or_restart()); its
+ * restart resumes this wait (repeats). 0 to wait on; -EINTR then
+ * (k->restart_stop: for a stop alone), -ESRCH when the caller no longer
+ * waits. */
+static int watch(struct sup *sv, struct call *k)
+{
+	int r;
+
+	if (k->statfd == -1)
+		k->statfd = bw_target_stat_open(k->pid, k->tid);
+	/* Still asleep as we took it: nothing happened to it. Else (or when
+	 * the state can't be read) the full look: killed, or a signal to
+	 * take. */
+	if (k->statfd >= 0 && bw_target_task_state(k->statfd) == 'S')
+		return 0;
+	if (!still_waiting(sv, k))
+		return -ESRCH;
+	r = bw_target_signal_waiting(k->pid, k->tid);
+	if (r != 1 && r != 2)
+		return 0;
+	k->restart_stop = r == 2;
+	return -EINTR;
+}
+
+/* bw_remap_ops.pause, between the attempts of wait:N: we do not wait here.
+ * The call is held (k->held): its notification stays unanswered while we
+ * serve every other one, and tend() makes its next attempts, watches its
+ * thread every SIGNAL_POLL_MS and answers it in the end. Its deadline
+ * counts from the first attempt (wait_start), also across restarts.
+ * -EINPROGRESS then; with HELD_MAX calls held already, 1: this wait ends
+ * at once, as if its time were up. */
 static int sup_pause(long ms, void *ctx)
 {
 	struct failing *f = ctx;
 	struct sup *sv = f->sv;
 	struct call *k = f->k;
-	struct pollfd p = {sv->sigfd, POLLIN, 0};
-	struct timespec t0;
 
 	if (!k->wait_started) {
 		clock_gettime(CLOCK_MONOTONIC, &k->wait_start);
@@ -781,29 +827,13 @@ static int sup_pause(long ms, void *ctx)
 		}
 		k->wait_started = true;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (long left = ms;;) {
-		if (poll(&p, 1, (int)(left < SIGNAL_POLL_MS ? left : SIGNAL_POLL_MS)) > 0)
-			forward_signals(sv);
-		if (sv->stop)
-			return -ESRCH;
-		if (k->statfd == -1)
-			k->statfd = bw_target_stat_open(k->pid, k->tid);
-		/* Still asleep as we took it: nothing happened to it. Else (or
-		 * when the state can't be read) the full look: killed, or a
-		 * signal to take. */
-		if (k->statfd < 0 || bw_target_task_state(k->statfd) != 'S') {
-			if (!still_waiting(sv, k))
-				return -ESRCH;
-			if (bw_target_signal_waiting(k->pid, k->tid) == 1) {
-				k->restart = true;
-				return -EINTR;
-			}
-		}
-		left = ms - ms_since(&t0);
-		if (left <= 0)
-			return 0;
+	if (sv->n_held >= HELD_MAX) {
+		note(&f->c->remap, "wait: not waited: %d other calls wait already; ", HELD_MAX);
+		return 1;
 	}
+	k->held = true;
+	k->retry_ms = ms;
+	return -EINPROGRESS;
 }
 
 /* A remap by rule, made on our copy of the caller's socket. */
@@ -825,18 +855,22 @@ static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *
 	r = k->nr == SYS_bind ? bw_remap_bind(rule, &ops, k->dup, (const struct sockaddr *)&k->ss,
 					      k->len, c, &c->remap)
 			      : remap_listen(f->sv, k, rule, &ops, c);
+	/* Those its wait made while we held it count too (tend). */
+	if (c->remap.attempted)
+		c->remap.attempts += k->wait_tries;
+	k->wait_tries = 0;
 	/* The program ended (killed) during the wait: it sees no error at
 	 * all, so the report says nothing of a remap. */
-	if (r < 0 && !k->restart && !still_waiting(f->sv, k))
+	if (r < 0 && !k->held && !still_waiting(f->sv, k))
 		c->remap.attempted = false;
 	return r;
 }
 
-/* A call we have the kernel restart is not over: its restart reports. */
+/* A call we hold is not over: it reports when it is. */
 static void failing_emit(const char *buf, size_t n, void *ctx)
 {
 	struct failing *f = ctx;
-	if (!f->k->restart)
+	if (!f->k->held)
 		emit(f->sv, buf, n);
 }
 
@@ -1051,10 +1085,20 @@ static void forget(struct restart *r)
 	memset(r, 0, sizeof(*r));
 }
 
+/* A malloc()ed copy of the record in the arena, or NULL. */
+static struct bw_conflict *record_copy(const struct sup *sv)
+{
+	struct bw_conflict *c = malloc(sizeof(*c));
+	if (c)
+		*c = sv->a->f.c;
+	return c;
+}
+
 /* Remembers k for its thread's next call (struct restart): done, or
- * restarted during its wait:N, whose record so far is in the arena. One
- * slot per thread; when all are taken, the oldest wait goes. */
-static void remember(struct sup *sv, const struct call *k, bool done)
+ * restarted during its wait:N, whose record so far is rec (malloc()ed,
+ * ours now). One slot per thread; when all are taken, the oldest wait
+ * goes. */
+static void remember(struct sup *sv, const struct call *k, bool done, struct bw_conflict *rec)
 {
 	struct restart *r = NULL;
 	for (size_t i = 0; i < RESTARTS_MAX && !r; i++)
@@ -1066,6 +1110,7 @@ static void remember(struct sup *sv, const struct call *k, bool done)
 	forget(r);
 	r->tid = k->tid;
 	r->done = done;
+	r->stopped = k->restart_stop;
 	r->data = k->req->data;
 	r->sp = call_sp(k);
 	r->ino = k->ino;
@@ -1074,18 +1119,19 @@ static void remember(struct sup *sv, const struct call *k, bool done)
 	memcpy(&r->ss, &k->ss, k->len);
 	r->wait_start = k->wait_start;
 	r->wait_ms = k->wait_ms;
-	if (!done && (r->rec = malloc(sizeof(*r->rec))))
-		*r->rec = sv->a->f.c;
+	r->rec = rec;
 }
 
 /* The remembered call k is the restart of, or NULL. A restart is, as the
  * kernel makes it (arch_do_signal_or_restart(): the same registers, pc
  * moved back to the system call instruction), the very next call of the
  * same thread, with the same pc, arguments, stack pointer, socket and
- * address; and, for an interrupted wait:N, before that wait would have
- * ended. Anything else (the program siglongjmp()ed out of its handler and
- * called again later, or from elsewhere) is a new call, with a wait of its
- * own. Either way the thread's memory is spent. */
+ * address; and, for a wait:N interrupted by a handler, before that wait
+ * would have ended. Anything else (the program siglongjmp()ed out of its
+ * handler and called again later, or from elsewhere) is a new call, with a
+ * wait of its own. After a stop alone no code of the program ran in
+ * between: its restart keeps the wait's deadline however late it comes.
+ * Either way the thread's memory is spent. */
 static struct restart *repeats(struct sup *sv, const struct call *k)
 {
 	struct restart *r = NULL;
@@ -1099,15 +1145,230 @@ static struct restart *repeats(struct sup *sv, const struct call *k)
 	       (k->nr == SYS_bind ? r->len == k->len && memcmp(&r->ss, &k->ss, k->len) == 0
 				  : r->backlog == k->backlog) &&
 	       (r->sp == 0 || r->sp == call_sp(k)) &&
-	       (r->done || ms_since(&r->wait_start) < r->wait_ms);
+	       (r->done || r->stopped || ms_since(&r->wait_start) < r->wait_ms);
 	if (!same)
 		forget(r);
 	return same ? r : NULL;
 }
 
+/* Closes what a call holds open. */
+static void call_close(struct call *k)
+{
+	free(k->resumed);
+	k->resumed = NULL;
+	if (k->statfd >= 0)
+		close(k->statfd);
+	if (k->dup >= 0)
+		close(k->dup);
+	if (k->pidfd >= 0)
+		close(k->pidfd);
+	k->statfd = k->dup = k->pidfd = -1;
+}
+
+static struct timespec ms_later(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_nsec -= 1000000000L;
+		t.tv_sec++;
+	}
+	return t;
+}
+
+/* Holds k, whose wait:N goes on (sup_pause), with the record so far from
+ * the arena: its descriptors move to the table. 0, or -ENOMEM (k is then
+ * not held). */
+static int hold(struct sup *sv, struct call *k)
+{
+	struct held *h = calloc(1, sizeof(*h));
+	if (!h || !(h->rec = record_copy(sv))) {
+		free(h);
+		return -ENOMEM;
+	}
+	h->req = *k->req;
+	h->k = *k;
+	h->k.req = &h->req;
+	h->k.resumed = NULL;
+	h->k.held = false;
+	h->k.wait_tries = 1; /* the attempt before sup_pause */
+	h->next = ms_later(k->retry_ms);
+	sv->held[sv->n_held++] = h;
+	k->statfd = k->dup = k->pidfd = -1;
+	return 0;
+}
+
+/* Sends sv->resp, k's answer. A success the caller can no longer take
+ * (its wait interrupted, before Linux 6.0) answers its restart
+ * (remember). -errno only when the listener itself fails. */
+static int answer(struct sup *sv, const struct call *k)
+{
+	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_SEND, sv->resp) == 0)
+		return 0;
+	if (errno == ENOENT && sv->resp->error == 0 &&
+	    !(sv->resp->flags & SECCOMP_USER_NOTIF_FLAG_CONTINUE))
+		remember(sv, k, true, NULL);
+	else if (errno != ENOENT && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
+/* sv->resp, cleared, for k's notification: r as bind()/listen() return it. */
+static void respond(struct sup *sv, const struct call *k, int r)
+{
+	memset(sv->resp, 0, sv->sizes.seccomp_notif_resp);
+	sv->resp->id = k->req->id;
+	sv->resp->error = r < 0 ? r : 0;
+	sv->resp->val = r < 0 ? -1 : 0;
+}
+
+/* The caller of a held call is gone (killed, or its wait interrupted
+ * before Linux 6.0): the conflict is reported, and no remap, as the
+ * program saw no result of one. 0. */
+static int gone(struct sup *sv, struct held *h)
+{
+	struct failing f = {sv, &h->k, NULL};
+	if (h->rec) {
+		sv->a->f.c = *h->rec;
+		sv->a->f.c.remap.attempted = false;
+		bw_failure_finish(&sv->a->f, &sv->s, &failing_ops, &f);
+	}
+	return 0;
+}
+
+/* One turn of a held call, each time round the loop: its thread is
+ * watched (a signal ends the call with the restart code, see watch),
+ * and when its next attempt is due, that is made; it is answered once
+ * the address is free or its wait is over (then as a restarted call
+ * resumes it, through the whole failure path: the last attempt, the
+ * rule's next action, the report). 1 while it waits on, 0 when done
+ * with it (answered, or its caller gone), -errno when the listener
+ * fails. */
+static int tend(struct sup *sv, struct held *h)
+{
+	struct call *k = &h->k;
+	struct timespec now;
+	long waited;
+	int r = watch(sv, k);
+
+	if (r == -ESRCH)
+		return gone(sv, h);
+	if (r == -EINTR) {
+		respond(sv, k, -BW_ERESTARTNOINTR);
+		remember(sv, k, false, h->rec);
+		h->rec = NULL;
+		return answer(sv, k);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec < h->next.tv_sec ||
+	    (now.tv_sec == h->next.tv_sec && now.tv_nsec < h->next.tv_nsec))
+		return 1;
+	waited = ms_since(&k->wait_start);
+	if (waited < k->wait_ms) {
+		if (!still_waiting(sv, k))
+			return gone(sv, h);
+		r = k->nr == SYS_bind ? bind(k->dup, (const struct sockaddr *)&k->ss, k->len)
+				      : listen(k->dup, k->backlog);
+		if (r < 0 && errno == EADDRINUSE) {
+			h->rec->remap.attempts++;
+			k->wait_tries++;
+			h->next = ms_later(k->retry_ms);
+			return 1;
+		}
+		if (r == 0) {
+			k->resumed = h->rec;
+			h->rec = NULL;
+			resumed_ok(sv, k);
+			respond(sv, k, 0);
+			return answer(sv, k);
+		}
+	}
+	k->waited_ms = waited;
+	k->resumed = h->rec;
+	h->rec = NULL;
+	r = k->nr == SYS_bind ? do_bind(sv, k) : do_listen(sv, k);
+	free(k->resumed);
+	k->resumed = NULL;
+	if (r == -ESRCH && !still_waiting(sv, k))
+		return 0;
+	if (k->held) {
+		/* Another wait:N of its rule. */
+		k->held = false;
+		if ((h->rec = record_copy(sv))) {
+			k->wait_tries = 1;
+			h->next = ms_later(k->retry_ms);
+			return 1;
+		}
+	}
+	respond(sv, k, r);
+	return answer(sv, k);
+}
+
+static void release(struct sup *sv, size_t i)
+{
+	struct held *h = sv->held[i];
+	call_close(&h->k);
+	free(h->rec);
+	free(h);
+	sv->held[i] = sv->held[--sv->n_held];
+	sv->held[sv->n_held] = NULL;
+}
+
+/* Every held call's turn (tend). -errno when the listener fails. */
+static int tend_all(struct sup *sv)
+{
+	for (size_t i = 0; i < sv->n_held;) {
+		int r = tend(sv, sv->held[i]);
+		if (r == 1) {
+			i++;
+			continue;
+		}
+		release(sv, i);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The poll(2) timeout while calls are held: the nearest attempt due, at
+ * most SIGNAL_POLL_MS (their threads are watched that often); -1 when
+ * none is. */
+static int held_timeout(const struct sup *sv)
+{
+	long ms = SIGNAL_POLL_MS;
+	if (!sv->n_held)
+		return -1;
+	for (size_t i = 0; i < sv->n_held; i++) {
+		long left = -ms_since(&sv->held[i]->next);
+		if (left < ms)
+			ms = left < 0 ? 0 : left;
+	}
+	return (int)ms;
+}
+
+/* We stop while calls are held (asked to, with COMMAND reaped): each
+ * fails with EADDRINUSE, its record reported as it stands. */
+static void fail_held(struct sup *sv)
+{
+	while (sv->n_held) {
+		struct held *h = sv->held[0];
+		struct failing f = {sv, &h->k, NULL};
+		if (h->rec && still_waiting(sv, &h->k)) {
+			sv->a->f.c = *h->rec;
+			bw_failure_finish(&sv->a->f, &sv->s, &failing_ops, &f);
+			respond(sv, &h->k, -EADDRINUSE);
+			answer(sv, &h->k);
+		}
+		release(sv, 0);
+	}
+}
+
 /* Decides one notification. V_CONTINUE lets the kernel run the call as the
  * program made it (whatever we cannot do faithfully: other families, a
- * socket or an address we could not fetch); V_GONE: the caller is gone. */
+ * socket or an address we could not fetch); V_GONE: the caller is gone;
+ * V_HELD: its wait:N goes on (struct held). */
 static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_resp *resp)
 {
 	enum verdict v = V_CONTINUE;
@@ -1183,22 +1444,20 @@ static enum verdict handle(struct sup *sv, struct call *k, struct seccomp_notif_
 	v = V_ANSWER;
 	if (r == -ESRCH && !still_waiting(sv, k)) {
 		v = V_GONE;
-	} else if (k->restart) {
-		resp->error = -BW_ERESTARTNOINTR;
-		resp->val = -1;
-		remember(sv, k, false);
+	} else if (k->held && hold(sv, k) == 0) {
+		v = V_HELD;
 	} else {
+		if (k->held) {
+			/* Not held after all (no memory): its wait ends here. */
+			struct failing f = {sv, k, NULL};
+			k->held = false;
+			bw_failure_finish(&sv->a->f, &sv->s, &failing_ops, &f);
+		}
 		resp->error = r < 0 ? r : 0;
 		resp->val = r < 0 ? -1 : 0;
 	}
 out:
-	free(k->resumed);
-	if (k->statfd >= 0)
-		close(k->statfd);
-	if (k->dup >= 0)
-		close(k->dup);
-	if (k->pidfd >= 0)
-		close(k->pidfd);
+	call_close(k);
 	if (v == V_CONTINUE) {
 		resp->error = 0;
 		resp->val = 0;
@@ -1222,16 +1481,13 @@ static int serve_one(struct sup *sv)
 	k.tid = (pid_t)sv->req->pid;
 	k.nr = sv->req->data.nr;
 	k.fd = (int)sv->req->data.args[0];
-	if (handle(sv, &k, sv->resp) == V_GONE)
+	switch (handle(sv, &k, sv->resp)) {
+	case V_GONE:
+	case V_HELD:
 		return 0;
-	if (ioctl(sv->nfd, SECCOMP_IOCTL_NOTIF_SEND, sv->resp) < 0) {
-		if (errno == ENOENT && sv->resp->error == 0 &&
-		    !(sv->resp->flags & SECCOMP_USER_NOTIF_FLAG_CONTINUE))
-			remember(sv, &k, true);
-		else if (errno != ENOENT)
-			return errno == EINTR ? 0 : -errno;
+	default:
+		return answer(sv, &k);
 	}
-	return 0;
 }
 
 /* ---- the child -------------------------------------------------------- */
@@ -1261,7 +1517,7 @@ static int install_filter(void)
 		return -errno;
 	/* WAIT_KILLABLE_RECV (Linux 6.0): once we have taken a call, only a
 	 * fatal signal ends the caller's wait, so what we did in its name is
-	 * what it is told (see sup_pause); older kernels refuse the flag. */
+	 * what it is told (see watch); older kernels refuse the flag. */
 	fd = (int)syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 			  SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
 			  &prog);
@@ -1512,7 +1768,7 @@ int bw_supervise(char **argv, int auto_kind)
 		struct pollfd p[3] = {{listening ? sv.nfd : -1, POLLIN, 0},
 				      {sv.reaped ? -1 : sv.pidfd, POLLIN, 0},
 				      {sv.sigfd, POLLIN, 0}};
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 3, held_timeout(&sv)) < 0) {
 			if (errno == EINTR)
 				continue;
 			perror("bindwatch: poll");
@@ -1529,22 +1785,28 @@ int bw_supervise(char **argv, int auto_kind)
 			forward_signals(&sv);
 		if (sv.stop)
 			break; /* only its descendants are left: stop when asked */
-		if (p[0].revents & POLLIN) {
+		if (p[0].revents & POLLIN)
 			r = serve_one(&sv);
-			if (r < 0) {
-				fprintf(stderr, "bindwatch: --supervise: the seccomp listener failed: %s;"
-						" no longer watching\n",
-					strerror(-r));
-				close(sv.nfd);
-				sv.nfd = -1;
-				listening = false;
-			}
+		else
+			r = 0;
+		/* Waits go on while others are served. */
+		if (r >= 0)
+			r = tend_all(&sv);
+		if (r < 0) {
+			fprintf(stderr, "bindwatch: --supervise: the seccomp listener failed: %s;"
+					" no longer watching\n",
+				strerror(-r));
+			close(sv.nfd);
+			sv.nfd = -1;
+			listening = false;
 		} else if (p[0].revents & (POLLHUP | POLLERR)) {
 			listening = false;
 		}
 		if (sv.stop_self)
 			stop_self(&sv);
 	}
+	if (sv.stop && sv.nfd >= 0)
+		fail_held(&sv);
 	if (!sv.reaped) {
 		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
@@ -1563,6 +1825,8 @@ done:
 		close(sv.own_netns);
 	for (size_t i = 0; i < RESTARTS_MAX; i++)
 		forget(&sv.restarts[i]);
+	while (sv.n_held)
+		release(&sv, 0);
 	free(sv.req);
 	free(sv.resp);
 	free(sv.a);

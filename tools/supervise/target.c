@@ -117,10 +117,17 @@ int bw_target_unpriv_start(void)
 	return atoi(buf);
 }
 
+/* bw_target_signal_waiting's answer for the signals set that wait: 1 when
+ * one has a handler, else 2 (stops only). */
+static int kind(unsigned long long set, unsigned long long caught)
+{
+	return (set & caught) ? 1 : 2;
+}
+
 int bw_target_signal_waiting(pid_t pid, pid_t tid)
 {
 	char path[96], buf[4096];
-	unsigned long long pnd, shd, blk, cgt, ign, acts, shared;
+	unsigned long long pnd, shd, blk, cgt, ign, acts, stops, own, shared;
 	struct dirent *d;
 	DIR *dir;
 	int r;
@@ -134,12 +141,14 @@ int bw_target_signal_waiting(pid_t pid, pid_t tid)
 		return -EPROTO;
 	/* What it acts on: a handler, or a stop (SIGSTOP; SIGTSTP, SIGTTIN,
 	 * SIGTTOU left at their default), which also waits for the call. */
-	acts = cgt | BIT(SIGSTOP) | ((BIT(SIGTSTP) | BIT(SIGTTIN) | BIT(SIGTTOU)) & ~cgt & ~ign);
-	if (pnd & ~blk & acts)
+	stops = BIT(SIGSTOP) | ((BIT(SIGTSTP) | BIT(SIGTTIN) | BIT(SIGTTOU)) & ~cgt & ~ign);
+	acts = cgt | stops;
+	own = pnd & ~blk & acts;
+	if (own & cgt)
 		return 1;
-	shared = shd & ~blk & acts;
+	shared = shd & ~blk & acts & ~own;
 	if (!shared)
-		return 0;
+		return own ? kind(own, cgt) : 0;
 	/* A process-directed signal goes to whichever thread does not
 	 * block it; it waits for tid only if every other thread blocks it. */
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
@@ -155,7 +164,7 @@ int bw_target_signal_waiting(pid_t pid, pid_t tid)
 			shared &= other;
 	}
 	closedir(dir);
-	return shared != 0;
+	return (own | shared) ? kind(own | shared, cgt) : 0;
 }
 
 int bw_target_stat_open(pid_t pid, pid_t tid)
