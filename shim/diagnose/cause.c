@@ -375,11 +375,17 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			if (c->holders[i].cause == BW_CAUSE_TIME_WAIT && c->holders[i].sock.timer_ms > ms)
 				ms = c->holders[i].sock.timer_ms;
 		size_t tw = 0, fw2 = 0, other = 0;
-		for (size_t i = 0; i < c->n_holders; i++)
-			if (c->holders[i].cause == BW_CAUSE_TIME_WAIT)
-				*(c->holders[i].sock.state == BW_TCP_TIME_WAIT	  ? &tw
-				  : c->holders[i].sock.state == BW_TCP_FIN_WAIT2 ? &fw2
-										 : &other) += 1;
+		for (size_t i = 0; i < c->n_holders; i++) {
+			int st = c->holders[i].sock.state;
+			if (c->holders[i].cause != BW_CAUSE_TIME_WAIT)
+				continue;
+			if (st == BW_TCP_TIME_WAIT)
+				tw++;
+			else if (st == BW_TCP_FIN_WAIT2)
+				fw2++;
+			else
+				other++;
+		}
 		if (!fw2 && !other) {
 			bw_buf_printf(&b, "only closed connections in TIME-WAIT remain (expire in %lds):",
 				      (ms + 999) / 1000);

@@ -172,20 +172,25 @@ sd_http_service() {
 	"$DOCKER" exec "$SD" systemctl stop bwtest-web.service
 }
 
-@test "systemd: socket activation names the .socket unit (pid 1 holding it, and the service that got it)" {
+# sd_socket_unit SOCKET SERVICE [LINE]: a .socket unit listening on a
+# free 127.0.0.1 port (LINE: one more [Socket] line) and a python3 service
+# SERVICE that takes fd 3, in the systemd container; the socket started,
+# sets port, waits until it listens.
+sd_socket_unit() {
 	in_sd
 	port=$(free_port)
-	sd_unit "$SD" bwtest-act.socket <<EOF
-[Socket]
-ListenStream=127.0.0.1:$port
-EOF
-	sd_unit "$SD" bwtest-act.service <<EOF
+	printf '[Socket]\nListenStream=127.0.0.1:%s\n%s\n' "$port" "${3:-}" | sd_unit "$SD" "$1"
+	sd_unit "$SD" "$2" <<EOF
 [Service]
 ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
 EOF
 	"$DOCKER" exec "$SD" systemctl daemon-reload
-	"$DOCKER" exec "$SD" systemctl restart bwtest-act.socket
+	"$DOCKER" exec "$SD" systemctl restart "$1"
 	poll_until 200 sd_listening "$SD" "$port"
+}
+
+@test "systemd: socket activation names the .socket unit (pid 1 holding it, and the service that got it)" {
+	sd_socket_unit bwtest-act.socket bwtest-act.service
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -205,21 +210,8 @@ EOF
 }
 
 @test "systemd: a .socket unit with Service=OTHER: both named and stopped; the service's inheritance from pid 1 is intended" {
-	in_sd
-	port=$(free_port)
-	sd_unit "$SD" bwtest-svcsock.socket <<EOF
-[Socket]
-ListenStream=127.0.0.1:$port
-Service=bwtest-other.service
-EOF
-	sd_unit "$SD" bwtest-other.service <<EOF
-[Service]
-ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
-EOF
-	"$DOCKER" exec "$SD" systemctl daemon-reload
-	"$DOCKER" exec "$SD" systemctl restart bwtest-svcsock.socket
+	sd_socket_unit bwtest-svcsock.socket bwtest-other.service Service=bwtest-other.service
 	"$DOCKER" exec "$SD" systemctl start bwtest-other.service
-	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -291,12 +283,9 @@ EOF
 [Service]
 ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
 EOF
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user daemon-reload
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user restart bwtest-usock.socket
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user start bwtest-uother.service
+	sd_user_systemctl daemon-reload
+	sd_user_systemctl restart bwtest-usock.socket
+	sd_user_systemctl start bwtest-uother.service
 	poll_until 200 sd_listening "$SD" "$port"
 
 	# The service holds the socket (LISTEN_FDS): its .socket unit is found
@@ -339,6 +328,12 @@ EOF
 	assert_success
 }
 
+# sd_user_systemctl ARGS...: systemctl --user as bwuser in the systemd container.
+sd_user_systemctl() {
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user "$@"
+}
+
 # sd_user_manager: the per-user manager of bwuser (uid 4321) runs in the
 # systemd container; skips when it can't start there.
 sd_user_manager() {
@@ -372,10 +367,8 @@ EOF
 [Service]
 ExecStart=/usr/bin/python3 -m http.server $port --bind 127.0.0.1
 EOF
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user daemon-reload
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user restart bwtest-uweb.service
+	sd_user_systemctl daemon-reload
+	sd_user_systemctl restart bwtest-uweb.service
 	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
@@ -386,8 +379,7 @@ EOF
 	# Its own user needs no -M.
 	run "$DOCKER" exec "$SD" runuser -u bwuser -- bindwatch who "$port"
 	assert_line "to free it: systemctl --user stop bwtest-uweb.service"
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user stop bwtest-uweb.service
+	sd_user_systemctl stop bwtest-uweb.service
 }
 
 @test "without root: the socket's cgroup id names the unit and sock's uid its user when the process is invisible" {
