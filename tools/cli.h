@@ -51,6 +51,13 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a);
  * (net.ipv4.ip_unprivileged_port_start, ip-sysctl.rst). Returns 2. */
 int bw_cli_never_binds(const char *cmd, const char *what, int err);
 
+/* For an IP address no bind can ever get here (not a local address, a
+ * privileged port for this user; bw_cli_bind_would_succeed's test bind, tcp
+ * unless udp was given): prints bw_cli_never_binds's line and returns
+ * -EINVAL (exit 2 for the caller); else 0. Unix names pass (their own
+ * checks need the lookup first). `who` and `free`. */
+int bw_cli_never_bindable(const char *cmd, const struct bw_addr *want);
+
 /* bw_cli_never_binds, naming the directory for a unix path whose
  * directory is missing or no directory (err: ENOENT, ENOTDIR, positive). */
 int bw_cli_never(const char *cmd, const struct bw_addr *a, const char *what, int err);

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -89,8 +90,9 @@ static int service_port(const char *s, enum bw_proto proto, char *out, size_t si
 
 int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_addr *ret)
 {
-	static const char accepted[] = "expected PORT (1-65535), ADDR:PORT, [V6]:PORT, a service name"
-				       " (http), /PATH or @NAME";
+	static const char accepted[] = "expected PORT (1-65535), ADDR:PORT, [V6]:PORT (either"
+				       " with %DEV after the address, as ss prints it), a service"
+				       " name (http), /PATH or @NAME";
 	enum bw_proto proto = BW_PROTO_UNKNOWN;
 	bool unix_only = false;
 	const char *word;
@@ -140,6 +142,11 @@ int bw_cli_parse_target(const char *cmd, int n, char *const *argv, struct bw_add
 		return bad_target("%s: '%s': an empty unix name", cmd, word);
 	if (a.family != AF_UNIX)
 		a.proto = proto;
+	/* ADDR%DEV: the device by name, as ip-link(8) lists them (ss(8)
+	 * prints them so), through libc's if_nametoindex(). */
+	if (a.dev[0] && (a.dev_if = if_nametoindex(a.dev)) == 0)
+		return bad_target("%s: '%s': no network device '%s' here; expected one of the names"
+				  " 'ip link' lists", cmd, word, a.dev);
 	*ret = a;
 	return 0;
 }
@@ -169,6 +176,26 @@ int bw_cli_never_binds(const char *cmd, const char *what, int err)
 	return bw_cli_error("%s: a bind to %s can never succeed here: %s (ports below"
 			    " net.ipv4.ip_unprivileged_port_start=%d need CAP_NET_BIND_SERVICE)",
 			    cmd, what, strerror(-err), start);
+}
+
+int bw_cli_never_bindable(const char *cmd, const struct bw_addr *want)
+{
+	struct bw_addr probe = *want;
+	char what[BW_ADDR_TEXT_MAX + 16];
+	int r;
+
+	if (want->family == AF_UNIX)
+		return 0;
+	/* An address no bind can get here (not local, a privileged port for
+	 * this user): nothing can hold it, so say why, as wait does. */
+	if (probe.proto == BW_PROTO_UNKNOWN)
+		probe.proto = BW_PROTO_TCP;
+	r = bw_cli_bind_would_succeed(&probe);
+	if (r >= 0)
+		return 0;
+	bw_addr_format_proto(&probe, what, sizeof(what));
+	bw_cli_never_binds(cmd, what, r);
+	return -EINVAL;
 }
 
 void bw_cli_load_settings(void)

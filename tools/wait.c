@@ -74,7 +74,7 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int fd, r, type = a->proto == BW_PROTO_UDP ? SOCK_DGRAM : SOCK_STREAM;
-	int family = a->family;
+	int family = a->family, dev_if = (int)a->dev_if;
 
 	memset(&ss, 0, sizeof(ss));
 	if (family == AF_UNIX && !a->abstract) {
@@ -125,6 +125,19 @@ int bw_cli_bind_would_succeed(const struct bw_addr *a)
 	if (a->family == AF_UNSPEC) {
 		int off = 0;
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
+	}
+	if (a->dev_if && family == AF_INET6 && bw_addr_is_linklocal(a)) {
+		/* The scope id binds it to the device (__inet6_bind()). */
+		((struct sockaddr_in6 *)&ss)->sin6_scope_id = a->dev_if;
+	} else if (a->dev_if && setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &dev_if,
+					   sizeof(dev_if)) < 0) {
+		/* SO_BINDTODEVICE needs CAP_NET_RAW. A device only ever takes
+		 * conflicts away (inet_bind_conflict() skips sockets of other
+		 * devices): a bind without it that succeeds says yes; one that
+		 * fails says nothing (0: taken as held). */
+		r = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 1 : 0;
+		close(fd);
+		return r;
 	}
 	r = bind(fd, (struct sockaddr *)&ss, len) == 0 ? 1 : errno == EADDRINUSE ? 0 : -errno;
 	close(fd);
@@ -187,6 +200,7 @@ static void say_holder(const char *cmd, const struct bw_addr *a, const char *wha
 	if (!c)
 		return;
 	c->want = *a;
+	c->observer = getpid();
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->event = "lookup";
 	c->call = "wait";

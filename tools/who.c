@@ -28,6 +28,7 @@ static const char who_usage[] =
 	"With an address: every socket that holds it, its process and the cause.\n"
 	"Without one: every listening socket (TCP, UDP, unix) with its process,\n"
 	"sorted by port. Exit 0 when something was found, 1 when not, 2 on a usage error.\n"
+	"An address may name a device as ss prints it: 127.0.0.1%lo:80, [fe80::1]%eth0:80.\n"
 	"\n"
 	"  -t, --tcp         TCP only        -4, --ipv4       IPv4 only (listing)\n"
 	"  -u, --udp         UDP only        -6, --ipv6       IPv6 only (listing)\n"
@@ -122,6 +123,7 @@ static int who_address(const struct who_opts *o, const struct bw_addr *want)
 	c->want_v6only = default_v6only(want);
 	c->scan_workers = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
 	c->scan_all = o->all;
+	c->observer = getpid();
 	c->event = "lookup";
 	c->call = "who";
 	c->time = time(NULL);
@@ -358,19 +360,7 @@ int bw_cli_who(int argc, char **argv, bool json)
 	} else if (bw_cli_parse_target("who", words, argv + optind, &want) < 0) {
 		return 2;
 	}
-	if (want.family != AF_UNIX) {
-		/* An address no bind can get here (not local, a privileged port
-		 * for this user): nothing can hold it, so say why, as wait does. */
-		struct bw_addr probe = want;
-		int r;
-		if (probe.proto == BW_PROTO_UNKNOWN)
-			probe.proto = BW_PROTO_TCP;
-		r = bw_cli_bind_would_succeed(&probe);
-		if (r < 0) {
-			char what[BW_ADDR_TEXT_MAX + 16];
-			bw_addr_format_proto(&probe, what, sizeof(what));
-			return bw_cli_never_binds("who", what, r);
-		}
-	}
+	if (bw_cli_never_bindable("who", &want) < 0)
+		return 2;
 	return who_address(&o, &want);
 }

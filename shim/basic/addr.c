@@ -41,6 +41,10 @@ int bw_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len, struct bw_ad
 		a.family = AF_INET6;
 		memcpy(a.ip, &in6.sin6_addr, 16);
 		a.port = ntohs(in6.sin6_port);
+		/* A link-local bind binds the socket to the scope id's device
+		 * (__inet6_bind(): sk_bound_dev_if = sin6_scope_id). */
+		if (bw_addr_is_linklocal(&a))
+			a.dev_if = in6.sin6_scope_id;
 		break;
 	}
 	case AF_UNIX: {
@@ -79,6 +83,14 @@ bool bw_addr_is_v4mapped(const struct bw_addr *a)
 	return a->family == AF_INET6 && memcmp(a->ip, v4mapped_prefix, 12) == 0;
 }
 
+bool bw_addr_is_linklocal(const struct bw_addr *a)
+{
+	if (a->family != AF_INET6)
+		return false;
+	return (a->ip[0] == 0xfe && (a->ip[1] & 0xc0) == 0x80) ||
+	       (a->ip[0] == 0xff && (a->ip[1] & 0x0f) == 0x02);
+}
+
 bool bw_addr_is_wildcard(const struct bw_addr *a)
 {
 	static const uint8_t zero[16];
@@ -103,6 +115,26 @@ size_t bw_addr_format_ip(const struct bw_addr *a, char *buf, size_t size)
 	return strlen(buf);
 }
 
+size_t bw_addr_format_dev(const struct bw_addr *a, char *buf, size_t size)
+{
+	struct bw_buf b = BW_BUF_INIT(buf, size);
+	/* "if%u" is ss(8)'s ll_index_to_name() for a device it can't name. */
+	if (a->dev[0])
+		bw_buf_printf(&b, "%.*s", (int)strnlen(a->dev, sizeof(a->dev)), a->dev);
+	else if (a->dev_if)
+		bw_buf_printf(&b, "if%u", (unsigned)a->dev_if);
+	return b.len;
+}
+
+/* "%lo" after the address when bound to a device (ss(8)'s
+ * sock_addr_print()). */
+static void put_dev(struct bw_buf *b, const struct bw_addr *a)
+{
+	char dev[24];
+	if (bw_addr_format_dev(a, dev, sizeof(dev)))
+		bw_buf_printf(b, "%%%s", dev);
+}
+
 size_t bw_addr_format(const struct bw_addr *a, char *buf, size_t size)
 {
 	char ip[INET6_ADDRSTRLEN];
@@ -111,14 +143,20 @@ size_t bw_addr_format(const struct bw_addr *a, char *buf, size_t size)
 	switch (a->family) {
 	case AF_INET:
 		bw_addr_format_ip(a, ip, sizeof(ip));
-		bw_buf_printf(&b, "%s:%u", ip, a->port);
+		bw_buf_puts(&b, ip);
+		put_dev(&b, a);
+		bw_buf_printf(&b, ":%u", a->port);
 		break;
 	case AF_INET6:
 		bw_addr_format_ip(a, ip, sizeof(ip));
-		bw_buf_printf(&b, "[%s]:%u", ip, a->port);
+		bw_buf_printf(&b, "[%s]", ip);
+		put_dev(&b, a);
+		bw_buf_printf(&b, ":%u", a->port);
 		break;
 	case AF_UNSPEC:
-		bw_buf_printf(&b, "*:%u", a->port);
+		bw_buf_puts(&b, "*");
+		put_dev(&b, a);
+		bw_buf_printf(&b, ":%u", a->port);
 		break;
 	case AF_UNIX:
 		if (a->abstract)
@@ -148,16 +186,58 @@ static int parse_port(const char *s, uint16_t *ret)
 	return 0;
 }
 
+/* A device name as the kernel accepts one (net/core/dev.c
+ * dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or space). */
+static int set_dev(struct bw_addr *a, const char *s, size_t n)
+{
+	if (n == 0 || n >= sizeof(a->dev) || (n == 1 && s[0] == '.') ||
+	    (n == 2 && s[0] == '.' && s[1] == '.'))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '/' || s[i] == ':' || s[i] == '%' || s[i] == '[' || s[i] == ']' ||
+		    (unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return -EINVAL;
+	memcpy(a->dev, s, n);
+	a->dev[n] = '\0';
+	return 0;
+}
+
+/* host[0..n) into *a: an IPv6 address when v6, else IPv4 or "*"; either
+ * may carry "%DEV". */
+static int parse_host(const char *s, size_t n, bool v6, struct bw_addr *a)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *pct = memchr(s, '%', n);
+	size_t hn = pct ? (size_t)(pct - s) : n;
+
+	if (hn == 0 || hn >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hn);
+	host[hn] = '\0';
+	if (pct && set_dev(a, pct + 1, n - hn - 1) < 0)
+		return -EINVAL;
+	if (v6) {
+		a->family = AF_INET6;
+		return inet_pton(AF_INET6, host, a->ip) == 1 ? 0 : -EINVAL;
+	}
+	if (inet_pton(AF_INET, host, a->ip) == 1)
+		a->family = AF_INET;
+	else if (strcmp(host, "*") == 0)
+		a->family = AF_UNSPEC;
+	else
+		return -EINVAL;
+	return 0;
+}
+
 int bw_addr_parse(const char *s, struct bw_addr *ret)
 {
 	struct bw_addr a = {.family = AF_UNSPEC};
-	char host[INET6_ADDRSTRLEN + 1];
 	const char *colon;
-	size_t n;
 
 	if (!s || !*s)
 		return -EINVAL;
 	if (s[0] == '/' || s[0] == '@' || s[0] == '.') {
+		size_t n;
 		a.family = AF_UNIX;
 		a.abstract = s[0] == '@';
 		n = strlen(s + a.abstract);
@@ -169,16 +249,18 @@ int bw_addr_parse(const char *s, struct bw_addr *ret)
 		return 0;
 	}
 	if (s[0] == '[') {
+		/* "[V6]:P", "[V6%DEV]:P" (RFC 4007) or "[V6]%DEV:P" (ss). */
 		const char *close = strchr(s, ']');
-		if (!close || close[1] != ':' || (size_t)(close - s - 1) >= sizeof(host))
+		if (!close)
 			return -EINVAL;
-		n = (size_t)(close - s - 1);
-		memcpy(host, s + 1, n);
-		host[n] = '\0';
-		if (inet_pton(AF_INET6, host, a.ip) != 1)
+		colon = strrchr(close, ':');
+		if (!colon || (close[1] != ':' && close[1] != '%'))
 			return -EINVAL;
-		a.family = AF_INET6;
-		if (parse_port(close + 2, &a.port) < 0)
+		if (parse_host(s + 1, (size_t)(close - s - 1), true, &a) < 0)
+			return -EINVAL;
+		if (close[1] == '%' && (a.dev[0] || set_dev(&a, close + 2, (size_t)(colon - close - 2)) < 0))
+			return -EINVAL;
+		if (parse_port(colon + 1, &a.port) < 0)
 			return -EINVAL;
 		*ret = a;
 		return 0;
@@ -190,16 +272,7 @@ int bw_addr_parse(const char *s, struct bw_addr *ret)
 		*ret = a;
 		return 0;
 	}
-	n = (size_t)(colon - s);
-	if (n == 0 || n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, s, n);
-	host[n] = '\0';
-	if (inet_pton(AF_INET, host, a.ip) == 1)
-		a.family = AF_INET;
-	else if (strcmp(host, "*") == 0)
-		a.family = AF_UNSPEC;
-	else
+	if (parse_host(s, (size_t)(colon - s), false, &a) < 0)
 		return -EINVAL;
 	if (parse_port(colon + 1, &a.port) < 0)
 		return -EINVAL;

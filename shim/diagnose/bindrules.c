@@ -119,8 +119,19 @@ static bool bhash2_meet(const struct bw_bind_sock *b, const struct bw_bind_sock 
 	return true;
 }
 
+/* Sockets bound to two different devices never conflict: both
+ * inet_bind_conflict() (TCP) and udp_lib_lport_inuse() (UDP) skip the
+ * pair unless either sk_bound_dev_if is 0 or they are equal. A device
+ * comes from SO_BINDTODEVICE or a link-local IPv6 bind's scope id. */
+static bool devices_meet(const struct bw_bind_sock *b, const struct bw_bind_sock *h)
+{
+	return !b->addr.dev_if || !h->addr.dev_if || b->addr.dev_if == h->addr.dev_if;
+}
+
 static bool addr_meet(const struct bw_bind_sock *b, const struct bw_bind_sock *h)
 {
+	if (!devices_meet(b, h))
+		return false;
 	if (b->addr.proto == BW_PROTO_TCP && uses_bhash2(&b->addr))
 		return bhash2_meet(b, h);
 	return rcv_saddr_equal(b, h);

@@ -5,7 +5,10 @@
  *        inet_csk_bind_conflict() / inet_bhash2_addr_any_conflict() ->
  *        inet_bind_conflict(), with inet_rcv_saddr_equal() (wildcard binds)
  *        or the bind2 buckets (specific binds, inet_use_hash2_on_bind());
- *   UDP: net/ipv4/udp.c udp_lib_lport_inuse().
+ *   UDP: net/ipv4/udp.c udp_lib_lport_inuse();
+ * both skip a pair bound to two different devices (sk_bound_dev_if). VRF
+ * (l3mdev) buckets are not modelled: a socket in a VRF is taken as bound
+ * to its device like any other.
  * listen() runs the same check again (inet_csk_listen_start() ->
  * inet_csk_get_port()), so one function answers both. Pure. */
 #pragma once
@@ -19,7 +22,8 @@
  * (bindwatch never reads another process's socket options inside a host
  * process; sock_diag reports IPV6_V6ONLY but not the SO_REUSE* bits). */
 struct bw_bind_sock {
-	struct bw_addr addr;      /* family, proto (TCP or UDP), ip, port */
+	struct bw_addr addr;      /* family, proto (TCP or UDP), ip, port, and
+				   * dev_if: sk_bound_dev_if, 0 none */
 	signed char v6only;       /* IPV6_V6ONLY (sk_ipv6only) */
 	signed char reuseaddr;    /* SO_REUSEADDR (sk_reuse; tw_reuse in TIME-WAIT) */
 	signed char reuseport;    /* SO_REUSEPORT (sk_reuseport; tw_reuseport) */
@@ -52,8 +56,9 @@ void bw_bind_check(const struct bw_bind_sock *binder, const struct bw_bind_sock 
 
 /* The address half alone: do the two bound addresses meet for this
  * binder, by inet_rcv_saddr_equal() (wildcard binds, UDP) or the bind2
- * buckets (specific TCP binds)? The kind of meeting, or BW_OVERLAP_NONE.
- * Unknown v6only is taken as off. */
+ * buckets (specific TCP binds)? The kind of meeting, or BW_OVERLAP_NONE;
+ * NONE too for two sockets bound to different devices (the kernel skips
+ * such a pair). Unknown v6only is taken as off. */
 enum bw_overlap bw_bind_overlap(const struct bw_bind_sock *binder, const struct bw_bind_sock *have);
 
 /* Short words for BW_ASSUMED_* bit 'bit' ("the holder's SO_REUSEADDR is

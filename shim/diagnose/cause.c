@@ -485,10 +485,29 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 	*bp = b;
 }
 
+/* The devices, when the blocking socket is bound to one: a socket with
+ * no device meets every device's, two sockets of one device meet
+ * (inet_bind_conflict(), udp_lib_lport_inuse(); bindrules.h). */
+static void device_note(const struct bw_conflict *c, struct bw_buf *b)
+{
+	const struct bw_holder *h = first_with(c, c->cause);
+	char hd[24], wd[24];
+	if (!h || !h->blocks || !h->sock.local.dev_if ||
+	    !(c->want.family == AF_INET || c->want.family == AF_INET6 || c->want.family == AF_UNSPEC))
+		return;
+	bw_addr_format_dev(&h->sock.local, hd, sizeof(hd));
+	if (!bw_addr_format_dev(&c->want, wd, sizeof(wd)))
+		bw_buf_printf(b, "; its socket is bound to device %s, this one to none, which meets"
+				 " every device's", hd);
+	else
+		bw_buf_printf(b, "; both sockets are bound to device %s", hd);
+}
+
 static void write_hint(struct bw_conflict *c)
 {
 	struct bw_buf b = BW_BUF_INIT(c->hint, sizeof(c->hint));
 	explain(c, &b);
+	device_note(c, &b);
 	c->hint_fixes_at = (unsigned short)b.len;
 	for (size_t i = 0; i < c->n_fixes; i++) {
 		bw_buf_puts(&b, i == 0 ? "; remedies: " : "; or ");

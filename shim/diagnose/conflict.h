@@ -50,6 +50,8 @@ struct bw_process {
 	bool same_exe;              /* runs the failing process's executable */
 	bool same_command;          /* same_exe, and the same arguments up to the first
 				     * operand (the script, -m's module, -c's code) */
+	bool shares_mgr;            /* runs in the failing process's own service unit or
+				     * container (bw_manager_same on its cgroup) */
 };
 
 struct bw_holder {
@@ -95,7 +97,7 @@ enum bw_free_kind {
  * Built from the kernel's rules by remedy.c, in the order to try them. */
 enum bw_fix_target { BW_FIX_CALLER, BW_FIX_HOLDER };
 enum bw_fix_kind { BW_FIX_SOCKOPT, BW_FIX_ADDRESS, BW_FIX_STOP, BW_FIX_WAIT, BW_FIX_PORT,
-		   BW_FIX_UNLINK, BW_FIX_USE_FD, BW_FIX_CLOSE };
+		   BW_FIX_UNLINK, BW_FIX_USE_FD, BW_FIX_CLOSE, BW_FIX_DEVICE };
 #define BW_FIX_PIDS_MAX 16
 struct bw_fix {
 	struct bw_addr addr;          /* address: bind this IP (same port); unlink: the path */
@@ -145,6 +147,8 @@ struct bw_conflict {
 	bool have_uid;
 	uid_t uid;                /* the failing process's euid */
 	int err;
+	pid_t observer;           /* the CLI's own process (who, wait, free): never a holder,
+				   * though it may have inherited the socket; 0: none */
 
 	size_t n_holders;
 	size_t n_matching;        /* sockets that matched, including any beyond the cap */
@@ -220,9 +224,14 @@ struct bw_conflict {
 	size_t free_argc;             /* free_argv: the command, as argv */
 	long free_in_s;               /* BW_FREE_WAIT: seconds until free */
 	enum bw_free_kind free_kind;
-	pid_t free_pid;               /* BW_FREE_KILL: the process to signal */
+	pid_t free_pid;               /* the process to act on first, when it is killed (kill
+				       * part of the command); 0 when its manager stops it */
 	int free_holder;              /* index of the holder it acts on, -1 none */
 	uid_t caller_uid;             /* who would run it (systemctl --user needs -M otherwise) */
+	/* free_and[i]: free_argv[i] starts another command, run after the
+	 * one before it succeeded (shown " && "): manager commands first,
+	 * kill last (bw_free_command_end walks them). */
+	bool free_and[BW_FREE_ARGS_MAX];
 	char free_argv[BW_FREE_ARGS_MAX][BW_FREE_ARG_MAX];
 	char free_note[320];          /* BW_FREE_NONE: why nothing is offered */
 

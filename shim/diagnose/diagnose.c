@@ -14,6 +14,7 @@
 #include "basic/sysio.h"
 #include "diagnose/remedy.h"
 #include "lookup/cgroup.h"
+#include "lookup/netdev.h"
 #include "lookup/netns.h"
 #include "lookup/users.h"
 
@@ -22,6 +23,28 @@
  * process only (diagnose/foreign.c); both NULL inside a host. */
 static struct bw_diag_extras extras;
 static bool bpf_allowed = true;
+
+/* The device the socket is bound to (sk_bound_dev_if), unless a
+ * link-local address's scope id named it already: SO_BINDTOIFINDEX
+ * (Linux 5.0), and its name by SO_BINDTODEVICE (socket(7)); both read the
+ * caller's own socket. A failed bind() keeps the device it set. */
+static void bound_device(int fd, struct bw_addr *want)
+{
+	int ifindex = 0;
+	socklen_t ol = sizeof(ifindex);
+	char name[sizeof(want->dev)];
+
+	if (!want->dev_if && getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex, &ol) == 0 &&
+	    ifindex > 0)
+		want->dev_if = (uint32_t)ifindex;
+	if (!want->dev_if)
+		return;
+	ol = sizeof(name);
+	memset(name, 0, sizeof(name));
+	if (getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, &ol) == 0 && name[0] &&
+	    ifindex == (int)want->dev_if)
+		memcpy(want->dev, name, sizeof(name) - 1);
+}
 
 int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 			    struct bw_addr *want, bool *v6only_out)
@@ -55,6 +78,8 @@ int bw_diag_describe_socket(int fd, const struct sockaddr *sa, socklen_t len,
 		if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &ol) == 0)
 			*v6only_out = v6only != 0;
 	}
+	if (want->family == AF_INET || want->family == AF_INET6)
+		bound_device(fd, want);
 	return 0;
 }
 
@@ -220,8 +245,11 @@ void bw_diag_consider(struct bw_conflict *c, const struct bw_sock *s)
 	if (c->want.proto != BW_PROTO_UNKNOWN && s->local.proto != c->want.proto)
 		return;
 	if (c->want.family == AF_UNSPEC) {
-		/* A bare port (bindwatch who): every socket on it. */
+		/* A bare port (bindwatch who): every socket on it; with a device
+		 * ("*%lo:P"), those not bound to another one (bindrules.h). */
 		enum bw_overlap ov = bw_overlap(&c->want, c->want_v6only, &s->local, s->v6only);
+		if (c->want.dev_if && s->local.dev_if && s->local.dev_if != c->want.dev_if)
+			return;
 		if (ov != BW_OVERLAP_NONE)
 			keep(c, s, ov);
 		return;
@@ -745,26 +773,31 @@ static void find_owners(struct bw_conflict *c, struct bw_owner_query *q, const c
 
 /* The unit or container of the process whose cgroup(7) file is path
  * (cgroup v2's "0::" line) into *m; all empty when unreadable. */
-static void cgroup_manager(const char *path, struct bw_manager *m)
+static void cgroup_manager(const char *path, struct bw_manager *m, char *cg, size_t size)
 {
-	char cg[1024];
 	const char *p;
+	ssize_t n;
 	memset(m, 0, sizeof(*m));
-	if (bw_read_file_at(AT_FDCWD, path, cg, sizeof(cg)) <= 0)
+	/* cg: the caller's scratch, not 1 KiB of stack: with cgroup v1
+	 * controllers mounted too (a hybrid host) the file has a line per
+	 * controller, the "0::" line last, past the first kilobyte. */
+	n = bw_read_file_at(AT_FDCWD, path, cg, size - 1);
+	if (n <= 0)
 		return;
-	p = strstr(cg, "0::");
+	cg[n] = '\0';
+	p = strncmp(cg, "0::", 3) == 0 ? cg : strstr(cg, "\n0::");
 	if (!p)
 		return;
-	p += 3;
+	p += p == cg ? 3 : 4;
 	cg[(size_t)(p - cg) + strcspn(p, "\n")] = '\0';
 	bw_manager_from_cgroup(m, p);
 }
 
 /* The caller's own container, so a unit in it needs no `docker exec`. */
-static void own_container(char *buf, size_t size)
+static void own_container(char *buf, size_t size, char *scratch, size_t scratch_size)
 {
 	struct bw_manager m;
-	cgroup_manager("/proc/self/cgroup", &m);
+	cgroup_manager("/proc/self/cgroup", &m, scratch, scratch_size);
 	snprintf(buf, size, "%s", m.id[0] ? m.id : m.outer_id);
 }
 
@@ -797,6 +830,43 @@ static void accept_instance(const struct bw_conflict *c, struct bw_holder *h)
 	}
 }
 
+/* Which holder processes run in the failing process's own service unit or
+ * container (failing: its manager, none for `who`): stopping that would
+ * stop the failing process too (freecmd.c kills them instead). */
+static void procs_sharing(struct bw_conflict *c, const struct bw_manager *failing,
+			  const char *own)
+{
+	struct bw_manager m;
+	for (size_t i = 0; i < c->n_procs; i++) {
+		struct bw_process *p = &c->procs[i];
+		p->shares_mgr = false;
+		if (!p->have_proc || failing->kind == BW_MGR_NONE)
+			continue;
+		memset(&m, 0, sizeof(m));
+		bw_manager_from_cgroup(&m, p->proc.cgroup);
+		if (own[0] && strcmp(m.outer_id, own) == 0)
+			m.outer_id[0] = '\0'; /* as bw_manager_identify does */
+		p->shares_mgr = bw_manager_same(&m, failing);
+	}
+}
+
+/* Names for the devices the wanted address and the holders are bound to
+ * (sock_diag gives the index only), as the report shows them. */
+static void name_devices(struct bw_conflict *c)
+{
+	if (c->want.dev_if && !c->want.dev[0])
+		bw_netdev_name(c->want.dev_if, c->want.dev, sizeof(c->want.dev));
+	for (size_t i = 0; i < c->n_holders; i++) {
+		struct bw_addr *a = &c->holders[i].sock.local;
+		if (!a->dev_if || a->dev[0])
+			continue;
+		if (a->dev_if == c->want.dev_if && c->want.dev[0])
+			memcpy(a->dev, c->want.dev, sizeof(a->dev));
+		else
+			bw_netdev_name(a->dev_if, a->dev, sizeof(a->dev));
+	}
+}
+
 void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t self_pid,
 			  uint64_t deadline_ns)
 {
@@ -804,6 +874,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	struct bw_manager failing = {.kind = BW_MGR_NONE};
 	char own[72] = "";
 
+	name_devices(c);
 	memset(&q, 0, sizeof(q));
 	for (size_t i = 0; i < c->n_holders; i++) {
 		q.inode[q.n] = c->holders[i].sock.inode;
@@ -813,6 +884,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	/* Every process that has a holder socket open, not just the first. */
 	q.hits = c->hits;
 	q.hits_cap = BW_HITS_MAX;
+	q.ignore = c->observer;
 	if (strcmp(proc_root, "/proc") == 0)
 		socket_identity(c);
 	if (q.n > 0)
@@ -821,7 +893,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	c->hprocs_dropped = q.hits_dropped;
 	bw_relation_fill(c, proc_root);
 	if (c->n_holders) {
-		own_container(own, sizeof(own));
+		own_container(own, sizeof(own), c->scratch, sizeof(c->scratch));
 		/* The failing process's own unit or container (for `who`,
 		 * bindwatch's own: run inside a container it has no engine to
 		 * ask, and stopping that would stop it too): a holder in it is
@@ -831,9 +903,10 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 			snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)c->pid);
 		else
 			snprintf(path, sizeof(path), "/proc/self/cgroup");
-		cgroup_manager(path, &failing);
+		cgroup_manager(path, &failing, c->scratch, sizeof(c->scratch));
 		if (own[0] && strcmp(failing.outer_id, own) == 0)
 			failing.outer_id[0] = '\0'; /* as bw_manager_identify does */
+		procs_sharing(c, &failing, own);
 	}
 	for (size_t i = 0; i < c->n_holders && i < q.n; i++) {
 		struct bw_holder *h = &c->holders[i];

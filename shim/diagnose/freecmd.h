@@ -1,9 +1,14 @@
 /* freecmd: the one command that frees a conflict's address, chosen from
- * its cause and the holder's manager: stop the systemd unit (the .socket
+ * its cause and the holders' managers: stop the systemd unit (the .socket
  * unit for socket activation), the container, or - when no manager would
  * restart it - kill the process to act on; remove a stale socket file;
- * or wait out TIME-WAIT. Fills the free_* fields of struct bw_conflict.
- * Pure: reads only the record. */
+ * or wait out TIME-WAIT. Every process that keeps a blocking socket open
+ * is covered by its own unit or container: several units of one manager
+ * in one `systemctl stop A B`, several managers' commands joined by
+ * " && ", then one `kill PIDS` for the processes under none (a child moved
+ * out of its service's cgroup keeps the port after `systemctl stop`).
+ * Fills the free_* fields of struct bw_conflict. Pure: reads only the
+ * record. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -30,11 +35,18 @@ struct bw_free_pids {
 size_t bw_free_pids(const struct bw_conflict *c, pid_t *pids, int *fds, size_t max,
 		    struct bw_free_pids *ret);
 
-/* The same command line appended to b. */
+/* The commands of c->free_argv one at a time: the one that starts at
+ * free_argv[at] (0, then each end returned) ends before the index
+ * returned (c->free_argc for the last). */
+size_t bw_free_command_end(const struct bw_conflict *c, size_t at);
+
+/* The same command line appended to b: its commands joined by " && ". */
 void bw_free_command_to(const struct bw_conflict *c, struct bw_buf *b);
 
-/* Room for any command bw_free_choose makes, quoted (kill and its pids
- * are short; a manager's command has at most 9 arguments). */
+/* Room for any command bw_free_choose makes in practice, quoted (kill
+ * and its pids are short; a manager's command has at most 9 arguments of
+ * at most BW_FREE_ARG_MAX bytes, and several of them share this room:
+ * unit and container names are far shorter). */
 #define BW_FREE_COMMAND_MAX (9 * (BW_FREE_ARG_MAX + 3))
 
 /* c->free_argv as one shell command line ("systemctl stop nginx.service"),

@@ -248,8 +248,37 @@ static int caller_changes(struct bw_conflict *c)
 		sure += try_option(c, &alt, SO_REUSEPORT, BW_ASSUMED_HOLDER_REUSEPORT,
 				   "the holder set SO_REUSEPORT too");
 	}
-	if (bw_addr_is_wildcard(&b.addr)) {
-		/* A specific address: the loopback one of the family, if free. */
+	/* Every blocking socket is bound to a device and the caller to none:
+	 * bound to another device it would not meet them (inet_bind_conflict(),
+	 * udp_lib_lport_inuse() skip such pairs). Which device is the
+	 * program's choice, and it then serves on that one only: conditional.
+	 * ::1 has host scope: it binds on lo only (__inet6_bind():
+	 * ipv6_chk_addr() on the bound device), so lo is the one to name. */
+	if (!b.addr.dev_if) {
+		bool lo_only = b.addr.family == AF_INET6 &&
+			       memcmp(b.addr.ip, &in6addr_loopback, 16) == 0;
+		alt = b;
+		alt.addr.dev_if = lo_only ? 1 : UINT32_MAX; /* UINT32_MAX: a device none has */
+		if (binds(c, &alt, 0)) {
+			struct bw_fix *f = add(c, BW_FIX_CALLER, BW_FIX_DEVICE);
+			if (f) {
+				f->level = SOL_SOCKET;
+				f->name = SO_BINDTODEVICE;
+				f->assumes = "the program is to serve on that one device only";
+				if (lo_only) {
+					f->addr.dev_if = 1;
+					memcpy(f->addr.dev, "lo", 3);
+				}
+			}
+		}
+	}
+	/* A specific address: the loopback one of the family, if free. ::1
+	 * has host scope: a socket bound to a device other than lo can't
+	 * bind it (__inet6_bind(): ipv6_chk_addr() on that device,
+	 * EADDRNOTAVAIL); IPv4 checks no device (inet_bind()). lo's index
+	 * is 1 in every namespace (LOOPBACK_IFINDEX). */
+	if (bw_addr_is_wildcard(&b.addr) &&
+	    !(b.addr.family == AF_INET6 && b.addr.dev_if && b.addr.dev_if != 1)) {
 		alt = b;
 		memset(alt.addr.ip, 0, sizeof(alt.addr.ip));
 		if (alt.addr.family == AF_INET) {
@@ -481,6 +510,8 @@ const char *bw_sockopt_name(int level, int name)
 		return "IPV6_V6ONLY";
 	if (level == IPPROTO_IP && name == IP_BIND_ADDRESS_NO_PORT)
 		return "IP_BIND_ADDRESS_NO_PORT";
+	if (level == SOL_SOCKET && name == SO_BINDTODEVICE)
+		return "SO_BINDTODEVICE";
 	return "?";
 }
 
@@ -495,6 +526,7 @@ const char *bw_fix_kind_name(int kind)
 	case BW_FIX_UNLINK: return "unlink";
 	case BW_FIX_USE_FD: return "use_fd";
 	case BW_FIX_CLOSE: return "close";
+	case BW_FIX_DEVICE: return "device";
 	default: return "?";
 	}
 }
@@ -550,12 +582,49 @@ static void passed_on(struct bw_buf *b, const struct bw_conflict *c, pid_t pid)
 	}
 }
 
+size_t bw_remedy_busy_devices(const struct bw_conflict *c, const struct bw_addr **ret, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < c->n_holders; i++) {
+		const struct bw_addr *a = &c->holders[i].sock.local;
+		bool seen = false;
+		if (!c->holders[i].blocks || !a->dev_if)
+			continue;
+		for (size_t k = 0; k < n && !seen; k++)
+			seen = ret[k]->dev_if == a->dev_if;
+		if (!seen && n < max)
+			ret[n++] = a;
+	}
+	return n;
+}
+
 void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct bw_fix *f)
 {
 	char ip[64];
 	const char *opt = bw_sockopt_name(f->level, f->name);
 
 	switch (f->kind) {
+	case BW_FIX_DEVICE: {
+		const struct bw_addr *busy[4];
+		size_t n = f->addr.dev_if ? 0 : bw_remedy_busy_devices(c, busy, 4);
+		if (f->addr.dev_if) {
+			char dev[24];
+			bw_addr_format_dev(&f->addr, dev, sizeof(dev));
+			bw_buf_printf(b, "bind this socket to %s", dev);
+		} else {
+			bw_buf_puts(b, "bind this socket to another device than ");
+		}
+		for (size_t i = 0; i < n; i++) {
+			char dev[24];
+			bw_addr_format_dev(busy[i], dev, sizeof(dev));
+			bw_buf_printf(b, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", dev);
+		}
+		bw_buf_puts(b, " (SO_BINDTODEVICE, which needs CAP_NET_RAW, or a link-local"
+			       " address's scope id)");
+		if (f->assumes)
+			bw_buf_printf(b, " (works only if %s)", f->assumes);
+		break;
+	}
 	case BW_FIX_SOCKOPT:
 		if (f->target == BW_FIX_CALLER && f->name == IP_BIND_ADDRESS_NO_PORT &&
 		    f->level == IPPROTO_IP)
@@ -575,7 +644,7 @@ void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct
 		break;
 	case BW_FIX_STOP:
 		if (f->pid > 0 && c->free_kind == BW_FREE_MANAGER && c->free_holder >= 0 &&
-		    c->holders[c->free_holder].pid == f->pid) {
+		    c->holders[c->free_holder].pid == f->pid && c->free_pid != f->pid) {
 			/* Its manager would restart a killed process: name the manager's command. */
 			bw_buf_printf(b, "stop the holder (pid %d) through its manager: ", (int)f->pid);
 			bw_free_command_to(c, b);

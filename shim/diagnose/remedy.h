@@ -13,6 +13,7 @@ struct bw_conflict;
 struct bw_holder;
 struct bw_fix;
 struct bw_sock;
+struct bw_addr;
 
 /* The failing socket as the rules see it (its address, IPV6_V6ONLY,
  * SO_REUSE* and owner; `who` asks for a plain bind). */
@@ -47,6 +48,10 @@ const struct bw_holder *bw_remedy_top_holder(const struct bw_conflict *c, size_t
  * every fix that surely works (no `assumes`) before any that rests on a
  * fact bindwatch can't see. */
 void bw_remedy_build(struct bw_conflict *c);
+
+/* The distinct devices the blocking holders of c are bound to (their
+ * local addresses, dev_if set), at most max into ret; returns how many. */
+size_t bw_remedy_busy_devices(const struct bw_conflict *c, const struct bw_addr **ret, size_t max);
 
 /* One fix in words ("set IPV6_V6ONLY=1 on this socket before bind()"). */
 void bw_remedy_words(struct bw_buf *b, const struct bw_conflict *c, const struct bw_fix *f);

@@ -170,6 +170,8 @@ static void record(struct bw_owner_query *q, const struct hit *h, long *found)
 {
 	char path[64];
 	struct stat st;
+	if (q->ignore > 0 && (pid_t)h->tgid == q->ignore)
+		return;
 	snprintf(path, sizeof(path), "/proc/%u/fd/%u", h->tgid, h->fd);
 	if (stat(path, &st) < 0 || st.st_ino != h->ino || !S_ISSOCK(st.st_mode))
 		return;

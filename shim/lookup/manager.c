@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "basic/fmt.h"
@@ -821,6 +822,47 @@ bool bw_manager_same(const struct bw_manager *a, const struct bw_manager *b)
 	}
 }
 
+/* Whether a unit is active, from its manager's runtime state: systemd
+ * links /run/systemd/units/invocation:UNIT (the user manager's under
+ * /run/user/UID/systemd/units) while the unit runs and removes it when the
+ * unit becomes inactive (unit_export_invocation_id(),
+ * unit_unlink_state_files()), even when processes stay in its cgroup.
+ * Read through the holder's /proc/PID/root: the manager may run in
+ * another mount namespace (a container). 1 active, -1 inactive, 0 when
+ * it can't be told. */
+static signed char unit_active(const struct bw_manager *m, const struct bw_proc *p)
+{
+	char path[320], run[160];
+	struct stat st;
+
+	if (!p || !m->unit[0])
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)p->pid);
+	if (m->kind == BW_MGR_SYSTEMD_USER)
+		snprintf(run, sizeof(run), "/run/user/%u/systemd/units", (unsigned)m->user);
+	else
+		snprintf(run, sizeof(run), "/run/systemd/units");
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "%s", run);
+	/* The directory first: no systemd there (or not readable) is unknown. */
+	if (stat(path, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 0;
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/invocation:%s", m->unit);
+	if (lstat(path, &st) == 0)
+		return 1;
+	return errno == ENOENT ? -1 : 0;
+}
+
+/* Whether p's cgroup path is in our own cgroup namespace: then its "/" is
+ * the root cgroup, not some container's namespace root. */
+static bool same_cgroupns(const struct bw_proc *p)
+{
+	char path[64];
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/%d/ns/cgroup", (int)p->pid);
+	return stat(path, &a) == 0 && stat("/proc/self/ns/cgroup", &b) == 0 && a.st_ino == b.st_ino &&
+	       a.st_dev == b.st_dev;
+}
+
 void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const char *cgroup,
 			 const struct bw_sock *s, const char *own_container, char *scratch,
 			 size_t scratch_size)
@@ -828,8 +870,14 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 	char socket_name[96] = "";
 	bool manager;
 	memset(m, 0, sizeof(*m));
-	bw_manager_from_cgroup(m, p && p->cgroup[0] && strcmp(p->cgroup, "/") != 0 ? p->cgroup
-									       : cgroup);
+	/* The process's own cgroup names its manager (a socket passed over
+	 * SCM_RIGHTS to a process outside the container keeps its creator's
+	 * cgroup); the socket's only when the process can't be read, or its
+	 * "/" may be another cgroup namespace's root. */
+	bw_manager_from_cgroup(m, p && p->cgroup[0] &&
+						(strcmp(p->cgroup, "/") != 0 || same_cgroupns(p))
+					  ? p->cgroup
+					  : cgroup);
 	if (own_container && own_container[0] && strcmp(m->outer_id, own_container) == 0)
 		m->outer_id[0] = '\0';
 	if (m->outer_id[0]) {
@@ -898,4 +946,6 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 		if (m->socket_unit[0] && strcmp(m->unit, "init.scope") == 0)
 			m->unit[0] = '\0';
 	}
+	if (m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER)
+		m->active = unit_active(m, p);
 }

@@ -45,6 +45,10 @@ struct bw_manager {
 	bool orphaned;            /* a docker-proxy whose container no longer exists */
 	bool state_read;          /* the engine's state files were read */
 	bool rootless;            /* a rootless Podman container of uid 'user' (rootlessport) */
+	/* A systemd unit: 1 active, -1 inactive though processes remain in
+	 * its cgroup (KillMode=process left them: nothing restarts them, and
+	 * 'systemctl stop' does nothing more), 0 unknown. */
+	signed char active;
 };
 
 /* Fills m for a holder: p its process (NULL when not visible), cgroup the

@@ -86,7 +86,9 @@ static void add_hit(struct scan *sc, size_t i, pid_t pid, int fd)
  * mount: nfs_weak_revalidate() runs for a walk that ends on a procfs link,
  * AT_STATX_DONT_SYNC or not; a lookup that never returns). Following it
  * costs the same as reading it (tools/bench/fdscan.c). *ret_ino is the
- * socket inode, 0 when the fd is no socket; -ENOENT when no such fd. */
+ * socket inode, 0 when the fd is no socket; -ENOENT when no such fd;
+ * -EACCES when the link may not be read (the fd directory lists for root
+ * even without CAP_SYS_PTRACE, its links need ptrace_may_access()). */
 static int fd_socket_inode(int fdd, const char *name, unsigned long *ret_ino)
 {
 	char link[40];
@@ -117,6 +119,11 @@ static void match_fd(struct scan *sc, pid_t pid, int fd, unsigned long ino)
 	}
 }
 
+static bool denied(int r)
+{
+	return r == -EACCES || r == -EPERM;
+}
+
 /* Misses in a row after which probing gives way to getdents64: a failed
  * lookup costs as much as a found link (~1.5 us), a listed fd ~0.8 us. */
 #define PROBE_MISSES 8
@@ -127,7 +134,8 @@ static void match_fd(struct scan *sc, pid_t pid, int fd, unsigned long ino)
  * (proc_fill_cache(): a dcache lookup per fd) costs a quarter of the scan.
  * fds are handed out lowest first (open(2)), so tables are dense; after
  * PROBE_MISSES misses in a row the rest is left to the listing. Returns
- * the first fd number not probed, or -1 when every fd was read. */
+ * the first fd number not probed, -1 when every fd was read, -2 when the
+ * links may not be read (denied). */
 static int probe_fds(struct scan *sc, int fdd, pid_t pid, long open, unsigned *checked)
 {
 	unsigned misses = 0;
@@ -139,10 +147,13 @@ static int probe_fds(struct scan *sc, int fdd, pid_t pid, long open, unsigned *c
 		if (misses == PROBE_MISSES)
 			return fd;
 		snprintf(name, sizeof(name), "%d", fd);
-		if (fd_socket_inode(fdd, name, &ino) == -ENOENT) {
+		int r = fd_socket_inode(fdd, name, &ino);
+		if (r == -ENOENT) {
 			misses++;
 			continue;
 		}
+		if (denied(r))
+			return -2;
 		misses = 0;
 		seen++;
 		(*checked)++;
@@ -161,6 +172,8 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 	int fdd;
 	long n;
 
+	if (sc->q->ignore > 0 && pid == sc->q->ignore)
+		return;
 	snprintf(path, sizeof(path), "%s/fd", pidname);
 	fdd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fdd < 0) {
@@ -173,6 +186,8 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 	 * kernel before 6.2 (or no fd open). */
 	if (real_proc && fstat(fdd, &st) == 0 && st.st_size > 0) {
 		int next = probe_fds(sc, fdd, pid, (long)st.st_size, &checked);
+		if (next == -2)
+			goto unreadable;
 		/* The listing goes on after fd next: proc_readfd_common()
 		 * reads position p as fd p - 2 (after "." and ".."). */
 		if (next < 0 || lseek(fdd, (off_t)next + 2, SEEK_SET) < 0)
@@ -183,11 +198,15 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 			struct bw_dirent64 *d = (struct bw_dirent64 *)(dents + off);
 			unsigned long fdnum;
 			unsigned long ino;
+			int r;
 			off += d->d_reclen;
 			if (d->d_name[0] == '.')
 				continue;
 			checked++;
-			if (fd_socket_inode(fdd, d->d_name, &ino) < 0 || ino == 0)
+			r = fd_socket_inode(fdd, d->d_name, &ino);
+			if (denied(r))
+				goto unreadable;
+			if (r < 0 || ino == 0)
 				continue;
 			match_fd(sc, pid, parse_uint(d->d_name, &fdnum) ? (int)fdnum : -1, ino);
 		}
@@ -201,6 +220,14 @@ static void scan_pid(struct scan *sc, int proc_fd, const char *pidname, pid_t pi
 			break;
 	}
 done:
+	atomic_fetch_add(&sc->fds_checked, checked);
+	close(fdd);
+	return;
+unreadable:
+	/* None of its links will read: an unreadable process, as one whose
+	 * fd directory would not open. */
+	atomic_fetch_sub(&sc->procs_scanned, 1);
+	atomic_fetch_add(&sc->procs_unreadable, 1);
 	atomic_fetch_add(&sc->fds_checked, checked);
 	close(fdd);
 }

@@ -32,6 +32,10 @@ struct bw_owner_query {
 	size_t hits_cap;
 	size_t n_hits;                /* in/out: kept hits (earlier ones are kept) */
 	size_t hits_dropped;          /* out: found beyond hits_cap */
+	/* A process never counted as a holder (0: none): the one that looks,
+	 * when it only observes (bindwatch who/free/wait may have inherited
+	 * the socket from the shell or program that runs it). */
+	pid_t ignore;
 };
 
 struct bw_owner_stats {

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
@@ -203,12 +204,37 @@ int bw_proc_exe_id(const char *proc_root, pid_t pid, dev_t *ret_dev, ino_t *ret_
 	return 0;
 }
 
-static void read_uid(int dfd, struct bw_proc *pr)
+/* Uid (effective), NSpid and SigCgt from status (proc(5)). */
+static void read_status(int dfd, struct bw_proc *pr)
 {
 	char buf[4096];
 	const char *p;
 	if (bw_read_file_at(dfd, "status", buf, sizeof(buf)) < 0)
 		return;
+	p = strstr(buf, "\nSigCgt:");
+	if (p) {
+		/* A hex mask, bit N-1 for signal N. */
+		unsigned long long mask = strtoull(p + 8, NULL, 16);
+		pr->catches_term = (mask >> (SIGTERM - 1)) & 1;
+	}
+	p = strstr(buf, "\nNSpid:");
+	if (p) {
+		/* "NSpid: 4242 1": the pid in each namespace, ours first. */
+		const char *end = strchr(p + 1, '\n');
+		long last = 0;
+		int fields = 0;
+		const char *q = p + 7;
+		while ((!end || q < end) && fields < 64) {
+			char *next;
+			long v = strtol(q, &next, 10);
+			if (next == q)
+				break;
+			last = v;
+			fields++;
+			q = next;
+		}
+		pr->ns_init = fields > 1 && last == 1;
+	}
 	p = strstr(buf, "\nUid:");
 	if (!p)
 		return;
@@ -338,7 +364,7 @@ int bw_proc_info(const char *proc_root, pid_t pid, struct bw_proc *ret)
 		ret->cmdline_truncated = (size_t)n >= sizeof(buf) - 1 ||
 					 ret->cmdline_len < content;
 	}
-	read_uid(dfd, ret);
+	read_status(dfd, ret);
 	read_cgroup(dfd, ret);
 	read_listen_fds(dfd, pid, ret);
 	bw_proc_cgroup_identity(ret->cgroup, ret->unit, sizeof(ret->unit), ret->container,

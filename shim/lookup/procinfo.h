@@ -27,6 +27,12 @@ struct bw_proc {
 	bool listen_fds;               /* LISTEN_FDS=N with LISTEN_PID its own pid: socket-activated */
 	int n_listen_fds;              /* that N: its fds 3..3+N-1 came from the manager */
 	char user[BW_USER_MAX];        /* name, or "" if uid not in passwd */
+	/* pid 1 of a pid namespace below the reader's (NSpid: more than one
+	 * field, the last 1), and whether it has a SIGTERM handler (SigCgt):
+	 * from an ancestor namespace the kernel delivers it only the signals
+	 * it has a handler for, and SIGKILL/SIGSTOP (pid_namespaces(7)). */
+	bool ns_init;
+	bool catches_term;
 };
 
 /* Fills *ret for pid; returns 0 or -errno (-ENOENT: gone). Missing fields

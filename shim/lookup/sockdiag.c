@@ -28,6 +28,8 @@ static void fill_inet(struct bw_sock *s, const struct inet_diag_msg *m, enum bw_
 	memcpy(s->remote.ip, m->id.idiag_dst, n);
 	s->local.port = ntohs(m->id.idiag_sport);
 	s->remote.port = ntohs(m->id.idiag_dport);
+	/* sk_bound_dev_if (inet_diag_msg_common_fill(), TIME-WAIT too). */
+	s->local.dev_if = m->id.idiag_if;
 	s->state = m->idiag_state;
 	s->uid = m->idiag_uid;
 	s->inode = m->idiag_inode;

@@ -286,7 +286,7 @@ bool bw_sock_same_kind(const struct bw_sock *a, const struct bw_sock *b)
 {
 	const struct bw_addr *x = &a->local, *y = &b->local;
 	return x->family == y->family && x->proto == y->proto && x->port == y->port &&
-	       memcmp(x->ip, y->ip, sizeof(x->ip)) == 0 && x->abstract == y->abstract &&
+	       x->dev_if == y->dev_if && memcmp(x->ip, y->ip, sizeof(x->ip)) == 0 && x->abstract == y->abstract &&
 	       x->path_len == y->path_len && memcmp(x->path, y->path, x->path_len) == 0 &&
 	       a->state == b->state && a->listening == b->listening && a->uid == b->uid &&
 	       a->v6only == b->v6only && (a->inode == 0) == (b->inode == 0);

@@ -88,8 +88,8 @@ extern int bw_sockdiag_disabled;
 
 const char *bw_tcp_state_name(int state);
 
-/* Sockets of one kind, as a report folds them: the same local address and
- * protocol, state, owner uid and IPV6_V6ONLY (TIME-WAIT leftovers of one
+/* Sockets of one kind, as a report folds them: the same local address
+ * (device included) and protocol, state, owner uid and IPV6_V6ONLY (TIME-WAIT leftovers of one
  * port; SO_REUSEPORT listeners of one program). */
 bool bw_sock_same_kind(const struct bw_sock *a, const struct bw_sock *b);
 

@@ -289,6 +289,57 @@ static void text_others(struct bw_buf *b, const struct group *g)
 	bw_buf_puts(b, g->others > shown ? ", ...)" : ")");
 }
 
+/* The descriptors process pid has on the sockets of holder lead's group
+ * (alone: on lead's socket only): the first max the owner scan found into
+ * fds[], sorted; returns how many there are in all. A holder
+ * whose processes did not fit the scan's table has its one fd. */
+static size_t group_fds(const struct bw_conflict *c, size_t lead, bool alone, pid_t pid,
+			int *fds, size_t max)
+{
+	const struct bw_holder *l = &c->holders[lead];
+	size_t n = 0;
+	for (size_t j = lead; j < (alone ? lead + 1 : c->n_holders); j++) {
+		const struct bw_holder *h = &c->holders[j];
+		if (!same_group(h, l))
+			continue;
+		if (h->n_procs == 0 && h->pid == pid) {
+			if (n < max)
+				fds[n] = h->fd;
+			n++;
+		}
+		for (size_t k = 0; k < h->n_procs; k++)
+			if (c->hprocs[h->first_proc + k].pid == pid) {
+				if (n < max)
+					fds[n] = c->hprocs[h->first_proc + k].fd;
+				n++;
+			}
+	}
+	/* In ascending order, as a reader looks them up in /proc/PID/fd. */
+	for (size_t i = 1; i < n && i < max; i++)
+		for (size_t j = i; j > 0 && fds[j - 1] > fds[j]; j--) {
+			int t = fds[j];
+			fds[j] = fds[j - 1];
+			fds[j - 1] = t;
+		}
+	return n;
+}
+
+#define FDS_SHOWN 8
+
+/* "fd 3", "fds 3 and 4", "fds 3, 4 and 5", "fds 3, 4, ... (12 in all)". */
+static void text_fds(struct bw_buf *b, const int *fds, size_t n)
+{
+	if (n <= 1) {
+		bw_buf_printf(b, "fd %d", n ? fds[0] : -1);
+		return;
+	}
+	bw_buf_puts(b, "fds");
+	for (size_t i = 0; i < n && i < FDS_SHOWN; i++)
+		bw_buf_printf(b, "%s %d", i == 0 ? "" : i + 1 == n ? " and" : ",", fds[i]);
+	if (n > FDS_SHOWN)
+		bw_buf_printf(b, ", ... (%zu in all)", n);
+}
+
 /* The relation of the process to act on first, when there is one to say. */
 static const char *lead_relation(const struct bw_conflict *c, const struct bw_holder *h)
 {
@@ -299,6 +350,52 @@ static const char *lead_relation(const struct bw_conflict *c, const struct bw_ho
 	if (pi < 0 || c->procs[pi].relation == BW_REL_NONE)
 		return NULL;
 	return bw_relation_name(c->procs[pi].relation);
+}
+
+/* One socket of a holder line: "fd 3, LISTEN 0.0.0.0:8080 (dual_stack
+ * overlap) SO_REUSEADDR IPV6_V6ONLY" (the fds its process to act on first
+ * has it on, over the group's sockets). */
+static void socket_facts(struct bw_buf *b, const struct bw_conflict *c, size_t idx)
+{
+	const struct bw_holder *h = &c->holders[idx];
+	char addr[BW_ADDR_TEXT_MAX];
+	int fds[FDS_SHOWN];
+	size_t nfds = group_fds(c, idx, false, h->pid, fds, FDS_SHOWN);
+
+	bw_addr_format(&h->sock.local, addr, sizeof(addr));
+	if (nfds == 0) {
+		fds[0] = h->fd;
+		nfds = 1;
+	}
+	text_fds(b, fds, nfds);
+	bw_buf_puts(b, ", ");
+	holder_state(b, &h->sock);
+	bw_buf_printf(b, " %s", addr);
+	if (h->sock.local.family != AF_UNIX && h->overlap != BW_OVERLAP_EXACT)
+		bw_buf_printf(b, " (%s overlap)", bw_overlap_name(h->overlap));
+	if (h->reuseaddr == 1)
+		bw_buf_puts(b, " SO_REUSEADDR");
+	if (h->reuseport == 1)
+		bw_buf_puts(b, " SO_REUSEPORT");
+	/* An IPv6 wildcard's reach (the overlap may have said it already). */
+	if (h->sock.local.family == AF_INET6 && bw_addr_is_wildcard(&h->sock.local)) {
+		signed char only = holder_v6only(c, h);
+		if (only == 1)
+			bw_buf_puts(b, " IPV6_V6ONLY");
+		else if (only == 0 && h->overlap != BW_OVERLAP_DUAL_STACK)
+			bw_buf_puts(b, " dual-stack");
+	}
+}
+
+/* Whether holder i's process to act on first leads an earlier group of
+ * the text report: its line then carries this socket too. */
+static bool process_shown(const struct bw_conflict *c, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (c->holders[i].pid > 0 && c->holders[j].pid == c->holders[i].pid &&
+		    group_leader(c, j))
+			return true;
+	return false;
 }
 
 static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t idx)
@@ -372,23 +469,8 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 			bw_buf_puts(b, "...");
 	}
 	text_others(b, &g);
-	bw_buf_printf(b, "\n" P "    fd %d, ", h->fd);
-	holder_state(b, &h->sock);
-	bw_buf_printf(b, " %s", addr);
-	if (h->sock.local.family != AF_UNIX && h->overlap != BW_OVERLAP_EXACT)
-		bw_buf_printf(b, " (%s overlap)", bw_overlap_name(h->overlap));
-	if (h->reuseaddr == 1)
-		bw_buf_puts(b, " SO_REUSEADDR");
-	if (h->reuseport == 1)
-		bw_buf_puts(b, " SO_REUSEPORT");
-	/* An IPv6 wildcard's reach (the overlap may have said it already). */
-	if (h->sock.local.family == AF_INET6 && bw_addr_is_wildcard(&h->sock.local)) {
-		signed char only = holder_v6only(c, h);
-		if (only == 1)
-			bw_buf_puts(b, " IPV6_V6ONLY");
-		else if (only == 0 && h->overlap != BW_OVERLAP_DUAL_STACK)
-			bw_buf_puts(b, " dual-stack");
-	}
+	bw_buf_puts(b, "\n" P "    ");
+	socket_facts(b, c, idx);
 	if (h->have_proc) {
 		bw_buf_printf(b, ", ppid %d", (int)h->proc.ppid);
 		if (h->proc.start) {
@@ -412,6 +494,21 @@ static void text_holder(struct bw_buf *b, const struct bw_conflict *c, size_t id
 	if (rel)
 		bw_buf_printf(b, ", relation %s", rel);
 	bw_buf_puts(b, "\n");
+	/* The same process's other sockets that block (127.0.0.1:P and
+	 * [::1]:P, 0.0.0.0:P and an IPv6-only [::]:P): one line each under
+	 * it, the process said once. */
+	for (size_t k = idx + 1; k < c->n_holders; k++) {
+		struct group gk;
+		if (c->holders[k].pid != h->pid || !group_leader(c, k))
+			continue;
+		group_of(c, k, false, &gk);
+		bw_buf_puts(b, P "    ");
+		if (gk.sockets > 1)
+			bw_buf_printf(b, "%zu sockets, ", gk.sockets);
+		socket_facts(b, c, k);
+		text_others(b, &gk);
+		bw_buf_puts(b, "\n");
+	}
 	if (h->mgr.kind != BW_MGR_NONE) {
 		bw_buf_puts(b, P "    managed by ");
 		manager_desc(b, &h->mgr);
@@ -765,7 +862,7 @@ size_t bw_report_text(const struct bw_conflict *c, char *buf, size_t size)
 		bw_buf_puts(&b, "\n");
 	}
 	for (size_t i = 0; i < c->n_holders; i++)
-		if (group_leader(c, i))
+		if (group_leader(c, i) && !process_shown(c, i))
 			text_holder(&b, c, i);
 	if (unfolded(c) > 0)
 		bw_buf_printf(&b, P "  ... and %zu more sockets on this address\n", unfolded(c));
@@ -811,6 +908,7 @@ static void json_strz(struct bw_buf *b, const char *k, const char *v)
 static void json_addr(struct bw_buf *b, const struct bw_addr *a)
 {
 	char ip[64];
+	size_t n;
 	if (a->family == AF_UNIX) {
 		json_key(b, "path");
 		bw_buf_json_str(b, a->path, a->path_len);
@@ -820,6 +918,13 @@ static void json_addr(struct bw_buf *b, const struct bw_addr *a)
 	bw_addr_format_ip(a, ip, sizeof(ip));
 	json_strz(b, "addr", ip);
 	bw_buf_printf(b, ",\"port\":%u", a->port);
+	/* The device it is bound to (sk_bound_dev_if), as ss(8) names it. */
+	n = bw_addr_format_dev(a, ip, sizeof(ip));
+	json_key(b, "dev");
+	if (n)
+		bw_buf_json_str(b, ip, n);
+	else
+		bw_buf_puts(b, "null");
 }
 
 /* What /proc says about one holder process (after its pid). */
@@ -860,20 +965,44 @@ static void json_tristate(struct bw_buf *b, const char *k, signed char v)
  * (processes_total still counts them all). */
 enum { JSON_FULL, JSON_COMPACT, JSON_BRIEF, JSON_BRIEF_PROCS = 4 };
 
+/* Whether h's process entry k repeats the pid of an earlier one (the
+ * same process has the socket on several fds). */
+static bool repeated_pid(const struct bw_conflict *c, const struct bw_holder *h, size_t k)
+{
+	for (size_t j = 0; j < k; j++)
+		if (c->hprocs[h->first_proc + j].pid == c->hprocs[h->first_proc + k].pid)
+			return true;
+	return false;
+}
+
 /* "processes": every process that has the socket open, the one to act on
- * first in front. */
+ * first in front, once each: "fd" its first descriptor of the socket (as
+ * before), "fds" all of them (a process that dup()ed it, or got it twice). */
 static void json_processes(struct bw_buf *b, const struct bw_conflict *c,
 			   const struct bw_holder *h, int level)
 {
-	size_t n = h->n_procs;
-	if (level == JSON_BRIEF && n > JSON_BRIEF_PROCS)
-		n = JSON_BRIEF_PROCS;
-	bw_buf_printf(b, ",\"processes_total\":%zu,\"processes\":[", h->n_procs);
-	for (size_t k = 0; k < n; k++) {
+	size_t n = 0, shown = 0;
+	for (size_t k = 0; k < h->n_procs; k++)
+		n += !repeated_pid(c, h, k);
+	bw_buf_printf(b, ",\"processes_total\":%zu,\"processes\":[", n);
+	for (size_t k = 0; k < h->n_procs; k++) {
 		const struct bw_holder_proc *hp = &c->hprocs[h->first_proc + k];
 		const struct bw_process *p = hp->proc >= 0 ? &c->procs[hp->proc] : NULL;
 		const char *rel = p ? bw_relation_name(p->relation) : NULL;
-		bw_buf_printf(b, "%s{\"pid\":%d,\"fd\":%d", k ? "," : "", (int)hp->pid, hp->fd);
+		bool first = true;
+		if (repeated_pid(c, h, k))
+			continue;
+		if (level == JSON_BRIEF && shown == JSON_BRIEF_PROCS)
+			break;
+		bw_buf_printf(b, "%s{\"pid\":%d,\"fd\":%d,\"fds\":[", shown++ ? "," : "",
+			      (int)hp->pid, hp->fd);
+		for (size_t j = k; j < h->n_procs; j++)
+			if (c->hprocs[h->first_proc + j].pid == hp->pid) {
+				bw_buf_printf(b, "%s%d", first ? "" : ",",
+					      c->hprocs[h->first_proc + j].fd);
+				first = false;
+			}
+		bw_buf_puts(b, "]");
 		if (p && p->have_proc && level == JSON_FULL) {
 			json_proc(b, &p->proc);
 		} else if (p && p->have_proc) {
@@ -1035,6 +1164,27 @@ static void json_fixes(struct bw_buf *b, const struct bw_conflict *c)
 		case BW_FIX_USE_FD:
 			bw_buf_printf(b, ",\"fd\":%d", f->fd);
 			break;
+		case BW_FIX_DEVICE: {
+			/* Any device but those the blocking sockets are bound to. */
+			const struct bw_addr *busy[BW_HOLDERS_MAX];
+			size_t n = bw_remedy_busy_devices(c, busy, BW_HOLDERS_MAX);
+			bw_buf_printf(b, ",\"level\":\"%s\",\"name\":\"%s\",\"not\":[",
+				      bw_sockopt_level_name(f->level), bw_sockopt_name(f->level, f->name));
+			for (size_t k = 0; k < n; k++) {
+				char dev[24];
+				size_t dn = bw_addr_format_dev(busy[k], dev, sizeof(dev));
+				bw_buf_puts(b, k ? "," : "");
+				bw_buf_json_str(b, dev, dn);
+			}
+			bw_buf_puts(b, "]");
+			/* The one device that works (::1 binds on lo only), else null: any other. */
+			json_key(b, "dev");
+			if (f->addr.dev_if)
+				bw_buf_json_str(b, f->addr.dev, strnlen(f->addr.dev, sizeof(f->addr.dev)));
+			else
+				bw_buf_puts(b, "null");
+			break;
+		}
 		case BW_FIX_WAIT:
 			bw_buf_printf(b, ",\"seconds\":%d", f->seconds);
 			break;
@@ -1247,12 +1397,22 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 		bw_buf_puts(b, "\n");
 		return;
 	}
-	/* fd -1: found by its command line (docker-proxy of root, for
-	 * another user), not in its fd table; ss -p then shows none either. */
-	if (h->fd >= 0)
-		bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, h->fd);
-	else
-		bw_buf_printf(b, "pid=%d,fd=?", (int)h->pid);
+	{
+		/* Every fd of its process on this socket (ss -p lists each); fd
+		 * -1: found by its command line (docker-proxy of root, for
+		 * another user), not in its fd table: unknown, as ss -p has none. */
+		int fds[FDS_SHOWN];
+		size_t n = group_fds(c, i, alone, h->pid, fds, FDS_SHOWN);
+		int fd0 = n ? fds[0] : h->fd;
+		if (fd0 >= 0)
+			bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, fd0);
+		else
+			bw_buf_printf(b, "pid=%d,fd=?", (int)h->pid);
+		for (size_t k = 1; k < n && k < FDS_SHOWN; k++)
+			bw_buf_printf(b, ",%d", fds[k]);
+		if (n > FDS_SHOWN)
+			bw_buf_puts(b, ",...");
+	}
 	if (h->have_proc) {
 		if (h->proc.user[0])
 			bw_buf_printf(b, " user=%s(%u)", h->proc.user, (unsigned)h->proc.uid);

@@ -260,6 +260,30 @@ with open(sys.argv[1], "ab", buffering=0) as f:
 	wait_file "$ready"
 }
 
+# test_cgroups NAME...: child cgroups NAME... of a directory of this test's
+# own under the cgroup2 mount ($CG); skips unless root can make them. The
+# test's teardown removes them (remove_cgroups, once their processes
+# ended: poll_until 100 remove_cgroups).
+test_cgroups() {
+	local root
+	[ "$(id -u)" = 0 ] || skip "moving processes between cgroups needs root"
+	for root in /sys/fs/cgroup /sys/fs/cgroup/unified ""; do
+		[ -n "$root" ] && [ "$(stat -fc %T "$root" 2>/dev/null)" = cgroup2fs ] && break
+	done
+	[ -n "$root" ] || skip "no cgroup2 mount (/sys/fs/cgroup, /sys/fs/cgroup/unified)"
+	mkdir "$root/bindwatch-test-$$" || skip "can't create a cgroup under $root"
+	CG=$root/bindwatch-test-$$
+	for n; do mkdir "$CG/$n"; done
+}
+
+remove_cgroups() {
+	local d
+	for d in "$CG"/*/; do
+		[ -d "$d" ] && { rmdir "$d" 2>/dev/null || return 1; }
+	done
+	rmdir "$CG"
+}
+
 kill_bg() {
 	local p
 	for p in "${BG_PIDS[@]}"; do

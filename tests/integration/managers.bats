@@ -497,7 +497,7 @@ as_poduser() {
 
 # The same within one systemd service: the failing program joins the
 # unit's cgroup (as a process the service starts would be in it).
-@test "systemd: holder and failing program in one service unit: to free it: kill the holder, never systemctl stop of that unit" {
+@test "systemd: holder and failing program in one running service unit: no command (the unit would restart a killed holder; stopping it stops this process too)" {
 	sd_http_service bwtest-shared.service
 	mpid=$("$DOCKER" exec "$SD" systemctl show -P MainPID bwtest-shared.service)
 
@@ -511,6 +511,86 @@ as_poduser() {
 	"$DOCKER" exec "$SD" systemctl stop bwtest-shared.service
 	assert_failure
 	assert_output --partial "managed by unit bwtest-shared.service"
-	assert_output --partial "bindwatch:   do: stop the holder: kill $mpid (it shares unit bwtest-shared.service with this process: stopping that would stop this process too)"
+	assert_output --partial "to free it: (no command) it runs in unit bwtest-shared.service, which this process shares: stopping the unit would stop this process too"
 	refute_output --partial "systemctl stop"
+	refute_output --regexp "kill [0-9]"
+}
+
+# sd_handoff UNIT [PREFIX]: a service UNIT (Restart=always) running
+# tests/helpers/handoff.py on a free port: it listens and hands the socket
+# to a helper it starts (through PREFIX, e.g. systemd-run --scope); sets
+# port, PARENT and CHILD, waits until it listens.
+sd_handoff() {
+	in_sd
+	port=$(free_port)
+	docker_put "$SD" "$BW_SRCDIR/tests/helpers/handoff.py" /usr/local/lib/bwtest-handoff.py
+	"$DOCKER" exec "$SD" rm -f "/run/$1.pids"
+	printf '[Service]\nExecStart=/usr/bin/python3 /usr/local/lib/bwtest-handoff.py %s /run/%s.pids %s\nRestart=always\n' \
+		"$port" "$1" "${2:-}" | sd_unit "$SD" "$1"
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart "$1"
+	poll_until 200 "$DOCKER" exec "$SD" test -s "/run/$1.pids"
+	read -r PARENT CHILD < <("$DOCKER" exec "$SD" cat "/run/$1.pids")
+	poll_until 200 sd_listening "$SD" "$port"
+}
+
+# A service hands its socket to a helper in a unit of its own: stopping
+# the service leaves the helper holding the port, so the command covers
+# both; a scope's process is killed (nothing restarts it), the service is
+# stopped through systemd (Restart=always would bring a killed one back).
+@test "systemd: a service's helper started with systemd-run --scope keeps the socket: to free it stops the service and kills the helper; free frees it" {
+	sd_handoff bwtest-hand.service "systemd-run --scope --quiet --unit=bwtest-helper-$$"
+	assert_equal "$("$DOCKER" exec "$SD" sed -n 's/^0:://p' "/proc/$CHILD/cgroup" | sed 's,.*/,,')" \
+		"bwtest-helper-$$.scope"
+	want="systemctl stop bwtest-hand.service && kill $CHILD"
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_line "to free it: $want"
+	"$DOCKER" exec "$SD" bindwatch who --json "$port" >"$T/who.json"
+	run bw_json "$T/who.json" 'j["free_command"], j["free_kind"], j.get("free_note")'
+	assert_output "('$want', 'manager', None)"
+	# The shim at the moment of failure says the same.
+	run shim_bind_in "$SD" "$port"
+	assert_failure
+	assert_output --partial "bindwatch:   to free it: $want"
+
+	run "$DOCKER" exec "$SD" bindwatch free --yes --timeout 10 "$port"
+	assert_success
+	assert_output --partial "to free it: $want"
+	assert_output --partial "is free"
+	! sd_listening "$SD" "$port"
+	assert_equal "$("$DOCKER" exec "$SD" systemctl is-active bwtest-hand.service)" inactive
+	! "$DOCKER" exec "$SD" kill -0 "$CHILD" 2>/dev/null
+}
+
+# The helper moved into another service's cgroup (as a supervisor that
+# adopts processes does): both services in one systemctl command.
+@test "systemd: a child moved into another service: to free it stops both units in one systemctl; free frees it" {
+	sd_handoff bwtest-from.service
+	printf '[Service]\nExecStart=/bin/sleep 600\n' | sd_unit "$SD" bwtest-into.service
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart bwtest-into.service
+	into=$("$DOCKER" exec "$SD" systemctl show -P MainPID bwtest-into.service)
+	# Into every hierarchy the container's systemd tracks it in.
+	"$DOCKER" exec "$SD" sh -c '
+		cg=$(sed -n "s/^0:://p" /proc/$1/cgroup)
+		for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup; do
+			[ -w "$h$cg/cgroup.procs" ] && echo $2 >"$h$cg/cgroup.procs"
+		done; true' sh "$into" "$CHILD"
+	assert_equal "$("$DOCKER" exec "$SD" sed -n 's/^0:://p' "/proc/$CHILD/cgroup" | sed 's,.*/,,')" \
+		bwtest-into.service
+	want="systemctl stop bwtest-from.service bwtest-into.service"
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_line "to free it: $want"
+	refute_output --partial "kill"
+	run shim_bind_in "$SD" "$port"
+	assert_output --partial "bindwatch:   to free it: $want"
+
+	run "$DOCKER" exec "$SD" bindwatch free --yes --timeout 10 "$port"
+	assert_success
+	assert_output --partial "is free"
+	! sd_listening "$SD" "$port"
+	assert_equal "$("$DOCKER" exec "$SD" systemctl is-active bwtest-from.service bwtest-into.service | sort -u)" inactive
 }

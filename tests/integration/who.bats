@@ -410,3 +410,22 @@ except OSError as e:
 	# who exits 1 when nothing holds the address, 0 when something does.
 	assert_output "$(printf 'v=1 who=1\nkernel=0\nv=0 who=0\nkernel=98')"
 }
+
+@test "who: never lists its own process when it inherited the socket (the listener's child runs it with the fd open)" {
+	port=$(free_port)
+	# The listener runs sh with the socket open (pass_fds); sh
+	# prints its pid and execs who, which keeps that pid and the fd.
+	run "$PYTHON3" -c "import socket, subprocess, sys
+s = socket.socket(); s.bind(('127.0.0.1', $port)); s.listen()
+print('parent', __import__('os').getpid(), flush=True)
+sys.exit(subprocess.call(['sh', '-c', 'echo who \$\$; exec \"\$0\" who \"\$1\"', '$CLI', '$port'], pass_fds=[s.fileno()]))"
+	assert_success
+	parent=$(sed -n 's/^parent //p' <<<"$output")
+	self=$(sed -n 's/^who //p' <<<"$output")
+	[ -n "$parent" ] && [ -n "$self" ]
+	assert_output --partial "pid=$parent,"
+	# Its answer, without the line that told its pid.
+	answer=$(grep -v '^who ' <<<"$output")
+	assert_equal "$(grep -Ec "(^|[^0-9])$self([^0-9]|\$)" <<<"$answer")" 0
+	assert_equal "$(grep -c " other process" <<<"$answer")" 0
+}

@@ -16,6 +16,7 @@ import sys
 TOP = ["event", "time", "pid", "comm", "fd", "family", "proto", "addr", "port", "errno",
        "holders", "stack", "cause", "hint"]
 HOLDER = ["pid", "comm", "cmdline", "uid", "user", "fd", "state", "addr", "port", "since"]
+PROCESS = ["pid", "fd", "fds", "comm"]
 FRAME = ["pc", "symbol", "offset", "module", "module_offset"]
 
 
@@ -51,6 +52,13 @@ def check(mode, n, line, problems):
         for i, h in enumerate(rec.get("holders") or []):
             if missing(h, HOLDER):
                 bad(f"holder {i} misses {missing(h, HOLDER)}")
+            procs = h.get("processes") or []
+            # One entry per process, "fd" among its "fds".
+            if len({p.get("pid") for p in procs}) != len(procs):
+                bad(f"holder {i} lists a pid twice")
+            for p in procs:
+                if missing(p, PROCESS) or p["fd"] not in (p["fds"] or []):
+                    bad(f"holder {i} process {p.get('pid')}: no fd among fds")
         if not rec.get("stack") and not rec.get("stack_missing"):
             bad("no stack, and no stack_missing saying why")
         if rec.get("stack") and "stack_missing" in rec:

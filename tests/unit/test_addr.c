@@ -378,8 +378,62 @@ static void test_format_proto(void)
 	CHECK_STREQ(out, "unix @name");
 }
 
+/* Devices: ss(8)'s "ADDR%DEV:PORT" and "[V6]%DEV:PORT", RFC 4007's
+ * "[V6%DEV]:PORT", printed back as ss prints them; a link-local sockaddr's
+ * scope id is the socket's device. */
+static void test_devices(void)
+{
+	struct sockaddr_in6 in6 = {.sin6_family = AF_INET6, .sin6_port = htons(80)};
+	struct bw_addr a;
+	char buf[128];
+
+	CHECK_EQ_INT(bw_addr_parse("127.0.0.1%lo:8000", &a), 0);
+	CHECK_EQ_INT(a.family, AF_INET);
+	CHECK_STREQ(a.dev, "lo");
+	CHECK_EQ_INT(a.port, 8000);
+	fmt(&a, buf, sizeof(buf));
+	CHECK_STREQ(buf, "127.0.0.1%lo:8000");
+	CHECK_EQ_INT(bw_addr_parse("[fe80::1%d0]:8001", &a), 0);
+	CHECK_EQ_INT(a.family, AF_INET6);
+	CHECK_STREQ(a.dev, "d0");
+	fmt(&a, buf, sizeof(buf));
+	CHECK_STREQ(buf, "[fe80::1]%d0:8001");
+	CHECK_EQ_INT(bw_addr_parse("[fe80::1]%d0:8001", &a), 0);
+	CHECK_STREQ(a.dev, "d0");
+	CHECK_EQ_INT(a.port, 8001);
+	CHECK_EQ_INT(bw_addr_parse("*%eth0:53", &a), 0);
+	CHECK_EQ_INT(a.family, AF_UNSPEC);
+	CHECK_STREQ(a.dev, "eth0");
+	fmt(&a, buf, sizeof(buf));
+	CHECK_STREQ(buf, "*%eth0:53");
+	/* Not a device name the kernel takes (dev_valid_name()). */
+	CHECK_EQ_INT(bw_addr_parse("127.0.0.1%:80", &a), -EINVAL);
+	CHECK_EQ_INT(bw_addr_parse("127.0.0.1%a/b:80", &a), -EINVAL);
+	CHECK_EQ_INT(bw_addr_parse("127.0.0.1%0123456789abcdef:80", &a), -EINVAL);
+	CHECK_EQ_INT(bw_addr_parse("[fe80::1%d0]%d1:80", &a), -EINVAL);
+	CHECK_EQ_INT(bw_addr_parse("[fe80::1%d0]", &a), -EINVAL);
+	/* Only an index known: ss's "if%u". */
+	memset(&a, 0, sizeof(a));
+	a.family = AF_INET;
+	a.dev_if = 7;
+	fmt(&a, buf, sizeof(buf));
+	CHECK_STREQ(buf, "0.0.0.0%if7:0");
+	inet_pton(AF_INET6, "fe80::1", &in6.sin6_addr);
+	in6.sin6_scope_id = 3;
+	CHECK_EQ_INT(bw_addr_from_sockaddr((struct sockaddr *)&in6, sizeof(in6), &a), 0);
+	CHECK_EQ_INT(a.dev_if, 3);
+	CHECK(bw_addr_is_linklocal(&a));
+	inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+	CHECK_EQ_INT(bw_addr_from_sockaddr((struct sockaddr *)&in6, sizeof(in6), &a), 0);
+	CHECK_EQ_INT(a.dev_if, 0); /* a scope id means nothing for a global address */
+	inet_pton(AF_INET6, "ff02::fb", &in6.sin6_addr);
+	CHECK_EQ_INT(bw_addr_from_sockaddr((struct sockaddr *)&in6, sizeof(in6), &a), 0);
+	CHECK_EQ_INT(a.dev_if, 3);
+}
+
 int main(void)
 {
+	test_devices();
 	test_inet();
 	test_inet6();
 	test_unix();

@@ -20,9 +20,11 @@
  * that the "stop" fix names (and the kill command too) must free it.
  * Every answer is also checked for its order: no fix that carries
  * `assumes` before a sure fix of its target.
+ * With the argument "devices": the device dimension instead (run_devices()).
  * Needs root (unshare(CLONE_NEWNET)); skips (77) otherwise. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -35,6 +37,7 @@
 
 #include "diagnose/conflict.h"
 #include "diagnose/diagnose.h"
+#include "diagnose/remedy.h"
 #include "lookup/socktab.h"
 
 struct kind {
@@ -52,8 +55,18 @@ static const struct kind kinds[] = {
 	{AF_INET6, "::2", "::2"},
 	{AF_INET6, "::ffff:127.0.0.1", "127.0.0.1"},
 	{AF_INET6, "::ffff:0.0.0.0", "127.0.0.1"},
+	/* Link-local, with d0's scope id: the bind binds the socket to d0
+	 * (__inet6_bind()). The device run only. */
+	{AF_INET6, "fe80::1", "fe80::1"},
 };
 #define N_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+#define N_BASE_KINDS (N_KINDS - 1)
+
+/* The device a side is bound to with SO_BINDTODEVICE: none, lo, or d0
+ * (one end of a veth pair made in the namespace; d1 its peer). */
+enum { DEV_NONE, DEV_LO, DEV_D0, N_DEVS };
+static const char *const dev_names[] = {"none", "lo", "d0"};
+static unsigned d0_index, d1_index;
 
 enum hstate { H_LISTEN, H_BOUND, H_TIME_WAIT, H_UDP, H_STATES };
 static const char *const state_names[] = {"tcp-listen", "tcp-bound", "tcp-time-wait", "udp"};
@@ -62,12 +75,15 @@ struct side {
 	int kind;
 	int v6only, reuseaddr, reuseport;
 	int other_uid;
+	int dev; /* DEV_* */
 };
 
 static struct bw_conflict C;
 static int next_port = 10000;
 static unsigned pairs, refused, skipped, disagreements, listen_pairs, shim_unexplained;
-static unsigned fix_kinds[8], holder_only, wait_checked;
+static unsigned fix_kinds[BW_FIX_DEVICE + 1], holder_only, wait_checked;
+static unsigned device_pairs, device_refused, device_fixes, device_fixes_failed;
+static unsigned device_fix_missed;
 static unsigned assumed_fixes, order_checked, misordered;
 static unsigned multi_pairs, multi_both, multi_freed;
 /* Two-holder runs: the holder sockets' inodes, each taken as held by a
@@ -92,6 +108,8 @@ static socklen_t sockaddr_of(const struct kind *k, const char *ip, int port,
 	a->sin6_family = AF_INET6;
 	a->sin6_port = htons((uint16_t)port);
 	inet_pton(AF_INET6, ip, &a->sin6_addr);
+	if (strncmp(ip, "fe80:", 5) == 0)
+		a->sin6_scope_id = d0_index;
 	return sizeof(*a);
 }
 
@@ -111,6 +129,12 @@ static int make_sock(int family, int type, const struct side *s)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &s->v6only, sizeof(s->v6only));
+	if (s->dev != DEV_NONE &&
+	    setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev_names[s->dev],
+		       (socklen_t)strlen(dev_names[s->dev])) < 0) {
+		close(fd);
+		return -1;
+	}
 	return fd;
 }
 
@@ -302,6 +326,59 @@ static bool first_fix_works(const struct side *cs, enum hstate st, int port, boo
 	return r == 0;
 }
 
+/* A device fix of C (bind to a device none of the blocking sockets is
+ * bound to), applied to a fresh socket like the caller's on such a
+ * device: does the kernel accept it? Also counts the pairs where binding
+ * to another device would have worked but no device fix was offered. */
+static bool device_fix_works(const struct side *cs, enum hstate st, int port, bool listen_too)
+{
+	static const char *const devs[] = {"lo", "d0", "d1"};
+	const struct bw_fix *f = NULL;
+	const struct bw_addr *busy[BW_HOLDERS_MAX];
+	size_t n = bw_remedy_busy_devices(&C, busy, BW_HOLDERS_MAX);
+	const struct kind *k = &kinds[cs->kind];
+	struct sockaddr_storage ss;
+	socklen_t len = sockaddr_of(k, k->text, port, &ss);
+	bool all_ok = true;
+
+	for (size_t i = 0; i < C.n_fixes && !f; i++)
+		if (C.fixes[i].kind == BW_FIX_DEVICE)
+			f = &C.fixes[i];
+	for (size_t d = 0; d < 3; d++) {
+		unsigned idx = d == 0 ? 1 : d == 1 ? d0_index : d1_index;
+		struct side alt = *cs;
+		int fd, r, taken = 0;
+		for (size_t i = 0; i < n; i++)
+			taken |= busy[i]->dev_if == idx;
+		if (taken || cs->dev != DEV_NONE || kinds[cs->kind].text[0] == 'f')
+			continue;
+		/* A fix that names its device: that one only. */
+		if (f && f->addr.dev_if && f->addr.dev_if != idx)
+			continue;
+		alt.dev = DEV_NONE;
+		fd = make_sock(k->family, st == H_UDP ? SOCK_DGRAM : SOCK_STREAM, &alt);
+		if (fd < 0)
+			continue;
+		r = setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, devs[d], (socklen_t)strlen(devs[d]));
+		if (r == 0)
+			r = bind(fd, (struct sockaddr *)&ss, len);
+		if (r == 0 && listen_too)
+			r = listen(fd, 8);
+		close(fd);
+		if (f)
+			all_ok &= r == 0;
+		else if (r == 0 && ++device_fix_missed && getenv("BW_MATRIX_DEBUG"))
+			fprintf(stderr, "missed: dev %s caller %s holder0 %s dev_if %u state %d\n", devs[d],
+				k->text, C.n_holders ? bw_tcp_state_name(C.holders[0].sock.state) : "-",
+				C.n_holders ? C.holders[0].sock.local.dev_if : 0, (int)st);
+	}
+	if (!f)
+		return true;
+	device_fixes++;
+	device_fixes_failed += !all_ok;
+	return all_ok;
+}
+
 /* Every fix of C that rests on an assumption (JSON "assumes") comes after
  * all sure fixes of its target: a program that tries the fixes in order
  * tries the ones that work first. */
@@ -329,11 +406,12 @@ static void describe(const char *what, enum hstate st, const struct side *h,
 		return;
 	verbose_left--;
 	fprintf(stderr,
-		"bindmatrix: %s: holder %s %s v6only=%d reuseaddr=%d reuseport=%d uid=%s;"
-		" caller %s v6only=%d reuseaddr=%d reuseport=%d: %s [cause %s, hint: %s]\n",
-		what, state_names[st], kinds[h->kind].text, h->v6only, h->reuseaddr, h->reuseport,
-		h->other_uid ? "other" : "same", kinds[cs->kind].text, cs->v6only, cs->reuseaddr,
-		cs->reuseport, extra, bw_cause_name(C.cause), C.hint);
+		"bindmatrix: %s: holder %s %s dev=%s v6only=%d reuseaddr=%d reuseport=%d uid=%s;"
+		" caller %s dev=%s v6only=%d reuseaddr=%d reuseport=%d: %s [cause %s, hint: %s]\n",
+		what, state_names[st], kinds[h->kind].text, dev_names[h->dev], h->v6only,
+		h->reuseaddr, h->reuseport, h->other_uid ? "other" : "same", kinds[cs->kind].text,
+		dev_names[cs->dev], cs->v6only, cs->reuseaddr, cs->reuseport, extra,
+		bw_cause_name(C.cause), C.hint);
 }
 
 /* One pair: the kernel's verdict on bind (and maybe listen) of cs
@@ -363,6 +441,10 @@ static void run_pair(enum hstate st, const struct side *h, const struct side *cs
 	pairs++;
 	kernel = r < 0;
 	refused += kernel;
+	if (h->dev || cs->dev || kinds[h->kind].text[0] == 'f' || k->text[0] == 'f') {
+		device_pairs++;
+		device_refused += kernel;
+	}
 	model = diagnose(fd, (struct sockaddr *)&ss, len, "bind", h, true);
 	if (model != kernel) {
 		disagreements++;
@@ -382,6 +464,10 @@ static void run_pair(enum hstate st, const struct side *h, const struct side *cs
 		if (!first_fix_works(cs, st, port, false, false)) {
 			disagreements++;
 			describe("DISAGREE", st, h, cs, "the first caller fix did not work");
+		}
+		if (!device_fix_works(cs, st, port, false)) {
+			disagreements++;
+			describe("DISAGREE", st, h, cs, "binding to another device was refused");
 		}
 		/* What the shim knows must still explain the refusal, and its
 		 * first caller fix that needs no assumption must work too. */
@@ -430,6 +516,11 @@ static void run_pair(enum hstate st, const struct side *h, const struct side *cs
 		if (!first_fix_works(cs, H_LISTEN, port, true, true)) {
 			disagreements++;
 			describe("DISAGREE(listen)", H_LISTEN, h, cs, "the first caller fix did not work");
+		}
+		if (!device_fix_works(cs, H_LISTEN, port, true)) {
+			disagreements++;
+			describe("DISAGREE(listen)", H_LISTEN, h, cs,
+				 "binding to another device was refused");
 		}
 	}
 out:
@@ -528,11 +619,44 @@ static int netns_setup(void)
 	if (system("ip link set lo up && ip -6 addr add ::2/128 dev lo nodad &&"
 		   " echo '40000 60999' > /proc/sys/net/ipv4/ip_local_port_range") != 0)
 		return -EIO;
-	return 0;
+	/* A second device (veth: this kernel kind may lack dummy) with a
+	 * link-local address. */
+	if (system("ip link add d0 type veth peer name d1 && ip link set d0 up &&"
+		   " ip link set d1 up && ip -6 addr add fe80::1/64 dev d0 nodad") != 0)
+		return -EIO;
+	d0_index = if_nametoindex("d0");
+	d1_index = if_nametoindex("d1");
+	return d0_index && d1_index ? 0 : -ENODEV;
 }
 
-int main(void)
+/* The device dimension: every device pair (none, lo, d0 on each side),
+ * every state, address kind (link-local with a scope id too) and
+ * IPV6_V6ONLY, with SO_REUSE* off on both, SO_REUSEADDR on both, or
+ * SO_REUSEPORT on both (the device test of inet_bind_conflict() and
+ * udp_lib_lport_inuse() comes before either option's). */
+static void run_devices(void)
 {
+	for (int hd = 0; hd < N_DEVS; hd++)
+		for (int cd = 0; cd < N_DEVS; cd++)
+			for (int st = 0; st < H_STATES; st++)
+				for (int hk = 0; hk < (int)N_KINDS; hk++)
+					for (int ck = 0; ck < (int)N_KINDS; ck++) {
+						/* none/none without link-local: the base matrix. */
+						if (!hd && !cd && hk < (int)N_BASE_KINDS && ck < (int)N_BASE_KINDS)
+							continue;
+						for (int hv = 0; hv < v6only_values(hk); hv++)
+							for (int cv = 0; cv < v6only_values(ck); cv++)
+								for (int o = 0; o < 3; o++) {
+									struct side h = {hk, hv, o == 1, o == 2, 0, hd};
+									struct side cs = {ck, cv, o == 1, o == 2, 0, cd};
+									run_pair((enum hstate)st, &h, &cs);
+								}
+					}
+}
+
+int main(int argc, char **argv)
+{
+	bool devices = argc > 1 && strcmp(argv[1], "devices") == 0;
 	int r;
 	if (geteuid() != 0) {
 		printf("bindmatrix: SKIP: needs root for a private network namespace\n");
@@ -543,16 +667,20 @@ int main(void)
 		printf("bindmatrix: SKIP: no private network namespace (%s)\n", strerror(-r));
 		return 77;
 	}
+	if (devices) {
+		run_devices();
+		goto summary;
+	}
 	for (int st = 0; st < H_STATES; st++)
-		for (int hk = 0; hk < (int)N_KINDS; hk++)
-			for (int ck = 0; ck < (int)N_KINDS; ck++)
+		for (int hk = 0; hk < (int)N_BASE_KINDS; hk++)
+			for (int ck = 0; ck < (int)N_BASE_KINDS; ck++)
 				for (int hv = 0; hv < v6only_values(hk); hv++)
 					for (int cv = 0; cv < v6only_values(ck); cv++)
 						for (int ho = 0; ho < 4; ho++)
 							for (int co = 0; co < 4; co++)
 								for (int u = 0; u < 2; u++) {
-									struct side h = {hk, hv, ho & 1, ho >> 1, u};
-									struct side cs = {ck, cv, co & 1, co >> 1, 0};
+									struct side h = {hk, hv, ho & 1, ho >> 1, u, DEV_NONE};
+									struct side cs = {ck, cv, co & 1, co >> 1, 0, DEV_NONE};
 									/* The owner uid matters only to SO_REUSEPORT on both. */
 									if (u && !(h.reuseport && cs.reuseport))
 										continue;
@@ -560,19 +688,26 @@ int main(void)
 								}
 	/* Two listeners (each kind and IPV6_V6ONLY, no SO_REUSE*) and a
 	 * plain third bind. */
-	for (int k1 = 0; k1 < (int)N_KINDS; k1++)
-		for (int k2 = 0; k2 < (int)N_KINDS; k2++)
-			for (int ck = 0; ck < (int)N_KINDS; ck++)
+	for (int k1 = 0; k1 < (int)N_BASE_KINDS; k1++)
+		for (int k2 = 0; k2 < (int)N_BASE_KINDS; k2++)
+			for (int ck = 0; ck < (int)N_BASE_KINDS; ck++)
 				for (int v = 0; v < 8; v++) {
-					struct side h1 = {k1, v & 1, 0, 0, 0};
-					struct side h2 = {k2, (v >> 1) & 1, 0, 0, 0};
-					struct side cs = {ck, (v >> 2) & 1, 0, 0, 0};
+					struct side h1 = {k1, v & 1, 0, 0, 0, DEV_NONE};
+					struct side h2 = {k2, (v >> 1) & 1, 0, 0, 0, DEV_NONE};
+					struct side cs = {ck, (v >> 2) & 1, 0, 0, 0, DEV_NONE};
 					if ((h1.v6only && v6only_values(k1) < 2) ||
 					    (h2.v6only && v6only_values(k2) < 2) ||
 					    (cs.v6only && v6only_values(ck) < 2))
 						continue;
 					run_multi(&h1, &h2, &cs);
 				}
+summary:
+	if (devices)
+		printf("bindmatrix: devices (none, lo, d0 on each side; link-local with a scope id):"
+		       " %u bind pairs (%u refused); device fixes offered %u, refused by the kernel"
+		       " %u; binds to another device that worked with no device fix offered: %u\n",
+		       device_pairs, device_refused, device_fixes, device_fixes_failed,
+		       device_fix_missed);
 	printf("bindmatrix: %u bind pairs + %u listen pairs (%u refused), %u combinations not"
 	       " set up (EINVAL/EADDRNOTAVAIL), %u disagreements\n",
 	       pairs, listen_pairs, refused, skipped, disagreements);

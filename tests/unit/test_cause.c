@@ -823,6 +823,121 @@ static void test_remedy_every_holder(void)
 	CHECK_EQ_INT(c->fixes[c->n_fixes - 1].name, SO_REUSEADDR);
 }
 
+/* Process pid of holder h's processes described as bw_relation_fill and
+ * bw_proc_info leave it: its comm and cgroup, the unit and container
+ * read from that. */
+static struct bw_process *described(struct bw_conflict *c, pid_t pid, const char *comm,
+				    const char *cgroup)
+{
+	struct bw_process *p = &c->procs[c->n_procs];
+	memset(p, 0, sizeof(*p));
+	p->have_proc = true;
+	p->proc.pid = pid;
+	snprintf(p->proc.comm, sizeof(p->proc.comm), "%s", comm);
+	snprintf(p->proc.cgroup, sizeof(p->proc.cgroup), "%s", cgroup);
+	bw_proc_cgroup_identity(cgroup, p->proc.unit, sizeof(p->proc.unit), p->proc.container,
+				sizeof(p->proc.container));
+	for (size_t i = 0; i < c->n_hprocs; i++)
+		if (c->hprocs[i].pid == pid)
+			c->hprocs[i].proc = (int)c->n_procs;
+	c->n_procs++;
+	return p;
+}
+
+#define CTR "7825ad8bb8458644d911b2f2a1c3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1"
+
+/* A socket whose processes live in several units, containers and plain
+ * cgroups (a child moved out of its service: systemd-run --scope, a write
+ * to cgroup.procs): each is freed by its own unit or container, units of
+ * one manager in one systemctl, managers first, then one kill for the
+ * processes under none, the main holder's last; never kill for a process
+ * of a service. */
+static void test_free_across_cgroups(void)
+{
+	struct bw_conflict *c;
+	struct bw_holder *h;
+	size_t at, end, parts;
+
+#define WEB_CONFLICT(...)                                                                    \
+	do {                                                                                 \
+		c = conflict("127.0.0.1:8080", BW_PROTO_TCP);                                \
+		h = sock(c, LISTEN_TCP("127.0.0.1:8080", 100));                              \
+		shared(c, h, (const pid_t[]){__VA_ARGS__},                                   \
+		       (const int[]){3, 3, 3, 3, 3, 3}, sizeof((const pid_t[]){__VA_ARGS__}) / \
+							 sizeof(pid_t));                       \
+		owned(h, 2000, 3, "python3");                                                \
+		h->mgr.kind = BW_MGR_SYSTEMD;                                                \
+		snprintf(h->mgr.unit, sizeof(h->mgr.unit), "web.service");                   \
+		described(c, 2000, "python3", "/system.slice/web.service");                  \
+	} while (0)
+
+	/* The child moved to a scope: nothing restarts it, so it is killed. */
+	WEB_CONFLICT(2000, 2001);
+	described(c, 2001, "python3", "/system.slice/run-u7.scope");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl stop web.service && kill 2001");
+	CHECK_EQ_INT(c->free_pid, 0);
+	CHECK_STREQ(c->free_note, "");
+	/* Parts one by one, as `bindwatch free` runs them. */
+	for (at = 0, parts = 0; at < c->free_argc; at = end, parts++) {
+		end = bw_free_command_end(c, at);
+		CHECK_STREQ(c->free_argv[at], parts ? "kill" : "systemctl");
+		CHECK_EQ_INT(end - at, parts ? 2 : 3);
+	}
+	CHECK_EQ_INT(parts, 2);
+
+	/* Into another service, a worker that stayed, a container's process
+	 * and a process in a plain cgroup: one systemctl for both units, the
+	 * worker covered by its unit, docker stop by short id, one kill. */
+	WEB_CONFLICT(2000, 2001, 2002, 2003, 2004, 2005);
+	described(c, 2001, "python3", "/system.slice/run-u7.scope");
+	described(c, 2002, "python3", "/system.slice/b.service");
+	described(c, 2003, "python3", "/system.slice/web.service");
+	described(c, 2004, "python3", "/system.slice/docker-" CTR ".scope");
+	described(c, 2005, "python3", "/bindwatch-test/moved");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER,
+		"systemctl stop web.service b.service && docker stop 7825ad8bb845 && kill 2001 2005");
+
+	/* The main holder under no manager, its child in a service: the
+	 * manager's command first, then the kill, the main holder last. */
+	WEB_CONFLICT(2000, 2001, 2002);
+	h->mgr.kind = BW_MGR_NONE;
+	h->mgr.unit[0] = '\0';
+	snprintf(c->procs[0].proc.cgroup, sizeof(c->procs[0].proc.cgroup), "/");
+	c->procs[0].proc.unit[0] = '\0';
+	described(c, 2001, "python3", "/system.slice/b.service");
+	described(c, 2002, "python3", "/");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl stop b.service && kill 2002 2000");
+	CHECK_EQ_INT(c->free_pid, 2000);
+	/* The do: line does not say the main holder's manager stops it. */
+	CHECK_NOT_CONTAINS(c->hint, "through its manager");
+
+	/* A process in the failing process's own unit is killed, never its
+	 * unit stopped (that would stop the failing process too). */
+	WEB_CONFLICT(2000, 2001);
+	described(c, 2001, "python3", "/system.slice/caller.service")->shares_mgr = true;
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl stop web.service && kill 2001");
+
+	/* Units of a systemd in another container: through docker exec, the
+	 * moved child's unit in the same command. */
+	WEB_CONFLICT(2000, 2001);
+	snprintf(h->mgr.outer_id, sizeof(h->mgr.outer_id), CTR);
+	snprintf(h->mgr.outer_name, sizeof(h->mgr.outer_name), "sd");
+	snprintf(h->proc.container, sizeof(h->proc.container), CTR);
+	described(c, 2001, "python3", "/docker/" CTR "/system.slice/b.service");
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "docker exec sd systemctl stop web.service b.service");
+	/* ... and the caller's own container (bw_manager_identify cleared
+	 * the outer id): no docker exec for either. */
+	h->mgr.outer_id[0] = h->mgr.outer_name[0] = '\0';
+	bw_classify(c);
+	free_is(c, BW_FREE_MANAGER, "systemctl stop web.service b.service");
+#undef WEB_CONFLICT
+}
+
 int main(void)
 {
 	test_listener();
@@ -839,5 +954,6 @@ int main(void)
 	test_names();
 	test_remedy();
 	test_remedy_every_holder();
+	test_free_across_cgroups();
 	return check_done("cause");
 }

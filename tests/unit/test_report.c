@@ -60,14 +60,10 @@ static void set_proc(struct bw_holder *h, pid_t pid, int fd, const char *comm, c
 	snprintf(h->proc.cgroup, sizeof(h->proc.cgroup), "/system.slice/nginx.service");
 }
 
-/* A bind() conflict on 127.0.0.1:8080 with a visible listener, a TIME_WAIT
- * leftover and an invisible socket, and a two-frame stack. */
-static struct bw_conflict *filled(void)
+/* A fresh TCP bind() conflict of pid 1234 ("myserver", fd 5) on want. */
+static struct bw_conflict *fresh(const char *want)
 {
 	struct bw_conflict *c = &C;
-	struct bw_holder *h;
-	static const char cmd[] = "nginx -g daemon off;"; /* joined, as procinfo leaves it */
-
 	memset(c, 0, sizeof(*c));
 	c->event = "bind_conflict";
 	c->call = "bind";
@@ -75,9 +71,19 @@ static struct bw_conflict *filled(void)
 	snprintf(c->comm, sizeof(c->comm), "myserver");
 	c->fd = 5;
 	c->time = 1700000000;
-	c->want = A("127.0.0.1:8080");
+	c->want = A(want);
 	c->want.proto = BW_PROTO_TCP;
 	c->err = EADDRINUSE;
+	return c;
+}
+
+/* A bind() conflict on 127.0.0.1:8080 with a visible listener, a TIME_WAIT
+ * leftover and an invisible socket, and a two-frame stack. */
+static struct bw_conflict *filled(void)
+{
+	struct bw_conflict *c = fresh("127.0.0.1:8080");
+	struct bw_holder *h;
+	static const char cmd[] = "nginx -g daemon off;"; /* joined, as procinfo leaves it */
 
 	h = add(c, "127.0.0.1:8080", "0.0.0.0:0", BW_TCP_LISTEN, 4711, 33);
 	set_proc(h, 2000, 3, "nginx", cmd, sizeof(cmd) - 1);
@@ -597,16 +603,16 @@ static void test_json_many_processes(void)
 	CHECK_EQ_INT(python_check("full", rec, n), 0);
 	CHECK_NOT_CONTAINS(rec, "\"truncated\"");
 	CHECK_CONTAINS(rec, "\"holders_total\":32");
-	CHECK_CONTAINS(rec, "\"processes_total\":32,\"processes\":[{\"pid\":100,\"fd\":6,\"comm\":\"nginx\",\"ppid\":1,");
-	CHECK_CONTAINS(rec, "{\"pid\":103,\"fd\":37,\"comm\":\"nginx\",\"ppid\":100,\"relation\":\"none\",\"inherited\":true,\"inherited_from\":100,\"across_exec\":false}]");
+	CHECK_CONTAINS(rec, "\"processes_total\":32,\"processes\":[{\"pid\":100,\"fd\":6,\"fds\":[6],\"comm\":\"nginx\",\"ppid\":1,");
+	CHECK_CONTAINS(rec, "{\"pid\":103,\"fd\":37,\"fds\":[37],\"comm\":\"nginx\",\"ppid\":100,\"relation\":\"none\",\"inherited\":true,\"inherited_from\":100,\"across_exec\":false}]");
 	CHECK_NOT_CONTAINS(rec, "{\"pid\":104,");
 
 	/* One such socket fits: every process in full. */
 	c->n_holders = c->n_matching = 1;
 	n = bw_report_json(c, rec, sizeof(rec));
 	CHECK_EQ_INT(python_check("full", rec, n), 0);
-	CHECK_CONTAINS(rec, "\"processes_total\":32,\"processes\":[{\"pid\":100,\"fd\":6,\"comm\":\"nginx\",\"cmdline\":\"xxx");
-	CHECK_CONTAINS(rec, "{\"pid\":131,\"fd\":6,\"comm\":\"nginx\",\"cmdline\":\"xxx");
+	CHECK_CONTAINS(rec, "\"processes_total\":32,\"processes\":[{\"pid\":100,\"fd\":6,\"fds\":[6],\"comm\":\"nginx\",\"cmdline\":\"xxx");
+	CHECK_CONTAINS(rec, "{\"pid\":131,\"fd\":6,\"fds\":[6],\"comm\":\"nginx\",\"cmdline\":\"xxx");
 }
 
 /* The note that the holder's options could not be read (true of nearly
@@ -624,6 +630,56 @@ static void test_text_leaves_out_filler(void)
 	CHECK_CONTAINS(out, "could not be read");
 }
 
+/* One process holding the socket on several fds (it dup()ed it) and a
+ * second blocking socket: the text names the process once, each socket on
+ * a line of its own with its fds; JSON has one entry per process with all
+ * its fds ("fd" still the first); the table row lists every fd. */
+static void test_one_process_many_fds(void)
+{
+	struct bw_conflict *c = fresh("[::]:8080");
+	struct bw_holder *h;
+	static const char cmd[] = "python3 server.py";
+	size_t n;
+
+	h = add(c, "0.0.0.0:8080", "0.0.0.0:0", BW_TCP_LISTEN, 4711, 33);
+	set_proc(h, 2000, 3, "python3", cmd, sizeof(cmd) - 1);
+	h->first_proc = 0;
+	h->n_procs = 4;
+	c->hprocs[0] = (struct bw_holder_proc){.pid = 2000, .fd = 3, .proc = -1, .inherited = -1};
+	c->hprocs[1] = (struct bw_holder_proc){.pid = 2000, .fd = 4, .proc = -1, .inherited = -1};
+	c->hprocs[2] = (struct bw_holder_proc){.pid = 2001, .fd = 3, .proc = -1, .inherited = -1};
+	c->hprocs[3] = (struct bw_holder_proc){.pid = 2000, .fd = 5, .proc = -1, .inherited = -1};
+	h = add(c, "[::]:8080", "[::]:0", BW_TCP_LISTEN, 4712, 33);
+	set_proc(h, 2000, 6, "python3", cmd, sizeof(cmd) - 1);
+	h->sock.v6only = true;
+	h->first_proc = 4;
+	h->n_procs = 1;
+	c->hprocs[4] = (struct bw_holder_proc){.pid = 2000, .fd = 6, .proc = -1, .inherited = -1};
+	c->n_hprocs = 5;
+	c->stack_missing = "none asked for";
+	bw_classify(c);
+
+	n = bw_report_text(c, out, sizeof(out));
+	CHECK(n > 0);
+	CHECK_CONTAINS(out, "held by pid 2000 user www-data(33): python3 server.py + 1 other process"
+			    " (pid 2001)\n");
+	CHECK_CONTAINS(out, "bindwatch:     fds 3, 4 and 5, LISTEN 0.0.0.0:8080");
+	CHECK_CONTAINS(out, "\nbindwatch:     fd 6, LISTEN [::]:8080 IPV6_V6ONLY\n");
+	/* Once. */
+	CHECK(strstr(out, "held by pid") && !strstr(strstr(out, "held by pid") + 1, "held by pid"));
+
+	n = bw_report_json(c, out, sizeof(out));
+	CHECK_EQ_INT(python_check("full", out, n), 0);
+	CHECK_CONTAINS(out, "\"processes_total\":2,\"processes\":[{\"pid\":2000,\"fd\":3,\"fds\":[3,4,5],");
+	CHECK_CONTAINS(out, "{\"pid\":2001,\"fd\":3,\"fds\":[3],");
+	CHECK_NOT_CONTAINS(out, "{\"pid\":2000,\"fd\":4");
+	CHECK_NOT_CONTAINS(out, "{\"pid\":2000,\"fd\":5");
+
+	n = bw_report_table(c, out, sizeof(out));
+	CHECK_CONTAINS(out, "pid=2000,fd=3,4,5 user=www-data(33)");
+	CHECK_CONTAINS(out, "pid=2000,fd=6 user=www-data(33)");
+}
+
 int main(void)
 {
 	test_json_full();
@@ -636,5 +692,6 @@ int main(void)
 	test_hostile();
 	test_truncation();
 	test_json_many_processes();
+	test_one_process_many_fds();
 	return check_done("report");
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
@@ -219,8 +220,39 @@ static void test_errors(void)
 	CHECK_EQ_INT((int)d.n, 0);
 }
 
+/* A socket bound to a device: sock_diag's idiag_if is its sk_bound_dev_if
+ * (inet_diag_msg_common_fill()); a message built here, since the
+ * fixtures hold none. */
+static void test_bound_dev(void)
+{
+	static uint32_t buf[256];
+	struct nlmsghdr *h = (struct nlmsghdr *)buf;
+	struct inet_diag_msg *m = NLMSG_DATA(h);
+	struct dump d;
+
+	memset(buf, 0, sizeof(buf));
+	h->nlmsg_len = NLMSG_LENGTH(sizeof(*m));
+	h->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+	m->idiag_family = AF_INET;
+	m->idiag_state = BW_TCP_LISTEN;
+	m->id.idiag_sport = htons(8000);
+	m->id.idiag_src[0] = htonl(0x7f000001);
+	m->id.idiag_if = 3;
+	m->idiag_inode = 42;
+	memset(&d, 0, sizeof(d));
+	CHECK_EQ_INT(bw_sockdiag_parse(buf, h->nlmsg_len, BW_PROTO_TCP, collect, &d), 0);
+	CHECK_EQ_INT((int)d.n, 1);
+	CHECK_EQ_INT((int)d.s[0].local.dev_if, 3);
+	CHECK_EQ_INT(d.s[0].local.port, 8000);
+	m->id.idiag_if = 0;
+	memset(&d, 0, sizeof(d));
+	CHECK_EQ_INT(bw_sockdiag_parse(buf, h->nlmsg_len, BW_PROTO_TCP, collect, &d), 0);
+	CHECK_EQ_INT((int)d.s[0].local.dev_if, 0);
+}
+
 int main(void)
 {
+	test_bound_dev();
 	test_tcp4();
 	test_tcp6();
 	test_udp4();
