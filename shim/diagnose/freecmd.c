@@ -332,9 +332,15 @@ static bool same_command(const struct bw_conflict *c, const struct target *a,
 /* Appends s unless the command that starts at free_argv[from] has it. */
 static void arg_once(struct bw_conflict *c, size_t from, const char *s)
 {
-	for (size_t i = from; i < c->free_argc; i++)
-		if (strcmp(c->free_argv[i], s) == 0)
+	for (size_t i = from; i < c->free_argc; i++) {
+		const char *a = c->free_argv[i];
+		size_t glob = strcspn(a, "*");
+		/* An Accept=yes instance is already in its 'NAME@*.service'. */
+		if (strcmp(a, s) == 0 ||
+		    (a[glob] == '*' && strcmp(a + glob, "*.service") == 0 &&
+		     strncmp(a, s, glob) == 0 && ends_with(s, ".service")))
 			return;
+	}
 	arg(c, s);
 }
 
