@@ -172,6 +172,17 @@ sd_unit() {
 	"$DOCKER" exec -i "$1" sh -c "cat > /etc/systemd/system/$2"
 }
 
+# sd_start_show NAME UNIT OUT: daemon-reload, then starts UNIT in the
+# systemd container NAME (its failure is the test's to judge); its
+# Result, ExecMainCode and ExecMainStatus (systemctl show) in OUT.show, its
+# journal in OUT.journal.
+sd_start_show() {
+	"$DOCKER" exec "$1" systemctl daemon-reload
+	"$DOCKER" exec "$1" systemctl start "$2" || true
+	"$DOCKER" exec "$1" systemctl show -p Result,ExecMainCode,ExecMainStatus "$2" >"$3.show"
+	"$DOCKER" exec "$1" journalctl -o cat -u "$2" >"$3.journal"
+}
+
 # sd_listening NAME PORT: something in container NAME listens on TCP PORT.
 sd_listening() {
 	"$DOCKER" exec "$1" ss -Hltn "sport = :$2" | grep -q LISTEN

@@ -307,11 +307,7 @@ SystemCallFilter=@system-service
 $env
 ExecStart=/usr/bin/python3 /usr/local/bin/svc.py
 UNIT
-		"$DOCKER" exec "$SYSD" systemctl daemon-reload
-		"$DOCKER" exec "$SYSD" systemctl start "svc-$v.service" || true
-		"$DOCKER" exec "$SYSD" systemctl show -p Result,ExecMainCode,ExecMainStatus "svc-$v.service" \
-			>"$BATS_TEST_TMPDIR/$v.show"
-		"$DOCKER" exec "$SYSD" journalctl -o cat -u "svc-$v.service" >"$BATS_TEST_TMPDIR/$v.journal"
+		sd_start_show "$SYSD" "svc-$v.service" "$BATS_TEST_TMPDIR/$v"
 	done
 	cat "$BATS_TEST_TMPDIR/shim.show" "$BATS_TEST_TMPDIR/shim.journal" >&2
 	assert_file_has "$BATS_TEST_TMPDIR/plain.show" "ExecMainStatus=3"

@@ -8,6 +8,7 @@
 bats_require_minimum_version 1.5.0
 
 load common
+load engines
 
 # Static helpers and the Go server are built once per file.
 setup_file() {
@@ -71,6 +72,7 @@ teardown() {
 	if [ -n "${CG:-}" ]; then
 		rmdir "$CG"
 	fi
+	remove_created
 }
 
 setup() {
@@ -679,33 +681,127 @@ intr_run() {
 	assert_file_has "$T/explicit.err" "bindwatch: --supervise: cannot install the seccomp filter: Device or resource busy (another seccomp supervisor already watches this process)"
 }
 
-@test "an outer filter that denies pidfd_getfd (EPERM as Docker's default profile, SIGSYS as systemd's): no supervision, one notice, the program runs as without bindwatch; --supervise exits 125" {
+# outer_filter NAME FILTER... -- BINDWATCH-ARGS...: bindwatch under an
+# outer seccomp filter: "kill|eperm SYSCALL" (seccomp_deny.py) or
+# "service" (systemd's @system-service set, anything else kills:
+# seccomp_run.py); output in NAME.out/NAME.err, exit in status.
+outer_filter() {
+	local name=$1
+	shift
+	if [ "$1" = service ]; then
+		sh "$BW_SRCDIR/tests/fixtures/system-service.syscalls.sh" >"$T/service.syscalls"
+		shift 2
+		capture "$name" /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_run.py" \
+			"$T/service.syscalls" "$CLI" "$@"
+	else
+		local action=$1 sc=$2
+		shift 3
+		capture "$name" /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" \
+			"$action" "$sc" "$CLI" "$@"
+	fi
+}
+
+# outer_held: skips without python3-seccomp; a listener holds
+# 127.0.0.1:$port (pid $holder) and $plain is the static probe's exit
+# status binding it without bindwatch.
+outer_held() {
 	/usr/bin/python3 -c 'import seccomp' 2>/dev/null || skip "python3-seccomp not installed"
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
+	holder=$HOLDER_PID
 	capture plain "$D/probe_static" 127.0.0.1 "$port"
 	plain=$status
+}
+
+# outer_denies WHY FILTER...: under the outer FILTER (outer_filter's
+# words), bindwatch on the static probe binding the held $port: picked
+# automatically, the program runs unwatched with the answer it gets
+# without bindwatch ($plain, in auto.out), after one notice "cannot
+# supervise it (WHY); running it unwatched" (WHY: a grep pattern);
+# --supervise exits 125 and the program never runs (why in explicit.err).
+outer_denies() {
+	local why=$1
+	shift
+	outer_filter auto "$@" -- -- "$D/probe_static" 127.0.0.1 "$port"
+	assert_equal "$(cat "$T/auto.out")" "bind=-1 errno=98"
+	assert_equal "$status" "$plain"
+	run grep -c "^bindwatch: .*probe_static: cannot supervise it ($why); running it unwatched\$" "$T/auto.err"
+	assert_output 1
+	assert_file_lacks "$T/auto.err" "supervising it with seccomp"
+	outer_filter explicit "$@" -- --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+	[ "$status" -eq 125 ]
+	assert_equal "$(cat "$T/explicit.out")" ""
+}
+
+@test "an outer filter that denies pidfd_getfd (EPERM as Docker's default profile, SIGSYS as systemd's): no supervision, one notice, the program runs as without bindwatch; --supervise exits 125" {
+	outer_held
 	for action in eperm kill; do
 		# Chosen automatically (a static program): it runs unwatched and
 		# gets the kernel's answer (not ENOSYS, bindwatch is not killed).
-		capture auto /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" "$action" pidfd_getfd \
-			"$CLI" -- "$D/probe_static" 127.0.0.1 "$port"
-		assert_equal "$(cat "$T/auto.out")" "bind=-1 errno=98"
-		assert_equal "$status" "$plain"
-		run grep -c "^bindwatch: .*probe_static: cannot supervise it (pidfd_getfd is denied here: .*); running it unwatched\$" "$T/auto.err"
-		assert_output 1
-		assert_file_lacks "$T/auto.err" "supervising it with seccomp"
-		# Asked for explicitly: 125 and why; the program never runs.
-		capture explicit /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" "$action" pidfd_getfd \
-			"$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
-		[ "$status" -eq 125 ]
-		assert_equal "$(cat "$T/explicit.out")" ""
+		outer_denies "pidfd_getfd is denied here: .*" "$action" pidfd_getfd
 		assert_file_has "$T/explicit.err" "bindwatch: --supervise: pidfd_getfd is denied here: "
 	done
 	assert_file_has "$T/explicit.err" "kills the caller with SIGSYS"
-	capture explicit /usr/bin/python3 "$BW_SRCDIR/tests/helpers/seccomp_deny.py" eperm pidfd_getfd \
-		"$CLI" --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+	outer_filter explicit eperm pidfd_getfd -- --supervise -- "$D/probe_static" 127.0.0.1 "$port"
 	assert_file_has "$T/explicit.err" "Operation not permitted (seccomp: Docker's default profile needs --cap-add SYS_PTRACE)"
+}
+
+@test "an outer filter that kills on seccomp() (systemd's @system-service): bindwatch is not killed; a static program runs unwatched with one notice, --supervise exits 125" {
+	outer_held
+	for filter in "kill seccomp" service; do
+		# shellcheck disable=SC2086 # the filter's words
+		outer_denies "seccomp is denied here: a seccomp filter kills the caller with SIGSYS (systemd.s SystemCallFilter= by default)" $filter
+		assert_file_has "$T/explicit.err" "bindwatch: --supervise: seccomp is denied here: a seccomp filter kills the caller with SIGSYS"
+	done
+}
+
+@test "an outer filter that denies the listener's ioctls (EPERM above 0x5500, terminal ioctls pass): no supervision, the program's binds get the kernel's answers (never ENOSYS); --supervise exits 125" {
+	outer_held
+	outer_denies "ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID) is denied here: Operation not permitted" eperm 'ioctl:1>0x5500'
+	assert_file_lacks "$T/auto.err" "listener failed"
+	# A free port too: bound and listening, as without bindwatch.
+	outer_filter free eperm 'ioctl:1>0x5500' -- -- "$D/probe_static" -l 127.0.0.1 0
+	assert_equal "$(cat "$T/free.out")" "$(printf 'bind=0 errno=0\nlisten=0 errno=0')"
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/explicit.err" "bindwatch: --supervise: ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID) is denied here: Operation not permitted"
+}
+
+@test "an outer filter that kills on bpf(): still supervised, the holder found through /proc; the program gets EADDRINUSE, not ENOSYS" {
+	outer_held
+	outer_filter sup kill bpf -- --supervise -- "$D/probe_static" 127.0.0.1 "$port"
+	assert_equal "$(cat "$T/sup.out")" "bind=-1 errno=98"
+	[ "$status" -eq 1 ]
+	assert_file_has "$T/sup.err" "held by pid $holder"
+}
+
+@test "a systemd unit with SystemCallFilter=@system-service: bindwatch on a static program succeeds and the program runs (unwatched, one notice); --supervise ends the unit with 125 and why" {
+	CREATED+=("bw-sup-$$")
+	systemd_container "bw-sup-$$"
+	bindwatch_into "bw-sup-$$"
+	docker_put "bw-sup-$$" "$D/probe_static" /usr/local/bin/probe_static
+	for v in auto explicit; do
+		opt=
+		[ "$v" = explicit ] && opt=--supervise
+		sd_unit "bw-sup-$$" "svc-$v.service" <<UNIT
+[Service]
+Type=oneshot
+SystemCallFilter=@system-service
+Environment=ASAN_OPTIONS=${ASAN_OPTIONS:-} UBSAN_OPTIONS=${UBSAN_OPTIONS:-}
+ExecStart=/usr/local/bin/bindwatch $opt -- /usr/local/bin/probe_static -l 127.0.0.1 0
+UNIT
+		sd_start_show "bw-sup-$$" "svc-$v.service" "$T/$v"
+		cat "$T/$v.show" "$T/$v.journal" >&2
+	done
+	# Killed by SIGSYS (bindwatch before) would be Result=signal.
+	assert_file_has "$T/auto.show" "Result=success"
+	assert_file_has "$T/auto.show" "ExecMainStatus=0"
+	assert_file_has "$T/auto.journal" "bind=0 errno=0"
+	assert_file_has "$T/auto.journal" "listen=0 errno=0"
+	assert_file_has "$T/auto.journal" "probe_static: cannot supervise it (seccomp is denied here: a seccomp filter kills the caller with SIGSYS"
+	# ExecMainCode=1: CLD_EXITED.
+	assert_equal "$(cat "$T/explicit.show")" "$(printf 'Result=exit-code\nExecMainCode=1\nExecMainStatus=125')"
+	assert_file_has "$T/explicit.journal" "bindwatch: --supervise: seccomp is denied here"
+	assert_file_lacks "$T/explicit.journal" "bind="
 }
 
 @test "symbols are read only from regular files: a mapped path that became a FIFO does not hang bindwatch" {

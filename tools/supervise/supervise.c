@@ -1590,7 +1590,9 @@ static void flush_one(const char *desc, unsigned count, void *ctx)
 	emit(sv, line, bw_report_repeats(sv->s.format, desc, count, line, sizeof(line)));
 }
 
-static int setup(struct sup *sv)
+/* no_bpf: bpf(2) is denied here (probe_supervision), the owner search
+ * reads /proc as with BINDWATCH_BPF=0. */
+static int setup(struct sup *sv, bool no_bpf)
 {
 	sv->nfd = -1;
 	sv->own_netns = -1;
@@ -1601,6 +1603,8 @@ static int setup(struct sup *sv)
 	sv->s.color = sv->s.color && sv->s.dest == BW_DEST_STDERR && isatty(2);
 	for (size_t i = 0; i < sv->s.n_warnings; i++)
 		bw_write_all(2, sv->s.warnings[i], strlen(sv->s.warnings[i]));
+	if (no_bpf)
+		sv->s.bpf = false;
 	bw_diag_use_settings(&sv->s);
 	bw_diag_allow_foreign(); /* the supervisor is not the host: BPF and pidfd_getfd are fine */
 	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sv->sizes) < 0)
@@ -1619,40 +1623,216 @@ static int setup(struct sup *sv)
 	return 0;
 }
 
-/* Whether pidfd_getfd(2) works here, tried in a child of ours (it has our
- * seccomp filters) on its own pidfd: an outer filter (Docker's default
- * profile, systemd's SystemCallFilter=) may deny it with EPERM or ENOSYS,
- * or kill the caller with SIGSYS. Without it no call can be watched, and
- * a filter of ours would only slow COMMAND down. 0, or -errno and in
- * *why (a static string) what denies it. */
-static int probe_pidfd_getfd(const char **why)
+/* The system calls the supervisor needs that an outer seccomp filter may
+ * deny (Docker's default profile, systemd's SystemCallFilter=: seccomp(2)
+ * and pidfd_getfd(2) are outside @system-service), in the order the probe
+ * tries them. */
+enum probe_step {
+	PROBE_SIZES,     /* seccomp(SECCOMP_GET_NOTIF_SIZES) */
+	PROBE_PIDFD,     /* pidfd_open */
+	PROBE_GETFD,     /* pidfd_getfd */
+	PROBE_READV,     /* process_vm_readv */
+	PROBE_FILTER,    /* prctl(PR_SET_NO_NEW_PRIVS) + seccomp(SET_MODE_FILTER) */
+	PROBE_ID_VALID,  /* the listener's ioctls, each on a notification that */
+	PROBE_RECV,      /* does not exist: the kernel's own answer (ENOENT, or */
+	PROBE_SEND,      /* EINVAL for a RECV buffer that is not zeroed) shows */
+	PROBE_ADDFD,     /* the call reached seccomp */
+	PROBE_BPF,       /* bpf(2): optional, the owner search falls back to /proc */
+	PROBE_DONE,
+};
+
+static const char *const probe_names[] = {
+	[PROBE_SIZES] = "seccomp",
+	[PROBE_PIDFD] = "pidfd_open",
+	[PROBE_GETFD] = "pidfd_getfd",
+	[PROBE_READV] = "process_vm_readv",
+	[PROBE_FILTER] = "seccomp filter",
+	[PROBE_ID_VALID] = "ioctl(SECCOMP_IOCTL_NOTIF_ID_VALID)",
+	[PROBE_RECV] = "ioctl(SECCOMP_IOCTL_NOTIF_RECV)",
+	[PROBE_SEND] = "ioctl(SECCOMP_IOCTL_NOTIF_SEND)",
+	[PROBE_ADDFD] = "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD)",
+	[PROBE_BPF] = "bpf",
+	[PROBE_DONE] = "",
+};
+
+/* What the probe found: the first step that failed (PROBE_DONE: none, or
+ * only the optional bpf), its errno or the signal that killed the probe. */
+struct probe {
+	enum probe_step step;
+	int err, sig;
+	bool no_bpf;
+};
+
+/* The probe's own steps, in the forked child: one byte on fd before each,
+ * so that the parent knows which one a SIGSYS ended. 0 or the errno. */
+static int probe_steps(int out)
 {
-	int st = 0;
-	pid_t pid = fork();
-	if (pid < 0)
+	struct seccomp_notif_sizes sizes;
+	unsigned char buf[512] = {1}; /* RECV wants it zeroed: EINVAL */
+	struct seccomp_notif_resp *resp = (void *)buf;
+	struct seccomp_notif_addfd add = {0};
+	uint64_t id = ~(uint64_t)0; /* no such notification */
+	struct iovec local, remote;
+	int pfd, fd, nfd, self = 0x5eed, copy = 0;
+	unsigned char step;
+
+#define STEP(s) (step = (s), bw_write_all(out, &step, 1))
+	STEP(PROBE_SIZES);
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+		return errno;
+	if (sizes.seccomp_notif > sizeof(buf) || sizes.seccomp_notif_resp > sizeof(buf))
+		return EOVERFLOW;
+	STEP(PROBE_PIDFD);
+	pfd = sys_pidfd_open(getpid(), 0);
+	if (pfd < 0)
+		return errno;
+	STEP(PROBE_GETFD);
+	fd = sys_pidfd_getfd(pfd, pfd);
+	if (fd < 0)
+		return errno;
+	STEP(PROBE_READV);
+	local = (struct iovec){&copy, sizeof(copy)};
+	remote = (struct iovec){&self, sizeof(self)};
+	if (process_vm_readv(getpid(), &local, 1, &remote, 1, 0) != sizeof(self))
+		return errno ? errno : EIO;
+	STEP(PROBE_FILTER);
+	nfd = install_filter();
+	if (nfd < 0)
+		return -nfd;
+	STEP(PROBE_ID_VALID);
+	if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_ID_VALID, &id) == 0 || errno != ENOENT)
+		return errno ? errno : EPROTO;
+	STEP(PROBE_RECV);
+	if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, buf) == 0 || errno != EINVAL)
+		return errno ? errno : EPROTO;
+	STEP(PROBE_SEND);
+	memset(buf, 0, sizeof(buf));
+	resp->id = id;
+	if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, resp) == 0 || errno != ENOENT)
+		return errno ? errno : EPROTO;
+	STEP(PROBE_ADDFD);
+	add.id = id;
+	add.srcfd = (uint32_t)fd;
+	if (ioctl(nfd, SECCOMP_IOCTL_NOTIF_ADDFD, &add) >= 0 || errno != ENOENT)
+		return errno ? errno : EPROTO;
+	/* Any answer but death will do: the owner search copes with EPERM. */
+	STEP(PROBE_BPF);
+	syscall(SYS_bpf, -1, NULL, 0);
+	STEP(PROBE_DONE);
+#undef STEP
+	return 0;
+}
+
+/* Whether we can supervise here at all, tried in a child of ours (it has
+ * our seccomp filters, and a SIGSYS kills only it): every system call the
+ * supervisor makes that an outer filter may deny with an errno or kill
+ * with SIGSYS, before the first of them runs in this process. Without
+ * them no call can be watched, and a filter of ours whose listener fails
+ * would leave COMMAND's binds answered ENOSYS (the kernel's answer once
+ * the listener is gone, seccomp_do_user_notification()). 0 (*pr->step
+ * PROBE_DONE), or -errno with *pr saying what denies what. */
+static int probe_supervision(struct probe *pr)
+{
+	unsigned char steps[16];
+	ssize_t n;
+	int st = 0, fds[2];
+	pid_t pid;
+
+	*pr = (struct probe){.step = PROBE_DONE};
+	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(fds[0]);
+		close(fds[1]);
+		return -e;
+	}
 	if (pid == 0) {
-		int pfd = sys_pidfd_open(getpid(), 0), fd;
-		if (pfd < 0)
-			_exit(errno & 0xff);
-		fd = sys_pidfd_getfd(pfd, pfd);
-		_exit(fd < 0 ? errno & 0xff : 0);
+		close(fds[0]);
+		_exit(probe_steps(fds[1]) & 0xff);
 	}
+	close(fds[1]);
 	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
+		if (errno != EINTR) {
+			close(fds[0]);
 			return -errno;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	if (WIFSIGNALED(st)) {
-		*why = WTERMSIG(st) == SIGSYS ? "a seccomp filter kills the caller with SIGSYS"
-						" (systemd's SystemCallFilter= by default)"
-					      : "the probe died of a signal";
-		return -ENOSYS;
+		}
+	n = read(fds[0], steps, sizeof(steps));
+	close(fds[0]);
+	if (n > 0)
+		pr->step = steps[n - 1];
+	if (WIFSIGNALED(st))
+		pr->sig = WTERMSIG(st);
+	else
+		pr->err = WEXITSTATUS(st);
+	if (n <= 0 || pr->step > PROBE_DONE)
+		pr->step = PROBE_SIZES; /* cannot happen: blame the first */
+	if (pr->step == PROBE_BPF) {
+		/* Optional: the BPF owner search stays off. */
+		pr->no_bpf = true;
+		pr->step = PROBE_DONE;
 	}
-	*why = WEXITSTATUS(st) == EPERM ? "Operation not permitted (seccomp: Docker's default"
-					  " profile needs --cap-add SYS_PTRACE)"
-					: strerror(WEXITSTATUS(st));
-	return -WEXITSTATUS(st);
+	if (pr->step == PROBE_DONE)
+		return 0;
+	if (!pr->sig && !pr->err)
+		pr->err = EPROTO;
+	return pr->sig ? -ENOSYS : -pr->err;
+}
+
+/* Why the probe failed, in a static string or buf. */
+static const char *probe_why(const struct probe *pr, char *buf, size_t size)
+{
+	if (pr->sig == SIGSYS)
+		return "a seccomp filter kills the caller with SIGSYS"
+		       " (systemd's SystemCallFilter= by default)";
+	if (pr->sig) {
+		snprintf(buf, size, "the probe died of signal %d", pr->sig);
+		return buf;
+	}
+	if (pr->step == PROBE_GETFD && pr->err == EPERM)
+		return "Operation not permitted (seccomp: Docker's default profile needs"
+		       " --cap-add SYS_PTRACE)";
+	snprintf(buf, size, "%s%s", strerror(pr->err),
+		 pr->step == PROBE_FILTER ? install_hint(pr->err) : "");
+	return buf;
+}
+
+/* Says why we cannot supervise: for an automatic choice, that COMMAND
+ * runs unwatched; for --supervise, what failed. */
+static void probe_notice(const struct probe *pr, const char *cmd, bool automatic)
+{
+	char buf[128];
+	const char *why = probe_why(pr, buf, sizeof(buf));
+
+	if (pr->step == PROBE_FILTER && !pr->sig) {
+		if (automatic)
+			fprintf(stderr,
+				"bindwatch: %s: cannot supervise it (seccomp filter: %s); running it"
+				" unwatched\n",
+				cmd, why);
+		else
+			fprintf(stderr, "bindwatch: --supervise: cannot install the seccomp filter: %s\n",
+				why);
+	} else if (pr->step == PROBE_SIZES && !pr->sig) {
+		if (automatic)
+			fprintf(stderr,
+				"bindwatch: %s: cannot supervise it (seccomp user notification"
+				" unavailable: %s); running it unwatched\n",
+				cmd, why);
+		else
+			fprintf(stderr,
+				"bindwatch: --supervise: seccomp user notification unavailable: %s\n",
+				why);
+	} else if (automatic) {
+		fprintf(stderr,
+			"bindwatch: %s: cannot supervise it (%s is denied here: %s); running it"
+			" unwatched\n",
+			cmd, probe_names[pr->step], why);
+	} else {
+		fprintf(stderr, "bindwatch: --supervise: %s is denied here: %s\n",
+			probe_names[pr->step], why);
+	}
 }
 
 /* Runs COMMAND as is, in our place; the exit status when it cannot. */
@@ -1691,36 +1871,22 @@ int bw_supervise(char **argv, int auto_kind)
 	struct sup sv = {0};
 	sigset_t fwd, old;
 	int sp[2], st = 0, r, status = EXIT_SETUP;
-	const char *why = "";
+	struct probe pr;
 	bool listening = true;
 	pid_t pid;
 
-	r = setup(&sv);
-	if (r < 0 && auto_kind > 0) {
-		/* Chosen for the user: the program runs anyway, unwatched. */
-		fprintf(stderr,
-			"bindwatch: %s: cannot supervise it (seccomp user notification unavailable: %s);"
-			" running it unwatched\n",
-			argv[0], strerror(-r));
-		status = run_unwatched(argv);
+	/* Before any of them runs here: a SIGSYS would kill us. */
+	r = probe_supervision(&pr);
+	if (r < 0) {
+		probe_notice(&pr, argv[0], auto_kind > 0);
+		if (auto_kind > 0)
+			status = run_unwatched(argv); /* chosen for the user: runs anyway */
 		goto done;
 	}
+	r = setup(&sv, pr.no_bpf);
 	if (r < 0) {
 		fprintf(stderr, "bindwatch: --supervise: seccomp user notification unavailable: %s\n",
 			strerror(-r));
-		goto done;
-	}
-	r = probe_pidfd_getfd(&why);
-	if (r < 0 && auto_kind > 0) {
-		fprintf(stderr,
-			"bindwatch: %s: cannot supervise it (pidfd_getfd is denied here: %s);"
-			" running it unwatched\n",
-			argv[0], why);
-		status = run_unwatched(argv);
-		goto done;
-	}
-	if (r < 0) {
-		fprintf(stderr, "bindwatch: --supervise: pidfd_getfd is denied here: %s\n", why);
 		goto done;
 	}
 	forwarded_set(&fwd);
