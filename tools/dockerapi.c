@@ -132,7 +132,8 @@ int bw_dockerapi_complete(struct bw_manager *m, const struct bw_sock *s)
 	if (r < 0)
 		return r;
 	m->state_read = true;
-	if (m->proxy)
+	/* dockerd holding the port itself is no orphan: it says so. */
+	if (m->proxy && !m->engine)
 		m->orphaned = !mt.found;
 	return 0;
 }

@@ -180,6 +180,15 @@ static enum bw_cause classify_holder(const struct bw_conflict *c, const struct b
 	return BW_CAUSE_LISTENER;
 }
 
+bool bw_cause_unitless_activation(const struct bw_holder *h)
+{
+	const char *u = h->mgr.unit;
+	size_t n = strlen(u);
+	return h->have_proc && h->pid > 1 && strcmp(h->proc.comm, "systemd") != 0 &&
+	       h->proc.cgroup[0] && !h->mgr.socket_unit[0] &&
+	       !(n > 8 && strcmp(u + n - 8, ".service") == 0);
+}
+
 static const struct bw_holder *first_with(const struct bw_conflict *c, enum bw_cause cause)
 {
 	for (size_t i = 0; i < c->n_holders; i++)
@@ -234,7 +243,13 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 					" from the parent that set it up)");
 		break;
 	case BW_CAUSE_SOCKET_ACTIVATION:
-		if (h->have_proc && h->proc.listen_fds && !h->manager) {
+		if (h->have_proc && h->proc.listen_fds && !h->manager &&
+		    bw_cause_unitless_activation(h)) {
+			/* systemd-socket-activate or inetd run by hand passed it on. */
+			who(&b, h);
+			bw_buf_puts(&b, " got the socket through LISTEN_FDS from the program that started"
+					" it, not from a .socket unit: no manager restarts it; stop it");
+		} else if (h->have_proc && h->proc.listen_fds && !h->manager) {
 			who(&b, h);
 			bw_buf_puts(&b, " got the socket from its service manager (LISTEN_FDS): the"
 					" .socket unit owns the port and restarts the service on demand;"
@@ -249,6 +264,11 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 			bw_buf_puts(&b, "the service manager (pid 1) holds the socket for socket activation:"
 					" the .socket unit owns the port; see 'systemctl list-sockets' and stop"
 					" the socket unit, or accept the fd via LISTEN_FDS");
+		} else if (bw_cause_unitless_activation(h)) {
+			/* systemd-socket-activate, inetd: a plain process, no units. */
+			who(&b, h);
+			bw_buf_puts(&b, " holds the socket for socket activation and hands it to the"
+					" programs it starts; no .socket unit owns it: stop that process");
 		} else {
 			bw_buf_puts(&b, "a service manager (");
 			who(&b, h);
@@ -354,11 +374,42 @@ static void explain(struct bw_conflict *c, struct bw_buf *bp)
 		for (size_t i = 0; i < c->n_holders; i++)
 			if (c->holders[i].cause == BW_CAUSE_TIME_WAIT && c->holders[i].sock.timer_ms > ms)
 				ms = c->holders[i].sock.timer_ms;
-		bw_buf_printf(&b, "only closed connections in TIME-WAIT remain (expire in %lds):"
-				  " SO_REUSEADDR lets the bind succeed only if both the new socket and"
-				  " the old one set it; net.ipv4.tcp_tw_reuse affects outgoing"
-				  " connections only and tcp_tw_recycle was removed in Linux 4.12",
-			      (ms + 999) / 1000);
+		size_t tw = 0, fw2 = 0, other = 0;
+		for (size_t i = 0; i < c->n_holders; i++) {
+			int st = c->holders[i].sock.state;
+			if (c->holders[i].cause != BW_CAUSE_TIME_WAIT)
+				continue;
+			if (st == BW_TCP_TIME_WAIT)
+				tw++;
+			else if (st == BW_TCP_FIN_WAIT2)
+				fw2++;
+			else
+				other++;
+		}
+		if (!fw2 && !other) {
+			bw_buf_printf(&b, "only closed connections in TIME-WAIT remain (expire in %lds):",
+				      (ms + 999) / 1000);
+		} else {
+			/* Orphans (no process has them): FIN-WAIT-2 waits for the
+			 * peer's FIN until net.ipv4.tcp_fin_timeout (tcp(7)), then
+			 * goes; LAST-ACK, CLOSING and FIN-WAIT-1 retransmit their
+			 * FIN until acknowledged or timed out. */
+			bw_buf_printf(&b, "only closed connections that no process owns remain (gone in"
+					  " %lds at most):", (ms + 999) / 1000);
+			if (tw)
+				bw_buf_printf(&b, " %zu in TIME-WAIT%s", tw, fw2 || other ? ";" : "");
+			if (fw2)
+				bw_buf_printf(&b, " %zu in FIN-WAIT-2 (this side closed and the peer has"
+						  " not; the kernel drops them after"
+						  " net.ipv4.tcp_fin_timeout)%s", fw2, other ? ";" : "");
+			if (other)
+				bw_buf_printf(&b, " %zu still sending their FIN (LAST-ACK, CLOSING,"
+						  " FIN-WAIT-1)", other);
+			bw_buf_puts(&b, ";");
+		}
+		bw_buf_puts(&b, " SO_REUSEADDR lets the bind succeed only if both the new socket and"
+				" the old one set it; net.ipv4.tcp_tw_reuse affects outgoing"
+				" connections only and tcp_tw_recycle was removed in Linux 4.12");
 		break;
 	}
 	case BW_CAUSE_UNIX_STALE:

@@ -41,3 +41,11 @@ bool bw_unix_owned(const struct bw_conflict *c);
 /* Classifies every holder, then sets c->cause to the most actionable one
  * and writes c->hint. */
 void bw_classify(struct bw_conflict *c);
+
+/* Socket activation without a unit: the holder is a visible process
+ * other than pid 1 and systemd (systemd-socket-activate or inetd run by
+ * hand, or a program that got LISTEN_FDS from one) whose cgroup is known
+ * and names neither a service nor a .socket unit: no manager restarts
+ * it, so it is the one to stop. Pure. */
+struct bw_holder;
+bool bw_cause_unitless_activation(const struct bw_holder *h);

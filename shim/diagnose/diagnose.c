@@ -812,6 +812,24 @@ void bw_diag_use_extras(const struct bw_diag_extras *x)
 	extras = *x;
 }
 
+/* An Accept=yes connection: pid 1 accepted it (the socket's cgroup is
+ * its own), the instance NAME@...service that got it is the unit that
+ * holds it; named from the first of its processes that runs in one. */
+static void accept_instance(const struct bw_conflict *c, struct bw_holder *h)
+{
+	size_t n = strcspn(h->mgr.accept_units, "*");
+	if (!h->mgr.accept_units[0] || h->mgr.unit[0])
+		return;
+	for (size_t j = 0; j < h->n_procs; j++) {
+		int k = c->hprocs[h->first_proc + j].proc;
+		const char *unit = k >= 0 && c->procs[k].have_proc ? c->procs[k].proc.unit : "";
+		if (strncmp(unit, h->mgr.accept_units, n) == 0 && strstr(unit, ".service")) {
+			snprintf(h->mgr.unit, sizeof(h->mgr.unit), "%s", unit);
+			return;
+		}
+	}
+}
+
 /* Which holder processes run in the failing process's own service unit or
  * container (failing: its manager, none for `who`): stopping that would
  * stop the failing process too (freecmd.c kills them instead). */
@@ -876,13 +894,16 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 	bw_relation_fill(c, proc_root);
 	if (c->n_holders) {
 		own_container(own, sizeof(own), c->scratch, sizeof(c->scratch));
-		/* The failing process's own unit or container (none for
-		 * `who`): a holder in it is not freed by stopping that. */
-		if (c->pid > 0) {
-			char path[300];
+		/* The failing process's own unit or container (for `who`,
+		 * bindwatch's own: run inside a container it has no engine to
+		 * ask, and stopping that would stop it too): a holder in it is
+		 * not freed by stopping that. */
+		char path[300];
+		if (c->pid > 0)
 			snprintf(path, sizeof(path), "%s/%d/cgroup", proc_root, (int)c->pid);
-			cgroup_manager(path, &failing, c->scratch, sizeof(c->scratch));
-		}
+		else
+			snprintf(path, sizeof(path), "/proc/self/cgroup");
+		cgroup_manager(path, &failing, c->scratch, sizeof(c->scratch));
 		if (own[0] && strcmp(failing.outer_id, own) == 0)
 			failing.outer_id[0] = '\0'; /* as bw_manager_identify does */
 		procs_sharing(c, &failing, own);
@@ -907,6 +928,7 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 		if (h->sock.inode)
 			bw_manager_identify(&h->mgr, h->have_proc ? &h->proc : NULL, h->sock_cgroup,
 					    &h->sock, own, c->scratch, sizeof(c->scratch));
+		accept_instance(c, h);
 		h->shares_mgr = h->sock.inode && bw_manager_same(&h->mgr, &failing);
 	}
 }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "basic/fmt.h"
+#include "diagnose/cause.h"
 #include "diagnose/remedy.h"
 #include "lookup/users.h"
 
@@ -73,6 +74,7 @@ struct target {
 	uid_t user;               /* SYSTEMD_USER: the manager's uid; rootless podman: its user */
 	const char *unit;         /* systemd: the unit ("" none) */
 	const char *socket_unit;  /* systemd: the .socket unit ("" none) */
+	const char *accept_units; /* its Accept=yes instances ("NAME@*.service", "" none) */
 	const char *name, *id;    /* container: its name ("" unknown) and id */
 	const char *outer_name, *outer_id;  /* a unit's manager in another container */
 	bool rootless;
@@ -111,6 +113,7 @@ static void target_of(struct target *t, const struct bw_manager *m)
 	t->user = m->user;
 	t->unit = m->unit;
 	t->socket_unit = m->socket_unit;
+	t->accept_units = m->accept_units;
 	t->name = m->name;
 	t->id = m->id;
 	t->outer_name = m->outer_name;
@@ -165,10 +168,23 @@ static enum way holder_way(struct bw_conflict *c, const struct bw_holder *h, str
 		if (m->orphaned) /* No container is behind it: dockerd won't restart it. */
 			return h->pid > 0 ? WAY_KILL : WAY_NOTE;
 		if (!m->name[0] && !m->id[0]) {
-			if (main)
-				note(c, "docker-proxy of a container this user can't read"
-					" (/var/lib/docker): 'docker ps --filter publish=PORT' names it;"
-					" run as root to be told");
+			/* dockerd manages every container: never the one to kill. */
+			if (main && m->engine)
+				snprintf(c->free_note, sizeof(c->free_note),
+					 "dockerd holds it itself (it does for each published port"
+					 " with --userland-proxy=false, and for its API with -H tcp://)"
+					 " and %s; dockerd manages every container and is never"
+					 " stopped for one port: 'docker ps --filter publish=%d'"
+					 " names the container",
+					 m->state_read ? "no running container publishes it"
+						       : "its containers are not readable here",
+					 h->sock.local.port);
+			else if (main)
+				snprintf(c->free_note, sizeof(c->free_note),
+					 "docker-proxy of a container this user can't read"
+					 " (/var/lib/docker): 'docker ps --filter publish=%d' names"
+					 " it; run as root to be told",
+					 h->sock.local.port);
 			return WAY_NOTE;
 		}
 		if (m->rootless && m->user != c->caller_uid && c->caller_uid != 0) {
@@ -205,7 +221,10 @@ static enum way holder_way(struct bw_conflict *c, const struct bw_holder *h, str
 	default:
 		break;
 	}
-	if (h->cause == BW_CAUSE_SOCKET_ACTIVATION) {
+	/* A program that passes sockets on without units
+	 * (systemd-socket-activate, inetd run by hand) or its child that got
+	 * one through LISTEN_FDS: no manager restarts it. */
+	if (h->cause == BW_CAUSE_SOCKET_ACTIVATION && !bw_cause_unitless_activation(h)) {
 		if (main)
 			note(c, "a service manager holds it for socket activation and no .socket unit"
 				" file names this address here: 'systemctl list-sockets' shows which to"
@@ -273,7 +292,7 @@ static enum way process_way(const struct bw_holder *h, const struct bw_process *
 	t->rootless = false;
 	/* bw_proc_cgroup_identity: the innermost unit, the first container. */
 	t->unit = p->proc.unit;
-	t->socket_unit = t->name = t->outer_name = t->outer_id = "";
+	t->socket_unit = t->accept_units = t->name = t->outer_name = t->outer_id = "";
 	t->id = p->proc.container;
 	if (m.outer_id[0] && h->have_proc && strcmp(p->proc.container, h->proc.container) == 0) {
 		t->outer_id = h->mgr.outer_id;
@@ -313,9 +332,15 @@ static bool same_command(const struct bw_conflict *c, const struct target *a,
 /* Appends s unless the command that starts at free_argv[from] has it. */
 static void arg_once(struct bw_conflict *c, size_t from, const char *s)
 {
-	for (size_t i = from; i < c->free_argc; i++)
-		if (strcmp(c->free_argv[i], s) == 0)
+	for (size_t i = from; i < c->free_argc; i++) {
+		const char *a = c->free_argv[i];
+		size_t glob = strcspn(a, "*");
+		/* An Accept=yes instance is already in its 'NAME@*.service'. */
+		if (strcmp(a, s) == 0 ||
+		    (a[glob] == '*' && strcmp(a + glob, "*.service") == 0 &&
+		     strncmp(a, s, glob) == 0 && ends_with(s, ".service")))
 			return;
+	}
 	arg(c, s);
 }
 
@@ -384,7 +409,11 @@ static void stop_names(struct bw_conflict *c, size_t from, const struct target *
 	}
 	if (t->socket_unit[0])
 		arg_once(c, from, t->socket_unit);
-	if (is_service(t->unit))
+	/* Accept=yes: the instances hold the connections (systemctl takes
+	 * the glob); a row's own instance is one of them. */
+	if (t->accept_units[0])
+		arg_once(c, from, t->accept_units);
+	else if (is_service(t->unit))
 		arg_once(c, from, t->unit);
 }
 

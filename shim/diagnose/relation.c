@@ -210,8 +210,14 @@ static enum bw_relation relate(const struct self_info *s, const struct bw_proces
 	}
 	if (!p->have_exe || !s->have_exe)
 		return BW_REL_UNKNOWN;
-	if (p->exe_dev == s->exe_dev && p->exe_ino == s->exe_ino)
-		return BW_REL_SAME_PROGRAM;
+	/* One executable runs many programs when it is an interpreter (two
+	 * python3 processes): the same program only with the same script,
+	 * module or code too (same_command); unknown without its arguments. */
+	if (p->exe_dev == s->exe_dev && p->exe_ino == s->exe_ino) {
+		if (!p->have_proc || !s->have_proc)
+			return BW_REL_UNKNOWN;
+		return same_command(&p->proc, &s->proc) ? BW_REL_SAME_PROGRAM : BW_REL_NONE;
+	}
 	return BW_REL_NONE;
 }
 
@@ -337,9 +343,18 @@ void bw_relation_hint(struct bw_conflict *c)
 			bw_buf_printf(&b, "this process (pid %d)", (int)x->pid);
 		else
 			name(&b, c, x);
-		bw_buf_printf(&b, " inherited it from pid %d across exec: the spawning program must"
-				  " close its listening sockets or mark them close-on-exec",
-			      (int)x->inherited_from);
+		if (x->inherited_from == 1 || (proc_of(c, x) && proc_of(c, x)->have_proc &&
+					       proc_of(c, x)->proc.listen_fds))
+			/* sd_listen_fds(3): passing it on is the point. */
+			bw_buf_printf(&b, " got it from pid %d across exec by socket activation"
+					  " (LISTEN_FDS): the inheritance is intended; the service"
+					  " manager owns the port",
+				      (int)x->inherited_from);
+		else
+			bw_buf_printf(&b, " inherited it from pid %d across exec: the spawning program"
+					  " must close its listening sockets or mark them"
+					  " close-on-exec",
+				      (int)x->inherited_from);
 		break;
 	}
 	if (b.truncated)

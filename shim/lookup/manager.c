@@ -12,6 +12,7 @@
 #include "basic/fmt.h"
 #include "basic/json.h"
 #include "basic/sysio.h"
+#include "lookup/users.h"
 
 #define DOCKER_CONTAINERS "/var/lib/docker/containers"
 
@@ -280,6 +281,68 @@ static void docker_proxy_owner(struct bw_manager *m, const char *container_ip, i
 	m->orphaned = !m->name[0];
 }
 
+/* NetworkSettings.Ports.<"80/tcp">.<n>: {"HostIp", "HostPort"} of local. */
+static int publish_cb(const struct bw_json_hit *hit, void *ctx)
+{
+	const struct bw_addr *local = ctx;
+	char key[24], port[16], ip[64], want[64];
+	const char *slash;
+	if (hit->n_wild < 1 || bw_json_string(hit->wild[0], hit->wild_len[0], key, sizeof(key)) <= 0)
+		return 0;
+	slash = strchr(key, '/');
+	if (!slash || strcmp(slash + 1, bw_proto_name(local->proto)) != 0 ||
+	    bw_json_get(hit->val, hit->len, "HostPort", port, sizeof(port)) <= 0 ||
+	    atoi(port) != local->port)
+		return 0;
+	if (bw_json_get(hit->val, hit->len, "HostIp", ip, sizeof(ip)) <= 0 || !ip[0])
+		snprintf(ip, sizeof(ip), "%s", local->family == AF_INET6 ? "::" : "0.0.0.0");
+	bw_addr_format_ip(local, want, sizeof(want));
+	return strcmp(ip, want) == 0;
+}
+
+bool bw_manager_docker_publishes(const char *cfg, size_t n, const struct bw_addr *local)
+{
+	char running[8];
+	return bw_json_get(cfg, n, "State.Running", running, sizeof(running)) > 0 &&
+	       strcmp(running, "true") == 0 &&
+	       bw_json_each(cfg, n, "NetworkSettings.Ports.*.*", publish_cb, (void *)local) == 1;
+}
+
+/* dockerd holds the port itself (--userland-proxy=false: libnetwork's
+ * portmapper binds a "dummy proxy" socket to reserve each published
+ * port): the running container that publishes it, from the state files.
+ * dockerd manages every container, so it is named as the engine, never
+ * as the process to stop. */
+static void docker_engine(struct bw_manager *m, const struct bw_sock *s, char *scratch,
+			  size_t size)
+{
+	char dents[2048];
+	long n;
+	int dfd;
+	m->kind = BW_MGR_DOCKER;
+	m->proxy = m->engine = true;
+	m->unit[0] = '\0';
+	dfd = open(DOCKER_CONTAINERS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return; /* not readable here: the CLI asks the API (dockerapi.h) */
+	m->state_read = true;
+	while (!m->id[0] && (n = bw_getdents64(dfd, dents, sizeof(dents))) > 0) {
+		for (long off = 0; off < n && !m->id[0];) {
+			const struct bw_dirent64 *d = (const void *)(dents + off);
+			ssize_t len;
+			off += d->d_reclen;
+			if (strlen(d->d_name) != 64 || !is_hex(d->d_name, 64))
+				continue;
+			len = docker_config(d->d_name, scratch, size);
+			if (len <= 0 || !bw_manager_docker_publishes(scratch, (size_t)len, &s->local))
+				continue;
+			copy(m->id, sizeof(m->id), d->d_name, 64);
+			docker_fill(m, scratch, (size_t)len, s->local.port);
+		}
+	}
+	close(dfd);
+}
+
 static void docker_proxy(struct bw_manager *m, const struct bw_proc *p, char *scratch,
 			 size_t size)
 {
@@ -534,40 +597,62 @@ struct unit_search {
 	const struct bw_addr *local;
 	const char *root;          /* the manager's root ("" or /proc/<pid>/root) */
 	const char *units_dir;     /* where active units leave invocation:<name> */
+	const char *name;          /* a .socket unit known by name (its cgroup), or NULL */
 	char found[96];
+	char service[96];          /* the found unit's Service=, or "" */
+	bool accept;               /* and its Accept=yes */
 	bool active;
 };
 
-struct listen_match {
+struct socket_file {
 	const struct bw_addr *local;
 	bool hit;
+	bool accept;               /* Accept=yes (systemd.socket(5): a boolean) */
+	char service[96];          /* Service= */
 };
 
-/* One .socket file's lines: a Listen*= that matches ends the read. */
+/* One "Key = value" line of a unit file: key and value trimmed into
+ * the buffers given; false for other lines or longer ones. */
+static bool unit_line(const char *l, size_t len, char *key, size_t key_size, char *val,
+		      size_t val_size)
+{
+	const char *eq = memchr(l, '=', len);
+	size_t kl, vl;
+	if (!eq || len >= 256)
+		return false;
+	kl = (size_t)(eq - l);
+	vl = len - kl - 1;
+	while (kl > 0 && (l[kl - 1] == ' ' || l[kl - 1] == '\t'))
+		kl--;
+	while (vl > 0 && (eq[1] == ' ' || eq[1] == '\t')) {
+		eq++;
+		vl--;
+	}
+	while (vl > 0 && (eq[vl] == ' ' || eq[vl] == '\r' || eq[vl] == '\t'))
+		vl--;
+	copy(key, key_size, l, kl);
+	copy(val, val_size, eq + 1, vl);
+	return true;
+}
+
+/* A .socket file's lines: whether a Listen*= names the address, and its
+ * Service= and Accept= (read to the end: they may follow the Listen*=). */
 static int socket_lines(const char *lines, size_t n, void *ctx)
 {
-	struct listen_match *lm = ctx;
+	struct socket_file *sf = ctx;
 	for (const char *l = lines, *end = lines + n; l < end;) {
 		const char *nl = memchr(l, '\n', (size_t)(end - l));
 		size_t len = nl ? (size_t)(nl - l) : (size_t)(end - l);
-		const char *eq = memchr(l, '=', len);
-		if (eq && len < 256 && strncmp(l, "Listen", 6) == 0) {
-			char key[32], val[224];
-			size_t kl = (size_t)(eq - l), vl = len - kl - 1;
-			while (kl > 0 && l[kl - 1] == ' ')
-				kl--;
-			copy(key, sizeof(key), l, kl);
-			while (vl > 0 && (eq[1] == ' ')) {
-				eq++;
-				vl--;
-			}
-			while (vl > 0 && (eq[vl] == ' ' || eq[vl] == '\r'))
-				vl--;
-			copy(val, sizeof(val), eq + 1, vl);
-			if (bw_manager_listen_matches(key, val, lm->local)) {
-				lm->hit = true;
-				return 1;
-			}
+		char key[32], val[224];
+		if (unit_line(l, len, key, sizeof(key), val, sizeof(val))) {
+			if (strncmp(key, "Listen", 6) == 0 && sf->local &&
+			    bw_manager_listen_matches(key, val, sf->local))
+				sf->hit = true;
+			else if (strcmp(key, "Service") == 0)
+				copy(sf->service, sizeof(sf->service), val, strlen(val));
+			else if (strcmp(key, "Accept") == 0)
+				sf->accept = strcmp(val, "yes") == 0 || strcmp(val, "true") == 0 ||
+					     strcmp(val, "on") == 0 || strcmp(val, "1") == 0;
 		}
 		l += len + 1;
 	}
@@ -587,71 +672,131 @@ static void search_dir(struct unit_search *us, const char *dir, char *scratch, s
 		for (long off = 0; off < n && !us->active;) {
 			const struct bw_dirent64 *d = (const void *)(dents + off);
 			size_t len = strlen(d->d_name);
-			struct listen_match lm = {us->local, false};
+			struct socket_file sf = {.local = us->name ? NULL : us->local};
 			char inv[400];
 			off += d->d_reclen;
 			/* Templates (foo@.socket) only listen through instances. */
 			if (!ends_with(d->d_name, len, ".socket") || len >= sizeof(us->found) ||
-			    strstr(d->d_name, "@.") != NULL)
+			    strstr(d->d_name, "@.") != NULL ||
+			    (us->name && strcmp(d->d_name, us->name) != 0))
 				continue;
-			if (bw_read_lines_at(dfd, d->d_name, scratch, size, socket_lines, &lm) < 0 ||
-			    !lm.hit)
+			if (bw_read_lines_at(dfd, d->d_name, scratch, size, socket_lines, &sf) < 0 ||
+			    (!sf.hit && !us->name))
 				continue;
 			snprintf(inv, sizeof(inv), "%s%s/invocation:%s", us->root, us->units_dir,
 				 d->d_name);
 			/* The first listed path wins (/etc over /usr), an active unit over both.
 			 * invocation:NAME is a symlink to nothing (its target is the id). */
-			if (faccessat(AT_FDCWD, inv, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (faccessat(AT_FDCWD, inv, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 				us->active = true;
-				snprintf(us->found, sizeof(us->found), "%s", d->d_name);
-			} else if (!us->found[0]) {
-				snprintf(us->found, sizeof(us->found), "%s", d->d_name);
-			}
+			else if (us->found[0])
+				continue;
+			snprintf(us->found, sizeof(us->found), "%s", d->d_name);
+			snprintf(us->service, sizeof(us->service), "%s", sf.service);
+			us->accept = sf.accept;
 		}
 	}
 	close(dfd);
 }
 
-/* The .socket unit whose Listen*= names local, among the unit files of
- * the manager (system, or the user manager of uid) seen through root. */
-static void socket_unit(struct bw_manager *m, const struct bw_addr *local, const char *root,
-			bool user, uid_t uid, char *scratch, size_t size)
+/* Whether units_dir (under root) has an active unit whose name starts
+ * with prefix and ends with ".service": an Accept=yes instance. */
+static bool instance_active(const char *root, const char *units_dir, const char *prefix)
+{
+	char path[320], dents[2048], want[128];
+	bool found = false;
+	long n;
+	int dfd;
+	snprintf(path, sizeof(path), "%s%s", root, units_dir);
+	snprintf(want, sizeof(want), "invocation:%s", prefix);
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return false;
+	while (!found && (n = bw_getdents64(dfd, dents, sizeof(dents))) > 0)
+		for (long off = 0; off < n && !found;) {
+			const struct bw_dirent64 *d = (const void *)(dents + off);
+			off += d->d_reclen;
+			found = strncmp(d->d_name, want, strlen(want)) == 0 &&
+				ends_with(d->d_name, strlen(d->d_name), ".service");
+		}
+	close(dfd);
+	return found;
+}
+
+/* The .socket unit whose Listen*= names local (or, name given, that
+ * unit), among the unit files of the manager (system, or the user
+ * manager of uid: its home's too) seen through root. */
+static void socket_unit(struct bw_manager *m, const struct bw_addr *local, const char *name,
+			const char *root, bool user, uid_t uid, char *scratch, size_t size)
 {
 	static const char *const system_dirs[] = {
 		"/etc/systemd/system", "/run/systemd/system", "/run/systemd/transient",
 		"/run/systemd/generator", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system",
 		"/lib/systemd/system"};
+	/* systemd.unit(5), "User Unit Search Path" (XDG_CONFIG_HOME and
+	 * XDG_DATA_HOME at their defaults: the manager's environment is not
+	 * read). */
 	static const char *const user_dirs[] = {"/etc/systemd/user", "/run/systemd/user",
 						"/usr/local/lib/systemd/user", "/usr/lib/systemd/user"};
+	static const char *const home_dirs[] = {"/.config/systemd/user",
+						"/.local/share/systemd/user"};
 	char units[64];
-	struct unit_search us = {.local = local, .root = root, .units_dir = units};
+	struct unit_search us = {.local = local, .root = root, .units_dir = units, .name = name};
 
 	if (!user) {
 		snprintf(units, sizeof(units), "/run/systemd/units");
 		for (size_t i = 0; i < sizeof(system_dirs) / sizeof(system_dirs[0]) && !us.active; i++)
 			search_dir(&us, system_dirs[i], scratch, size);
 	} else {
-		char run_user[2][64];
+		char run_user[2][64], home[160];
 		snprintf(units, sizeof(units), "/run/user/%u/systemd/units", (unsigned)uid);
 		snprintf(run_user[0], sizeof(run_user[0]), "/run/user/%u/systemd/transient",
 			 (unsigned)uid);
 		snprintf(run_user[1], sizeof(run_user[1]), "/run/user/%u/systemd/user", (unsigned)uid);
 		for (size_t i = 0; i < 2 && !us.active; i++)
 			search_dir(&us, run_user[i], scratch, size);
+		/* The user's own units come before the system-wide ones. */
+		if (bw_user_home_at(root, uid, home, sizeof(home)) == 0)
+			for (size_t i = 0; i < sizeof(home_dirs) / sizeof(home_dirs[0]) && !us.active;
+			     i++) {
+				char dir[200];
+				snprintf(dir, sizeof(dir), "%s%s", home, home_dirs[i]);
+				search_dir(&us, dir, scratch, size);
+			}
 		for (size_t i = 0; i < sizeof(user_dirs) / sizeof(user_dirs[0]) && !us.active; i++)
 			search_dir(&us, user_dirs[i], scratch, size);
 	}
+	if (!us.found[0]) {
+		if (name)
+			snprintf(m->socket_unit, sizeof(m->socket_unit), "%s", name);
+		return;
+	}
 	snprintf(m->socket_unit, sizeof(m->socket_unit), "%s", us.found);
-	/* The service it activates (same name; Service= is not followed)
-	 * holds the socket too once it runs: stopping the .socket alone
-	 * would leave the port taken. */
-	if (us.found[0] && !ends_with(m->unit, strlen(m->unit), ".service")) {
-		char inv[400];
+	if (us.accept) {
+		/* Accept=yes: each connection gets an instance NAME@...service
+		 * that holds it (systemd.socket(5)); they outlive the .socket. */
+		char prefix[100];
 		size_t n = strlen(us.found) - strlen(".socket");
-		snprintf(inv, sizeof(inv), "%s%s/invocation:%.*s.service", root, units, (int)n,
-			 us.found);
+		snprintf(prefix, sizeof(prefix), "%.*s@", (int)n, us.found);
+		if (instance_active(root, units, prefix)) {
+			struct bw_buf b = BW_BUF_INIT(m->accept_units, sizeof(m->accept_units));
+			bw_buf_printf(&b, "%s*.service", prefix);
+		}
+		return;
+	}
+	/* The service it activates (Service=, else the same name) holds the
+	 * socket too once it runs: stopping the .socket alone would leave
+	 * the port taken. */
+	if (!ends_with(m->unit, strlen(m->unit), ".service")) {
+		char inv[400], service[96];
+		size_t n = strlen(us.found) - strlen(".socket");
+		if (us.service[0])
+			snprintf(service, sizeof(service), "%s", us.service);
+		else
+			snprintf(service, sizeof(service), "%.*s.service", (int)n, us.found);
+		snprintf(inv, sizeof(inv), "%s%s/invocation:%s", root, units, service);
 		if (faccessat(AT_FDCWD, inv, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-			snprintf(m->unit, sizeof(m->unit), "%.*s.service", (int)n, us.found);
+			snprintf(m->unit, sizeof(m->unit), "%s", service);
 	}
 }
 
@@ -722,6 +867,7 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 			 const struct bw_sock *s, const char *own_container, char *scratch,
 			 size_t scratch_size)
 {
+	char socket_name[96] = "";
 	bool manager;
 	memset(m, 0, sizeof(*m));
 	/* The process's own cgroup names its manager (a socket passed over
@@ -748,6 +894,14 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 		podman_conmon(m, p->cmdline);
 	else if (p && strcmp(p->comm, "rootlessport") == 0)
 		podman_rootless(m, p, scratch, scratch_size);
+	/* dockerd's own socket on an IP port is a published port's
+	 * reservation; without its process, a root socket in docker.service's
+	 * cgroup that listens on one is too (docker-proxy, found by its
+	 * command line, was tried first). */
+	else if (s->local.family != AF_UNIX &&
+		 (p ? strcmp(p->comm, "dockerd") == 0
+		    : s->uid == 0 && strcmp(m->unit, "docker.service") == 0 && !m->outer_id[0]))
+		docker_engine(m, s, scratch, scratch_size);
 	if (m->kind == BW_MGR_PODMAN && m->id[0] && s->local.family != AF_UNIX) {
 		if (!m->state_read)
 			podman_store(m, PODMAN_ROOT_STORE, scratch, scratch_size);
@@ -769,6 +923,13 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 	 * pid 1 of its namespace, or systemd --user), or a service got it
 	 * through LISTEN_FDS. Its unit files lie under the manager's root. */
 	manager = p ? strcmp(p->comm, "systemd") == 0 : strstr(cgroup, "init.scope") != NULL;
+	/* A socket the manager made lies in its .socket unit's cgroup (seen
+	 * from sock_diag without its process): that names the unit. */
+	if (ends_with(m->unit, strlen(m->unit), ".socket")) {
+		snprintf(socket_name, sizeof(socket_name), "%s", m->unit);
+		m->unit[0] = '\0';
+		manager = true;
+	}
 	if (manager || (p && p->listen_fds)) {
 		char root[48] = "";
 		bool user = m->kind == BW_MGR_SYSTEMD_USER;
@@ -777,7 +938,8 @@ void bw_manager_identify(struct bw_manager *m, const struct bw_proc *p, const ch
 			if (access(root, X_OK) != 0)
 				root[0] = '\0';
 		}
-		socket_unit(m, &s->local, root, user, m->user, scratch, scratch_size);
+		socket_unit(m, &s->local, socket_name[0] ? socket_name : NULL, root, user, m->user,
+			    scratch, scratch_size);
 		if (m->kind == BW_MGR_NONE && m->socket_unit[0])
 			m->kind = BW_MGR_SYSTEMD;
 		/* The manager's own scope says nothing about the port. */

@@ -30,6 +30,8 @@ struct bw_manager {
 	uid_t user;               /* BW_MGR_SYSTEMD_USER: the manager's uid */
 	char unit[96];            /* systemd: the holder's unit ("nginx.service") */
 	char socket_unit[96];     /* the .socket unit that listens on the address */
+	char accept_units[100];   /* its Accept=yes instances, when one runs:
+				   * "NAME@*.service" (systemctl's glob) */
 	char id[65];              /* container id (64 hex digits) */
 	char name[BW_MGR_NAME_MAX];  /* container name ("" when not readable) */
 	char image[BW_MGR_NAME_MAX];
@@ -38,6 +40,8 @@ struct bw_manager {
 	char outer_id[65];        /* a unit's manager runs in this container (not ours) */
 	char outer_name[BW_MGR_NAME_MAX];
 	bool proxy;               /* the holder is the engine's port proxy (docker-proxy, conmon) */
+	bool engine;              /* dockerd itself holds the published port
+				   * (--userland-proxy=false: it reserves it) */
 	bool orphaned;            /* a docker-proxy whose container no longer exists */
 	bool state_read;          /* the engine's state files were read */
 	bool rootless;            /* a rootless Podman container of uid 'user' (rootlessport) */
@@ -78,6 +82,12 @@ bool bw_manager_same(const struct bw_manager *a, const struct bw_manager *b);
 int bw_manager_parse_docker_proxy(const char *cmdline, char *host_ip, size_t host_ip_size,
 				  int *host_port, char *container_ip, size_t container_ip_size,
 				  int *container_port, char *proto, size_t proto_size);
+
+/* Whether the Docker config.v2.json text cfg (n bytes) is of a running
+ * container that publishes local (NetworkSettings.Ports: "80/tcp":
+ * [{"HostIp","HostPort"}], "" or no HostIp the wildcard of local's
+ * family). Pure. */
+bool bw_manager_docker_publishes(const char *cfg, size_t n, const struct bw_addr *local);
 
 /* Does the value of a Listen*= line of a .socket file ("8080",
  * "127.0.0.1:8080", "[::]:53", "/run/x.sock", "@name") listen on local

@@ -92,10 +92,19 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 					 " %s (it forwarded to %s)", m->mapping, m->proxy_target);
 			return;
 		}
+		if (m->engine && !m->name[0] && !m->id[0]) {
+			bw_buf_printf(b, "dockerd itself, %s",
+				      m->state_read ? "no running container publishes it"
+						    : "its containers not readable here");
+			return;
+		}
 		bw_buf_printf(b, "%s container ", engine);
 		if (m->name[0] || m->id[0]) {
 			bw_buf_escape(b, m->name[0] ? m->name : m->id, m->name[0] ? strlen(m->name) : 12);
-			bw_buf_puts(b, " (");
+			/* Only the id (its state not readable: inside a container):
+			 * no empty "()". */
+			if ((m->name[0] && m->id[0]) || m->image[0] || m->mapping[0])
+				bw_buf_puts(b, " (");
 			if (m->name[0] && m->id[0])
 				bw_buf_printf(b, "%.12s, ", m->id);
 			if (m->image[0]) {
@@ -110,10 +119,13 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 			bw_buf_printf(b, "%s", m->mapping);
 		else if (b->len > 2 && b->p[b->len - 2] == ',')
 			b->len -= 2;
-		bw_buf_puts(b, ")");
+		if ((m->name[0] && m->id[0]) || m->image[0] || m->mapping[0] ||
+		    !(m->name[0] || m->id[0]))
+			bw_buf_puts(b, ")");
 		if (m->proxy)
 			bw_buf_printf(b, " through %s",
-				      m->kind != BW_MGR_PODMAN ? "docker-proxy"
+				      m->engine		       ? "dockerd (userland-proxy off)"
+				      : m->kind != BW_MGR_PODMAN ? "docker-proxy"
 				      : m->rootless	       ? "rootlessport"
 							       : "conmon");
 		return;
@@ -125,6 +137,11 @@ static void manager_desc(struct bw_buf *b, const struct bw_manager *m)
 		if (m->socket_unit[0]) {
 			bw_buf_puts(b, "socket unit ");
 			bw_buf_escape(b, m->socket_unit, strlen(m->socket_unit));
+			if (m->accept_units[0]) {
+				bw_buf_puts(b, " (Accept=yes, instances ");
+				bw_buf_escape(b, m->accept_units, strlen(m->accept_units));
+				bw_buf_puts(b, ")");
+			}
 			if (m->unit[0])
 				bw_buf_puts(b, ", ");
 		}
@@ -172,7 +189,13 @@ static void free_line(struct bw_buf *b, const struct bw_conflict *c)
 	else
 		bw_buf_puts(b, "to free it: ");
 	if (c->free_kind == BW_FREE_WAIT) {
-		bw_buf_printf(b, "wait %lds (TIME-WAIT frees itself; nothing to stop)", c->free_in_s);
+		bool tw_only = true;
+		for (size_t i = 0; i < c->n_holders; i++)
+			tw_only &= c->holders[i].cause != BW_CAUSE_TIME_WAIT ||
+				   c->holders[i].sock.state == BW_TCP_TIME_WAIT;
+		bw_buf_printf(b, "wait %lds (%s; nothing to stop)", c->free_in_s,
+			      tw_only ? "TIME-WAIT frees itself"
+				      : "closed connections no process owns free themselves");
 		return;
 	}
 	if (c->free_argc) {
@@ -325,11 +348,6 @@ static const char *lead_relation(const struct bw_conflict *c, const struct bw_ho
 		return NULL;
 	pi = c->hprocs[h->first_proc].proc;
 	if (pi < 0 || c->procs[pi].relation == BW_REL_NONE)
-		return NULL;
-	/* One interpreter's executable says nothing by itself (two python3
-	 * processes): same_program is worth a word when the program is the
-	 * same too (JSON has the relation either way). */
-	if (c->procs[pi].relation == BW_REL_SAME_PROGRAM && !c->procs[pi].same_command)
 		return NULL;
 	return bw_relation_name(c->procs[pi].relation);
 }
@@ -1024,6 +1042,7 @@ static void json_manager(struct bw_buf *b, const struct bw_manager *m)
 	if (m->kind == BW_MGR_SYSTEMD || m->kind == BW_MGR_SYSTEMD_USER) {
 		json_strz(b, "unit", m->unit);
 		json_strz(b, "socket_unit", m->socket_unit);
+		json_strz(b, "accept_units", m->accept_units);
 		if (m->kind == BW_MGR_SYSTEMD_USER)
 			bw_buf_printf(b, ",\"user_uid\":%u", (unsigned)m->user);
 		json_strz(b, "in_container", m->outer_name[0] ? m->outer_name : m->outer_id);
@@ -1032,6 +1051,8 @@ static void json_manager(struct bw_buf *b, const struct bw_manager *m)
 		json_strz(b, "name", m->name);
 		json_strz(b, "image", m->image);
 		json_strz(b, "mapping", m->mapping);
+		if (m->engine)
+			bw_buf_puts(b, ",\"engine_holds\":true");
 		bw_buf_printf(b, ",\"proxy\":%s,\"orphaned\":%s,\"state_read\":%s",
 			      m->proxy ? "true" : "false", m->orphaned ? "true" : "false",
 			      m->state_read ? "true" : "false");
@@ -1377,10 +1398,16 @@ static void table_row(struct bw_buf *b, const struct bw_conflict *c, size_t i, b
 		return;
 	}
 	{
-		/* Every fd of its process on this socket (ss -p lists each). */
+		/* Every fd of its process on this socket (ss -p lists each); fd
+		 * -1: found by its command line (docker-proxy of root, for
+		 * another user), not in its fd table: unknown, as ss -p has none. */
 		int fds[FDS_SHOWN];
 		size_t n = group_fds(c, i, alone, h->pid, fds, FDS_SHOWN);
-		bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, n ? fds[0] : h->fd);
+		int fd0 = n ? fds[0] : h->fd;
+		if (fd0 >= 0)
+			bw_buf_printf(b, "pid=%d,fd=%d", (int)h->pid, fd0);
+		else
+			bw_buf_printf(b, "pid=%d,fd=?", (int)h->pid);
 		for (size_t k = 1; k < n && k < FDS_SHOWN; k++)
 			bw_buf_printf(b, ",%d", fds[k]);
 		if (n > FDS_SHOWN)

@@ -602,3 +602,32 @@ time.sleep(600)' "$P" "$BATS_TEST_TMPDIR/bound"
 	assert_eq "shim" "$(j py '[.cause, .holders[0].pid] | map(tostring) | @tsv')" \
 		"$(printf 'bound_only\t%s' "$hp")"
 }
+
+@test "cause time_wait: an orphaned FIN-WAIT-2 connection is named as such, with net.ipv4.tcp_fin_timeout's seconds, not as TIME-WAIT" {
+	unshare -n true 2>/dev/null || skip "unshare -n failed: no network namespace available"
+	# In a private namespace: this side closes (the accepted socket, then
+	# the listener), the peer keeps its end open, so no FIN comes back.
+	capture fw2 unshare -n sh -c 'ip link set lo up &&
+		echo 20 >/proc/sys/net/ipv4/tcp_fin_timeout &&
+		"$1" -c "
+import socket, sys, time
+l = socket.socket(); l.bind((\"127.0.0.1\", 7555)); l.listen(1)
+c = socket.create_connection((\"127.0.0.1\", 7555))
+a, _ = l.accept()
+a.close(); l.close()
+print(\"ready\", flush=True)
+time.sleep(60)" >"$2/peer.out" &
+		peer=$!
+		for _ in $(seq 200); do grep -q ready "$2/peer.out" && break; sleep 0.05; done
+		ss -Htan "sport = :7555" | cut -d" " -f1
+		"$3" who 127.0.0.1:7555
+		kill $peer' sh "$PYTHON3" "$BATS_TEST_TMPDIR" "$CLI"
+	assert_file_has "$BATS_TEST_TMPDIR/fw2.out" "FIN-WAIT-2"
+	assert_file_has "$BATS_TEST_TMPDIR/fw2.out" "only closed connections that no process owns remain (gone in "
+	assert_file_has "$BATS_TEST_TMPDIR/fw2.out" "1 in FIN-WAIT-2 (this side closed and the peer has not; the kernel drops them after net.ipv4.tcp_fin_timeout)"
+	assert_file_lacks "$BATS_TEST_TMPDIR/fw2.out" "in TIME-WAIT remain"
+	assert_file_has "$BATS_TEST_TMPDIR/fw2.out" "(closed connections no process owns free themselves; nothing to stop)"
+	# Its timer is tcp_fin_timeout's, not TIME-WAIT's 60 s.
+	[[ $(cat "$BATS_TEST_TMPDIR/fw2.out") =~ gone\ in\ ([0-9]+)s\ at\ most ]]
+	[ "${BASH_REMATCH[1]}" -gt 0 ] && [ "${BASH_REMATCH[1]}" -le 20 ]
+}

@@ -112,9 +112,11 @@ sd_http_service() {
 	# Not in the docker group: root's fds are closed, its command line is not.
 	run setpriv --reuid 65534 --regid 65534 --clear-groups "$CLI" who "$port"
 	assert_success
-	assert_output --partial "pid=$proxy,"
+	# Found by its command line: its fd is unknown, said as such.
+	assert_output --partial "pid=$proxy,fd=? "
 	assert_output --partial "not readable here"
 	assert_output --partial "to free it: (no command) docker-proxy of a container this user can't read"
+	assert_output --partial "'docker ps --filter publish=$port' names it"
 	refute_output --partial "kill"
 
 	gid=$(getent group docker | cut -d: -f3)
@@ -170,20 +172,25 @@ sd_http_service() {
 	"$DOCKER" exec "$SD" systemctl stop bwtest-web.service
 }
 
-@test "systemd: socket activation names the .socket unit (pid 1 holding it, and the service that got it)" {
+# sd_socket_unit SOCKET SERVICE [LINE]: a .socket unit listening on a
+# free 127.0.0.1 port (LINE: one more [Socket] line) and a python3 service
+# SERVICE that takes fd 3, in the systemd container; the socket started,
+# sets port, waits until it listens.
+sd_socket_unit() {
 	in_sd
 	port=$(free_port)
-	sd_unit "$SD" bwtest-act.socket <<EOF
-[Socket]
-ListenStream=127.0.0.1:$port
-EOF
-	sd_unit "$SD" bwtest-act.service <<EOF
+	printf '[Socket]\nListenStream=127.0.0.1:%s\n%s\n' "$port" "${3:-}" | sd_unit "$SD" "$1"
+	sd_unit "$SD" "$2" <<EOF
 [Service]
 ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
 EOF
 	"$DOCKER" exec "$SD" systemctl daemon-reload
-	"$DOCKER" exec "$SD" systemctl restart bwtest-act.socket
+	"$DOCKER" exec "$SD" systemctl restart "$1"
 	poll_until 200 sd_listening "$SD" "$port"
+}
+
+@test "systemd: socket activation names the .socket unit (pid 1 holding it, and the service that got it)" {
+	sd_socket_unit bwtest-act.socket bwtest-act.service
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
 	assert_success
@@ -202,9 +209,134 @@ EOF
 	"$DOCKER" exec "$SD" systemctl stop bwtest-act.socket bwtest-act.service
 }
 
-@test "systemd: a unit of the per-user manager; to free it: systemctl --user -M USER@ stop" {
+@test "systemd: a .socket unit with Service=OTHER: both named and stopped; the service's inheritance from pid 1 is intended" {
+	sd_socket_unit bwtest-svcsock.socket bwtest-other.service Service=bwtest-other.service
+	"$DOCKER" exec "$SD" systemctl start bwtest-other.service
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_line "to free it: systemctl stop bwtest-svcsock.socket bwtest-other.service"
+	# The shim: the service got the socket from pid 1 on purpose.
+	run shim_bind_in "$SD" "$port"
+	assert_failure
+	assert_output --partial "got it from pid 1 across exec by socket activation (LISTEN_FDS): the inheritance is intended"
+	refute_output --partial "close-on-exec"
+	# The command frees the port (stopping the .socket alone did not).
+	run "$DOCKER" exec "$SD" bindwatch free --yes --timeout 30 "$port"
+	assert_success
+	assert_output --partial "is free"
+	run "$DOCKER" exec "$SD" systemctl is-active bwtest-other.service
+	assert_failure
+}
+
+@test "systemd: an Accept=yes .socket unit: the instances holding connections are named and stopped with it; without root the socket's cgroup names the unit" {
 	in_sd
 	port=$(free_port)
+	sd_unit "$SD" bwtest-acc.socket <<EOF
+[Socket]
+ListenStream=127.0.0.1:$port
+Accept=yes
+EOF
+	sd_unit "$SD" bwtest-acc@.service <<EOF
+[Service]
+ExecStart=/bin/sleep 600
+StandardInput=socket
+EOF
+	"$DOCKER" exec "$SD" systemctl daemon-reload
+	"$DOCKER" exec "$SD" systemctl restart bwtest-acc.socket
+	poll_until 200 sd_listening "$SD" "$port"
+	# Without root: the listening socket lies in the .socket unit's cgroup.
+	run "$DOCKER" exec -u 65534 "$SD" bindwatch who "$port"
+	assert_line "to free it: systemctl stop bwtest-acc.socket"
+	# A client keeps a connection open: an instance holds it.
+	"$DOCKER" exec "$SD" sh -c "python3 -c 'import socket, time; s = socket.create_connection((\"127.0.0.1\", $port)); time.sleep(600)' >/dev/null 2>&1 & echo \$! >/tmp/client.pid"
+	instance_up() { "$DOCKER" exec "$SD" systemctl list-units --no-legend 'bwtest-acc@*' | grep -q running; }
+	poll_until 200 instance_up
+
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --regexp "ESTAB .*unit bwtest-acc@[0-9]+-127\.0\.0\.1:$port-127\.0\.0\.1:[0-9]+\.service\]"
+	assert_line "to free it: systemctl stop bwtest-acc.socket 'bwtest-acc@*.service'"
+	run "$DOCKER" exec -u 65534 "$SD" bindwatch who "$port"
+	assert_line "to free it: systemctl stop bwtest-acc.socket 'bwtest-acc@*.service'"
+	# The client goes first (else the instance's side would wait in
+	# FIN-WAIT-2 for it); its connection still holds the port.
+	"$DOCKER" exec "$SD" sh -c 'kill $(cat /tmp/client.pid)'
+	run "$DOCKER" exec "$SD" bindwatch free --yes --timeout 30 "$port"
+	assert_success
+	assert_output --partial "is free"
+	run instance_up
+	assert_failure
+}
+
+@test "systemd: a user's own .socket unit in ~/.config/systemd/user is found; to free it: systemctl --user -M USER@ stop" {
+	in_sd
+	port=$(free_port)
+	sd_user_manager
+	"$DOCKER" exec "$SD" runuser -u bwuser -- mkdir -p /home/bwuser/.config/systemd/user
+	"$DOCKER" exec -i "$SD" runuser -u bwuser -- sh -c 'cat > /home/bwuser/.config/systemd/user/bwtest-usock.socket' <<EOF
+[Socket]
+ListenStream=127.0.0.1:$port
+Service=bwtest-uother.service
+EOF
+	"$DOCKER" exec -i "$SD" runuser -u bwuser -- sh -c 'cat > /home/bwuser/.config/systemd/user/bwtest-uother.service' <<EOF
+[Service]
+ExecStart=/usr/bin/python3 -c "import socket, time; s = socket.socket(fileno=3); time.sleep(600)"
+EOF
+	sd_user_systemctl daemon-reload
+	sd_user_systemctl restart bwtest-usock.socket
+	sd_user_systemctl start bwtest-uother.service
+	poll_until 200 sd_listening "$SD" "$port"
+
+	# The service holds the socket (LISTEN_FDS): its .socket unit is found
+	# only in the user's home, and with it the Service= it names.
+	run "$DOCKER" exec "$SD" bindwatch who "$port"
+	assert_success
+	assert_output --partial "[socket unit bwtest-usock.socket, unit bwtest-uother.service of the user manager of uid 4321]"
+	assert_line "to free it: systemctl --user -M bwuser@ stop bwtest-usock.socket bwtest-uother.service"
+	# No D-Bus in the image for -M: its user runs the command it gets.
+	run "$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		bindwatch free --yes --timeout 30 "$port"
+	assert_success
+	assert_line "to free it: systemctl --user stop bwtest-usock.socket bwtest-uother.service"
+	assert_output --partial "is free"
+}
+
+# Socket activation with no unit behind it: nothing restarts the holder.
+@test "socket activation without a unit: systemd-socket-activate, and the program it ran with LISTEN_FDS: to free it: kill PID" {
+	command -v systemd-socket-activate >/dev/null || skip "systemd-socket-activate not installed (Debian: systemd)"
+	port=$(free_port)
+	systemd-socket-activate -l "127.0.0.1:$port" "$PYTHON3" -c "import time; time.sleep(600)" \
+		>/dev/null 2>&1 &
+	pid=$!
+	BG_PIDS+=("$pid")
+	wait_listen "$port"
+	run "$CLI" who "$port"
+	assert_success
+	assert_output --partial "pid $pid (systemd-socket-) holds the socket for socket activation and hands it to the programs it starts; no .socket unit owns it"
+	refute_output --partial "list-sockets"
+	assert_output --partial "to free it: kill $pid"
+	# A connection: it execs the program in its own pid, with LISTEN_FDS.
+	"$PYTHON3" -c "import socket; socket.create_connection(('127.0.0.1', $port)).close()"
+	is_python() { [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = python3 ]; }
+	poll_until 200 is_python
+	run "$CLI" who "$port"
+	assert_output --partial "pid $pid (python3) got the socket through LISTEN_FDS from the program that started it, not from a .socket unit"
+	refute_output --partial "the .socket unit owns the port"
+	assert_output --partial "to free it: kill $pid"
+	run "$CLI" free --yes --timeout 10 "$port"
+	assert_success
+}
+
+# sd_user_systemctl ARGS...: systemctl --user as bwuser in the systemd container.
+sd_user_systemctl() {
+	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
+		systemctl --user "$@"
+}
+
+# sd_user_manager: the per-user manager of bwuser (uid 4321) runs in the
+# systemd container; skips when it can't start there.
+sd_user_manager() {
 	"$DOCKER" exec "$SD" sh -c 'id bwuser >/dev/null 2>&1 || useradd -m -u 4321 bwuser'
 	# The image has no D-Bus and no logind (pam_systemd): the runtime
 	# directory and XDG_RUNTIME_DIR they would provide are given by hand.
@@ -224,15 +356,19 @@ EOF
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl start user@4321.service ||
 		skip "the per-user manager does not start in this container"
+}
+
+@test "systemd: a unit of the per-user manager; to free it: systemctl --user -M USER@ stop" {
+	in_sd
+	port=$(free_port)
+	sd_user_manager
 	"$DOCKER" exec "$SD" mkdir -p /etc/systemd/user
 	"$DOCKER" exec -i "$SD" sh -c 'cat > /etc/systemd/user/bwtest-uweb.service' <<EOF
 [Service]
 ExecStart=/usr/bin/python3 -m http.server $port --bind 127.0.0.1
 EOF
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user daemon-reload
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user restart bwtest-uweb.service
+	sd_user_systemctl daemon-reload
+	sd_user_systemctl restart bwtest-uweb.service
 	poll_until 200 sd_listening "$SD" "$port"
 
 	run "$DOCKER" exec "$SD" bindwatch who "$port"
@@ -243,8 +379,7 @@ EOF
 	# Its own user needs no -M.
 	run "$DOCKER" exec "$SD" runuser -u bwuser -- bindwatch who "$port"
 	assert_line "to free it: systemctl --user stop bwtest-uweb.service"
-	"$DOCKER" exec "$SD" runuser -u bwuser -- env XDG_RUNTIME_DIR=/run/user/4321 \
-		systemctl --user stop bwtest-uweb.service
+	sd_user_systemctl stop bwtest-uweb.service
 }
 
 @test "without root: the socket's cgroup id names the unit and sock's uid its user when the process is invisible" {
@@ -348,6 +483,15 @@ as_poduser() {
 	assert_failure
 	assert_output --partial "managed by docker container ${id:0:12}"
 	assert_output --partial "bindwatch:   do: stop the holder: kill $hpid (it shares container ${id:0:12} with this process: stopping that would stop this process too)"
+	refute_output --partial "docker stop"
+	# bindwatch who in there agrees (no docker CLI inside; docker stop
+	# would stop bindwatch too), and a container known by its id alone
+	# shows no empty "()".
+	run "$DOCKER" exec "$name" bindwatch who "$port"
+	assert_success
+	assert_output --partial "[docker container ${id:0:12}]"
+	refute_output --partial "()"
+	assert_line "to free it: kill $hpid (it shares container ${id:0:12} with this process: stopping that would stop this process too)"
 	refute_output --partial "docker stop"
 }
 

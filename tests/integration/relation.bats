@@ -130,3 +130,25 @@ PY
 	assert_file_has "$T/text.err" "+ 1 other process (pid $helper)"
 	assert_file_has "$T/text.err" "relation same_program"
 }
+
+@test "relation: two python3 processes running different code are not same_program, in JSON as in text (one interpreter, two programs)" {
+	port=$(free_port)
+	setsid -f "$PYTHON3" -c "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', $port)); s.listen(8); open('$T/holder.pid', 'w').write('%d' % __import__('os').getpid()); time.sleep(300)" \
+		</dev/null >/dev/null 2>&1
+	wait_file "$T/holder.pid"
+	holder=$(cat "$T/holder.pid")
+	BG_PIDS+=("$holder")
+	wait_listen "$port"
+	shim_py py 'import socket, sys
+port = int(sys.argv[1])
+'"$PY_BIND_AGAIN" "$port"
+	assert_equal "$(tail -1 "$T/py.out")" "bind=-1 errno=98"
+	assert_eq "relation" "$(j py '[.holders[0].pid, .holders[0].processes[0].relation] | map(tostring) | join(" ")')" \
+		"$holder none"
+	run jone "$T/py.err" '.hint'
+	refute_output --partial "same program"
+	capture text env LD_PRELOAD="$PRELOAD" BINDWATCH_STACK=0 "$PYTHON3" -c 'import socket, sys
+port = int(sys.argv[1])
+'"$PY_BIND_AGAIN" "$port"
+	assert_file_lacks "$T/text.err" "same_program"
+}

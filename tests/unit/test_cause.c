@@ -301,6 +301,35 @@ static void test_socket_activation(void)
 	CAUSE_IS(c, "socket_activation");
 	CHECK_CONTAINS(c->hint, "pid 4321 (nginx) got the socket from its service manager");
 	CHECK_CONTAINS(c->hint, "stop the socket unit");
+
+	/* The same from systemd-socket-activate run in a login session: its
+	 * cgroup names no unit, so no manager restarts it: kill it. */
+	c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 4321, 3, "python3");
+	c->holders[0].proc.listen_fds = true;
+	c->holders[0].proc.n_listen_fds = 1;
+	snprintf(c->holders[0].proc.cgroup, sizeof(c->holders[0].proc.cgroup),
+		 "/user.slice/user-1000.slice/session-2.scope");
+	bw_classify(c);
+	CAUSE_IS(c, "socket_activation");
+	CHECK_CONTAINS(c->hint, "got the socket through LISTEN_FDS from the program that started it");
+	CHECK_NOT_CONTAINS(c->hint, "socket unit owns");
+	bw_free_choose(c);
+	CHECK_EQ_INT(c->free_kind, BW_FREE_KILL);
+	CHECK_EQ_INT(c->free_pid, 4321);
+	/* ...and systemd-socket-activate itself, before it ran the program. */
+	c = conflict("0.0.0.0:8080", BW_PROTO_TCP);
+	owned(sock(c, LISTEN_TCP("0.0.0.0:8080", 100)), 4000, 3, "systemd-socket-");
+	c->holders[0].manager = true;
+	snprintf(c->holders[0].proc.cgroup, sizeof(c->holders[0].proc.cgroup),
+		 "/user.slice/user-1000.slice/session-2.scope");
+	bw_classify(c);
+	CAUSE_IS(c, "socket_activation");
+	CHECK_CONTAINS(c->hint, "pid 4000 (systemd-socket-) holds the socket for socket activation"
+				" and hands it to the programs it starts; no .socket unit owns it");
+	bw_free_choose(c);
+	CHECK_EQ_INT(c->free_kind, BW_FREE_KILL);
+	CHECK_EQ_INT(c->free_pid, 4000);
 }
 
 /* The command that frees it, rendered as the reports show it. */

@@ -126,6 +126,45 @@ static void test_listen(void)
 	CHECK(!bw_manager_listen_matches("ListenStream", "@run/x.sock", &ux));
 }
 
+/* dockerd holding a published port itself (--userland-proxy=false): the
+ * container that publishes it, from config.v2.json as Docker 20.10 writes
+ * it for `-p 127.0.0.1:7399:80 -p 7398:81/udp`. */
+static void test_docker_publishes(void)
+{
+	static const char cfg[] =
+		"{\"State\":{\"Running\":true,\"Pid\":42},\"ID\":\"" ID "\",\"Name\":\"/web\","
+		"\"NetworkSettings\":{\"Ports\":{\"80/tcp\":[{\"HostIp\":\"127.0.0.1\","
+		"\"HostPort\":\"7399\"}],\"81/udp\":[{\"HostIp\":\"0.0.0.0\",\"HostPort\":"
+		"\"7398\"},{\"HostIp\":\"::\",\"HostPort\":\"7398\"}],\"443/tcp\":null}}}";
+	static const char stopped[] =
+		"{\"State\":{\"Running\":false},\"NetworkSettings\":{\"Ports\":{\"80/tcp\":"
+		"[{\"HostIp\":\"127.0.0.1\",\"HostPort\":\"7399\"}]}}}";
+	static const char no_ip[] =
+		"{\"State\":{\"Running\":true},\"NetworkSettings\":{\"Ports\":{\"80/tcp\":"
+		"[{\"HostIp\":\"\",\"HostPort\":\"8080\"}]}}}";
+	struct bw_addr lo = inet(AF_INET, "127.0.0.1", 7399, BW_PROTO_TCP);
+	struct bw_addr lo_udp = inet(AF_INET, "127.0.0.1", 7399, BW_PROTO_UDP);
+	struct bw_addr other_ip = inet(AF_INET, "127.0.0.2", 7399, BW_PROTO_TCP);
+	struct bw_addr other_port = inet(AF_INET, "127.0.0.1", 7400, BW_PROTO_TCP);
+	struct bw_addr udp4 = inet(AF_INET, "0.0.0.0", 7398, BW_PROTO_UDP);
+	struct bw_addr udp6 = inet(AF_INET6, "::", 7398, BW_PROTO_UDP);
+	struct bw_addr tcp4 = inet(AF_INET, "0.0.0.0", 7398, BW_PROTO_TCP);
+	struct bw_addr any4 = inet(AF_INET, "0.0.0.0", 8080, BW_PROTO_TCP);
+	struct bw_addr any6 = inet(AF_INET6, "::", 8080, BW_PROTO_TCP);
+	CHECK(bw_manager_docker_publishes(cfg, strlen(cfg), &lo));
+	CHECK(!bw_manager_docker_publishes(cfg, strlen(cfg), &lo_udp));
+	CHECK(!bw_manager_docker_publishes(cfg, strlen(cfg), &other_ip));
+	CHECK(!bw_manager_docker_publishes(cfg, strlen(cfg), &other_port));
+	CHECK(bw_manager_docker_publishes(cfg, strlen(cfg), &udp4));
+	CHECK(bw_manager_docker_publishes(cfg, strlen(cfg), &udp6));
+	CHECK(!bw_manager_docker_publishes(cfg, strlen(cfg), &tcp4));
+	/* A stopped container publishes nothing. */
+	CHECK(!bw_manager_docker_publishes(stopped, strlen(stopped), &lo));
+	/* No HostIp: the wildcard of the socket's family. */
+	CHECK(bw_manager_docker_publishes(no_ip, strlen(no_ip), &any4));
+	CHECK(bw_manager_docker_publishes(no_ip, strlen(no_ip), &any6));
+}
+
 static bool same(const char *a, const char *b)
 {
 	struct bw_manager ma, mb;
@@ -165,5 +204,6 @@ int main(void)
 	test_same();
 	test_docker_proxy();
 	test_listen();
+	test_docker_publishes();
 	return check_done("manager");
 }
