@@ -237,10 +237,12 @@ static int run_action(struct attempt *at, const struct bw_action *act, const str
 			}
 		}
 		/* The real wait: a program stopped (SIGSTOP, ^Z) during it
-		 * waited longer than N. */
+		 * waited longer than N. To the nearest second (3.76 s: 4 s),
+		 * never below N. */
+		waited = (waited + 500) / 1000;
 		if (r < 0 && !at->aborted && !cut)
 			bw_buf_printf(&note, "wait:%ld: still in use after %lds; ", act->a,
-				      waited / 1000 > act->a ? waited / 1000 : act->a);
+				      waited > act->a ? waited : act->a);
 		return r;
 	}
 	case BW_ACT_REUSEADDR: {

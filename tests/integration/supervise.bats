@@ -1312,6 +1312,10 @@ all_stopped() {
 	# The wait counted from the first attempt, as in the shim: 6 s or so.
 	waited=$(sed -n 's/.*wait:4: still in use after \([0-9]*\)s.*/\1/p' "$T/late.err" | head -n1)
 	[ "$waited" -ge 6 ] && [ "$waited" -lt 30 ]
+	# Every attempt counts, before the stop and after it (at least the
+	# first and the last), as in the shim; not only the last one.
+	attempts=$(sed -n "s/.*remap failed: rule '$port=wait:4' (\([0-9]*\) attempts\{0,1\}).*/\1/p" "$T/late.err")
+	[ "$attempts" -ge 2 ]
 }
 
 # stale_unix PATH: the file of a unix socket closed without unlink.

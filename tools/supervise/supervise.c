@@ -855,9 +855,11 @@ static int failing_fix(struct bw_conflict *c, const struct bw_rule *rule, void *
 	r = k->nr == SYS_bind ? bw_remap_bind(rule, &ops, k->dup, (const struct sockaddr *)&k->ss,
 					      k->len, c, &c->remap)
 			      : remap_listen(f->sv, k, rule, &ops, c);
-	/* Those its wait made while we held it count too (tend). */
+	/* Those its wait made before count too: while we held it (tend), or,
+	 * for a restarted or continued call, the record so far (which counts
+	 * its held attempts already). */
 	if (c->remap.attempted)
-		c->remap.attempts += k->wait_tries;
+		c->remap.attempts += k->resumed ? k->resumed->remap.attempts : k->wait_tries;
 	k->wait_tries = 0;
 	/* The program ended (killed) during the wait: it sees no error at
 	 * all, so the report says nothing of a remap. */
