@@ -1,7 +1,7 @@
 /* intr_bind: binds while signals arrive, for the supervisor's "one result
  * per call" tests (tests/integration/supervise.bats; built static there).
  * Usage:
- *   intr_bind [-R] [-t MS] [-n COUNT] [-T] [-H|-J] [-w] ADDR PORT
+ *   intr_bind [-R] [-t MS] [-n COUNT] [-T] [-H|-J] [-w] [-P] ADDR PORT
  *     -t MS     SIGALRM every MS ms (setitimer), COUNT times (default 1)
  *     -R        handlers with SA_RESTART (default: without)
  *     -T        a SIGTERM handler too (default: SIGTERM kills)
@@ -10,6 +10,9 @@
  *               "jumped", then, after a line on stdin, the same bind again
  *               from the same place (a new call, not a restart)
  *     -w        wait for a line on stdin before exiting
+ *     -P        a second thread that only sleeps (pause()), blocking no
+ *               signal: the bind is made by the main thread of a
+ *               multi-threaded program (built with -pthread)
  * Each handler run prints "signal N". Then one TCP socket is bound to
  * ADDR:PORT once: "bind=R errno=E local=P alarms=A" (P: the bound port,
  * A: SIGALRM handler runs so far), and bound again to the same address:
@@ -17,6 +20,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +32,14 @@
 
 static volatile sig_atomic_t alarms, left;
 static sigjmp_buf jump_to;
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
 
 static void line_from_stdin(void)
 {
@@ -78,14 +90,14 @@ static void on_jump(int sig)
 
 int main(int argc, char **argv)
 {
-	int restart = 0, term = 0, ms = 0, usr1 = 0, opt, fd, r, e;
+	int restart = 0, term = 0, ms = 0, usr1 = 0, thread = 0, opt, fd, r, e;
 	volatile int wait_stdin = 0; /* read after a siglongjmp() */
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sin);
 	struct sigaction sa;
 
 	left = 1;
-	while ((opt = getopt(argc, argv, "Rt:n:THJw")) != -1) {
+	while ((opt = getopt(argc, argv, "Rt:n:THJwP")) != -1) {
 		switch (opt) {
 		case 'R': restart = 1; break;
 		case 't': ms = atoi(optarg); break;
@@ -94,6 +106,7 @@ int main(int argc, char **argv)
 		case 'H': usr1 = 'H'; break;
 		case 'J': usr1 = 'J'; break;
 		case 'w': wait_stdin = 1; break;
+		case 'P': thread = 1; break;
 		default: return 64;
 		}
 	}
@@ -110,6 +123,11 @@ int main(int argc, char **argv)
 	if (usr1) {
 		sa.sa_handler = usr1 == 'H' ? on_hold : on_jump;
 		sigaction(SIGUSR1, &sa, NULL);
+	}
+	if (thread) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, sleeper, NULL) != 0)
+			return 66;
 	}
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	if (fd < 0)

@@ -15,7 +15,7 @@ setup_file() {
 	local d=$BATS_FILE_TMPDIR
 	gcc -O2 -static -o "$d/probe_static" "$BW_SRCDIR/tests/helpers/conflict_probe.c"
 	gcc -O2 -static -pthread -o "$d/threads_bind" "$BW_SRCDIR/tests/helpers/threads_bind.c"
-	gcc -O2 -static -o "$d/intr_bind" "$BW_SRCDIR/tests/helpers/intr_bind.c"
+	gcc -O2 -static -pthread -o "$d/intr_bind" "$BW_SRCDIR/tests/helpers/intr_bind.c"
 	gcc -O2 -static -o "$d/unix_bind" "$BW_SRCDIR/tests/helpers/unix_bind.c"
 	gcc -O2 -static -o "$d/sig_wait" "$BW_SRCDIR/tests/helpers/sig_wait.c"
 	if command -v go >/dev/null; then
@@ -633,6 +633,50 @@ intr_run() {
 	[ "$status" -eq 143 ]
 }
 
+# in_bind PID: a thread of PID sits in bind() (x86-64 49, aarch64 200).
+in_bind() {
+	local nr=49
+	[ "$(uname -m)" = aarch64 ] && nr=200
+	in_syscall "$1" "$nr"
+}
+
+@test "signals keep flowing during wait:N in a multi-threaded program: SIGTERM (to bindwatch, or straight to the program) runs the handler at once, though the signal is the process's, not the waiting thread's" {
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	# The main thread binds; a second one sleeps, blocking nothing. The
+	# kernel picks the waiting main thread for a process-directed signal
+	# (complete_signal()) and tells no other.
+	for to in sup prog; do
+		intr_run mt-$to --remap "$port=wait:60" -- "$D/intr_bind" -P -T -R 127.0.0.1 "$port"
+		prog=$(child_of "$sup")
+		poll_until 100 in_bind "$prog"
+		[ "$to" = sup ] && kill -TERM "$sup"
+		[ "$to" = prog ] && kill -TERM "$prog"
+		wait_file_has "$T/mt-$to.out" "signal 15"
+		assert_file_lacks "$T/mt-$to.out" "bind="
+		# The bind goes on, and is reported once.
+		poll_until 100 in_bind "$prog"
+		kill "$HOLDER_PID"
+		wait_exit "$sup" 20
+		[ "$status" -eq 0 ]
+		assert_file_has "$T/mt-$to.out" "bind=0 errno=0 local=$port alarms=0"
+		hold_tcp "$port" 127.0.0.1
+	done
+}
+
+@test "go: SIGTERM to bindwatch during wait:N ends the Go program at once (143), not when the wait ends" {
+	[ -x "$D/gosrv" ] || skip "go (Debian golang-go) not installed"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	intr_run go --remap "$port=wait:60" -- "$D/gosrv" "127.0.0.1:$port"
+	prog=$(child_of "$sup")
+	poll_until 100 in_bind "$prog"
+	kill -TERM "$sup"
+	wait_exit "$sup" 10
+	[ "$status" -eq 143 ]
+	assert_file_lacks "$T/go.out" "listen"
+}
+
 @test "signals: every catchable one sent to bindwatch reaches the program (SIGWINCH, SIGALRM, SIGRTMIN+3); bindwatch survives and still watches its binds" {
 	port=$(free_port)
 	hold_tcp "$port" 127.0.0.1
@@ -1124,6 +1168,64 @@ clock_past() {
 	assert_file_has "$T/busy.out" "bind=0 errno=0 local=$port alarms=0"
 	run grep -c "remapped: port $port -> $port" "$T/busy.err"
 	assert_output 1
+}
+
+# all_stopped PID: every thread of PID is stopped ('T').
+all_stopped() {
+	local f
+	for f in /proc/"$1"/task/*/stat; do
+		[ "$(sed 's/.*) //' "$f" | cut -d' ' -f1)" = T ] || return 1
+	done
+}
+
+@test "job control in a multi-threaded program: SIGTSTP to bindwatch during wait:N stops every thread of the program (and bindwatch); SIGCONT runs both and the bind goes on" {
+	bg sleep 600
+	kill -TSTP "$!"
+	if ! poll_until 40 stopped "$!"; then
+		skip "this test's process group is orphaned: the kernel discards SIGTSTP"
+	fi
+	kill -CONT "$!"
+	taken_bind intr_run mt 60 -- -P
+	kill -TSTP "$sup"
+	poll_until 100 all_stopped "$prog"
+	poll_until 100 stopped "$sup"
+	kill -CONT "$sup"
+	poll_until 100 not_stopped "$prog"
+	poll_until 100 in_syscall "$prog" "$nr"
+	assert_file_lacks "$T/mt.out" "bind="
+	kill "$HOLDER_PID"
+	wait_exit "$sup" 20
+	[ "$status" -eq 0 ]
+	assert_file_has "$T/mt.out" "bind=0 errno=0 local=$port alarms=0"
+}
+
+@test "job control in a multi-threaded program: Ctrl-Z in an interactive shell during wait:N stops the job, program included (every thread); fg runs it on and the bind goes on" {
+	command -v script >/dev/null || skip "script (util-linux) not installed"
+	port=$(free_port)
+	hold_tcp "$port" 127.0.0.1
+	# bash -i on a pseudo-terminal (script): its job control, and the
+	# terminal's ^Z to the foreground process group.
+	mkfifo "$T/tty.in"
+	script -qfec "bash --norc --noprofile -i" /dev/null <"$T/tty.in" >"$T/tty.out" 2>&1 &
+	BG_PIDS+=("$!")
+	exec {tty}>"$T/tty.in"
+	printf '%s\n' "$CLI --supervise --remap $port=wait:60 -- $D/intr_bind -P 127.0.0.1 $port >$T/job.out 2>$T/job.err" >&"$tty"
+	poll_until 100 pgrep -f "^$CLI --supervise --remap $port=" >/dev/null
+	sup=$(pgrep -f "^$CLI --supervise --remap $port=")
+	BG_PIDS+=("$sup")
+	prog=$(child_of "$sup")
+	poll_until 100 in_bind "$prog"
+	printf '\032' >&"$tty"
+	poll_until 100 all_stopped "$prog"
+	poll_until 100 stopped "$sup"
+	printf 'fg\n' >&"$tty"
+	poll_until 100 not_stopped "$prog"
+	poll_until 100 in_bind "$prog"
+	assert_file_lacks "$T/job.out" "bind="
+	kill "$HOLDER_PID"
+	wait_file_has "$T/job.out" "bind=0 errno=0 local=$port alarms=0"
+	printf 'exit\n' >&"$tty"
+	exec {tty}>&-
 }
 
 @test "waits hold up no other call: while one thread's bind() waits (wait:6) on a held port, another thread binds and listens on a free port at once; the wait still succeeds" {

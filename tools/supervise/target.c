@@ -124,12 +124,39 @@ static int kind(unsigned long long set, unsigned long long caught)
 	return (set & caught) ? 1 : 2;
 }
 
+/* Whether a thread of pid other than tid is in a group stop ('T' in its
+ * /proc stat): another thread took a stop signal and the stop waits for
+ * tid to join it (do_signal_stop() flags every thread, JOBCTL_STOP_PENDING,
+ * which no mask shows). */
+static bool other_stopped(pid_t pid, pid_t tid)
+{
+	char path[96];
+	struct dirent *d;
+	bool stopped = false;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return false;
+	while (!stopped && (d = readdir(dir))) {
+		int fd;
+		if (d->d_name[0] == '.' || atoi(d->d_name) == tid)
+			continue;
+		fd = bw_target_stat_open(pid, atoi(d->d_name));
+		if (fd < 0)
+			continue;
+		stopped = bw_target_task_state(fd) == 'T';
+		close(fd);
+	}
+	closedir(dir);
+	return stopped;
+}
+
 int bw_target_signal_waiting(pid_t pid, pid_t tid)
 {
 	char path[96], buf[4096];
-	unsigned long long pnd, shd, blk, cgt, ign, acts, stops, own, shared;
-	struct dirent *d;
-	DIR *dir;
+	unsigned long long pnd, shd, blk, cgt, ign, acts, stops, waiting;
 	int r;
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
@@ -143,28 +170,17 @@ int bw_target_signal_waiting(pid_t pid, pid_t tid)
 	 * SIGTTOU left at their default), which also waits for the call. */
 	stops = BIT(SIGSTOP) | ((BIT(SIGTSTP) | BIT(SIGTTIN) | BIT(SIGTTOU)) & ~cgt & ~ign);
 	acts = cgt | stops;
-	own = pnd & ~blk & acts;
-	if (own & cgt)
-		return 1;
-	shared = shd & ~blk & acts & ~own;
-	if (!shared)
-		return own ? kind(own, cgt) : 0;
-	/* A process-directed signal goes to whichever thread does not
-	 * block it; it waits for tid only if every other thread blocks it. */
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	dir = opendir(path);
-	if (!dir)
-		return -errno;
-	while (shared && (d = readdir(dir))) {
-		unsigned long long other;
-		if (d->d_name[0] == '.' || atoi(d->d_name) == tid)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/task/%.16s/status", (int)pid, d->d_name);
-		if (read_status(path, buf, sizeof(buf)) == 0 && mask_field(buf, "SigBlk", &other))
-			shared &= other;
-	}
-	closedir(dir);
-	return (own | shared) ? kind(own | shared, cgt) : 0;
+	/* A process-directed signal (ShdPnd) counts too, even when another
+	 * thread does not block it: complete_signal() wakes one thread that
+	 * wants it (wants_signal(): the leader first), and only that one; when
+	 * it picked tid, which can't take it in its killable wait, no other
+	 * thread is told, and the signal waits for the end of our wait. One
+	 * that another thread was woken for is gone by the next look; a look
+	 * in between only restarts the call once. */
+	waiting = (pnd | shd) & ~blk & acts;
+	if (waiting)
+		return kind(waiting, cgt);
+	return other_stopped(pid, tid) ? 2 : 0;
 }
 
 int bw_target_stat_open(pid_t pid, pid_t tid)

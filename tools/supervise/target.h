@@ -25,14 +25,15 @@ int bw_target_bind_service(pid_t pid);
  * share pid's, or have entered it). -errno when unreadable. */
 int bw_target_unpriv_start(void);
 
-/* 1 when thread tid of pid has a signal pending that it catches, does not
- * block, and no other thread of pid could take instead (a thread-directed
- * one, or a process-directed one every other thread blocks): the kernel
- * has then flagged tid for signal delivery (complete_signal()), and tid
- * runs the handler as soon as its system call returns. 2 when only stops
- * wait so (SIGSTOP; SIGTSTP, SIGTTIN, SIGTTOU at their default action):
- * tid stops there, and no handler runs before its call is made again.
- * 0 otherwise, -errno when /proc can't be read. */
+/* 1 when thread tid of pid has a signal pending that it catches and does
+ * not block, for itself or for the process (a process-directed one: the
+ * kernel may have picked tid to take it, complete_signal(), and then tells
+ * no other thread): tid runs the handler as soon as its system call
+ * returns. 2 when only stops wait so (SIGSTOP; SIGTSTP, SIGTTIN, SIGTTOU
+ * at their default action), or another thread of pid is stopped already
+ * (a group stop that waits for tid): tid stops there, and no handler runs
+ * before its call is made again. 0 otherwise, -errno when /proc can't be
+ * read. */
 int bw_target_signal_waiting(pid_t pid, pid_t tid);
 
 /* A descriptor of /proc/<pid>/task/<tid>/stat, for bw_target_task_state;
