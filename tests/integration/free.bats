@@ -358,7 +358,7 @@ sd_free_setup() {
 @test "shim: a process of a running service that holds the port its own unit's other process binds gets no kill (the unit would restart it)" {
 	sd_free_setup
 	# The main process holds the port; ExecStartPost binds it under the shim.
-	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\nExecStartPost=/bin/sh -c "until python3 -c \\"import socket; socket.create_connection((\\x27127.0.0.1\\x27, %s)).close()\\" 2>/dev/null; do sleep 0.1; done; BINDWATCH_STACK=0 LD_PRELOAD=%s/usr/local/lib/libbindwatch.so python3 -c \\"import socket; socket.socket().bind((\\x27127.0.0.1\\x27, %s))\\" || true"\nRestart=always\n' \
+	printf '[Service]\nExecStart=/usr/bin/python3 -m http.server %s --bind 127.0.0.1\nExecStartPost=/bin/sh -c "until python3 -c \\"import socket; socket.create_connection((\\x27127.0.0.1\\x27, %s)).close()\\" 2>/dev/null; do sleep 0.1; done; BINDWATCH_STACK=0 LD_PRELOAD=\\x27%s/usr/local/lib/libbindwatch.so\\x27 python3 -c \\"import socket; socket.socket().bind((\\x27127.0.0.1\\x27, %s))\\" || true"\nRestart=always\n' \
 		"$port" "$port" "${BW_SANITIZER_PRELOAD:+$BW_SANITIZER_PRELOAD }" "$port" | sd_unit "$SD" bwtest-shared.service
 	"$DOCKER" exec "$SD" systemctl daemon-reload
 	"$DOCKER" exec "$SD" systemctl start bwtest-shared.service
