@@ -830,6 +830,15 @@ static void accept_instance(const struct bw_conflict *c, struct bw_holder *h)
 	}
 }
 
+/* Whether m is the container bindwatch itself runs in (own: its id, or
+ * ""): a failing process under a systemd inside that container has a unit
+ * for its manager, yet stopping the container would stop it too. */
+static bool in_own_container(const struct bw_manager *m, const char *own)
+{
+	return own[0] && m->id[0] && strcmp(m->id, own) == 0 &&
+	       (m->kind == BW_MGR_DOCKER || m->kind == BW_MGR_PODMAN || m->kind == BW_MGR_CONTAINER);
+}
+
 /* Which holder processes run in the failing process's own service unit or
  * container (failing: its manager, none for `who`): stopping that would
  * stop the failing process too (freecmd.c kills them instead). */
@@ -846,7 +855,7 @@ static void procs_sharing(struct bw_conflict *c, const struct bw_manager *failin
 		bw_manager_from_cgroup(&m, p->proc.cgroup);
 		if (own[0] && strcmp(m.outer_id, own) == 0)
 			m.outer_id[0] = '\0'; /* as bw_manager_identify does */
-		p->shares_mgr = bw_manager_same(&m, failing);
+		p->shares_mgr = bw_manager_same(&m, failing) || in_own_container(&m, own);
 	}
 }
 
@@ -929,7 +938,8 @@ void bw_diag_find_holders(struct bw_conflict *c, const char *proc_root, pid_t se
 			bw_manager_identify(&h->mgr, h->have_proc ? &h->proc : NULL, h->sock_cgroup,
 					    &h->sock, own, c->scratch, sizeof(c->scratch));
 		accept_instance(c, h);
-		h->shares_mgr = h->sock.inode && bw_manager_same(&h->mgr, &failing);
+		h->shares_mgr = h->sock.inode &&
+				(bw_manager_same(&h->mgr, &failing) || in_own_container(&h->mgr, own));
 	}
 }
 

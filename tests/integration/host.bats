@@ -341,24 +341,31 @@ time.sleep(600)' "$srv" "$cli" "$BATS_TEST_TMPDIR/ready"
 	need_stale_certain
 	path=$BATS_TEST_TMPDIR/race.sock
 	# Each instance binds and listens, says whether its bind succeeded,
-	# and stays a moment so that the other one meets it.
-	prog='import socket, sys, time
+	# and keeps its socket until both have said so (file "done"; at most
+	# 20 s): an instance that had exited would leave a really stale file,
+	# which the other may rightly take over.
+	prog='import os, socket, sys, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
 try:
     s.bind(sys.argv[1]); s.listen(4); print(1)
 except OSError:
     print(0)
 sys.stdout.flush()
-time.sleep(0.3)'
+end = time.time() + 20
+while not os.path.exists(sys.argv[2]) and time.time() < end:
+    time.sleep(0.01)'
+	said() { [ -s "$BATS_TEST_TMPDIR/a" ] && [ -s "$BATS_TEST_TMPDIR/b" ]; }
 	both=0
 	for round in $(seq 1 20); do
-		rm -f "$path"
+		rm -f "$path" "$BATS_TEST_TMPDIR/done" "$BATS_TEST_TMPDIR/a" "$BATS_TEST_TMPDIR/b"
 		"$PYTHON3" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$path"
 		sleep 0.02 # a later file never shares the stale one's ctime tick
 		env LD_PRELOAD="$PRELOAD" BINDWATCH_UNIX_STALE=unlink BINDWATCH_LOG=/dev/null BINDWATCH_STACK=0 \
-			"$PYTHON3" -c "$prog" "$path" >"$BATS_TEST_TMPDIR/a" &
+			"$PYTHON3" -c "$prog" "$path" "$BATS_TEST_TMPDIR/done" >"$BATS_TEST_TMPDIR/a" &
 		env LD_PRELOAD="$PRELOAD" BINDWATCH_UNIX_STALE=unlink BINDWATCH_LOG=/dev/null BINDWATCH_STACK=0 \
-			"$PYTHON3" -c "$prog" "$path" >"$BATS_TEST_TMPDIR/b" &
+			"$PYTHON3" -c "$prog" "$path" "$BATS_TEST_TMPDIR/done" >"$BATS_TEST_TMPDIR/b" &
+		poll_until 200 said
+		touch "$BATS_TEST_TMPDIR/done"
 		wait
 		[ "$(cat "$BATS_TEST_TMPDIR/a")$(cat "$BATS_TEST_TMPDIR/b")" = 11 ] && both=$((both + 1))
 	done
